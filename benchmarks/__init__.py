@@ -1,0 +1,1 @@
+"""Head-to-head benchmarks: each module runs a competitor and chanye on the same data."""

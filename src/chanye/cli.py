@@ -1,0 +1,229 @@
+"""The ``chanye`` command: a thin adapter over the domain packages (see docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.tree import Tree
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from chanye.config import Settings
+from chanye.store.audit import Actor
+from chanye.store.database import database_exists, session_scope
+from chanye.store.migrate import upgrade
+from chanye.system.export import STAGES, system_to_dict
+from chanye.system.loader import (
+    DEFAULT_SYSTEM_FILE,
+    SystemFileError,
+    default_system_text,
+    load_default_system,
+    load_system,
+)
+from chanye.system.model import KIND_LABELS, STAGE_LABELS, IndustrialSystem, Industry
+from chanye.system.versions import load_into_database, system_in_force
+from chanye.units import format_percent, format_yuan
+
+app = typer.Typer(
+    help="chanye 产业 — a city's modern industrial system as data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+system_app = typer.Typer(
+    help="The industrial system (产业体系): show, check and load.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
+app.add_typer(system_app, name="system")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CLI_ACTOR = Actor(name="cli", role="admin")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+# --- system -------------------------------------------------------------------------------------
+
+
+@system_app.command("show")
+def system_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a tree.")] = False,
+) -> None:
+    """Print the industrial system in force as a tree (or JSON)."""
+    settings = _settings()
+    url = settings.resolved_database_url
+    if database_exists(url):
+        with session_scope(url) as session:
+            system = system_in_force(session)
+    else:
+        system = load_default_system()
+    if as_json:
+        json.dump(system_to_dict(system), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    out.print(render_tree(system))
+
+
+def render_tree(system: IndustrialSystem) -> Tree:
+    info = system.system
+    root = Tree(f"[bold]{info.city}{info.name}[/] ({info.baseline_year}→{info.target_year})")
+    root.add(f"1 总体要求：{system.requirement.name}")
+    directions = root.add(f"{len(system.directions)} 主攻方向")
+    for direction in system.directions:
+        directions.add(direction.name)
+    for target in system.targets:
+        root.add(
+            f"目标：{target.name} {format_yuan(target.baseline_yuan)}（{target.baseline_year}）→ "
+            f"{format_yuan(target.target_yuan)}（{target.target_year}），"
+            f"需年均增长 {format_percent(target.required_growth_rate)}"
+        )
+    clusters = root.add(f"{len(system.clusters)} {KIND_LABELS['cluster']}")
+    for tier in system.tiers:
+        branch = clusters.add(f"{tier.name}（{len(system.clusters_in_tier(tier.id))}）")
+        for cluster in system.clusters_in_tier(tier.id):
+            _add_industry(branch, cluster)
+    future = root.add(f"{len(system.future_industries)} {KIND_LABELS['future']}")
+    for industry in system.future_industries:
+        _add_industry(future, industry)
+    services = root.add(f"{len(system.service_industries)} {KIND_LABELS['service']}")
+    for industry in system.service_industries:
+        services.add(f"{industry.name} [dim]{industry.id}[/]")
+    return root
+
+
+def _add_industry(parent: Tree, industry: Industry) -> None:
+    label = f"{industry.name} [dim]{industry.id}[/]"
+    if industry.target:
+        label += f" 目标 {industry.target.level}（{industry.target.year}）"
+    if not industry.confirmed:
+        label += " [yellow]待核实[/]"
+    node = parent.add(label)
+    for stage in STAGES:
+        links = industry.links_at(stage)
+        if links:
+            node.add(f"{STAGE_LABELS[stage]}：" + "、".join(link.name for link in links))
+
+
+@system_app.command("check")
+def system_check(
+    files: Annotated[list[Path], typer.Argument(help="System files (TOML) to check.")],
+) -> None:
+    """Check system files; exit 1 naming the file, key path and fault of every problem."""
+    failed = False
+    for path in files:
+        try:
+            system = load_system(path)
+        except SystemFileError as exc:
+            failed = True
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+            continue
+        out.print(
+            f"{path}: OK — {len(system.clusters)} clusters, {len(system.future_industries)} future "
+            f"industries, {len(system.service_industries)} service industries",
+            markup=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@system_app.command("load")
+def system_load(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="System file; the packaged Guangzhou 12218 file if omitted."),
+    ] = None,
+) -> None:
+    """Check a system file and make it the system in force (recorded in the audit log)."""
+    settings = _settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    _load_system(settings, file)
+
+
+def _load_system(settings: Settings, file: Path | None) -> None:
+    file = file or settings.system_file
+    text = file.read_text(encoding="utf-8") if file else default_system_text()
+    source_name = str(file) if file else DEFAULT_SYSTEM_FILE
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            result = load_into_database(session, text, source_name, CLI_ACTOR)
+    except SystemFileError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise typer.Exit(1) from None
+    state = "loaded as version" if result.changed else "already in force as version"
+    out.print(f"{result.system.system.name}（{source_name}）{state} {result.version_id}")
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations up to the newest; safe to repeat."""
+    settings = _settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    out.print("数据库已是最新结构 / database is up to date")
+
+
+# --- serving ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web app."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "chanye.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app once prepared.")
+    ] = True,
+) -> None:
+    """Prepare a demo (migrate, load the industrial system) and serve it: what `make run` calls."""
+    settings = _settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    _load_system(settings, None)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    out.print(f"\nchanye 已就绪 / ready: {url}")
+    out.print("登录 / login: 当前版本的产业体系页面无需登录即可浏览（账号体系见会员门户）。")
+    if serve_app:
+        serve(host=host, port=port, workers=1)
+
+
+def main() -> None:
+    try:
+        app()
+    except OperationalError as exc:
+        # A database that cannot be reached is the user's to fix: say so, without a traceback.
+        url = make_url(_settings().resolved_database_url).render_as_string(hide_password=True)
+        err.print(f"无法连接数据库 / cannot use the database {url}: {exc.orig}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,40 @@
+"""Settings, read from the environment (prefix ``CHANYE_``) and nothing else.
+
+With nothing set, chanye runs embedded: a SQLite file and, later, DuckDB/Parquet files in the data
+directory. Every setting is documented in ``docs/settings.md``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHANYE_", frozen=True)
+
+    data_dir: Path = Field(default=Path(".chanye"), description="Where chanye keeps its files")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the operational database; SQLite in data_dir when unset",
+    )
+    system_file: Path | None = Field(
+        default=None,
+        description="Industrial-system file loaded by `chanye demo`; the packaged Guangzhou 12218 "
+        "file when unset",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chanye.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

@@ -1,0 +1,96 @@
+"""The audit log: append one hash-chained row per audited event, and verify the chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from chanye.store.models import AuditEntry, utcnow
+
+GENESIS_HASH = "0" * 64
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as the audit log records it."""
+
+    name: str = SYSTEM_ACTOR
+    role: str = "system"
+    client_addr: str | None = None
+
+
+def _to_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _row_hash(entry: AuditEntry) -> str:
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
+    payload = [
+        entry.prev_hash,
+        at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        entry.actor,
+        entry.role,
+        entry.client_addr,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.before,
+        entry.after,
+        entry.result,
+    ]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    *,
+    before: Any = None,
+    after: Any = None,
+    result: str = "success",
+) -> AuditEntry:
+    """Append an audit row in the caller's transaction, so the row and the change land together."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise writers so that two transactions never chain onto the same previous row.
+        session.execute(text("SELECT pg_advisory_xact_lock(8240301)"))
+    last = session.scalar(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1))
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor.name,
+        role=actor.role,
+        client_addr=actor.client_addr,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=_to_json(before),
+        after=_to_json(after),
+        result=result,
+        prev_hash=last or GENESIS_HASH,
+    )
+    entry.row_hash = _row_hash(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify_chain(session: Session) -> list[int]:
+    """Ids of rows whose hash or link to the previous row does not hold (empty: chain intact)."""
+    broken: list[int] = []
+    previous = GENESIS_HASH
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        if entry.prev_hash != previous or entry.row_hash != _row_hash(entry):
+            broken.append(entry.id)
+        previous = entry.row_hash
+    return broken

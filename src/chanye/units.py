@@ -1,0 +1,20 @@
+"""Money is kept in yuan; people read it in 万元, 亿元 and 万亿元."""
+
+from __future__ import annotations
+
+_UNITS = ((1e12, "万亿元"), (1e8, "亿元"), (1e4, "万元"))
+
+
+def format_yuan(amount: float | None, digits: int = 2) -> str:
+    """``6.0e12`` → ``6万亿元``; ``5.0e11`` → ``5000亿元``; ``12345`` → ``1.23万元``."""
+    if amount is None:
+        return "—"
+    for scale, unit in _UNITS:
+        if abs(amount) >= scale:
+            value = f"{amount / scale:.{digits}f}".rstrip("0").rstrip(".")
+            return f"{value}{unit}"
+    return f"{amount:,.0f}元"
+
+
+def format_percent(rate: float | None, digits: int = 1) -> str:
+    return "—" if rate is None else f"{rate * 100:.{digits}f}%"

@@ -1,0 +1,33 @@
+"""FastAPI dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from chanye.config import Settings
+from chanye.store.database import session_scope
+from chanye.system.model import IndustrialSystem
+from chanye.system.versions import system_in_force
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
+    with session_scope(settings.resolved_database_url) as session:
+        yield session
+
+
+def get_system(session: Annotated[Session, Depends(get_session)]) -> IndustrialSystem:
+    return system_in_force(session)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+SystemDep = Annotated[IndustrialSystem, Depends(get_system)]

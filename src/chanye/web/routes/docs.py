@@ -1,0 +1,15 @@
+"""Interactive API docs (Swagger UI) served from local assets, with no inline script."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from chanye.web.templating import templates
+
+router = APIRouter()
+
+
+@router.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+def api_docs(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "docs.html", {"active": None})

@@ -1,0 +1,34 @@
+"""Health check for load balancers and operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from chanye.store.migrate import current_revision, head_revision
+from chanye.web.dependencies import SettingsDep
+from chanye.web.paths import STATIC_DIR
+
+router = APIRouter()
+
+VENDOR_ASSETS = ("echarts.min.js", "htmx.min.js", "swagger-ui-bundle.js", "swagger-ui.css")
+
+
+@router.get("/healthz", summary="Health: database reachable, schema current, assets present")
+def healthz(settings: SettingsDep) -> JSONResponse:
+    url = settings.resolved_database_url
+    body: dict[str, Any] = {"status": "ok"}
+    try:
+        body["schema"] = current_revision(url)
+        body["schema_head"] = head_revision(url)
+        body["database"] = "ok"
+    except SQLAlchemyError as exc:
+        body["database"] = f"error: {exc.__class__.__name__}"
+    missing = [name for name in VENDOR_ASSETS if not (STATIC_DIR / "vendor" / name).exists()]
+    body["missing_assets"] = missing
+    healthy = body["database"] == "ok" and body["schema"] == body["schema_head"] and not missing
+    body["status"] = "ok" if healthy else "degraded"
+    return JSONResponse(body, status_code=200 if healthy else 503)

@@ -1,0 +1,116 @@
+"""The ``chanye`` command, run as a process the way people run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from chanye.store.audit import verify_chain
+from chanye.store.database import session_scope
+from chanye.store.models import AuditEntry, SystemVersion
+from chanye.system.loader import default_system_text
+from tests.conftest import run_cli
+
+
+def test_system_show_json_has_the_documented_shape(tmp_path: Path) -> None:
+    result = run_cli("system", "show", "--json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {
+        "requirement",
+        "directions",
+        "clusters",
+        "future_industries",
+        "service_industries",
+    } <= set(data)
+    assert len(data["clusters"]) == 15
+    icv = data["clusters"][0]
+    assert {"id", "name", "tier", "target", "chain"} <= set(icv)
+    assert icv["id"] == "icv-nev" and icv["target"]["level"] == "万亿级"
+    assert set(icv["chain"]) == {"upstream", "midstream", "downstream"}
+
+
+def test_system_show_prints_a_tree_in_chinese(tmp_path: Path) -> None:
+    result = run_cli("system", "show", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for text in ("产业第一、制造业立市", "新兴支柱产业", "智能网联与新能源汽车", "万亿级", "8.4%"):
+        assert text in result.stdout
+
+
+def test_system_check_accepts_good_and_rejects_bad_files(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(default_system_text(), encoding="utf-8")
+    ok = run_cli("system", "check", str(good), data_dir=tmp_path)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        default_system_text().replace('codes = ["3841"', 'codes = ["3X41"', 1), encoding="utf-8"
+    )
+    failed = run_cli("system", "check", str(good), str(bad), data_dir=tmp_path)
+    assert failed.returncode == 1
+    assert f"{bad}: clusters[icv-nev].links[icv-nev-battery].codes[0]" in failed.stderr
+    assert "'3X41' is not a GB/T 4754-2017 industry code" in failed.stderr
+
+
+def test_db_upgrade_is_safe_to_repeat(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run_cli("db", "upgrade", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "chanye.db").exists()
+
+
+def test_system_load_records_a_version_and_an_audit_row(tmp_path: Path) -> None:
+    custom = tmp_path / "edited.toml"
+    custom.write_text(
+        default_system_text().replace(
+            "智能网联与新能源汽车产业工作专班", "智能汽车专班（已调整）工作专班"
+        ),
+        encoding="utf-8",
+    )
+    assert run_cli("system", "load", data_dir=tmp_path).returncode == 0
+    again = run_cli("system", "load", data_dir=tmp_path)
+    assert "already in force" in again.stdout
+    assert run_cli("system", "load", str(custom), data_dir=tmp_path).returncode == 0
+    shown = json.loads(run_cli("system", "show", "--json", data_dir=tmp_path).stdout)
+    assert shown["clusters"][0]["accountability"]["task_force"] == "智能汽车专班（已调整）工作专班"
+    url = f"sqlite:///{tmp_path / 'chanye.db'}"
+    with session_scope(url) as session:
+        assert len(session.scalars(select(SystemVersion)).all()) == 2
+        actions = session.scalars(select(AuditEntry.action)).all()
+        assert actions == ["system.load", "system.load"]
+        assert verify_chain(session) == []
+
+
+def test_loading_a_bad_file_changes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        default_system_text().replace('tier = "pillar"', 'tier = "gold"', 1), encoding="utf-8"
+    )
+    result = run_cli("system", "load", str(bad), data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "unknown tier 'gold'" in result.stderr
+    with session_scope(f"sqlite:///{tmp_path / 'chanye.db'}") as session:
+        assert session.scalars(select(SystemVersion)).all() == []
+        assert session.scalars(select(AuditEntry)).all() == []
+
+
+def test_demo_prepares_everything_and_says_how_to_log_in(tmp_path: Path) -> None:
+    result = run_cli("demo", "--no-serve", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "http://127.0.0.1:8000" in result.stdout
+    assert "登录" in result.stdout
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        ["system", "show"],
+        ["system", "check"],
+        ["system", "load"],
+        ["db", "upgrade"],
+        ["serve"],
+        ["demo"],
+    ):
+        result = run_cli(*command, "--help", data_dir=tmp_path)
+        assert result.returncode == 0 and "Usage" in result.stdout, command

@@ -1,0 +1,78 @@
+"""Documentation keeps up with the code (in the Datasette manner): every CLI command and option,
+every setting and every route must be documented, or this fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from starlette.routing import Mount
+
+from chanye.cli import app as cli_app
+from chanye.config import Settings
+from chanye.web.app import create_app
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _commands(command: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    """Every leaf command with its full name (Typer bundles its own click, so duck-type)."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        for name, sub in subcommands.items():
+            yield from _commands(sub, f"{prefix} {name}")
+    else:
+        yield prefix, command
+
+
+CLI_COMMANDS = list(_commands(typer.main.get_command(cli_app), "chanye"))
+
+
+def _section(text: str, heading: str) -> str:
+    match = re.search(rf"^### {re.escape(heading)}\n(.*?)(?=^### |\Z)", text, re.M | re.S)
+    return match.group(1) if match else ""
+
+
+@pytest.mark.parametrize(("name", "command"), CLI_COMMANDS, ids=[n for n, _ in CLI_COMMANDS])
+def test_cli_command_and_options_are_documented(name: str, command: Any) -> None:
+    section = _section((DOCS / "cli.md").read_text(encoding="utf-8"), name)
+    assert section, f"docs/cli.md has no '### {name}' section"
+    for param in command.params:
+        if param.param_type_name == "option" and param.name != "help":
+            for option in param.opts:
+                assert f"`{option}`" in section, f"{name}: option {option} is not documented"
+
+
+@pytest.mark.parametrize("field", sorted(Settings.model_fields))
+def test_setting_is_documented(field: str) -> None:
+    assert f"`CHANYE_{field.upper()}`" in (DOCS / "settings.md").read_text(encoding="utf-8")
+
+
+def _flatten(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's wrapper of include_router
+        if included is not None:
+            yield from _flatten(included.routes)
+        else:
+            yield route
+
+
+def _routes() -> list[str]:
+    app = create_app(Settings())
+    found = []
+    for route in _flatten(app.routes):
+        if isinstance(route, Mount):
+            found.append(f"GET {route.path}/...")
+            continue
+        for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
+            found.append(f"{method} {getattr(route, 'path', '')}")
+    return found
+
+
+@pytest.mark.parametrize("route", _routes())
+def test_route_is_documented(route: str) -> None:
+    assert f"`{route}`" in (DOCS / "routes.md").read_text(encoding="utf-8")
