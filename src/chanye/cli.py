@@ -47,8 +47,20 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 CLI_ACTOR = Actor(name="cli", role="admin")
 
 
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
+
+
 def _settings() -> Settings:
     return Settings()
+
+
+def _migrated_settings() -> Settings:
+    """Settings for a command that writes: the data directory exists, the schema is current."""
+    settings = _settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    return settings
 
 
 # --- system -------------------------------------------------------------------------------------
@@ -140,14 +152,11 @@ def system_check(
 def system_load(
     file: Annotated[
         Path | None,
-        typer.Argument(help="System file; the packaged Guangzhou 12218 file if omitted."),
+        typer.Argument(help="System file; CHANYE_SYSTEM_FILE or the packaged default if omitted."),
     ] = None,
 ) -> None:
     """Check a system file and make it the system in force (recorded in the audit log)."""
-    settings = _settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    _load_system(settings, file)
+    _load_system(_migrated_settings(), file)
 
 
 def _load_system(settings: Settings, file: Path | None) -> None:
@@ -171,9 +180,7 @@ def _load_system(settings: Settings, file: Path | None) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations up to the newest; safe to repeat."""
-    settings = _settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
+    _migrated_settings()
     out.print("数据库已是最新结构 / database is up to date")
 
 
@@ -182,8 +189,8 @@ def db_upgrade() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the web app."""
@@ -201,16 +208,14 @@ def serve(
 
 @app.command()
 def demo(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
     serve_app: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the web app once prepared.")
     ] = True,
 ) -> None:
     """Prepare a demo (migrate, load the industrial system) and serve it: what `make run` calls."""
-    settings = _settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
+    settings = _migrated_settings()
     _load_system(settings, None)
     url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nchanye 已就绪 / ready: {url}")

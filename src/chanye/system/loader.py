@@ -10,6 +10,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ def default_system_text() -> str:
     return resources.files("chanye.system").joinpath("data", DEFAULT_SYSTEM_FILE).read_text("utf-8")
 
 
+@cache
 def load_default_system() -> IndustrialSystem:
+    """The packaged system, parsed once per process (the model is frozen, so sharing is safe)."""
     return parse_system(default_system_text(), DEFAULT_SYSTEM_FILE)
 
 

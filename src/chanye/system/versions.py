@@ -57,11 +57,26 @@ def _newest(session: Session) -> SystemVersion | None:
     return session.scalar(select(SystemVersion).order_by(SystemVersion.id.desc()).limit(1))
 
 
+# Parsed systems by the SHA-256 of their text: the same text always parses to the same (frozen)
+# model, so pages need not re-read the file on every request (parsing takes ~10 ms).
+_PARSED_BY_DIGEST: dict[str, IndustrialSystem] = {}
+_PARSED_CACHE_SIZE = 8
+
+
 def system_in_force(session: Session) -> IndustrialSystem:
     """The newest loaded system; the packaged default when none was loaded or the DB is new."""
     if not inspect(session.get_bind()).has_table(SystemVersion.__tablename__):
         return load_default_system()
-    newest = _newest(session)
+    newest = session.execute(
+        select(SystemVersion.id, SystemVersion.sha256).order_by(SystemVersion.id.desc()).limit(1)
+    ).first()
     if newest is None:
         return load_default_system()
-    return parse_system(newest.content, newest.source_name)
+    cached = _PARSED_BY_DIGEST.get(newest.sha256)
+    if cached is None:
+        version = session.get_one(SystemVersion, newest.id)
+        cached = parse_system(version.content, version.source_name)
+        if len(_PARSED_BY_DIGEST) >= _PARSED_CACHE_SIZE:
+            _PARSED_BY_DIGEST.clear()
+        _PARSED_BY_DIGEST[newest.sha256] = cached
+    return cached

@@ -17,9 +17,7 @@ class Area:
 
 
 NAVIGATION: tuple[Area, ...] = (
-    Area(
-        "system", "产业体系", "/system", "“12218”现代化产业体系的结构、目标与责任分工。", ready=True
-    ),
+    Area("system", "产业体系", "/system", "现代化产业体系的结构、目标与责任分工。", ready=True),
     Area(
         "registry",
         "企业库",

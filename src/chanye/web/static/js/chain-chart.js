@@ -20,11 +20,5 @@
     };
   }
 
-  window.chanye.loadJson(element.dataset.src)
-    .then((ind) => {
-      const chart = window.chanye.treeChart(element, buildTree(ind), (href) => { window.location.hash = href; });
-      window.chanye.charts.chain = chart;
-      element.dataset.rendered = "true";
-    })
-    .catch((error) => window.chanye.showError(element, error));
+  window.chanye.mountTree(element, "chain", buildTree, (href) => { window.location.hash = href; });
 })();

@@ -41,3 +41,13 @@ window.chanye.showError = function (element, error) {
   element.textContent = "图表加载失败：" + error.message;
   element.classList.add("chart-error");
 };
+
+// Fetch the element's data-src, build the tree with buildRoot, draw it, and mark it rendered.
+window.chanye.mountTree = function (element, key, buildRoot, onLeafClick) {
+  return window.chanye.loadJson(element.dataset.src)
+    .then((data) => {
+      window.chanye.charts[key] = window.chanye.treeChart(element, buildRoot(data), onLeafClick);
+      element.dataset.rendered = "true";
+    })
+    .catch((error) => window.chanye.showError(element, error));
+};

@@ -22,7 +22,7 @@
       })),
     };
     return {
-      name: data.system.city + "“12218”",
+      name: data.system.city + data.system.name,
       children: [
         { name: "1个总体要求", children: [{ name: data.requirement.name, tip: data.requirement.meaning }] },
         { name: data.directions.length + "个主攻方向", children: data.directions.map((d) => ({ name: d.name, tip: d.meaning })) },
@@ -33,11 +33,5 @@
     };
   }
 
-  window.chanye.loadJson(element.dataset.src)
-    .then((data) => {
-      const chart = window.chanye.treeChart(element, buildTree(data), (href) => { window.location.href = href; });
-      window.chanye.charts.system = chart;
-      element.dataset.rendered = "true";
-    })
-    .catch((error) => window.chanye.showError(element, error));
+  window.chanye.mountTree(element, "system", buildTree, (href) => { window.location.href = href; });
 })();
