@@ -153,7 +153,19 @@ def check_references(
         *_dangling_references(system),
         *_unknown_codes(system, codes),
         *_year_order(system),
+        *_districts_outside_city(system),
     ]
+
+
+def _districts_outside_city(system: IndustrialSystem) -> Iterator[Finding]:
+    prefix = system.system.city_code[:4]
+    for i, district in enumerate(system.districts):
+        if not district.code.startswith(prefix):
+            yield (
+                f"districts[{i}].code",
+                f"区划代码“{district.code}”不属于本市（{system.system.city_code}）",
+                f"district code {district.code!r} is not in city {system.system.city_code}",
+            )
 
 
 def _sections(system: IndustrialSystem) -> Iterator[tuple[str, list[Industry]]]:
@@ -182,6 +194,7 @@ def _duplicate_ids(system: IndustrialSystem) -> Iterator[Finding]:
             (f"governance.offices[{o.id}]", o.id)
             for o in (system.governance.offices if system.governance else [])
         ],
+        "districts": [(f"districts[{i}].code", d.code) for i, d in enumerate(system.districts)],
     }
     for kind, entries in groups.items():
         counts = Counter(identifier for _, identifier in entries)
@@ -190,7 +203,7 @@ def _duplicate_ids(system: IndustrialSystem) -> Iterator[Finding]:
             if counts[identifier] > 1 and identifier not in reported:
                 reported.add(identifier)
                 yield (
-                    f"{path}.id",
+                    path if path.endswith(".code") else f"{path}.id",
                     f"标识“{identifier}”重复（{counts[identifier]} 处）",
                     f"duplicate id {identifier!r} among {kind} ({counts[identifier]} times)",
                 )

@@ -177,6 +177,19 @@ class Figure(_Strict):
     source: str
 
 
+class District(_Strict):
+    """An administrative district of the city; enterprises are placed in one."""
+
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str = Field(min_length=1)
+    short_name: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Every name a file may use for the district: 天河区, 天河, 广州市天河区 ..."""
+        return [n for n in (self.name, self.short_name) if n]
+
+
 class SystemInfo(_Strict):
     id: str = Identifier
     name: str = Field(min_length=1)
@@ -207,6 +220,7 @@ class IndustrialSystem(_Strict):
     future_industries: list[Industry] = Field(default_factory=list)
     service_industries: list[Industry] = Field(default_factory=list)
     figures: list[Figure] = Field(default_factory=list)
+    districts: list[District] = Field(default_factory=list)
 
     def industries(self) -> Iterator[tuple[IndustryKind, Industry]]:
         """Every industry with its kind, clusters first."""
