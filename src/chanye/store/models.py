@@ -71,3 +71,49 @@ class SystemVersion(Base):
     content: Mapped[str] = mapped_column(Text, doc="The TOML text, verbatim")
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     loaded_by: Mapped[str] = mapped_column(String(120))
+
+
+class RegistryChange(Base):
+    """One change of the enterprise registry: an import, a re-classification or a rollback.
+
+    The registry itself is a Parquet snapshot per change; the snapshot of the newest change whose
+    status is ``done`` is the registry in force, so a change takes effect exactly when its row
+    commits (an interrupted import leaves the registry as it was).
+    """
+
+    __tablename__ = "registry_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # import / classify / rollback
+    status: Mapped[str] = mapped_column(String(20))  # running / done / failed / rolled_back
+    actor: Mapped[str] = mapped_column(String(120))
+    file_name: Mapped[str | None] = mapped_column(String(500))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    total_after: Mapped[int] = mapped_column(Integer, default=0)
+    snapshot_before: Mapped[str | None] = mapped_column(String(500))
+    snapshot_after: Mapped[str | None] = mapped_column(String(500))
+    undoes: Mapped[int | None] = mapped_column(Integer, doc="For a rollback: the change undone")
+    message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_registry_changes_status", "status", "id"),)
+
+
+class ClassificationOverride(Base):
+    """An analyst's placement of one enterprise, replacing the automatic one until removed."""
+
+    __tablename__ = "classification_overrides"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    industries: Mapped[str] = mapped_column(Text, doc="JSON list of industry ids")
+    chain_links: Mapped[str] = mapped_column(Text, doc="JSON list of chain-link ids")
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,286 @@
+"""``chanye registry ...``: the enterprise registry on the command line (see docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from chanye.config import Settings
+from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import ImportResult, import_file
+from chanye.registry.overrides import clear_override, set_override
+from chanye.registry.queries import RegistryReader
+from chanye.registry.storage import RegistryBusyError
+from chanye.store.audit import Actor
+from chanye.store.database import session_scope
+from chanye.store.migrate import upgrade
+from chanye.store.models import RegistryChange
+from chanye.units import format_yuan
+
+registry_app = typer.Typer(help="The enterprise registry (企业库).", no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+CLI_ACTOR = Actor(name="cli", role="admin")
+FAULTS_SHOWN = 10
+
+
+def _context() -> RegistryContext:
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    return RegistryContext.from_settings(settings)
+
+
+@contextmanager
+def _reader() -> Iterator[RegistryReader]:
+    reader = _context().reader()
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn refusals into a message and exit 1, without a traceback."""
+    try:
+        yield
+    except (ChangeRefusedError, RegistryBusyError, ValueError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
+@registry_app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="CSV, XLSX or Parquet file.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Import nothing unless every row is valid.")
+    ] = False,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet to read.")] = None,
+) -> None:
+    """Import enterprises: check every row, classify, upsert by USCC.
+
+    Exit 0: every row valid. 3: some rows rejected (listed in PATH.errors.csv), the rest imported
+    (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
+    """
+    context = _context()
+    with _refusals(), Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                               console=err, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("导入 / importing", total=1.0)
+        result = import_file(
+            context.database_url, context.paths, context.system, path, CLI_ACTOR,
+            strict=strict, sheet=sheet,
+            progress=lambda stage, done: bar.update(task, description=stage, completed=done),
+        )  # fmt: skip
+    _report(result)
+    raise typer.Exit(result.exit_code)
+
+
+def _report(result: ImportResult) -> None:
+    if result.status == "unreadable":
+        err.print(f"{result.file}: {result.message}", markup=False)
+        err.print("未导入任何数据 / nothing imported")
+        return
+    err.print(
+        f"{result.file}: {result.rows} 行 rows, {result.valid} 合格 valid, {result.rejected} 不合格 rejected; "
+        f"新增 inserted {result.inserted}, 更新 updated {result.updated}, 未变 unchanged {result.unchanged}; "
+        f"企业库共 {result.total_after} 家 enterprises ({result.seconds:.1f} s)",
+        markup=False,
+    )
+    if result.ignored_headers:
+        err.print(
+            f"未识别的列（已忽略）/ ignored columns: {'、'.join(result.ignored_headers)}",
+            markup=False,
+        )
+    if result.errors_path:
+        err.print(
+            f"不合格行及原因见 / rejected rows and reasons: {result.errors_path}", markup=False
+        )
+        _print_first_faults(result.errors_path)
+    if result.message:
+        err.print(result.message, markup=False)
+
+
+def _print_first_faults(path: Path) -> None:
+    with path.open(encoding="utf-8-sig") as handle:
+        next(handle, None)
+        for line, _ in zip(handle, range(FAULTS_SHOWN), strict=False):
+            err.print("  " + line.rstrip("\n"), markup=False)
+
+
+@registry_app.command("export")
+def export_command(
+    path: Annotated[Path, typer.Argument(help="Target .csv, .xlsx or .parquet.")],
+) -> None:
+    """Export the registry (Chinese headers, money in yuan; re-importable)."""
+    with _refusals(), _reader() as reader:
+        count = reader.export(path)
+    out.print(f"已导出 {count} 家企业 / exported {count} enterprises → {path}", markup=False)
+
+
+@registry_app.command("show")
+def show_command(
+    uscc: Annotated[str, typer.Argument(help="统一社会信用代码")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one enterprise with its classification and the evidence for it."""
+    with _reader() as reader:
+        record = reader.show(uscc)
+    if record is None:
+        err.print(f"企业库中没有 {uscc} / no enterprise {uscc}", markup=False)
+        raise typer.Exit(1)
+    if as_json:
+        json.dump(record, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    table = Table(show_header=False)
+    for key, value in record.items():
+        if key not in ("evidence", "confidence"):
+            table.add_row(
+                key,
+                format_yuan(value)
+                if key in ("revenue", "rd_expense", "registered_capital") and value is not None
+                else str(value),
+            )
+    out.print(table)
+    for item in record["evidence"]:
+        out.print(
+            f"  {item['industry']} / {item['link'] or '-'} ← {item['via']} {item['value']}",
+            markup=False,
+        )
+
+
+@registry_app.command("stats")
+def stats_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts by cluster, district, tag and status."""
+    with _reader() as reader:
+        stats = reader.stats()
+    if as_json:
+        json.dump(stats, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    out.print(
+        f"企业总数 / enterprises: {stats['total']}（未归类 unclassified {stats['unclassified']}）"
+    )
+    for title, key in (
+        ("产业集群", "by_cluster"),
+        ("区", "by_district"),
+        ("标签", "by_tag"),
+        ("状态", "by_status"),
+    ):
+        table = Table(title=title)
+        table.add_column(key)
+        table.add_column("企业数", justify="right")
+        for name, value in stats[key].items():
+            count = value["enterprises"] if isinstance(value, dict) else value
+            table.add_row(name, str(count))
+        out.print(table)
+
+
+@registry_app.command("imports")
+def imports_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every change of the registry: imports, re-classifications, rollbacks."""
+    context = _context()
+    from sqlalchemy import select
+
+    with session_scope(context.database_url) as session:
+        changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id)).all()
+        rows = [
+            {"id": c.id, "kind": c.kind, "status": c.status, "actor": c.actor,
+             "file": c.file_name, "started_at": c.started_at.isoformat(),
+             "rows": c.rows_read, "valid": c.rows_valid, "rejected": c.rows_rejected,
+             "inserted": c.inserted, "updated": c.updated, "total_after": c.total_after,
+             "undoes": c.undoes, "message": c.message}
+            for c in changes
+        ]  # fmt: skip
+    if as_json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table(
+        "id",
+        "kind",
+        "status",
+        "who",
+        "when",
+        "file",
+        "rows",
+        "rejected",
+        "inserted",
+        "updated",
+        "total",
+    )
+    for r in rows:
+        table.add_row(*(str(r[k] if r[k] is not None else "") for k in
+                        ("id", "kind", "status", "actor", "started_at", "file", "rows", "rejected", "inserted", "updated", "total_after")))  # fmt: skip
+    out.print(table)
+
+
+@registry_app.command("rollback")
+def rollback_command(
+    change_id: Annotated[int, typer.Argument(help="Id from `chanye registry imports`.")],
+) -> None:
+    """Restore the registry as it was before that import (later changes are undone too)."""
+    context = _context()
+    with _refusals():
+        result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR)
+    undone = "、".join(str(i) for i in result.undone)
+    out.print(f"已撤销变更 {undone}，企业库恢复为 {result.total_after} 家 / undone {undone}; "
+              f"registry back to {result.total_after} enterprises", markup=False)  # fmt: skip
+
+
+@registry_app.command("classify")
+def classify_command() -> None:
+    """Re-run classification over the whole registry (after the system file changed)."""
+    context = _context()
+    with _refusals():
+        result = reclassify(context.database_url, context.paths, context.system, CLI_ACTOR)
+    out.print(f"已重新归类 {result.enterprises} 家企业，{result.changed} 家归类有变化（{result.seconds:.1f} s）/ "
+              f"classified {result.enterprises}, {result.changed} changed", markup=False)  # fmt: skip
+
+
+@registry_app.command("override")
+def override_command(
+    uscc: Annotated[str, typer.Argument(help="统一社会信用代码")],
+    industry: Annotated[
+        list[str] | None, typer.Option("--industry", help="Industry id (repeat).")
+    ] = None,
+    link: Annotated[
+        list[str] | None, typer.Option("--link", help="Chain-link id (repeat).")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")] = "",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the override.")] = False,
+) -> None:
+    """Place an enterprise by hand (kept across re-imports), or --clear that placement."""
+    context = _context()
+    with _refusals(), session_scope(context.database_url) as session:
+        if clear:
+            removed = clear_override(session, uscc, CLI_ACTOR)
+            out.print(
+                "已取消人工归类 / override removed"
+                if removed
+                else "该企业没有人工归类 / no override"
+            )
+            return
+        with _reader() as reader:
+            if reader.show(uscc) is None:
+                raise ChangeRefusedError(f"企业库中没有 {uscc}", f"no enterprise {uscc}")
+        set_override(session, context.system, uscc, industry or [], link or [], reason, CLI_ACTOR)
+    out.print(
+        f"已保存人工归类 / override saved: {uscc} → {', '.join(industry or []) or '（无 none）'}",
+        markup=False,
+    )

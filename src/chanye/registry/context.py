@@ -1,0 +1,40 @@
+"""Everything a registry operation needs, built once from the settings: the CLI and the web app
+both start here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chanye.config import Settings
+from chanye.registry.queries import RegistryReader
+from chanye.registry.storage import RegistryPaths, change_in_force, overrides_rows
+from chanye.store.database import session_scope
+from chanye.system.model import IndustrialSystem
+from chanye.system.versions import system_in_force
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    database_url: str
+    paths: RegistryPaths
+    system: IndustrialSystem
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RegistryContext:
+        url = settings.resolved_database_url
+        with session_scope(url) as session:
+            system = system_in_force(session)
+        return cls(url, RegistryPaths.under(settings.data_dir), system)
+
+    def kinds(self) -> dict[str, str]:
+        return {ind.id: kind for kind, ind in self.system.industries()}
+
+    def state(self) -> tuple[str | None, list[tuple[str, list[str], list[str], list[str]]]]:
+        """What a reader shows: the snapshot in force and the overrides on top of it."""
+        with session_scope(self.database_url) as session:
+            change = change_in_force(session)
+            overrides = overrides_rows(session, self.kinds())
+        return (change.snapshot_after if change else None), overrides
+
+    def reader(self) -> RegistryReader:
+        return RegistryReader(self.paths, *self.state())

@@ -1,0 +1,308 @@
+"""Import an enterprise file: read, check every row, classify, upsert by USCC — all or nothing.
+
+Valid rows are upserted; invalid rows are not imported and are listed, with the reason, in
+``<file>.errors.csv``. Empty cells never erase what the registry already holds. The new registry
+is written as a new snapshot and takes effect only when the change row commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import update
+
+from chanye.registry.classify import CLASSIFIED_TABLE, build_rules, classify_table
+from chanye.registry.reading import UnreadableFileError, read_source
+from chanye.registry.storage import (
+    RECORD_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    RegistryPaths,
+    change_in_force,
+    connect,
+    snapshot_source,
+    writer_lock,
+)
+from chanye.registry.validation import CHECKED_TABLE, FAULTS_TABLE, validate
+from chanye.store.audit import Actor, record
+from chanye.store.database import session_scope
+from chanye.store.models import RegistryChange, utcnow
+from chanye.system.model import IndustrialSystem
+
+Progress = Callable[[str, float], None]
+
+EXIT_OK, EXIT_UNREADABLE, EXIT_REJECTED = 0, 2, 3
+
+
+def _no_progress(_stage: str, _fraction: float) -> None:
+    return None
+
+
+@dataclass
+class ImportResult:
+    file: Path
+    change_id: int | None = None
+    status: str = "done"  # done / strict_rejected / unreadable
+    rows: int = 0
+    valid: int = 0
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    total_after: int = 0
+    errors_path: Path | None = None
+    ignored_headers: list[str] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "unreadable":
+            return EXIT_UNREADABLE
+        return EXIT_REJECTED if self.rejected else EXIT_OK
+
+
+def errors_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".errors.csv")
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mark_interrupted(database_url: str) -> None:
+    """Changes left 'running' by a killed process: the lock is ours, so they are not running."""
+    with session_scope(database_url) as session:
+        session.execute(
+            update(RegistryChange)
+            .where(RegistryChange.status == "running")
+            .values(
+                status="failed", finished_at=utcnow(), message="中断（进程被终止）/ interrupted"
+            )
+        )
+
+
+def import_file(
+    database_url: str,
+    paths: RegistryPaths,
+    system: IndustrialSystem,
+    path: Path,
+    actor: Actor,
+    *,
+    strict: bool = False,
+    sheet: str | None = None,
+    progress: Progress = _no_progress,
+    errors_path: Path | None = None,
+) -> ImportResult:
+    started = time.perf_counter()
+    result = ImportResult(file=path)
+    with writer_lock(paths):
+        mark_interrupted(database_url)
+        con = connect(paths)
+        try:
+            _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
+                 errors_path or errors_path_for(path), result)  # fmt: skip
+        finally:
+            con.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _start_change(database_url: str, path: Path, actor: Actor) -> int:
+    with session_scope(database_url) as session:
+        current = change_in_force(session)
+        change = RegistryChange(
+            kind="import",
+            status="running",
+            actor=actor.name,
+            file_name=str(path),
+            snapshot_before=current.snapshot_after if current else None,
+        )
+        session.add(change)
+        session.flush()
+        return change.id
+
+
+def _fail_change(database_url: str, change_id: int, message: str, result: ImportResult) -> None:
+    with session_scope(database_url) as session:
+        change = session.get_one(RegistryChange, change_id)
+        change.status, change.finished_at, change.message = "failed", utcnow(), message
+        change.rows_read, change.rows_valid, change.rows_rejected = (
+            result.rows,
+            result.valid,
+            result.rejected,
+        )
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    database_url: str,
+    paths: RegistryPaths,
+    system: IndustrialSystem,
+    path: Path,
+    actor: Actor,
+    strict: bool,
+    sheet: str | None,
+    progress: Progress,
+    errors_path: Path,
+    result: ImportResult,
+) -> None:
+    change_id = _start_change(database_url, path, actor)
+    result.change_id = change_id
+    progress("读取 / reading", 0.0)
+    try:
+        source = read_source(con, path, sheet)
+    except UnreadableFileError as exc:
+        result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
+        _fail_change(database_url, change_id, result.message, result)
+        return
+    result.ignored_headers = source.ignored_headers
+    progress("校验 / checking", 0.2)
+    counts = validate(con, source, system)
+    result.rows, result.valid, result.rejected = counts.rows, counts.valid, counts.rejected
+    if counts.faults:
+        write_faults(con, errors_path)
+        result.errors_path = errors_path
+    elif errors_path.exists():
+        errors_path.unlink()  # a stale report from an earlier run would mislead
+    if strict and counts.rejected:
+        result.status = "strict_rejected"
+        result.message = (f"--strict：有 {counts.rejected} 行不合格，未导入任何行 / "
+                          f"--strict: {counts.rejected} rows invalid, nothing imported")  # fmt: skip
+        _fail_change(database_url, change_id, result.message, result)
+        return
+    with session_scope(database_url) as session:
+        before = session.get_one(RegistryChange, change_id).snapshot_before
+    progress("归类 / classifying", 0.4)
+    snapshot = paths.new_snapshot_name(change_id)
+    stats = write_merged_snapshot(con, paths, system, source_fields=[c.field for c in source.columns],
+                                  before=before, after=snapshot, change_id=change_id)  # fmt: skip
+    result.inserted, result.updated, result.unchanged, result.total_after = stats
+    progress("提交 / committing", 0.95)
+    with session_scope(database_url) as session:
+        change = session.get_one(RegistryChange, change_id)
+        change.status, change.finished_at = "done", utcnow()
+        change.file_sha256 = file_digest(path)
+        change.rows_read, change.rows_valid, change.rows_rejected = (
+            result.rows,
+            result.valid,
+            result.rejected,
+        )
+        change.inserted, change.updated, change.unchanged = stats[:3]
+        change.total_after, change.snapshot_after = result.total_after, snapshot
+        record(session, actor, "registry.import", "registry_change", str(change_id),
+               before={"snapshot": before},
+               after={"snapshot": snapshot, "file": str(path), "rows": result.rows,
+                      "valid": result.valid, "rejected": result.rejected,
+                      "inserted": result.inserted, "updated": result.updated})  # fmt: skip
+    progress("完成 / done", 1.0)
+
+
+def write_faults(con: duckdb.DuckDBPyConnection, target: Path) -> None:
+    """The error report: UTF-8 with BOM so that Excel shows the Chinese; formula-safe cells."""
+    tmp = target.with_name(target.name + ".tmp")
+    con.execute(
+        f"""COPY (
+              SELECT row AS "行号 row", column_header AS "列 column",
+                     {formula_safe("value")} AS "值 value",
+                     reason_zh AS "原因", reason_en AS "reason"
+              FROM {FAULTS_TABLE} ORDER BY row, column_header
+            ) TO '{tmp}' (HEADER, DELIMITER ',')"""
+    )
+    with tmp.open("rb") as src, target.open("wb") as dst:
+        dst.write(b"\xef\xbb\xbf")
+        while chunk := src.read(1 << 22):
+            dst.write(chunk)
+    tmp.unlink()
+
+
+def formula_safe(column: str) -> str:
+    """SQL that prefixes ' to a text starting with = + - @ (or tab/CR), so a spreadsheet shows it
+    as text instead of running it (CSV injection)."""
+    return (
+        f"CASE WHEN regexp_matches(CAST({column} AS VARCHAR), '^[=+\\-@\\t\\r]') "
+        f"THEN '''' || CAST({column} AS VARCHAR) ELSE CAST({column} AS VARCHAR) END"
+    )
+
+
+# What a new enterprise gets for a field its file does not have.
+NEW_ROW_DEFAULTS = {"status": "'active'", "tags": "[]::VARCHAR[]"}
+
+
+def _merged_column(column: str, source_fields: list[str]) -> str:
+    """New value where the file has one (an empty cell keeps the old value), else the old one."""
+    if column == "uscc":
+        return 'n."uscc" AS "uscc"'
+    value = f'coalesce(n."{column}", o."{column}")' if column in source_fields else f'o."{column}"'
+    if column in NEW_ROW_DEFAULTS:
+        value = f"coalesce({value}, {NEW_ROW_DEFAULTS[column]})"
+    return f'{value} AS "{column}"'
+
+
+def write_merged_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    paths: RegistryPaths,
+    system: IndustrialSystem,
+    *,
+    source_fields: list[str],
+    before: str | None,
+    after: str,
+    change_id: int,
+) -> tuple[int, int, int, int]:
+    """Upsert table ``checked`` into the snapshot ``before``, classify what changed, write ``after``.
+
+    Returns (inserted, updated, unchanged, total rows after).
+    """
+    old = snapshot_source(paths, before)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW old AS SELECT * FROM {old}")
+    merged = ", ".join(_merged_column(c, source_fields) for c in RECORD_COLUMNS)
+    changed = " OR ".join(f'm."{c}" IS DISTINCT FROM o."{c}"' for c in RECORD_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE merged AS
+        SELECT {merged}, o.uscc IS NULL AS is_new
+        FROM {CHECKED_TABLE} n LEFT JOIN old o ON o.uscc = n.uscc
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE to_classify AS
+        SELECT m.* EXCLUDE (is_new), m.is_new FROM merged m LEFT JOIN old o ON o.uscc = m.uscc
+        WHERE m.is_new OR {changed}
+        """
+    )
+    classify_table(con, build_rules(system), "to_classify")
+    record_list = ", ".join(f'c."{col}"' for col in RECORD_COLUMNS)
+    target = paths.snapshot(after)
+    tmp = target.with_name(target.name + ".tmp")
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    con.execute(
+        f"""
+        COPY (
+            SELECT {columns} FROM (
+                SELECT o.* FROM old o ANTI JOIN to_classify c ON o.uscc = c.uscc
+                UNION ALL BY NAME
+                SELECT {record_list}, k.industries, k.clusters, k.chain_links, k.confidence,
+                       k.evidence, {change_id}::BIGINT AS change_id
+                FROM to_classify c JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
+            ) ORDER BY uscc
+        ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)
+        """
+    )
+    tmp.replace(target)
+    counts = con.execute(
+        f"""SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
+                   (SELECT count(*) FROM merged) - (SELECT count(*) FROM to_classify),
+                   (SELECT count(*) FROM read_parquet('{target}'))
+            FROM to_classify"""
+    ).fetchone()
+    assert counts is not None
+    return int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3])

@@ -1,0 +1,166 @@
+"""Where the registry lives: one Parquet snapshot per change under ``<data dir>/registry``.
+
+The snapshot in force is named by the newest ``registry_changes`` row whose status is ``done``:
+a change takes effect when that row commits, never before, so a killed import leaves the
+registry exactly as it was. Readers get a DuckDB view ``enterprises`` over the snapshot with the
+analysts' classification overrides applied on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chanye.store.models import ClassificationOverride, RegistryChange
+
+# Columns of a snapshot, in order, with their DuckDB types.
+RECORD_COLUMNS: dict[str, str] = {
+    "uscc": "VARCHAR",
+    "name": "VARCHAR",
+    "district_code": "VARCHAR",
+    "industry_code": "VARCHAR",
+    "business_scope": "VARCHAR",
+    "founded_on": "DATE",
+    "registered_capital": "DOUBLE",
+    "revenue": "DOUBLE",
+    "employees": "BIGINT",
+    "rd_expense": "DOUBLE",
+    "tags": "VARCHAR[]",
+    "status": "VARCHAR",
+}
+CLASSIFICATION_COLUMNS: dict[str, str] = {
+    "industries": "VARCHAR[]",
+    "clusters": "VARCHAR[]",
+    "chain_links": "VARCHAR[]",
+    "confidence": "VARCHAR",
+    "evidence": "VARCHAR",
+}
+SNAPSHOT_COLUMNS: dict[str, str] = {
+    **RECORD_COLUMNS,
+    **CLASSIFICATION_COLUMNS,
+    "change_id": "BIGINT",  # the change that last wrote the row: where its values came from
+}
+VIEW = "enterprises"
+DUCKDB_MEMORY_LIMIT = "3GB"
+
+
+class RegistryBusyError(Exception):
+    """Another process is changing the registry."""
+
+
+@dataclass(frozen=True)
+class RegistryPaths:
+    root: Path
+
+    @classmethod
+    def under(cls, data_dir: Path) -> RegistryPaths:
+        return cls(data_dir / "registry")
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "tmp"
+
+    def snapshot(self, relative: str) -> Path:
+        return self.root / relative
+
+    def new_snapshot_name(self, change_id: int) -> str:
+        return f"snapshots/registry-{change_id:06d}.parquet"
+
+    def ensure(self) -> None:
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def writer_lock(paths: RegistryPaths) -> Iterator[None]:
+    """One writer at a time; a second import fails at once with a clear message."""
+    paths.ensure()
+    with (paths.root / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RegistryBusyError(
+                "另一项企业库变更正在进行，请稍后再试 / another registry change is running"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def change_in_force(session: Session) -> RegistryChange | None:
+    return session.scalar(
+        select(RegistryChange)
+        .where(RegistryChange.status == "done")
+        .order_by(RegistryChange.id.desc())
+        .limit(1)
+    )
+
+
+def connect(paths: RegistryPaths, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to the registry's scratch directory."""
+    paths.ensure()
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{paths.scratch}'")
+    con.execute("SET preserve_insertion_order = true")
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    return con
+
+
+def snapshot_source(paths: RegistryPaths, relative: str | None) -> str:
+    """SQL for the rows of a snapshot (an empty relation of the right shape when there is none)."""
+    if relative is None:
+        columns = ", ".join(f"NULL::{t} AS {c}" for c, t in SNAPSHOT_COLUMNS.items())
+        return f"(SELECT {columns} WHERE false)"
+    return f"read_parquet('{paths.snapshot(relative)}')"
+
+
+def overrides_rows(
+    session: Session, kinds: dict[str, str]
+) -> list[tuple[str, list[str], list[str], list[str]]]:
+    rows = []
+    for override in session.scalars(select(ClassificationOverride)):
+        industries: list[str] = json.loads(override.industries)
+        clusters = [i for i in industries if kinds.get(i) == "cluster"]
+        rows.append((override.uscc, industries, clusters, json.loads(override.chain_links)))
+    return rows
+
+
+def create_view(
+    con: duckdb.DuckDBPyConnection,
+    paths: RegistryPaths,
+    relative: str | None,
+    overrides: list[tuple[str, list[str], list[str], list[str]]],
+) -> None:
+    """View ``enterprises``: the snapshot with overrides applied (column ``overridden`` says so)."""
+    con.execute(
+        "CREATE OR REPLACE TABLE overrides (uscc VARCHAR PRIMARY KEY, industries VARCHAR[], "
+        "clusters VARCHAR[], chain_links VARCHAR[])"
+    )
+    if overrides:
+        con.executemany("INSERT INTO overrides VALUES (?, ?, ?, ?)", [list(r) for r in overrides])
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {VIEW} AS
+        SELECT s.* REPLACE (
+                   coalesce(o.industries, s.industries) AS industries,
+                   coalesce(o.clusters, s.clusters) AS clusters,
+                   coalesce(o.chain_links, s.chain_links) AS chain_links),
+               o.uscc IS NOT NULL AS overridden
+        FROM {snapshot_source(paths, relative)} s LEFT JOIN overrides o USING (uscc)
+        """
+    )

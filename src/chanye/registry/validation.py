@@ -1,0 +1,283 @@
+"""Type and check every row of a read file in one vectorised DuckDB pass.
+
+Each field gets a typed value and an error code; rows without any error go to table ``checked``,
+every fault to table ``faults`` (row, column header, value, reason in Chinese and English).
+The USCC check character is computed in SQL with the same alphabet and weights as python-stdnum's
+``stdnum.cn.uscc`` (a property test keeps the two in step); per-row Python would take ~40 s at
+3.6 million rows, the SQL under a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from chanye.registry.reading import OVERFLOW_COLUMN, RAW_TABLE, ROW_COLUMN, SourceFile
+from chanye.registry.schema import FIELDS, FieldSpec, status_lookup, tag_lookup
+from chanye.system.industry_codes import catalogue
+from chanye.system.model import IndustrialSystem
+
+CHECKED_TABLE = "checked"
+FAULTS_TABLE = "faults"
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d")
+EXCEL_EPOCH = "1899-12-30"  # Excel's day 0 (it counts 1900 as a leap year)
+
+# code → (Chinese, English); {extra} is filled per row.
+REASONS: dict[str, tuple[str, str]] = {
+    "missing": ("必填项为空", "required value is empty"),
+    "uscc_length": ("统一社会信用代码应为18位", "USCC must have 18 characters"),
+    "uscc_format": (
+        "统一社会信用代码含有不允许的字符（前8位为数字，不含 I、O、S、V、Z）",
+        "USCC has characters not allowed (8 digits first; no I, O, S, V, Z)",
+    ),
+    "uscc_checksum": (
+        "统一社会信用代码校验位错误，应为 {extra}",
+        "USCC check character is wrong, expected {extra}",
+    ),
+    "duplicate": ("统一社会信用代码与第 {extra} 行重复", "USCC duplicates row {extra}"),
+    "district": ("未知的区（{extra}）", "unknown district (known: {extra})"),
+    "industry_code": ("不是 GB/T 4754-2017 国民经济行业代码", "not a GB/T 4754-2017 industry code"),
+    "date": ("无法识别的日期（如 2021-03-04、2021/3/4、2021年3月4日）", "not a valid date"),
+    "future_date": ("日期晚于今天", "date is in the future"),
+    "number": ("应为数字", "not a number"),
+    "negative": ("不能为负数", "must not be negative"),
+    "integer": ("应为整数", "not a whole number"),
+    "tags": ("未知的企业标签：{extra}", "unknown tag(s): {extra}"),
+    "status": ("未知的登记状态（可用：存续、在业、注销、吊销）", "unknown status"),
+    "overflow": (
+        "本行字段数多于表头（文本中可能有未加引号的逗号）",
+        "more fields than headers (unquoted comma?)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ValidationCounts:
+    rows: int
+    valid: int
+    rejected: int
+    faults: int
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _text(column: str) -> str:
+    return f"nullif(trim(\"{column}\"), '')"
+
+
+def _case(expr: str, mapping: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in mapping.items())
+    return f"(CASE {expr} {whens} END)"
+
+
+def _uscc_expressions() -> tuple[str, str]:
+    norm = "upper(replace(replace(trim(uscc), ' ', ''), '-', ''))"
+    total = " + ".join(
+        f"(strpos({_q(USCC_ALPHABET)}, substr(u, {i + 1}, 1)) - 1) * {w}"
+        for i, w in enumerate(USCC_WEIGHTS)
+    )
+    expected = f"substr({_q(USCC_ALPHABET)}, ((31 - ({total}) % 31) % 31) + 1, 1)"
+    return norm, expected
+
+
+def _district_keys(system: IndustrialSystem) -> dict[str, str]:
+    city = system.system.city
+    keys: dict[str, str] = {}
+    for district in system.districts:
+        keys[district.code] = district.code
+        for name in district.names:
+            keys[name] = district.code
+            keys[f"{city}{name}"] = district.code
+            keys[f"{city.removesuffix('市')}{name}"] = district.code
+    return keys
+
+
+def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) -> tuple[str, str]:
+    """(typed value expression, error-code expression) for one field present in the file."""
+    col = spec.name
+    text = _text(col)
+    unit = source.column(col).unit if source.column(col) else 1.0  # type: ignore[union-attr]
+    if spec.kind == "uscc":
+        return "u", (
+            "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
+            "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
+            "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
+        )
+    if spec.kind == "text":
+        return text, (f"CASE WHEN {text} IS NULL THEN 'missing' END" if spec.required else "NULL")
+    if spec.kind == "district":
+        lookup = _case(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
+        return lookup, f"CASE WHEN {text} IS NOT NULL AND {lookup} IS NULL THEN 'district' END"
+    if spec.kind == "industry_code":
+        code = f"nullif(regexp_extract(upper({text}), '^[A-T]?\\s*([0-9]{{2,4}})', 1), '')"
+        valid = f"{code} IN (SELECT code FROM industry_codes)"
+        return (
+            f"CASE WHEN {valid} THEN {code} END",
+            f"CASE WHEN {text} IS NOT NULL AND NOT coalesce({valid}, false) THEN 'industry_code' END",
+        )
+    if spec.kind == "date":
+        formats = "[" + ", ".join(_q(f) for f in DATE_FORMATS) + "]"
+        serial = f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,5}}(\\.0+)?') THEN DATE '{EXCEL_EPOCH}' + CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
+        parsed = (
+            f"coalesce({serial}, CAST(try_strptime(split_part({text}, ' ', 1), {formats}) AS DATE))"
+        )
+        return parsed, (
+            f"CASE WHEN {text} IS NOT NULL AND {parsed} IS NULL THEN 'date' "
+            f"WHEN {parsed} > DATE '{dt.date.today().isoformat()}' THEN 'future_date' END"
+        )
+    if spec.kind == "money":
+        cleaned = f"regexp_replace({text}, '[,，\\s¥￥]', '', 'g')"
+        parts = f"regexp_extract({cleaned}, '^(-?[0-9]+(\\.[0-9]+)?)(万元|万|亿元|亿|元)?$', ['n', 'f', 'u'])"
+        cell_unit = f"(CASE {parts}.u WHEN '万元' THEN 1e4 WHEN '万' THEN 1e4 WHEN '亿元' THEN 1e8 WHEN '亿' THEN 1e8 WHEN '元' THEN 1.0 ELSE {unit} END)"
+        number = f"TRY_CAST(nullif({parts}.n, '') AS DOUBLE)"
+        value = f"round({number} * {cell_unit}, 2)"
+        return value, (
+            f"CASE WHEN {text} IS NOT NULL AND {number} IS NULL THEN 'number' "
+            f"WHEN {number} < 0 THEN 'negative' END"
+        )
+    if spec.kind == "int":
+        cleaned = f"regexp_replace({text}, '[,，\\s人]', '', 'g')"
+        number = f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
+        return number, (
+            f"CASE WHEN {text} IS NOT NULL AND {number} IS NULL THEN 'integer' "
+            f"WHEN {number} < 0 THEN 'negative' END"
+        )
+    if spec.kind == "tags":
+        parts = f"list_filter(list_transform(regexp_split_to_array(coalesce({text}, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '')"
+        mapped = _case("p", tag_lookup())
+        tags = f"list_distinct(list_transform({parts}, p -> {mapped}))"
+        unknown = f"list_filter({parts}, p -> {mapped} IS NULL)"
+        return (
+            f"list_sort(list_filter({tags}, t -> t IS NOT NULL))",
+            f"CASE WHEN len({unknown}) > 0 THEN 'tags' END",
+        )
+    if spec.kind == "status":
+        mapped = _case(text, status_lookup())
+        return (
+            f"coalesce({mapped}, 'active')",
+            f"CASE WHEN {text} IS NOT NULL AND {mapped} IS NULL THEN 'status' END",
+        )
+    raise AssertionError(spec.kind)
+
+
+def _extra_sql(spec: FieldSpec, system: IndustrialSystem) -> str:
+    """What fills {extra} in the reason (``t`` is the typed row, ``raw`` the text as read)."""
+    if spec.kind == "uscc":
+        return (
+            "CASE WHEN t.uscc__err = 'uscc_checksum' THEN t.uscc_expected "
+            "WHEN t.uscc__err = 'duplicate' THEN CAST(t.uscc__first AS VARCHAR) END"
+        )
+    if spec.kind == "district":
+        return _q("、".join(d.name for d in system.districts))
+    if spec.kind == "tags":
+        mapped = _case("p", tag_lookup())
+        return f"array_to_string(list_filter(list_transform(regexp_split_to_array(coalesce(raw.tags, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '' AND {mapped} IS NULL), '、')"
+    return "NULL"
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, system: IndustrialSystem
+) -> ValidationCounts:
+    """Build tables ``checked`` (valid rows, typed) and ``faults`` (one row per fault)."""
+    codes = sorted(catalogue().codes)
+    con.execute("CREATE OR REPLACE TABLE industry_codes (code VARCHAR PRIMARY KEY)")
+    con.executemany("INSERT INTO industry_codes VALUES (?)", [[c] for c in codes])
+    present = [spec for spec in FIELDS if source.column(spec.name)]
+    norm, expected = _uscc_expressions()
+    typed: list[str] = []
+    for spec in present:
+        value, error = _field_sql(spec, source, system)
+        typed.append(f'{value} AS "{spec.name}", {error} AS "{spec.name}__err"')
+    overflow = f'"{OVERFLOW_COLUMN}"' if source.format == "csv" else "NULL"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE typed AS
+        WITH normalised AS (
+            SELECT *, {norm} AS u FROM {RAW_TABLE}
+        ), expected AS (
+            SELECT *, {expected} AS uscc_expected FROM normalised
+        )
+        SELECT {ROW_COLUMN}, uscc_expected, {", ".join(typed)},
+               CASE WHEN {overflow} IS NOT NULL THEN 'overflow' END AS row__err
+        FROM expected
+        """
+    )
+    # Duplicates among otherwise-valid USCCs: the first occurrence stays, later ones are faults.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE typed2 AS
+        SELECT * REPLACE (
+                   CASE WHEN uscc__err IS NULL AND dup_rank > 1 THEN 'duplicate' ELSE uscc__err END
+                   AS uscc__err),
+               uscc__first
+        FROM (
+            SELECT *,
+                   CASE WHEN uscc__err IS NULL THEN row_number() OVER w END AS dup_rank,
+                   CASE WHEN uscc__err IS NULL THEN min({ROW_COLUMN}) OVER w END AS uscc__first
+            FROM typed
+            WINDOW w AS (PARTITION BY CASE WHEN uscc__err IS NULL THEN uscc END
+                         ORDER BY {ROW_COLUMN})
+        )
+        """
+    )
+    error_columns = [f"{spec.name}__err" for spec in present] + ["row__err"]
+    any_error = " OR ".join(f"{c} IS NOT NULL" for c in error_columns)
+    fields = ", ".join(f'"{spec.name}"' for spec in present)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {CHECKED_TABLE} AS
+            SELECT {ROW_COLUMN}, {fields} FROM typed2 WHERE NOT ({any_error})"""
+    )
+    _build_faults(con, source, present, system)
+    counts = con.execute(
+        f"SELECT (SELECT count(*) FROM typed2), (SELECT count(*) FROM {CHECKED_TABLE}), "
+        f"(SELECT count(*) FROM {FAULTS_TABLE})"
+    ).fetchone()
+    assert counts is not None
+    rows, valid, faults = (int(c) for c in counts)
+    return ValidationCounts(rows=rows, valid=valid, rejected=rows - valid, faults=faults)
+
+
+def _build_faults(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    present: list[FieldSpec],
+    system: IndustrialSystem,
+) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE reasons (code VARCHAR, zh VARCHAR, en VARCHAR)")
+    con.executemany(
+        "INSERT INTO reasons VALUES (?, ?, ?)", [[c, zh, en] for c, (zh, en) in REASONS.items()]
+    )
+    selects = []
+    for spec in present:
+        column = source.column(spec.name)
+        assert column is not None
+        selects.append(
+            f"""SELECT t.{ROW_COLUMN} AS row, {_q(column.header)} AS column_header,
+                       raw."{spec.name}" AS value, t."{spec.name}__err" AS code,
+                       {_extra_sql(spec, system)} AS extra
+                FROM typed2 t JOIN {RAW_TABLE} raw USING ({ROW_COLUMN})
+                WHERE t."{spec.name}__err" IS NOT NULL"""
+        )
+    selects.append(
+        f"""SELECT t.{ROW_COLUMN}, '', raw."{OVERFLOW_COLUMN}", 'overflow', NULL
+            FROM typed2 t JOIN {RAW_TABLE} raw USING ({ROW_COLUMN}) WHERE t.row__err IS NOT NULL"""
+        if source.format == "csv"
+        else "SELECT NULL::BIGINT, NULL, NULL, NULL, NULL WHERE false"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {FAULTS_TABLE} AS
+        SELECT f.row, f.column_header, f.value, f.code,
+               replace(r.zh, '{{extra}}', coalesce(f.extra, '')) AS reason_zh,
+               replace(r.en, '{{extra}}', coalesce(f.extra, '')) AS reason_en
+        FROM ({" UNION ALL ".join(selects)}) f JOIN reasons r USING (code)
+        ORDER BY f.row, f.column_header
+        """
+    )
