@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from chanye.registry.validation import load_table
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import IndustrialSystem
 
@@ -177,22 +178,21 @@ def _scan_in_workers(
 
 
 def load_rule_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rule_keywords (keyword INTEGER, word VARCHAR, industry VARCHAR, link VARCHAR)"
-    )
-    con.executemany(
-        "INSERT INTO rule_keywords VALUES (?, ?, ?, ?)",
-        [[i, rules.keywords[i], ind, link] for i, ind, link in rules.keyword_rows],
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rule_codes (code VARCHAR, industry VARCHAR, link VARCHAR, weight DOUBLE)"
-    )
-    con.executemany(
-        "INSERT INTO rule_codes VALUES (?, ?, ?, ?)", [list(r) for r in rules.code_rows]
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_kinds (industry VARCHAR, kind VARCHAR)")
-    con.executemany(
-        "INSERT INTO rule_kinds VALUES (?, ?)", [list(kv) for kv in rules.kinds.items()]
+    keyword_rows = rules.keyword_rows
+    load_table(con, "rule_keywords", {
+        "keyword": [r[0] for r in keyword_rows],
+        "word": [rules.keywords[r[0]] for r in keyword_rows],
+        "industry": [r[1] for r in keyword_rows],
+        "link": [r[2] for r in keyword_rows],
+    })  # fmt: skip
+    load_table(con, "rule_codes", {
+        "code": [r[0] for r in rules.code_rows],
+        "industry": [r[1] for r in rules.code_rows],
+        "link": [r[2] for r in rules.code_rows],
+        "weight": [r[3] for r in rules.code_rows],
+    })  # fmt: skip
+    load_table(
+        con, "rule_kinds", {"industry": list(rules.kinds), "kind": list(rules.kinds.values())}
     )
 
 

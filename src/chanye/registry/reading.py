@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,7 +252,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise UnreadableFileError(
             path, "无法作为 Excel 文件打开", f"not a readable XLSX file: {exc}"
         ) from None
