@@ -10,6 +10,7 @@ The USCC check character is computed in SQL with the same alphabet and weights a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -65,7 +66,9 @@ class ValidationCounts:
     faults: int
 
 
-def load_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list[object]]) -> None:
+def load_table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: Mapping[str, Sequence[object]]
+) -> None:
     """Create table ``name`` from Python lists in one go (row-by-row inserts are slow)."""
     con.register(f"{name}_arrow", pa.table(columns))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")

@@ -8,7 +8,8 @@ from fastapi.staticfiles import StaticFiles
 from chanye.config import Settings
 from chanye.web.errors import register_error_pages
 from chanye.web.paths import STATIC_DIR
-from chanye.web.routes import areas, docs, health, system
+from chanye.web.registry_state import ImportJobs, ReaderCache
+from chanye.web.routes import areas, docs, health, registry, system
 from chanye.web.security import SecurityHeadersMiddleware
 
 
@@ -22,9 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.registry_readers = ReaderCache()
+    app.state.import_jobs = ImportJobs()
     app.add_middleware(SecurityHeadersMiddleware)
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, areas, health, docs):
+    for module in (system, registry, areas, health, docs):
         app.include_router(module.router)
     return app

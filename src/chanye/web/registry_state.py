@@ -1,0 +1,82 @@
+"""Per-process state the registry pages share: one open reader per snapshot, and import jobs.
+
+A reader holds a DuckDB connection over the snapshot in force; it is reused until the snapshot
+or the overrides change. Queries on it are serialised with a lock (a DuckDB connection is not
+safe for concurrent use from several threads).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chanye.config import Settings
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import ImportResult, import_file
+from chanye.registry.queries import RegistryReader
+from chanye.registry.storage import RegistryBusyError
+from chanye.store.audit import Actor
+
+
+class ReaderCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: object = None
+        self._reader: RegistryReader | None = None
+
+    @contextmanager
+    def reader(self, context: RegistryContext) -> Iterator[RegistryReader]:
+        snapshot, overrides = context.state()
+        key = (snapshot, repr(overrides))
+        with self._lock:
+            if self._reader is None or key != self._key:
+                if self._reader is not None:
+                    self._reader.close()
+                self._reader = RegistryReader(context.paths, snapshot, overrides)
+                self._key = key
+            yield self._reader
+
+
+@dataclass
+class ImportJob:
+    id: str
+    file_name: str
+    stage: str = "排队 / queued"
+    fraction: float = 0.0
+    result: ImportResult | None = None
+    error: str | None = None
+    done: bool = False
+
+
+@dataclass
+class ImportJobs:
+    """Imports started from the web page run in a thread; the page polls their progress."""
+
+    jobs: dict[str, ImportJob] = field(default_factory=dict)
+
+    def start(self, settings: Settings, path: Path, display_name: str, actor: Actor,
+              strict: bool) -> ImportJob:  # fmt: skip
+        job = ImportJob(id=uuid.uuid4().hex, file_name=display_name)
+        self.jobs[job.id] = job
+
+        def progress(stage: str, fraction: float) -> None:
+            job.stage, job.fraction = stage, fraction
+
+        def run() -> None:
+            try:
+                context = RegistryContext.from_settings(settings)
+                job.result = import_file(context.database_url, context.paths, context.system,
+                                         path, actor, strict=strict, progress=progress)  # fmt: skip
+            except RegistryBusyError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # shown to the user; the import itself changed nothing
+                job.error = f"导入失败 / import failed: {exc}"
+            finally:
+                job.done, job.fraction = True, 1.0
+
+        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
+        return job

@@ -1,0 +1,277 @@
+"""企业库: search, the enterprise profile, imports with progress and undo — and the same as JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from chanye.registry.changes import ChangeRefusedError, rollback
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import errors_path_for
+from chanye.registry.queries import SORT_KEYS, SearchQuery
+from chanye.registry.schema import TAG_LABELS
+from chanye.registry.storage import RegistryBusyError
+from chanye.store.audit import Actor
+from chanye.store.models import RegistryChange
+from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.registry_state import ImportJobs, ReaderCache
+from chanye.web.templating import templates
+
+router = APIRouter()
+
+TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
+WEB_ACTOR = Actor(name="web", role="admin")  # until accounts arrive (issue #4)
+SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+
+
+def get_context(settings: SettingsDep) -> RegistryContext:
+    return RegistryContext.from_settings(settings)
+
+
+def get_readers(request: Request) -> ReaderCache:
+    cache: ReaderCache = request.app.state.registry_readers
+    return cache
+
+
+def get_jobs(request: Request) -> ImportJobs:
+    jobs: ImportJobs = request.app.state.import_jobs
+    return jobs
+
+
+ContextDep = Annotated[RegistryContext, Depends(get_context)]
+ReadersDep = Annotated[ReaderCache, Depends(get_readers)]
+JobsDep = Annotated[ImportJobs, Depends(get_jobs)]
+
+
+def search_query(
+    q: Annotated[str | None, Query(description="Name fragment or USCC prefix")] = None,
+    cluster: Annotated[str | None, Query(description="Industry id")] = None,
+    link: Annotated[str | None, Query(description="Chain-link id")] = None,
+    district: Annotated[str | None, Query(description="District code")] = None,
+    tag: Annotated[str | None, Query(description="Tag id")] = None,
+    min_revenue_wan: Annotated[float | None, Query(ge=0, description="Revenue from, 万元")] = None,
+    max_revenue_wan: Annotated[float | None, Query(ge=0, description="Revenue up to, 万元")] = None,
+    status: Annotated[str | None, Query(pattern="^(active|closed)$")] = None,
+    sort: Annotated[str, Query(description=f"One of {', '.join(SORT_KEYS)}")] = "revenue",
+    desc: Annotated[bool, Query(description="Descending order")] = True,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> SearchQuery:
+    return SearchQuery(
+        text=q or None, cluster=cluster or None, chain_link=link or None,
+        district=district or None, tag=tag or None,
+        min_revenue=min_revenue_wan * 1e4 if min_revenue_wan is not None else None,
+        max_revenue=max_revenue_wan * 1e4 if max_revenue_wan is not None else None,
+        status=status or None, sort=sort if sort in SORT_KEYS else "revenue",
+        descending=desc, page=page, page_size=size,
+    )  # fmt: skip
+
+
+QueryDep = Annotated[SearchQuery, Depends(search_query)]
+
+
+def _page_context(context: RegistryContext) -> dict[str, Any]:
+    system = context.system
+    return {
+        "system": system,
+        "districts": {d.code: d.name for d in system.districts},
+        "industry_names": {ind.id: ind.name for _, ind in system.industries()},
+        "link_names": {lk.id: lk.name for _, ind in system.industries() for lk in ind.links},
+        "tag_names": TAG_NAMES,
+        "active": "registry",
+    }
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+@router.get("/registry", response_class=HTMLResponse, summary="Enterprise search page")
+def registry_page(
+    request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
+) -> HTMLResponse:
+    with readers.reader(context) as reader:
+        results = reader.search(query)
+        total = int(reader.table.count().execute())
+    return templates.TemplateResponse(
+        request, "registry/search.html",
+        {**_page_context(context), "results": results, "query": query, "registry_total": total},
+    )  # fmt: skip
+
+
+@router.get("/registry/results", response_class=HTMLResponse, summary="Search results (HTMX)")
+def registry_results(
+    request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
+) -> HTMLResponse:
+    with readers.reader(context) as reader:
+        results = reader.search(query)
+    return templates.TemplateResponse(
+        request,
+        "registry/_results.html",
+        {**_page_context(context), "results": results, "query": query},
+    )
+
+
+@router.get("/registry/links", response_class=HTMLResponse, summary="Chain-link options (HTMX)")
+def link_options(request: Request, context: ContextDep, cluster: str | None = None) -> HTMLResponse:
+    industry = context.system.industry(cluster) if cluster else None
+    return templates.TemplateResponse(
+        request, "registry/_link_options.html", {"links": industry.links if industry else []}
+    )
+
+
+@router.get("/api/registry/search", summary="Search enterprises (JSON)")
+def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
+    with readers.reader(context) as reader:
+        results = reader.search(query)
+    return {
+        "total": results.total,
+        "page": query.page,
+        "pages": results.pages,
+        "rows": results.rows,
+    }
+
+
+@router.get("/api/registry/stats", summary="Registry statistics (JSON)")
+def stats_json(context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
+    with readers.reader(context) as reader:
+        return reader.stats()
+
+
+# --- one enterprise -----------------------------------------------------------------------------
+
+
+def _enterprise_or_404(context: RegistryContext, readers: ReaderCache, uscc: str) -> dict[str, Any]:
+    with readers.reader(context) as reader:
+        record = reader.show(uscc)
+    if record is None:
+        raise HTTPException(
+            404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise {uscc}"
+        )
+    return record
+
+
+@router.get(
+    "/registry/enterprises/{uscc}", response_class=HTMLResponse, summary="Enterprise profile"
+)
+def enterprise_page(
+    request: Request, uscc: str, context: ContextDep, readers: ReadersDep
+) -> HTMLResponse:
+    record = _enterprise_or_404(context, readers, uscc)
+    return templates.TemplateResponse(
+        request, "registry/enterprise.html", {**_page_context(context), "e": record}
+    )
+
+
+@router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
+def enterprise_json(uscc: str, context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
+    return _enterprise_or_404(context, readers, uscc)
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+@router.get("/registry/imports", response_class=HTMLResponse, summary="Import page and history")
+def imports_page(request: Request, session: SessionDep, context: ContextDep) -> HTMLResponse:
+    changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).all()
+    return templates.TemplateResponse(
+        request, "registry/imports.html",
+        {**_page_context(context), "changes": changes, "message": request.query_params.get("message"),
+         "has_errors": {c.id: bool(c.file_name and errors_path_for(Path(c.file_name)).exists()) for c in changes}},
+    )  # fmt: skip
+
+
+@router.post("/registry/imports", summary="Upload a file and start importing it")
+def start_import(
+    settings: SettingsDep,
+    jobs: JobsDep,
+    file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
+    strict: Annotated[bool, Form()] = False,
+) -> RedirectResponse:
+    name = SAFE_NAME.sub("_", Path(file.filename or "upload.csv").name)[-120:]
+    if Path(name).suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm", ".parquet"):
+        raise HTTPException(400, "只接受 CSV、XLSX 或 Parquet 文件 / CSV, XLSX or Parquet only")
+    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    target = folder / name
+    with target.open("wb") as out:
+        shutil.copyfileobj(file.file, out, 1 << 22)
+    job = jobs.start(settings, target, name, WEB_ACTOR, strict)
+    return RedirectResponse(f"/registry/imports/jobs/{job.id}", status_code=303)
+
+
+@router.get(
+    "/registry/imports/jobs/{job_id}", response_class=HTMLResponse, summary="Import progress page"
+)
+def job_page(request: Request, job_id: str, jobs: JobsDep, context: ContextDep) -> HTMLResponse:
+    job = jobs.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, "没有这个导入任务（服务重启后任务记录会清空，请查看导入历史）")
+    return templates.TemplateResponse(
+        request, "registry/job.html", {**_page_context(context), "job": job}
+    )
+
+
+@router.get(
+    "/registry/imports/jobs/{job_id}/progress",
+    response_class=HTMLResponse,
+    summary="Import progress (HTMX)",
+)
+def job_progress(request: Request, job_id: str, jobs: JobsDep) -> HTMLResponse:
+    job = jobs.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, "没有这个导入任务")
+    return templates.TemplateResponse(request, "registry/_progress.html", {"job": job})
+
+
+@router.get(
+    "/registry/changes/{change_id}/errors.xlsx", summary="Rejected rows of an import as XLSX"
+)
+def errors_xlsx(change_id: int, session: SessionDep) -> Response:
+    change = session.get(RegistryChange, change_id)
+    report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
+    if report is None or not report.exists():
+        raise HTTPException(404, f"第 {change_id} 号导入没有错误报告 / no error report")
+    return Response(
+        _csv_to_xlsx(report),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="import-{change_id}-errors.xlsx"'},
+    )
+
+
+def _csv_to_xlsx(path: Path) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("不合格行")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for index, row in enumerate(csv.reader(handle)):
+            sheet.append([int(row[0]) if index and row[0].isdigit() else row[0], *row[1:]])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@router.post("/registry/changes/{change_id}/rollback", summary="Undo an import")
+def undo_change(change_id: int, context: ContextDep) -> RedirectResponse:
+    try:
+        result = rollback(context.database_url, context.paths, change_id, WEB_ACTOR)
+    except (ChangeRefusedError, RegistryBusyError) as exc:
+        message = str(exc)
+    else:
+        message = f"已撤销第 {'、'.join(map(str, result.undone))} 号变更，企业库现有 {result.total_after} 家企业"
+    return RedirectResponse(f"/registry/imports?{_qs(message=message)}", status_code=303)
+
+
+def _qs(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
