@@ -18,13 +18,11 @@ from tests.registry.factory import HEADERS, row, uscc, write_csv
 def rows_of(path: Path, sheet: str | None = None) -> list[tuple]:
     con = duckdb.connect()
     source = read_source(con, path, sheet)
-    fields = [c.field for c in source.columns]
-    return [
-        tuple(r)
-        for r in con.execute(
-            f"SELECT __row, {', '.join(fields)} FROM raw ORDER BY __row"
-        ).fetchall()
-    ]
+    fields = ", ".join(c.field for c in source.columns)
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {source.relation}")
+    row = "__row" if source.row_offset is None else f"rowid + {source.row_offset}"
+    query = f"SELECT {row} AS r, {fields} FROM t ORDER BY r"
+    return [tuple(r) for r in con.execute(query).fetchall()]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -23,7 +24,7 @@ def check(
 ) -> tuple[list[tuple], list[tuple]]:
     path = write_csv(tmp_path / "in.csv", rows, **({"headers": headers} if headers else {}))
     con = duckdb.connect()
-    validate(con, read_source(con, path), SYSTEM)
+    validate(con, read_source(con, path), SYSTEM, path.parent)
     checked = con.execute("SELECT * FROM checked ORDER BY __row").fetchall()
     faults = con.execute(
         "SELECT row, column_header, value, reason_zh, reason_en FROM faults"
@@ -122,7 +123,7 @@ def test_more_fields_than_headers_is_reported_not_cut(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     con = duckdb.connect()
-    validate(con, read_source(con, path), SYSTEM)
+    validate(con, read_source(con, path), SYSTEM, path.parent)
     faults = con.execute("SELECT row, reason_en FROM faults").fetchall()
     assert faults == [(3, "more fields than headers (unquoted comma?)")]
 
@@ -145,7 +146,7 @@ def test_sql_check_character_agrees_with_stdnum(candidates: list[tuple[str, str]
         "parquet",
         [Column("统一社会信用代码", "uscc", 1.0), Column("企业名称", "name", 1.0)],
     )
-    validate(con, source, SYSTEM)
+    validate(con, source, SYSTEM, Path(tempfile.mkdtemp()))
     faults = {r[0]: r[1] for r in con.execute("SELECT row, code FROM faults").fetchall()}
     for i, code in enumerate(codes):
         sql_ok = faults.get(i) in (None, "duplicate")

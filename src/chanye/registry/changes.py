@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from chanye.registry.classify import CLASSIFIED_TABLE, build_rules, classify_table
+from chanye.registry.classify import (
+    CLASSIFICATION_SELECT,
+    CLASSIFIED_TABLE,
+    build_rules,
+    classify_table,
+)
 from chanye.registry.importer import mark_interrupted
 from chanye.registry.storage import (
     RECORD_COLUMNS,
@@ -124,16 +129,17 @@ def reclassify(
             target = paths.snapshot(after)
             tmp = target.with_name(target.name + ".tmp")
             records = ", ".join(f'c."{col}"' for col in RECORD_COLUMNS)
-            differs = "c.industries IS DISTINCT FROM k.industries OR c.chain_links IS DISTINCT FROM k.chain_links"
+            differs = ("c.industries IS DISTINCT FROM coalesce(k.industries, []::VARCHAR[]) "
+                       "OR c.chain_links IS DISTINCT FROM coalesce(k.chain_links, []::VARCHAR[])")  # fmt: skip
             con.execute(
                 f"""COPY (
-                      SELECT {records}, k.industries, k.clusters, k.chain_links, k.confidence, k.evidence,
+                      SELECT {records}, {CLASSIFICATION_SELECT},
                              CASE WHEN {differs} THEN {change_id}::BIGINT ELSE c.change_id END AS change_id
-                      FROM current_rows c JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc ORDER BY c.uscc
+                      FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
                     ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)"""
             )
             changed_row = con.execute(
-                f"SELECT count(*) FROM current_rows c JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc WHERE {differs}"
+                f"SELECT count(*) FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc WHERE {differs}"
             ).fetchone()
             changed = int(changed_row[0]) if changed_row else 0
             tmp.replace(target)

@@ -8,6 +8,8 @@ is written as a new snapshot and takes effect only when the change row commits.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +18,12 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import update
 
-from chanye.registry.classify import CLASSIFIED_TABLE, build_rules, classify_table
+from chanye.registry.classify import (
+    CLASSIFICATION_SELECT,
+    CLASSIFIED_TABLE,
+    build_rules,
+    classify_table,
+)
 from chanye.registry.reading import UnreadableFileError, read_source
 from chanye.registry.storage import (
     RECORD_COLUMNS,
@@ -107,11 +114,13 @@ def import_file(
     with writer_lock(paths):
         mark_interrupted(database_url)
         con = connect(paths)
+        workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
             _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
-                 errors_path or errors_path_for(path), result)  # fmt: skip
+                 errors_path or errors_path_for(path), result, workdir)  # fmt: skip
         finally:
             con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -154,19 +163,20 @@ def _run(
     progress: Progress,
     errors_path: Path,
     result: ImportResult,
+    workdir: Path,
 ) -> None:
     change_id = _start_change(database_url, path, actor)
     result.change_id = change_id
     progress("读取 / reading", 0.0)
     try:
-        source = read_source(con, path, sheet)
+        source = read_source(con, path, sheet, workdir=workdir)
     except UnreadableFileError as exc:
         result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
         _fail_change(database_url, change_id, result.message, result)
         return
     result.ignored_headers = source.ignored_headers
     progress("校验 / checking", 0.2)
-    counts = validate(con, source, system)
+    counts = validate(con, source, system, workdir)
     result.rows, result.valid, result.rejected = counts.rows, counts.valid, counts.rejected
     if counts.faults:
         write_faults(con, errors_path)
@@ -265,22 +275,24 @@ def write_merged_snapshot(
     con.execute(f"CREATE OR REPLACE TEMP VIEW old AS SELECT * FROM {old}")
     merged = ", ".join(_merged_column(c, source_fields) for c in RECORD_COLUMNS)
     changed = " OR ".join(f'm."{c}" IS DISTINCT FROM o."{c}"' for c in RECORD_COLUMNS)
+    # Only new and changed enterprises are classified again; unchanged rows keep theirs.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE merged AS
-        SELECT {merged}, o.uscc IS NULL AS is_new
-        FROM {CHECKED_TABLE} n LEFT JOIN old o ON o.uscc = n.uscc
+        CREATE OR REPLACE TEMP TABLE changed_keys AS
+        SELECT n.uscc, o.uscc IS NULL AS is_new
+        FROM {CHECKED_TABLE} n LEFT JOIN old o ON o.uscc = n.uscc,
+             LATERAL (SELECT {merged}) m
+        WHERE o.uscc IS NULL OR {changed}
         """
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE to_classify AS
-        SELECT m.* EXCLUDE (is_new), m.is_new FROM merged m LEFT JOIN old o ON o.uscc = m.uscc
-        WHERE m.is_new OR {changed}
+        CREATE OR REPLACE TEMP VIEW to_classify AS
+        SELECT {merged} FROM {CHECKED_TABLE} n SEMI JOIN changed_keys c ON c.uscc = n.uscc
+        LEFT JOIN old o ON o.uscc = n.uscc
         """
     )
     classify_table(con, build_rules(system), "to_classify")
-    record_list = ", ".join(f'c."{col}"' for col in RECORD_COLUMNS)
     target = paths.snapshot(after)
     tmp = target.with_name(target.name + ".tmp")
     columns = ", ".join(SNAPSHOT_COLUMNS)
@@ -288,21 +300,20 @@ def write_merged_snapshot(
         f"""
         COPY (
             SELECT {columns} FROM (
-                SELECT o.* FROM old o ANTI JOIN to_classify c ON o.uscc = c.uscc
+                SELECT o.* FROM old o ANTI JOIN changed_keys c ON o.uscc = c.uscc
                 UNION ALL BY NAME
-                SELECT {record_list}, k.industries, k.clusters, k.chain_links, k.confidence,
-                       k.evidence, {change_id}::BIGINT AS change_id
-                FROM to_classify c JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
-            ) ORDER BY uscc
+                SELECT c.*, {CLASSIFICATION_SELECT}, {change_id}::BIGINT AS change_id
+                FROM to_classify c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
+            )
         ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)
         """
     )
     tmp.replace(target)
     counts = con.execute(
         f"""SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
-                   (SELECT count(*) FROM merged) - (SELECT count(*) FROM to_classify),
+                   (SELECT count(*) FROM {CHECKED_TABLE}) - count(*),
                    (SELECT count(*) FROM read_parquet('{target}'))
-            FROM to_classify"""
+            FROM changed_keys"""
     ).fetchone()
     assert counts is not None
     return int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3])

@@ -56,19 +56,29 @@ class SourceFile:
     encoding: str | None = None
     sheet: str | None = None
     header_row: int = 1  # 1-based row of the header in the file
-    rows: int = 0
+    relation: str = RAW_TABLE  # SQL to select the rows from
+    row_offset: int | None = None  # rows numbered rowid + offset; None: the relation has __row
 
     def column(self, field_name: str) -> Column | None:
         return next((c for c in self.columns if c.field == field_name), None)
 
 
-def read_source(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None = None) -> SourceFile:
-    """Load ``path`` into table ``raw`` of ``con``; raise UnreadableFileError when it cannot be used."""
+def read_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    sheet: str | None = None,
+    workdir: Path | None = None,
+) -> SourceFile:
+    """Prepare ``path`` for typing: ``SourceFile.relation`` is SQL that yields one text column per
+    matched field. Raise UnreadableFileError when the file cannot be used at all.
+
+    ``workdir`` holds a UTF-8 copy of a GBK/GB18030 CSV; it must outlive the use of the relation.
+    """
     if not path.exists():
         raise UnreadableFileError(path, "文件不存在", "file not found")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return _read_csv(con, path)
+        return _read_csv(path, workdir or Path(tempfile.mkdtemp(prefix="chanye-read-")))
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(con, path, sheet)
     if suffix == ".parquet":
@@ -176,39 +186,33 @@ def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
     return target
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
+def _read_csv(path: Path, workdir: Path) -> SourceFile:
+    """A CSV is not loaded here: ``relation`` reads it, so that typing happens in the same pass as
+    reading (no raw copy of a 700 MB file in memory). Rows are numbered by insertion order."""
     encoding = detect_encoding(path)
-    with tempfile.TemporaryDirectory(prefix="chanye-read-") as tmp:
-        utf8 = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, Path(tmp))
-        with utf8.open("r", encoding="utf-8-sig", newline="") as handle:
-            head = list(_first_rows(csv.reader(handle), HEADER_SEARCH_ROWS))
-        header_index, header = _find_header(path, head)
-        matched, ignored = _match_columns(path, header)
-        source = SourceFile(path, "csv", [c for c in matched if c], ignored, encoding,
-                            header_row=header_index + 1)  # fmt: skip
-        # Every column as text. Extra trailing fields (an unquoted comma in a text) land in the
-        # overflow columns, so the row is reported rather than silently cut short.
-        names = [f"c{i}" for i in range(len(header))] + [f"o{i}" for i in range(OVERFLOW_COLUMNS)]
-        select = ", ".join(f'"c{i}" AS "{c.field}"' for i, c in enumerate(matched) if c)
-        overflow = ", ".join(f'"o{i}"' for i in range(OVERFLOW_COLUMNS))
-        con.execute(
-            f"""
-            CREATE OR REPLACE TABLE {RAW_TABLE} AS
-            SELECT {select}, nullif(concat_ws(',', {overflow}), '') AS {OVERFLOW_COLUMN},
-                   (row_number() OVER () + {header_index + 1})::BIGINT AS {ROW_COLUMN}
-            FROM read_csv(?, header = false, skip = {header_index + 1}, all_varchar = true,
-                          columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
-                          quote = '"', escape = '"', delim = ',', store_rejects = true,
-                          null_padding = true, strict_mode = false, auto_detect = false)
-            """,
-            [str(utf8)],
-        )
-        _refuse_unparsable(con, path)
-    source.rows = _count(con)
-    return source
+    utf8 = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, workdir)
+    with utf8.open("r", encoding="utf-8-sig", newline="") as handle:
+        head = list(_first_rows(csv.reader(handle), HEADER_SEARCH_ROWS))
+    header_index, header = _find_header(path, head)
+    matched, ignored = _match_columns(path, header)
+    # Every column as text. Extra trailing fields (an unquoted comma in a text) land in the
+    # overflow columns, so the row is reported rather than silently cut short.
+    names = [f"c{i}" for i in range(len(header))] + [f"o{i}" for i in range(OVERFLOW_COLUMNS)]
+    select = ", ".join(f'"c{i}" AS "{c.field}"' for i, c in enumerate(matched) if c)
+    overflow = ", ".join(f'"o{i}"' for i in range(OVERFLOW_COLUMNS))
+    escaped = str(utf8).replace("'", "''")
+    relation = f"""(
+        SELECT {select}, nullif(concat_ws(',', {overflow}), '') AS {OVERFLOW_COLUMN}
+        FROM read_csv('{escaped}', header = false, skip = {header_index + 1}, all_varchar = true,
+                      columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
+                      quote = '"', escape = '"', delim = ',', store_rejects = true,
+                      null_padding = true, strict_mode = false, auto_detect = false))"""
+    return SourceFile(path, "csv", [c for c in matched if c], ignored, encoding,
+                      header_row=header_index + 1, relation=relation,
+                      row_offset=header_index + 2)  # fmt: skip
 
 
-def _refuse_unparsable(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def refuse_unparsable(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """A CSV line the reader cannot parse (usually an unclosed quote) makes the rows after it
     unreliable: refuse the whole file, naming the lines, rather than import a guess."""
     rows = con.execute(
@@ -309,10 +313,8 @@ def _read_sheet(
     con.register("xlsx_rows", table)
     con.execute(f"CREATE OR REPLACE TABLE {RAW_TABLE} AS SELECT * FROM xlsx_rows")
     con.unregister("xlsx_rows")
-    source = SourceFile(path, "xlsx", [c for _, c in wanted], ignored, sheet=name,
-                        header_row=header_index + 1)  # fmt: skip
-    source.rows = len(numbers)
-    return source
+    return SourceFile(path, "xlsx", [c for _, c in wanted], ignored, sheet=name,
+                      header_row=header_index + 1)  # fmt: skip
 
 
 # --- Parquet ------------------------------------------------------------------------------------
@@ -338,14 +340,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
             FROM read_parquet(?, file_row_number = true)""",
         [str(path)],
     )
-    source = SourceFile(path, "parquet", [c for c in matched if c], ignored, header_row=0)
-    source.rows = _count(con)
-    return source
-
-
-def _count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()
-    return int(row[0]) if row else 0
+    return SourceFile(path, "parquet", [c for c in matched if c], ignored, header_row=0)
 
 
 def csv_text(rows: Iterable[Sequence[object]]) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from chanye.registry.reading import OVERFLOW_COLUMN, RAW_TABLE, ROW_COLUMN, SourceFile
+from chanye.registry.reading import OVERFLOW_COLUMN, ROW_COLUMN, SourceFile, refuse_unparsable
 from chanye.registry.schema import FIELDS, FieldSpec, status_lookup, tag_lookup
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import IndustrialSystem
@@ -80,7 +81,7 @@ def _q(text: str) -> str:
 
 
 def _text(column: str) -> str:
-    return f"nullif(trim(\"{column}\"), '')"
+    return f"nullif(trim(\"{column}__raw\"), '')"
 
 
 def _case(expr: str, mapping: dict[str, str]) -> str:
@@ -89,7 +90,7 @@ def _case(expr: str, mapping: dict[str, str]) -> str:
 
 
 def _uscc_expressions() -> tuple[str, str]:
-    norm = "upper(replace(replace(trim(uscc), ' ', ''), '-', ''))"
+    norm = "upper(replace(replace(trim(uscc__raw), ' ', ''), '-', ''))"
     total = " + ".join(
         f"(strpos({_q(USCC_ALPHABET)}, substr(u, {i + 1}, 1)) - 1) * {w}"
         for i, w in enumerate(USCC_WEIGHTS)
@@ -179,24 +180,25 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
 
 
 def _extra_sql(spec: FieldSpec, system: IndustrialSystem) -> str:
-    """What fills {extra} in the reason (``t`` is the typed row, ``raw`` the text as read)."""
+    """What fills {extra} in a reason, computed for faulty rows of ``typed_rows`` only."""
     if spec.kind == "uscc":
-        return (
-            "CASE WHEN t.uscc__err = 'uscc_checksum' THEN t.uscc_expected "
-            "WHEN t.uscc__err = 'duplicate' THEN CAST(t.uscc__first AS VARCHAR) END"
-        )
+        return "CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END"
     if spec.kind == "district":
         return _q("、".join(d.name for d in system.districts))
     if spec.kind == "tags":
         mapped = _case("p", tag_lookup())
-        return f"array_to_string(list_filter(list_transform(regexp_split_to_array(coalesce(raw.tags, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '' AND {mapped} IS NULL), '、')"
+        return (
+            "array_to_string(list_filter(list_transform(regexp_split_to_array(tags__raw, "
+            f"'[;；、,，]'), p -> trim(p)), p -> p <> '' AND {mapped} IS NULL), '、')"
+        )
     return "NULL"
 
 
 def validate(
-    con: duckdb.DuckDBPyConnection, source: SourceFile, system: IndustrialSystem
+    con: duckdb.DuckDBPyConnection, source: SourceFile, system: IndustrialSystem, workdir: Path
 ) -> ValidationCounts:
-    """Build tables ``checked`` (valid rows, typed) and ``faults`` (one row per fault)."""
+    """Type every row in one pass over the source into table ``typed``; then view ``checked``
+    (valid rows) and table ``faults`` (one row per fault, with the value as written)."""
     load_table(con, "industry_codes", {"code": sorted(catalogue().codes)})
     present = [spec for spec in FIELDS if source.column(spec.name)]
     norm, expected = _uscc_expressions()
@@ -205,47 +207,62 @@ def validate(
         value, error = _field_sql(spec, source, system)
         typed.append(f'{value} AS "{spec.name}", {error} AS "{spec.name}__err"')
     overflow = f'"{OVERFLOW_COLUMN}"' if source.format == "csv" else "NULL"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE typed AS
-        WITH normalised AS (
-            SELECT *, {norm} AS u FROM {RAW_TABLE}
-        ), expected AS (
-            SELECT *, {expected} AS uscc_expected FROM normalised
-        )
-        SELECT {ROW_COLUMN}, uscc_expected, {", ".join(typed)},
-               CASE WHEN {overflow} IS NOT NULL THEN 'overflow' END AS row__err
-        FROM expected
-        """
+    has_row = source.row_offset is None
+    renamed = ", ".join(f'"{spec.name}" AS "{spec.name}__raw"' for spec in present)
+    kept = ", ".join(
+        f'"{spec.name}", "{spec.name}__err", CASE WHEN "{spec.name}__err" IS NOT NULL '
+        f'THEN "{spec.name}__raw" END AS "{spec.name}__raw"'
+        for spec in present
     )
-    # Duplicates among otherwise-valid USCCs: the first occurrence stays, later ones are faults.
+    # One pass: read, type, check. The text as written is kept only where it is at fault.
+    # Typed rows go to a Parquet file in the work directory, not to memory: the later steps read
+    # only the columns they need, and a city-sized file never has to fit in RAM.
+    typed_file = str(workdir / "typed.parquet").replace("'", "''")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE typed2 AS
-        SELECT * REPLACE (
-                   CASE WHEN uscc__err IS NULL AND dup_rank > 1 THEN 'duplicate' ELSE uscc__err END
-                   AS uscc__err),
-               uscc__first
+        COPY (
+        SELECT {ROW_COLUMN + ", " if has_row else ""}{kept},
+               CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END AS uscc_expected,
+               CASE WHEN overflow__raw IS NOT NULL THEN 'overflow' END AS row__err, overflow__raw
         FROM (
-            SELECT *,
-                   CASE WHEN uscc__err IS NULL THEN row_number() OVER w END AS dup_rank,
-                   CASE WHEN uscc__err IS NULL THEN min({ROW_COLUMN}) OVER w END AS uscc__first
-            FROM typed
-            WINDOW w AS (PARTITION BY CASE WHEN uscc__err IS NULL THEN uscc END
-                         ORDER BY {ROW_COLUMN})
-        )
+            SELECT *, {", ".join(typed)}
+            FROM (SELECT *, {expected} AS uscc_expected
+                  FROM (SELECT *, {norm} AS u
+                        FROM (SELECT {ROW_COLUMN + ", " if has_row else ""}{renamed},
+                                     {overflow} AS overflow__raw FROM {source.relation})))
+        )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 100000)
         """
     )
-    error_columns = [f"{spec.name}__err" for spec in present] + ["row__err"]
+    if source.format == "csv":
+        refuse_unparsable(con, source.path)
+    numbered = ROW_COLUMN if has_row else f"file_row_number + {source.row_offset} AS {ROW_COLUMN}"
+    error_columns = [f'"{spec.name}__err"' for spec in present] + ["row__err"]
     any_error = " OR ".join(f"{c} IS NOT NULL" for c in error_columns)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW typed_rows AS SELECT {'* EXCLUDE (file_row_number)' if has_row else numbered + ', * EXCLUDE (file_row_number)'} "
+        f"FROM read_parquet('{typed_file}', file_row_number = true)"
+    )
+    # Later occurrences of an otherwise valid USCC are faults; the first one stays.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE duplicates AS
+        SELECT t.{ROW_COLUMN}, f.first_row
+        FROM typed_rows t JOIN (
+            SELECT uscc, min({ROW_COLUMN}) AS first_row FROM typed_rows
+            WHERE uscc__err IS NULL GROUP BY uscc HAVING count(*) > 1
+        ) f ON t.uscc = f.uscc AND t.{ROW_COLUMN} <> f.first_row
+        WHERE t.uscc__err IS NULL
+        """
+    )
     fields = ", ".join(f'"{spec.name}"' for spec in present)
     con.execute(
-        f"""CREATE OR REPLACE TABLE {CHECKED_TABLE} AS
-            SELECT {ROW_COLUMN}, {fields} FROM typed2 WHERE NOT ({any_error})"""
+        f"""CREATE OR REPLACE TEMP VIEW {CHECKED_TABLE} AS
+            SELECT {ROW_COLUMN}, {fields} FROM typed_rows
+            WHERE NOT ({any_error}) AND {ROW_COLUMN} NOT IN (SELECT {ROW_COLUMN} FROM duplicates)"""
     )
-    _build_faults(con, source, present, system)
+    _build_faults(con, source, present, system, any_error)
     counts = con.execute(
-        f"SELECT (SELECT count(*) FROM typed2), (SELECT count(*) FROM {CHECKED_TABLE}), "
+        f"SELECT (SELECT count(*) FROM typed_rows), (SELECT count(*) FROM {CHECKED_TABLE}), "
         f"(SELECT count(*) FROM {FAULTS_TABLE})"
     ).fetchone()
     assert counts is not None
@@ -258,27 +275,27 @@ def _build_faults(
     source: SourceFile,
     present: list[FieldSpec],
     system: IndustrialSystem,
+    any_error: str,
 ) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE reasons (code VARCHAR, zh VARCHAR, en VARCHAR)")
-    con.executemany(
-        "INSERT INTO reasons VALUES (?, ?, ?)", [[c, zh, en] for c, (zh, en) in REASONS.items()]
+    headers = {c.field: c.header for c in source.columns}
+    load_table(con, "reasons", {"code": list(REASONS), "zh": [r[0] for r in REASONS.values()],
+                                "en": [r[1] for r in REASONS.values()]})  # fmt: skip
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE faulty AS SELECT * FROM typed_rows WHERE {any_error}"
     )
-    selects = []
-    for spec in present:
-        column = source.column(spec.name)
-        assert column is not None
-        selects.append(
-            f"""SELECT t.{ROW_COLUMN} AS row, {_q(column.header)} AS column_header,
-                       raw."{spec.name}" AS value, t."{spec.name}__err" AS code,
-                       {_extra_sql(spec, system)} AS extra
-                FROM typed2 t JOIN {RAW_TABLE} raw USING ({ROW_COLUMN})
-                WHERE t."{spec.name}__err" IS NOT NULL"""
-        )
+    selects = [
+        f"""SELECT {ROW_COLUMN} AS row, {_q(spec_header)} AS column_header, "{spec.name}__raw" AS value,
+                   "{spec.name}__err" AS code, {_extra_sql(spec, system)} AS extra
+            FROM faulty WHERE "{spec.name}__err" IS NOT NULL"""
+        for spec, spec_header in ((s, headers[s.name]) for s in present)
+    ]
     selects.append(
-        f"""SELECT t.{ROW_COLUMN}, '', raw."{OVERFLOW_COLUMN}", 'overflow', NULL
-            FROM typed2 t JOIN {RAW_TABLE} raw USING ({ROW_COLUMN}) WHERE t.row__err IS NOT NULL"""
-        if source.format == "csv"
-        else "SELECT NULL::BIGINT, NULL, NULL, NULL, NULL WHERE false"
+        f"""SELECT {ROW_COLUMN}, '', overflow__raw, 'overflow', NULL FROM faulty WHERE row__err IS NOT NULL"""
+    )
+    uscc_header = _q(headers["uscc"])
+    selects.append(
+        f"""SELECT d.{ROW_COLUMN}, {uscc_header}, t.uscc, 'duplicate', CAST(d.first_row AS VARCHAR)
+            FROM duplicates d JOIN typed_rows t USING ({ROW_COLUMN})"""
     )
     con.execute(
         f"""

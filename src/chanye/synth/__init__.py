@@ -1,0 +1,1 @@
+"""Synthetic city data for demos, tests and benchmarks (``chanye synth``)."""
