@@ -122,7 +122,7 @@ def reclassify(
         con = connect(paths)
         try:
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE current_rows AS SELECT * FROM {snapshot_source(paths, before)}"
+                f"CREATE OR REPLACE TEMP VIEW current_rows AS SELECT * FROM {snapshot_source(paths, before, row_number=True)}"
             )
             rows = classify_table(con, build_rules(system), "current_rows")
             after = paths.new_snapshot_name(change_id)
@@ -135,11 +135,11 @@ def reclassify(
                 f"""COPY (
                       SELECT {records}, {CLASSIFICATION_SELECT},
                              CASE WHEN {differs} THEN {change_id}::BIGINT ELSE c.change_id END AS change_id
-                      FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
+                      FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row
                     ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)"""
             )
             changed_row = con.execute(
-                f"SELECT count(*) FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc WHERE {differs}"
+                f"SELECT count(*) FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row WHERE {differs}"
             ).fetchone()
             changed = int(changed_row[0]) if changed_row else 0
             tmp.replace(target)

@@ -131,8 +131,9 @@ def _scan_record_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """(key, keyword) hits of one batch of (key, text); runs in a worker process."""
     assert _WORKER_RULES is not None
     rows, keywords = scan_batch(_WORKER_RULES, batch.column(1))
+    keys = batch.column(0).to_numpy(zero_copy_only=False)[rows]
     return pa.record_batch(
-        [batch.column(0).take(pa.array(rows)), pa.array(keywords)], names=["key", "keyword"]
+        [pa.array(keys, pa.int64()), pa.array(keywords)], names=["key", "keyword"]
     )
 
 
@@ -149,7 +150,7 @@ def scan_keywords(rules: Rules, batches: Iterator[pa.RecordBatch]) -> pa.Table:
     try:
         first = next(batches, None)
         if first is None:
-            return pa.table({"key": pa.array([], pa.string()), "keyword": pa.array([], pa.int32())})
+            return pa.table({"key": pa.array([], pa.int64()), "keyword": pa.array([], pa.int32())})
         if workers < 2 or len(first) < SCAN_BATCH:
             parts = [_scan_record_batch(b) for b in itertools.chain([first], batches)]
         else:
@@ -164,28 +165,40 @@ def scan_keywords(rules: Rules, batches: Iterator[pa.RecordBatch]) -> pa.Table:
 
 
 def load_rule_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
-    keyword_rows = rules.keyword_rows
+    """The rules as small integer-keyed tables: evidence for millions of enterprises is then
+    aggregated on integers, and turned into names only at the end."""
+    industries = list(rules.kinds)
+    industry_id = {ind: i for i, ind in enumerate(industries)}
+    links = sorted({r[2] for r in [*rules.keyword_rows, *rules.code_rows] if r[2]})
+    link_id = {link: i for i, link in enumerate(links)}
+    codes = sorted({r[0] for r in rules.code_rows})
+    code_value = {code: len(rules.keywords) + i for i, code in enumerate(codes)}
     load_table(con, "rule_keywords", {
-        "keyword": [r[0] for r in keyword_rows],
-        "word": [rules.keywords[r[0]] for r in keyword_rows],
-        "industry": [r[1] for r in keyword_rows],
-        "link": [r[2] for r in keyword_rows],
+        "keyword": [r[0] for r in rules.keyword_rows],
+        "industry": [industry_id[r[1]] for r in rules.keyword_rows],
+        "link": [link_id.get(r[2]) if r[2] else None for r in rules.keyword_rows],
     })  # fmt: skip
     load_table(con, "rule_codes", {
         "code": [r[0] for r in rules.code_rows],
-        "industry": [r[1] for r in rules.code_rows],
-        "link": [r[2] for r in rules.code_rows],
+        "industry": [industry_id[r[1]] for r in rules.code_rows],
+        "link": [link_id.get(r[2]) if r[2] else None for r in rules.code_rows],
         "weight": [r[3] for r in rules.code_rows],
+        "value": [code_value[r[0]] for r in rules.code_rows],
     })  # fmt: skip
-    load_table(
-        con, "rule_kinds", {"industry": list(rules.kinds), "kind": list(rules.kinds.values())}
-    )
+    load_table(con, "industry_names", {
+        "industry": list(range(len(industries))), "name": industries,
+        "kind": [rules.kinds[i] for i in industries],
+    })  # fmt: skip
+    load_table(con, "link_names", {"link": list(range(len(links))), "name": links})
+    load_table(con, "value_names", {
+        "value": list(range(len(rules.keywords) + len(codes))), "text": [*rules.keywords, *codes],
+    })  # fmt: skip
 
 
 def classify_table(
-    con: duckdb.DuckDBPyConnection, rules: Rules, source: str, key: str = "uscc"
+    con: duckdb.DuckDBPyConnection, rules: Rules, source: str, key: str = "__row"
 ) -> int:
-    """Classify every row of ``source`` (a table or view with ``key``, ``name``,
+    """Classify every row of ``source`` (a table or view with an integer ``key`` and ``name``,
     ``business_scope`` and ``industry_code`` columns) into table ``classified`` keyed by ``key``.
     Rows without any evidence get no row in ``classified``."""
     load_rule_tables(con, rules)
@@ -193,23 +206,21 @@ def classify_table(
     has_code = _has_column(con, source, "industry_code")
     scope = "coalesce(business_scope, '')" if has_scope else "''"
     result = con.execute(
-        f"""SELECT CAST("{key}" AS VARCHAR) AS key,
+        f"""SELECT CAST("{key}" AS BIGINT) AS key,
                    coalesce(name, '') || chr(10) || {scope} AS text FROM {source}"""
     )
     counted = _Counted(iter(result.fetch_record_batch(SCAN_BATCH)))
-    hits = scan_keywords(rules, counted)
-    rows = counted.rows
-    con.register("keyword_hits", hits)
+    con.register("keyword_hits", scan_keywords(rules, counted))
     code_evidence = (
-        f"""SELECT s."{key}" AS key, c.industry, c.link, 'code' AS via, s.industry_code AS value, c.weight
+        f"""SELECT CAST(s."{key}" AS BIGINT) AS key, c.industry, c.link, true AS is_code, c.value, c.weight
             FROM {source} s JOIN rule_codes c ON s.industry_code = c.code"""
         if has_code
-        else "SELECT NULL AS key, NULL AS industry, NULL AS link, NULL AS via, NULL AS value, NULL::DOUBLE AS weight WHERE false"
+        else "SELECT NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::BOOLEAN, NULL::BIGINT, NULL::DOUBLE WHERE false"
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE evidence AS
-        SELECT DISTINCT h.key, k.industry, k.link, 'keyword' AS via, k.word AS value, {KEYWORD_WEIGHT} AS weight
+        SELECT DISTINCT h.key, k.industry, k.link, false AS is_code, h.keyword AS value, {KEYWORD_WEIGHT} AS weight
         FROM keyword_hits h JOIN rule_keywords k ON h.keyword = k.keyword
         UNION ALL
         {code_evidence}
@@ -221,15 +232,16 @@ def classify_table(
         CREATE OR REPLACE TEMP TABLE kept AS
         WITH per_industry AS (
             SELECT key, industry,
-                   max(weight) FILTER (WHERE via = 'code') AS code_weight,
-                   count(DISTINCT value) FILTER (WHERE via = 'keyword') AS keywords
+                   max(weight) FILTER (WHERE is_code) AS code_weight,
+                   count(DISTINCT value) FILTER (WHERE NOT is_code) AS keywords
             FROM evidence GROUP BY key, industry
         ), per_row AS (
             SELECT key, count(*) FILTER (WHERE code_weight IS NOT NULL) AS code_industries,
                    bool_or(code_weight IS NOT NULL AND keywords > 0) AS code_confirmed
             FROM per_industry GROUP BY key
         )
-        SELECT p.key, p.industry, least(1.0, coalesce(p.code_weight, 0) + {KEYWORD_WEIGHT} * p.keywords) AS confidence
+        SELECT p.key, p.industry,
+               least(1.0, coalesce(p.code_weight, 0) + {KEYWORD_WEIGHT} * p.keywords) AS confidence
         FROM per_industry p JOIN per_row r USING (key)
         WHERE p.keywords > 0 OR NOT (r.code_industries > 1 AND r.code_confirmed)
         """
@@ -238,23 +250,28 @@ def classify_table(
         f"""
         CREATE OR REPLACE TABLE {CLASSIFIED_TABLE} AS
         WITH ind AS (
-            SELECT key,
-                   list(k.industry ORDER BY k.confidence DESC, k.industry) AS industries,
-                   list(k.industry ORDER BY k.confidence DESC, k.industry) FILTER (WHERE r.kind = 'cluster') AS clusters,
-                   to_json(map(list(k.industry ORDER BY k.industry), list(round(k.confidence, 2) ORDER BY k.industry))) AS confidence
-            FROM kept k JOIN rule_kinds r USING (industry) GROUP BY key
+            SELECT k.key,
+                   list(n.name ORDER BY k.confidence DESC, n.name) AS industries,
+                   list(n.name ORDER BY k.confidence DESC, n.name) FILTER (WHERE n.kind = 'cluster') AS clusters,
+                   to_json(map(list(n.name ORDER BY n.name), list(round(k.confidence, 2) ORDER BY n.name))) AS confidence
+            FROM kept k JOIN industry_names n USING (industry) GROUP BY k.key
         ), links AS (
-            SELECT e.key, list(DISTINCT e.link ORDER BY e.link) FILTER (WHERE e.link IS NOT NULL) AS chain_links,
-                   to_json(list({{'industry': e.industry, 'link': e.link, 'via': e.via, 'value': e.value}}
-                                ORDER BY e.industry, e.via, e.value)) AS evidence
-            FROM evidence e JOIN kept k USING (key, industry) GROUP BY e.key
+            SELECT e.key,
+                   list(DISTINCT l.name ORDER BY l.name) FILTER (WHERE l.name IS NOT NULL) AS chain_links,
+                   to_json(list({{'industry': n.name, 'link': l.name, 'via': CASE WHEN e.is_code THEN 'code' ELSE 'keyword' END, 'value': v.text}}
+                                ORDER BY n.name, e.is_code DESC, v.text)) AS evidence
+            FROM evidence e SEMI JOIN kept k ON k.key = e.key AND k.industry = e.industry
+            JOIN industry_names n ON n.industry = e.industry
+            LEFT JOIN link_names l ON l.link = e.link
+            JOIN value_names v ON v.value = e.value
+            GROUP BY e.key
         )
         SELECT ind.key, ind.industries, coalesce(ind.clusters, []) AS clusters,
                coalesce(links.chain_links, []) AS chain_links, ind.confidence, links.evidence
         FROM ind JOIN links USING (key)
         """
     )
-    return rows
+    return counted.rows
 
 
 class _Counted:

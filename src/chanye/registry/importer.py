@@ -288,7 +288,7 @@ def write_merged_snapshot(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW to_classify AS
-        SELECT {merged} FROM {CHECKED_TABLE} n SEMI JOIN changed_keys c ON c.uscc = n.uscc
+        SELECT n.__row, {merged} FROM {CHECKED_TABLE} n SEMI JOIN changed_keys c ON c.uscc = n.uscc
         LEFT JOIN old o ON o.uscc = n.uscc
         """
     )
@@ -302,8 +302,8 @@ def write_merged_snapshot(
             SELECT {columns} FROM (
                 SELECT o.* FROM old o ANTI JOIN changed_keys c ON o.uscc = c.uscc
                 UNION ALL BY NAME
-                SELECT c.*, {CLASSIFICATION_SELECT}, {change_id}::BIGINT AS change_id
-                FROM to_classify c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.uscc
+                SELECT c.* EXCLUDE (__row), {CLASSIFICATION_SELECT}, {change_id}::BIGINT AS change_id
+                FROM to_classify c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row
             )
         ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)
         """

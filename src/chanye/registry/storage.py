@@ -121,12 +121,18 @@ def connect(paths: RegistryPaths, threads: int | None = None) -> duckdb.DuckDBPy
     return con
 
 
-def snapshot_source(paths: RegistryPaths, relative: str | None) -> str:
-    """SQL for the rows of a snapshot (an empty relation of the right shape when there is none)."""
+def snapshot_source(paths: RegistryPaths, relative: str | None, row_number: bool = False) -> str:
+    """SQL for the rows of a snapshot (an empty relation of the right shape when there is none).
+    With ``row_number``, column ``__row`` numbers the rows (stable across scans)."""
+    numbered = "NULL::BIGINT AS __row, " if row_number else ""
     if relative is None:
         columns = ", ".join(f"NULL::{t} AS {c}" for c, t in SNAPSHOT_COLUMNS.items())
-        return f"(SELECT {columns} WHERE false)"
-    return f"read_parquet('{paths.snapshot(relative)}')"
+        return f"(SELECT {numbered}{columns} WHERE false)"
+    path = str(paths.snapshot(relative)).replace("'", "''")
+    if row_number:
+        return (f"(SELECT file_row_number AS __row, * EXCLUDE (file_row_number) "
+                f"FROM read_parquet('{path}', file_row_number = true))")  # fmt: skip
+    return f"read_parquet('{path}')"
 
 
 def overrides_rows(

@@ -18,7 +18,6 @@ import datetime as dt
 import io
 import os
 import re
-import tempfile
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -155,12 +154,13 @@ class _Keywords:
 
 def _join_conflicts(
     lefts: Iterable[str], rights: Iterable[str], keywords: Iterable[str]
-) -> set[tuple[str, str]]:
-    """Pairs (left, right) whose join may hold a keyword that begins in ``left`` and ends in
-    ``right`` or beyond it.
+) -> tuple[set[str], set[str]]:
+    """(lefts, rights) that can meet in a join holding a keyword that begins in the left piece
+    and ends in the right one or beyond it.
 
-    Checking every join of a name (city|字号|word|suffix|branch) this way covers every keyword
-    that crosses a join, without building the millions of possible names.
+    Checking every join of a name (city|字号|word|suffix) this way covers every keyword that
+    crosses a join, without building the millions of possible names. The caller drops the pieces
+    on one side.
     """
     by_tail: dict[str, list[str]] = {}
     for left in dict.fromkeys(lefts):
@@ -171,7 +171,8 @@ def _join_conflicts(
     for right in right_set:
         for end in range(1, len(right) + 1):
             by_head.setdefault(right[:end], []).append(right)
-    found: set[tuple[str, str]] = set()
+    found_lefts: set[str] = set()
+    found_rights: set[str] = set()
     for keyword in keywords:
         for cut in range(1, len(keyword)):
             matching_lefts = by_tail.get(keyword[:cut])
@@ -181,8 +182,10 @@ def _join_conflicts(
             matching_rights = by_head.get(rest, []) + [
                 rest[:end] for end in range(1, len(rest)) if rest[:end] in right_set
             ]
-            found.update((left, right) for left in matching_lefts for right in matching_rights)
-    return found
+            if matching_rights:
+                found_lefts.update(matching_lefts)
+                found_rights.update(matching_rights)
+    return found_lefts, found_rights
 
 
 # --- pools: everything rows are drawn from, built once per system and profile -------------------
@@ -495,22 +498,23 @@ def _name_parts(
     suffix_weights = profile.numbers("names", "suffixes")
     suffixes = list(suffix_weights)
     words = {w for s in segments for w in s.words}
-    if _join_conflicts(words, suffixes, every.words):
+    if _join_conflicts(words, suffixes, every.words)[0]:
         raise ValueError("profile: an industry word and a suffix together form a keyword")
     chars = _zihao_chars(profile)
     blocked = profile.texts("names", "blocked")
     two = [z for z in every.clean(a + b for a in chars for b in chars if a != b)
            if not any(word in z for word in blocked)]  # fmt: skip
     cities = [b for b in before if b]
-    unsafe = {z for _, z in _join_conflicts(cities, two, every.words)}
-    unsafe |= {z for z, _ in _join_conflicts(two, words, every.words)}
+    unsafe = (
+        _join_conflicts(cities, two, every.words)[1] | _join_conflicts(two, words, every.words)[0]
+    )
     # 广州 + 市X… = 广州市 + X…, and a 字号 must not spell a city form itself.
     extras = [b[len(a) :] for a in cities for b in cities if a != b and b.startswith(a)]
     unsafe |= {z for z in two if any(z.startswith(x) for x in extras)}
     unsafe |= {z for z in two if any(c.startswith(z) or z.startswith(c) for c in cities)}
     two = [z for z in two if z not in unsafe]
     # Halves must not make a keyword or a brand across their join.
-    first = sorted(set(two) - {a for a, _ in _join_conflicts(two, two, [*every.words, *blocked])})
+    joining = _join_conflicts(two, two, [*every.words, *blocked])[0]
     # AB + CD贸易有限公司 = ABCD + 贸易有限公司: a second half must not start a tail of a name.
     tails = _tails(after, words, suffixes)
     heads = {tail[:2] for tail in tails if tail[2:] in tails}
@@ -520,7 +524,7 @@ def _name_parts(
         after=tuple(after),
         form_weights=_normalised(list(forms.values())),
         two=tuple(two),
-        first=tuple(z for z in two if z in set(first)),
+        first=tuple(z for z in two if z not in joining),
         second=tuple(second),
         four_share=float(profile.raw["names"]["four_char_share"]),
         suffixes=tuple(suffixes),
@@ -770,7 +774,11 @@ def _natural_revenue(
     revenue = p["median_wan"] * np.where(in_system, p["system_size_factor"], 1.0)
     revenue = revenue * np.exp(p["sigma"] * z)
     tail = z > np.quantile(z, 1.0 - p["tail_share"])
-    revenue[tail] *= 1.0 + rng.pareto(p["tail_alpha"], int(tail.sum()))
+    # Giants come mostly from the system's industries: ordinary sectors get a thinner tail.
+    alpha = np.where(
+        kind_index[tail] == KINDS.index("ordinary"), p["ordinary_tail_alpha"], p["tail_alpha"]
+    )
+    revenue[tail] *= 1.0 + rng.pareto(alpha)
     np.minimum(revenue, p["max_wan"], out=revenue)
     closed_share = profile.numbers("files")["closed_rate"]
     active_zero = max(
@@ -906,7 +914,7 @@ def _tags(
     chosen = {
         "above_scale": _top(size + 0.25 * noise[0], live, count["above_scale"]),
         "listed": _top(size + 0.5 * noise[1], live, count["listed"]),
-        "high_tech": _top(0.6 * size + tech_bonus + noise[2], live, count["high_tech"]),
+        "high_tech": _top(0.3 * size + tech_bonus + noise[2], live, count["high_tech"]),
         "chain_leader": _top(size, live & cluster, count["chain_leader"]),
         "single_champion": _top(size, live & cluster & manufacturing, count["single_champion"]),
     }
@@ -958,15 +966,16 @@ def _names(rng: np.random.Generator, rows: _Rows, pools: _Pools) -> pa.Array:
     # Pieces spell names unambiguously (see _name_parts): equal pieces ⇔ equal names, so repeats
     # are found by sorting one integer per row.
     key = ((form * firsts + first) * seconds + second) * len(pools.words.pool) + word
-    rank = _repeat_rank(key * len(parts.suffixes) + suffix)
+    key = key * len(parts.suffixes) + suffix
+    rank = _repeat_rank(key)
     repeated = np.flatnonzero(rank > 0)
     if len(repeated) == 0:
         return names
-    districts = len(pools.district_codes)
-    place = (rows.district[repeated] + rank[repeated] - 1) % districts
-    ordinal = (rank[repeated] - 1) // districts
+    # A repeat is a branch in its own district; repeats in the same district are numbered.
+    district = rows.district[repeated]
+    ordinal = _repeat_rank(key[repeated] * len(pools.district_codes) + district)
     branches = [
-        _branch(pools.district_short[p], int(o)) for p, o in zip(place, ordinal, strict=True)
+        _branch(pools.district_short[d], int(o)) for d, o in zip(district, ordinal, strict=True)
     ]
     mask = np.zeros(n, dtype=bool)
     mask[repeated] = True
@@ -1144,20 +1153,20 @@ def write_city(city: SynthCity, out: Path) -> None:
     """Write the city's table to ``out`` (.csv, .parquet or .xlsx), whole or not at all."""
     check_output(out, city.table.num_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(handle)
+    # Written beside the target, then renamed over it: a reader never sees half a file.
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
         suffix = out.suffix.lower()
         if suffix == ".csv":
             options = pa_csv.WriteOptions(quoting_style="needed")
-            pa_csv.write_csv(city.table, temporary, options)
+            pa_csv.write_csv(city.table, str(temporary), options)
         elif suffix == ".parquet":
-            pq.write_table(city.table, temporary, compression="zstd")
+            pq.write_table(city.table, str(temporary), compression="zstd")
         else:
-            Path(temporary).write_bytes(_xlsx_bytes(city.table))
-        Path(temporary).replace(out)
+            temporary.write_bytes(_xlsx_bytes(city.table))
+        temporary.replace(out)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
