@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from chanye.registry.classify import (
-    CLASSIFICATION_SELECT,
-    CLASSIFIED_TABLE,
     build_rules,
-    classify_table,
 )
 from chanye.registry.importer import mark_interrupted
+from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
-    RECORD_COLUMNS,
     RegistryPaths,
     change_in_force,
     connect,
@@ -119,30 +116,27 @@ def reclassify(
             session.add(change)
             session.flush()
             change_id, before = change.id, change.snapshot_before
+        after = paths.new_snapshot_name(change_id)
         con = connect(paths)
         try:
+            old = snapshot_source(paths, before)
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW current_rows AS SELECT * FROM {snapshot_source(paths, before, row_number=True)}"
+                f"CREATE OR REPLACE TEMP TABLE current_keys AS SELECT uscc, row_number() OVER () AS __row FROM {old}"
             )
-            rows = classify_table(con, build_rules(system), "current_rows")
-            after = paths.new_snapshot_name(change_id)
-            target = paths.snapshot(after)
-            tmp = target.with_name(target.name + ".tmp")
-            records = ", ".join(f'c."{col}"' for col in RECORD_COLUMNS)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW current_rows AS SELECT k.__row, o.* FROM {old} o JOIN current_keys k USING (uscc)"
+            )
+            # A row whose placement changes is attributed to this change; the others keep theirs.
             differs = ("c.industries IS DISTINCT FROM coalesce(k.industries, []::VARCHAR[]) "
                        "OR c.chain_links IS DISTINCT FROM coalesce(k.chain_links, []::VARCHAR[])")  # fmt: skip
-            con.execute(
-                f"""COPY (
-                      SELECT {records}, {CLASSIFICATION_SELECT},
-                             CASE WHEN {differs} THEN {change_id}::BIGINT ELSE c.change_id END AS change_id
-                      FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row
-                    ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)"""
-            )
+            writer = SnapshotWriter(con, paths, after)
+            rows = writer.classify(build_rules(system), "current_rows",
+                                   f"CASE WHEN {differs} THEN {change_id} ELSE c.change_id END")  # fmt: skip
+            writer.commit()
             changed_row = con.execute(
-                f"SELECT count(*) FROM current_rows c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row WHERE {differs}"
+                f"SELECT count(*) FROM {snapshot_source(paths, after)} WHERE change_id = {change_id}"
             ).fetchone()
             changed = int(changed_row[0]) if changed_row else 0
-            tmp.replace(target)
         finally:
             con.close()
         with session_scope(database_url) as session:

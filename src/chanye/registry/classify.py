@@ -17,7 +17,6 @@ Rules, in words (they are what an analyst would do by hand):
 from __future__ import annotations
 
 import itertools
-import json
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -41,8 +40,7 @@ CLASSIFIED_TABLE = "classified"
 # The classification columns of a row LEFT JOINed to ``classified`` as ``k`` (no evidence: none).
 CLASSIFICATION_SELECT = (
     "coalesce(k.industries, []::VARCHAR[]) AS industries, coalesce(k.clusters, []::VARCHAR[]) AS clusters, "
-    "coalesce(k.chain_links, []::VARCHAR[]) AS chain_links, coalesce(k.confidence, '{}') AS confidence, "
-    "coalesce(k.evidence, '[]') AS evidence"
+    "coalesce(k.chain_links, []::VARCHAR[]) AS chain_links"
 )
 
 
@@ -250,25 +248,34 @@ def classify_table(
         f"""
         CREATE OR REPLACE TABLE {CLASSIFIED_TABLE} AS
         WITH ind AS (
+            -- Plain list() then list_sort(): ordered aggregates would buffer every group.
             SELECT k.key,
-                   list(n.name ORDER BY k.confidence DESC, n.name) AS industries,
-                   list(n.name ORDER BY k.confidence DESC, n.name) FILTER (WHERE n.kind = 'cluster') AS clusters,
-                   to_json(map(list(n.name ORDER BY n.name), list(round(k.confidence, 2) ORDER BY n.name))) AS confidence
+                   list_transform(list_sort(list({{'o': -k.confidence, 'n': n.name}})), x -> x.n) AS industries,
+                   list_sort(list(n.name) FILTER (WHERE n.kind = 'cluster')) AS clusters
             FROM kept k JOIN industry_names n USING (industry) GROUP BY k.key
         ), links AS (
-            SELECT e.key,
-                   list(DISTINCT l.name ORDER BY l.name) FILTER (WHERE l.name IS NOT NULL) AS chain_links,
-                   to_json(list({{'industry': n.name, 'link': l.name, 'via': CASE WHEN e.is_code THEN 'code' ELSE 'keyword' END, 'value': v.text}}
-                                ORDER BY n.name, e.is_code DESC, v.text)) AS evidence
+            SELECT e.key, list_sort(list(DISTINCT l.name)) AS chain_links
             FROM evidence e SEMI JOIN kept k ON k.key = e.key AND k.industry = e.industry
-            JOIN industry_names n ON n.industry = e.industry
-            LEFT JOIN link_names l ON l.link = e.link
-            JOIN value_names v ON v.value = e.value
+            JOIN link_names l ON l.link = e.link
             GROUP BY e.key
         )
         SELECT ind.key, ind.industries, coalesce(ind.clusters, []) AS clusters,
-               coalesce(links.chain_links, []) AS chain_links, ind.confidence, links.evidence
-        FROM ind JOIN links USING (key)
+               coalesce(links.chain_links, []) AS chain_links
+        FROM ind LEFT JOIN links USING (key)
+        """
+    )
+    # The evidence in long form, one row per (enterprise, industry, code or keyword): stored
+    # beside the snapshot and read back for one enterprise at a time.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW evidence_named AS
+        SELECT e.key, n.name AS industry, l.name AS link,
+               CASE WHEN e.is_code THEN 'code' ELSE 'keyword' END AS via, v.text AS value,
+               round(k.confidence, 2) AS confidence
+        FROM evidence e JOIN kept k ON k.key = e.key AND k.industry = e.industry
+        JOIN industry_names n ON n.industry = e.industry
+        LEFT JOIN link_names l ON l.link = e.link
+        JOIN value_names v ON v.value = e.value
         """
     )
     return counted.rows
@@ -292,9 +299,3 @@ class _Counted:
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     return column in names
-
-
-def explain(evidence_json: str) -> list[dict[str, str | None]]:
-    """The evidence of one enterprise as a list of {industry, link, by, value}."""
-    parsed: list[dict[str, str | None]] = json.loads(evidence_json or "[]")
-    return parsed

@@ -19,18 +19,16 @@ import duckdb
 from sqlalchemy import update
 
 from chanye.registry.classify import (
-    CLASSIFICATION_SELECT,
-    CLASSIFIED_TABLE,
     build_rules,
-    classify_table,
 )
 from chanye.registry.reading import UnreadableFileError, read_source
+from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RECORD_COLUMNS,
-    SNAPSHOT_COLUMNS,
     RegistryPaths,
     change_in_force,
     connect,
+    evidence_source,
     snapshot_source,
     writer_lock,
 )
@@ -274,15 +272,22 @@ def write_merged_snapshot(
     old = snapshot_source(paths, before)
     con.execute(f"CREATE OR REPLACE TEMP VIEW old AS SELECT * FROM {old}")
     merged = ", ".join(_merged_column(c, source_fields) for c in RECORD_COLUMNS)
-    changed = " OR ".join(f'm."{c}" IS DISTINCT FROM o."{c}"' for c in RECORD_COLUMNS)
-    # Only new and changed enterprises are classified again; unchanged rows keep theirs.
+    # Only new and changed enterprises are classified again; unchanged rows keep theirs. A value
+    # changes when the file has one (empty cells keep the old value) and it differs.
+    changed = (
+        " OR ".join(
+            f'(n."{c}" IS NOT NULL AND n."{c}" IS DISTINCT FROM o."{c}")'
+            for c in RECORD_COLUMNS
+            if c in source_fields and c != "uscc"
+        )
+        or "false"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE changed_keys AS
-        SELECT n.uscc, o.uscc IS NULL AS is_new
-        FROM {CHECKED_TABLE} n LEFT JOIN old o ON o.uscc = n.uscc,
-             LATERAL (SELECT {merged}) m
-        WHERE o.uscc IS NULL OR {changed}
+        SELECT n.uscc, true AS is_new FROM {CHECKED_TABLE} n ANTI JOIN old o ON o.uscc = n.uscc
+        UNION ALL
+        SELECT n.uscc, false FROM {CHECKED_TABLE} n JOIN old o ON o.uscc = n.uscc WHERE {changed}
         """
     )
     con.execute(
@@ -292,28 +297,18 @@ def write_merged_snapshot(
         LEFT JOIN old o ON o.uscc = n.uscc
         """
     )
-    classify_table(con, build_rules(system), "to_classify")
-    target = paths.snapshot(after)
-    tmp = target.with_name(target.name + ".tmp")
-    columns = ", ".join(SNAPSHOT_COLUMNS)
-    con.execute(
-        f"""
-        COPY (
-            SELECT {columns} FROM (
-                SELECT o.* FROM old o ANTI JOIN changed_keys c ON o.uscc = c.uscc
-                UNION ALL BY NAME
-                SELECT c.* EXCLUDE (__row), {CLASSIFICATION_SELECT}, {change_id}::BIGINT AS change_id
-                FROM to_classify c LEFT JOIN {CLASSIFIED_TABLE} k ON k.key = c.__row
-            )
-        ) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000)
-        """
-    )
-    tmp.replace(target)
+    writer = SnapshotWriter(con, paths, after)
+    if before is not None:
+        writer.carry(
+            "SELECT o.* FROM old o ANTI JOIN changed_keys c ON o.uscc = c.uscc",
+            f"SELECT e.* FROM {evidence_source(paths, before)} e ANTI JOIN changed_keys c ON e.uscc = c.uscc",
+        )
+    writer.classify(build_rules(system), "to_classify", str(change_id))
+    total = writer.commit()
     counts = con.execute(
         f"""SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
-                   (SELECT count(*) FROM {CHECKED_TABLE}) - count(*),
-                   (SELECT count(*) FROM read_parquet('{target}'))
+                   (SELECT count(*) FROM {CHECKED_TABLE}) - count(*)
             FROM changed_keys"""
     ).fetchone()
     assert counts is not None
-    return int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3])
+    return int(counts[0]), int(counts[1]), int(counts[2]), total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +12,14 @@ import ibis.expr.types as ir
 
 from chanye.registry.importer import formula_safe
 from chanye.registry.schema import FIELDS, TAG_LABELS
-from chanye.registry.storage import RECORD_COLUMNS, VIEW, RegistryPaths, connect, create_view
+from chanye.registry.storage import (
+    EVIDENCE_VIEW,
+    RECORD_COLUMNS,
+    VIEW,
+    RegistryPaths,
+    connect,
+    create_view,
+)
 
 SortKey = Literal["revenue", "name", "founded_on", "employees", "uscc", "rd_expense"]
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
@@ -75,13 +81,21 @@ class RegistryReader:
             return None
         names = [d[0] for d in self.con.description or []]
         record = dict(zip(names, rows[0], strict=True))
+        evidence = self.con.execute(
+            f"SELECT industry, link, via, value, confidence FROM {EVIDENCE_VIEW} WHERE uscc = ? "
+            "ORDER BY industry, via, value",
+            [record["uscc"]],
+        ).fetchall()
         return {
             **{c: _plain(record[c]) for c in RECORD_COLUMNS},
             "industries": record["industries"] or [],
             "clusters": record["clusters"] or [],
             "chain_links": record["chain_links"] or [],
-            "confidence": json.loads(record["confidence"] or "{}"),
-            "evidence": json.loads(record["evidence"] or "[]"),
+            "confidence": {industry: confidence for industry, _, _, _, confidence in evidence},
+            "evidence": [
+                {"industry": industry, "link": link, "via": via, "value": value}
+                for industry, link, via, value, _ in evidence
+            ],
             "overridden": bool(record["overridden"]),
             "change_id": record["change_id"],
         }

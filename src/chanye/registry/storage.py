@@ -40,16 +40,24 @@ CLASSIFICATION_COLUMNS: dict[str, str] = {
     "industries": "VARCHAR[]",
     "clusters": "VARCHAR[]",
     "chain_links": "VARCHAR[]",
-    "confidence": "VARCHAR",
-    "evidence": "VARCHAR",
 }
 SNAPSHOT_COLUMNS: dict[str, str] = {
     **RECORD_COLUMNS,
     **CLASSIFICATION_COLUMNS,
     "change_id": "BIGINT",  # the change that last wrote the row: where its values came from
 }
+# Evidence parts beside the records: one row per enterprise, industry and code or keyword.
+EVIDENCE_COLUMNS: dict[str, str] = {
+    "uscc": "VARCHAR",
+    "industry": "VARCHAR",
+    "link": "VARCHAR",
+    "via": "VARCHAR",  # code / keyword
+    "value": "VARCHAR",
+    "confidence": "DOUBLE",  # of the enterprise's placement in that industry
+}
 VIEW = "enterprises"
-DUCKDB_MEMORY_LIMIT = "3GB"
+EVIDENCE_VIEW = "enterprise_evidence"
+DUCKDB_MEMORY_LIMIT = "2GB"
 
 
 class RegistryBusyError(Exception):
@@ -76,7 +84,7 @@ class RegistryPaths:
         return self.root / relative
 
     def new_snapshot_name(self, change_id: int) -> str:
-        return f"snapshots/registry-{change_id:06d}.parquet"
+        return f"snapshots/registry-{change_id:06d}"
 
     def ensure(self) -> None:
         self.snapshots.mkdir(parents=True, exist_ok=True)
@@ -121,18 +129,22 @@ def connect(paths: RegistryPaths, threads: int | None = None) -> duckdb.DuckDBPy
     return con
 
 
-def snapshot_source(paths: RegistryPaths, relative: str | None, row_number: bool = False) -> str:
-    """SQL for the rows of a snapshot (an empty relation of the right shape when there is none).
-    With ``row_number``, column ``__row`` numbers the rows (stable across scans)."""
-    numbered = "NULL::BIGINT AS __row, " if row_number else ""
-    if relative is None:
-        columns = ", ".join(f"NULL::{t} AS {c}" for c, t in SNAPSHOT_COLUMNS.items())
-        return f"(SELECT {numbered}{columns} WHERE false)"
-    path = str(paths.snapshot(relative)).replace("'", "''")
-    if row_number:
-        return (f"(SELECT file_row_number AS __row, * EXCLUDE (file_row_number) "
-                f"FROM read_parquet('{path}', file_row_number = true))")  # fmt: skip
-    return f"read_parquet('{path}')"
+def _empty(columns: dict[str, str]) -> str:
+    return "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items()) + " WHERE false)"
+
+
+def _parts(paths: RegistryPaths, relative: str, kind: str) -> str:
+    folder = str(paths.snapshot(relative)).replace("'", "''")
+    return f"read_parquet('{folder}/{kind}-*.parquet')"
+
+
+def snapshot_source(paths: RegistryPaths, relative: str | None) -> str:
+    """SQL for the enterprises of a snapshot (empty, with the right columns, when there is none)."""
+    return _empty(SNAPSHOT_COLUMNS) if relative is None else _parts(paths, relative, "records")
+
+
+def evidence_source(paths: RegistryPaths, relative: str | None) -> str:
+    return _empty(EVIDENCE_COLUMNS) if relative is None else _parts(paths, relative, "evidence")
 
 
 def overrides_rows(
@@ -169,4 +181,7 @@ def create_view(
                o.uscc IS NOT NULL AS overridden
         FROM {snapshot_source(paths, relative)} s LEFT JOIN overrides o USING (uscc)
         """
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW {EVIDENCE_VIEW} AS SELECT * FROM {evidence_source(paths, relative)}"
     )

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import re
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,24 +84,21 @@ class Profile:
     services: dict[str, Sector]
     ordinary: dict[str, Sector]
 
+    def _at(self, path: tuple[str, ...]) -> Any:
+        node: Any = self.raw
+        for key in path:
+            node = node[key]
+        return node
+
     def numbers(self, *path: str) -> dict[str, float]:
         """A table of numbers, e.g. ``numbers("revenue")`` or ``numbers("rd", "cluster")``."""
-        node: Any = self.raw
-        for key in path:
-            node = node[key]
-        return {str(k): float(v) for k, v in node.items() if isinstance(v, int | float)}
+        return {str(k): float(v) for k, v in self._at(path).items() if isinstance(v, int | float)}
 
     def texts(self, *path: str) -> tuple[str, ...]:
-        node: Any = self.raw
-        for key in path:
-            node = node[key]
-        return tuple(str(v) for v in node)
+        return tuple(str(v) for v in self._at(path))
 
     def text(self, *path: str) -> str:
-        node: Any = self.raw
-        for key in path:
-            node = node[key]
-        return str(node)
+        return str(self._at(path))
 
 
 def load_profile(text: str | None = None) -> Profile:
@@ -244,14 +242,13 @@ class _Pools:
     prefix_weights: np.ndarray
     names: _NameParts
     tag_labels: pa.Array  # per tag bit mask 0..255
-    keywords: tuple[str, ...]
 
 
-_POOL_CACHE: dict[tuple[str, int], _Pools] = {}
+_POOL_CACHE: dict[tuple[str, str], _Pools] = {}
 
 
 def _pools(system: IndustrialSystem, profile: Profile) -> _Pools:
-    key = (system.model_dump_json(), id(profile))
+    key = (system.model_dump_json(), json.dumps(profile.raw, sort_keys=True, default=str))
     if key not in _POOL_CACHE:
         _POOL_CACHE.clear()  # one system at a time is the normal case: keep memory flat
         _POOL_CACHE[key] = _build_pools(system, profile)
@@ -279,15 +276,10 @@ def _build_pools(system: IndustrialSystem, profile: Profile) -> _Pools:
     if any(d in known for d in dirty_districts):
         raise ValueError("profile: a 'dirty' district is a real one")
     codes = _Flat.of([s.codes for s in segments])
-    classes = catalogue()
-    manufacturing = np.array(
-        [
-            (classes.get(c) is not None and classes.codes[c].section == "C")
-            for c in codes.pool.to_pylist()
-        ]
-    )
+    sections = catalogue().codes
+    manufacturing = np.array([sections[c].section == "C" for c in codes.pool.to_pylist()])
     prefix_weights = profile.numbers("uscc_prefixes")
-    pools = _Pools(
+    return _Pools(
         segments=tuple(segments),
         kind_shares=kind_shares,
         industry_shares=shares,
@@ -306,9 +298,7 @@ def _build_pools(system: IndustrialSystem, profile: Profile) -> _Pools:
         prefix_weights=_normalised(list(prefix_weights.values())),
         names=names,
         tag_labels=pa.array([_tag_text(mask) for mask in range(1 << len(TAG_IDS))]),
-        keywords=tuple(every.words),
     )
-    return pools
 
 
 def _normalised(weights: Sequence[float]) -> np.ndarray:
@@ -329,66 +319,91 @@ def _tag_text(mask: int) -> str:
 def _segments(
     system: IndustrialSystem, profile: Profile, every: _Keywords, rng: np.random.Generator
 ) -> list[Segment]:
-    codes = catalogue()
-    classes = sorted(c.code for c in codes.classes())
-    system_kw = _all_keywords([*system.clusters, *system.future_industries])
     generic = {
-        "manufacturing": every.clean(profile.texts("generic", "manufacturing_scope")),
-        "service": every.clean(profile.texts("generic", "service_scope")),
+        "C": every.clean(profile.texts("generic", "manufacturing_scope")),
+        "": every.clean(profile.texts("generic", "service_scope")),
     }
     fallback_words = every.clean(profile.texts("generic", "system_name_words"))
-    segments: list[Segment] = []
+    segments = []
     for kind, sectors, industries in (
         ("cluster", profile.clusters, system.clusters),
         ("future", profile.future, system.future_industries),
+        ("service", profile.services, system.service_industries),
     ):
         _require_profiled(kind, sectors, industries)
         for industry in industries:
-            words = every.clean(sectors[industry.id].words) or fallback_words
-            for link in industry.links:
-                link_classes = _expand(link.codes or industry.codes, classes)
-                keywords = link.keywords or industry.keywords
-                if not link_classes or not keywords:
-                    continue
-                section = codes.codes[link_classes[0]].section
-                scopes = _keyword_scopes(rng, keywords, section, generic, profile)
-                segments.append(
-                    Segment(kind, industry.id, link.id, tuple(link_classes), scopes, tuple(words))
-                )
-    system_codes = [
-        c for ind in [*system.clusters, *system.future_industries] for c in ind.all_codes
-    ]
-    _require_profiled("service", profile.services, system.service_industries)
-    for industry in system.service_industries:
-        others = _all_keywords(i for _, i in system.industries() if i.id != industry.id)
-        forbidden = _Keywords(system_kw | (others - set(industry.all_keywords)))
-        sector = profile.services[industry.id]
-        words = every.clean(sector.words) or fallback_words
-        phrases = forbidden.clean(sector.scope) or generic["service"]
-        for link in industry.links:
-            link_classes = [
-                c for c in _expand(link.codes, classes) if not _covered(c, system_codes)
-            ]
-            if not link_classes:
-                continue
-            keywords = forbidden.clean(link.keywords or industry.keywords)
-            scopes = _phrase_scopes(rng, keywords, phrases, generic["service"], forbidden)
-            segments.append(Segment("service", industry.id, link.id, tuple(link_classes),
-                                    scopes, tuple(words)))  # fmt: skip
-    every_code = [c for _, ind in system.industries() for c in ind.all_codes]
+            words = tuple(every.clean(sectors[industry.id].words) or fallback_words)
+            if kind == "service":
+                segments += _service_segments(system, industry, words, generic, profile, rng)
+            else:
+                segments += _system_segments(industry, kind, words, generic, profile, rng)
+    every_code = [c for _, industry in system.industries() for c in industry.all_codes]
     for sector in profile.ordinary.values():
-        sector_classes = [
-            c for c in classes if c[:2] in sector.divisions and not _covered(c, every_code)
+        classes = [
+            c for c in _classes() if c[:2] in sector.divisions and not _covered(c, every_code)
         ]
-        if not sector_classes:
-            continue
-        words = every.clean(sector.words) or fallback_words
-        phrases = every.clean(sector.scope) or generic["service"]
-        scopes = _phrase_scopes(rng, [], phrases, generic["service"], every)
-        segments.append(
-            Segment("ordinary", sector.id, "", tuple(sector_classes), scopes, tuple(words))
-        )
+        if classes:
+            phrases = every.clean(sector.scope) or generic[""]
+            general = generic["C" if _section(classes[0]) == "C" else ""]
+            scopes = _phrase_scopes(rng, [], phrases, general, every)
+            words = tuple(every.clean(sector.words) or fallback_words)
+            segments.append(Segment("ordinary", sector.id, "", tuple(classes), scopes, words))
     return segments
+
+
+def _system_segments(
+    industry: Industry,
+    kind: str,
+    words: tuple[str, ...],
+    generic: dict[str, list[str]],
+    profile: Profile,
+    rng: np.random.Generator,
+) -> list[Segment]:
+    """A cluster's or future industry's links: their codes, and scopes naming their keywords."""
+    segments = []
+    for link in industry.links:
+        classes = _expand(link.codes or industry.codes)
+        keywords = link.keywords or industry.keywords
+        if classes and keywords:
+            scopes = _keyword_scopes(rng, keywords, _section(classes[0]), generic, profile)
+            segments.append(Segment(kind, industry.id, link.id, tuple(classes), scopes, words))
+    return segments
+
+
+def _service_segments(
+    system: IndustrialSystem,
+    industry: Industry,
+    words: tuple[str, ...],
+    generic: dict[str, list[str]],
+    profile: Profile,
+    rng: np.random.Generator,
+) -> list[Segment]:
+    """A service industry's links, kept clear of the clusters and future industries: no code
+    under theirs, no keyword of theirs (nor of another service industry) in the scope."""
+    system_codes = [
+        c for ind in (*system.clusters, *system.future_industries) for c in ind.all_codes
+    ]
+    others = _all_keywords(i for _, i in system.industries() if i.id != industry.id)
+    system_keywords = _all_keywords([*system.clusters, *system.future_industries])
+    forbidden = _Keywords(system_keywords | (others - set(industry.all_keywords)))
+    phrases = forbidden.clean(profile.services[industry.id].scope) or generic[""]
+    segments = []
+    for link in industry.links:
+        classes = [c for c in _expand(link.codes) if not _covered(c, system_codes)]
+        if classes:
+            keywords = forbidden.clean(link.keywords or industry.keywords)
+            scopes = _phrase_scopes(rng, keywords, phrases, generic[""], forbidden)
+            segments.append(Segment("service", industry.id, link.id, tuple(classes), scopes, words))
+    return segments
+
+
+@cache
+def _classes() -> tuple[str, ...]:
+    return tuple(sorted(c.code for c in catalogue().classes()))
+
+
+def _section(code: str) -> str:
+    return catalogue().codes[code].section
 
 
 def _require_profiled(kind: str, sectors: dict[str, Sector], industries: list[Industry]) -> None:
@@ -400,9 +415,9 @@ def _require_profiled(kind: str, sectors: dict[str, Sector], industries: list[In
         )
 
 
-def _expand(link_codes: Iterable[str], classes: Sequence[str]) -> list[str]:
+def _expand(link_codes: Iterable[str]) -> list[str]:
     """4-digit classes under the given codes (a 2- or 3-digit code stands for all its classes)."""
-    return list(dict.fromkeys(c for code in link_codes for c in classes if c.startswith(code)))
+    return list(dict.fromkeys(c for code in link_codes for c in _classes() if c.startswith(code)))
 
 
 def _covered(code: str, industry_codes: Iterable[str]) -> bool:
@@ -418,14 +433,12 @@ def _keyword_scopes(
 ) -> tuple[str, ...]:
     """Scopes naming 1–3 of the link's keywords, then generic phrases: ``动力电池、电芯的研发、
     生产和销售；货物进出口；技术进出口``."""
-    style = "manufacturing" if section == "C" else "service"
-    verbs = profile.texts("generic", f"{style}_verbs")
-    phrases = generic[style]
+    style = "C" if section == "C" else ""
+    verbs = profile.texts("generic", "manufacturing_verbs" if style else "service_verbs")
     texts = []
     for _ in range(SCOPES_PER_LINK):
-        chosen = _sample(rng, keywords, 1, 3)
-        head = "、".join(chosen) + verbs[int(rng.integers(len(verbs)))]
-        texts.append("；".join([head, *_sample(rng, phrases, 1, 2)]))
+        head = "、".join(_sample(rng, keywords, 1, 3)) + verbs[int(rng.integers(len(verbs)))]
+        texts.append("；".join([head, *_sample(rng, generic[style], 1, 2)]))
     return tuple(dict.fromkeys(texts))
 
 
@@ -609,7 +622,7 @@ class SynthCity:
     segments: tuple[Segment, ...]
     segment_of_row: np.ndarray  # int32 index into ``segments``
     spoiled: dict[str, np.ndarray]  # spoil kind → sorted row indices (0-based, header excluded)
-    cluster_targets_yuan: dict[str, float]  # calibrated revenue per cluster for this n
+    cluster_targets_yuan: dict[str, float]  # revenue each cluster holds, by calibration
 
     def _per_row(self, values: Sequence[str]) -> np.ndarray:
         result: np.ndarray = np.array(values, dtype=object)[self.segment_of_row]
@@ -673,13 +686,9 @@ def generate_city(
     return SynthCity(table, pools.segments, rows.segment, spoiled, targets)
 
 
-_DEFAULT_PROFILE: list[Profile] = []
-
-
+@cache
 def _default_profile() -> Profile:
-    if not _DEFAULT_PROFILE:
-        _DEFAULT_PROFILE.append(load_profile())
-    return _DEFAULT_PROFILE[0]
+    return load_profile()
 
 
 def _draw_rows(
@@ -818,12 +827,16 @@ def _calibrate(
     sums = np.bincount(group, weights=weight, minlength=len(clusters))
     scaled = np.floor(weight * (targets / np.where(sums > 0, sums, 1.0))[group])
     scaled = scaled.astype(np.int64)
-    short = targets - np.bincount(group, weights=scaled, minlength=len(clusters)).astype(np.int64)
-    order = np.lexsort((scaled, group))
-    last = np.flatnonzero(np.r_[group[order][1:] != group[order][:-1], True])
-    scaled[order[last]] += short[group[order[last]]]
+    held = np.bincount(group, weights=scaled, minlength=len(clusters)).astype(np.int64)
+    if len(rows):
+        order = np.lexsort((scaled, group))
+        last = order[np.flatnonzero(np.r_[group[order][1:] != group[order][:-1], True])]
+        scaled[last] += targets[group[last]] - held[group[last]]
     revenue[rows] = scaled
-    return revenue, {c: float(t) * 100 for c, t in zip(clusters, targets, strict=True)}
+    # A cluster without firms (only when n is below about a hundred) cannot hold its share.
+    present = np.bincount(group, minlength=len(clusters)) > 0
+    held_yuan = np.where(present, targets, 0) * 100.0
+    return revenue, {c: float(t) for c, t in zip(clusters, held_yuan, strict=True)}
 
 
 def _employees(rng: np.random.Generator, revenue: np.ndarray, profile: Profile) -> np.ndarray:
