@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.registry.cli import registry_app
+from chanye.synth.cli import synth_app
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
 from chanye.store.migrate import upgrade
@@ -42,6 +43,7 @@ db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
 app.add_typer(system_app, name="system")
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
+app.add_typer(synth_app, name="synth")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
