@@ -15,10 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.registry.cli import registry_app
-from chanye.synth.cli import synth_app
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
 from chanye.store.migrate import upgrade
+from chanye.synth.cli import synth_app
 from chanye.system.export import STAGES, system_to_dict
 from chanye.system.loader import (
     DEFAULT_SYSTEM_FILE,

@@ -111,70 +111,92 @@ def _district_keys(system: IndustrialSystem) -> dict[str, str]:
     return keys
 
 
-def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) -> tuple[str, str]:
-    """(typed value expression, error-code expression) for one field present in the file."""
+@dataclass(frozen=True)
+class FieldSql:
+    """How one field is typed: helper columns computed once per row (in stages, each stage may use
+    the previous ones), then the typed value and the error code, which use the helpers."""
+
+    value: str
+    error: str
+    stages: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) -> FieldSql:
+    """The typing of one field present in the file. Common clean values take a cheap path (a
+    plain cast); regular expressions run only on what the cast cannot read."""
     col = spec.name
     text = _text(col)
-    unit = source.column(col).unit if source.column(col) else 1.0  # type: ignore[union-attr]
+    column = source.column(col)
+    unit = column.unit if column else 1.0
     if spec.kind == "uscc":
-        return "u", (
+        return FieldSql("u", (
             "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
             "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
             "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
-        )
+        ))  # fmt: skip
     if spec.kind == "text":
-        return text, (f"CASE WHEN {text} IS NULL THEN 'missing' END" if spec.required else "NULL")
+        return FieldSql(
+            text, f"CASE WHEN {text} IS NULL THEN 'missing' END" if spec.required else "NULL"
+        )
     if spec.kind == "district":
         lookup = _case(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
-        return lookup, f"CASE WHEN {text} IS NOT NULL AND {lookup} IS NULL THEN 'district' END"
+        return FieldSql(f"{col}__d", f"CASE WHEN {text} IS NOT NULL AND {col}__d IS NULL THEN 'district' END",
+                        (((f"{col}__d", lookup),),))  # fmt: skip
     if spec.kind == "industry_code":
-        code = f"nullif(regexp_extract(upper({text}), '^[A-T]?\\s*([0-9]{{2,4}})', 1), '')"
-        valid = f"{code} IN (SELECT code FROM industry_codes)"
-        return (
-            f"CASE WHEN {valid} THEN {code} END",
-            f"CASE WHEN {text} IS NOT NULL AND NOT coalesce({valid}, false) THEN 'industry_code' END",
-        )
+        plain = f"TRY_CAST({text} AS INTEGER) IS NOT NULL AND length({text}) BETWEEN 2 AND 4"
+        extracted = f"nullif(regexp_extract(upper({text}), '^[A-T]?\\s*([0-9]{{2,4}})', 1), '')"
+        return FieldSql(
+            f"CASE WHEN {col}__known THEN {col}__c END",
+            f"CASE WHEN {text} IS NOT NULL AND NOT coalesce({col}__known, false) THEN 'industry_code' END",
+            (((f"{col}__c", f"CASE WHEN {plain} THEN {text} ELSE {extracted} END"),),
+             ((f"{col}__known", f"{col}__c IN (SELECT code FROM industry_codes)"),)),
+        )  # fmt: skip
     if spec.kind == "date":
         formats = "[" + ", ".join(_q(f) for f in DATE_FORMATS) + "]"
         serial = f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,5}}(\\.0+)?') THEN DATE '{EXCEL_EPOCH}' + CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
-        parsed = (
+        slow = (
             f"coalesce({serial}, CAST(try_strptime(split_part({text}, ' ', 1), {formats}) AS DATE))"
         )
-        return parsed, (
-            f"CASE WHEN {text} IS NOT NULL AND {parsed} IS NULL THEN 'date' "
-            f"WHEN {parsed} > DATE '{dt.date.today().isoformat()}' THEN 'future_date' END"
+        parsed = f"coalesce(TRY_CAST({text} AS DATE), CASE WHEN {text} IS NOT NULL THEN {slow} END)"
+        return FieldSql(
+            f"{col}__p",
+            f"CASE WHEN {text} IS NOT NULL AND {col}__p IS NULL THEN 'date' "
+            f"WHEN {col}__p > DATE '{dt.date.today().isoformat()}' THEN 'future_date' END",
+            (((f"{col}__p", parsed),),),
         )
     if spec.kind == "money":
         cleaned = f"regexp_replace({text}, '[,，\\s¥￥]', '', 'g')"
         parts = f"regexp_extract({cleaned}, '^(-?[0-9]+(\\.[0-9]+)?)(万元|万|亿元|亿|元)?$', ['n', 'f', 'u'])"
-        cell_unit = f"(CASE {parts}.u WHEN '万元' THEN 1e4 WHEN '万' THEN 1e4 WHEN '亿元' THEN 1e8 WHEN '亿' THEN 1e8 WHEN '元' THEN 1.0 ELSE {unit} END)"
-        number = f"TRY_CAST(nullif({parts}.n, '') AS DOUBLE)"
-        value = f"round({number} * {cell_unit}, 2)"
-        return value, (
-            f"CASE WHEN {text} IS NOT NULL AND {number} IS NULL THEN 'number' "
-            f"WHEN {number} < 0 THEN 'negative' END"
-        )
+        cell_unit = f"(CASE {col}__parts.u WHEN '万元' THEN 1e4 WHEN '万' THEN 1e4 WHEN '亿元' THEN 1e8 WHEN '亿' THEN 1e8 WHEN '元' THEN 1.0 ELSE {unit} END)"
+        fast = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+        return FieldSql(
+            f"round({col}__n, 2)",
+            f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
+            (((f"{col}__fast", fast),),
+             ((f"{col}__parts", f"CASE WHEN {col}__fast IS NULL AND {text} IS NOT NULL THEN {parts} END"),),
+             ((f"{col}__n", f"coalesce({col}__fast * {unit}, TRY_CAST(nullif({col}__parts.n, '') AS DOUBLE) * {cell_unit})"),)),
+        )  # fmt: skip
     if spec.kind == "int":
         cleaned = f"regexp_replace({text}, '[,，\\s人]', '', 'g')"
-        number = f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
-        return number, (
-            f"CASE WHEN {text} IS NOT NULL AND {number} IS NULL THEN 'integer' "
-            f"WHEN {number} < 0 THEN 'negative' END"
-        )
+        slow = f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
+        return FieldSql(
+            f"{col}__i",
+            f"CASE WHEN {text} IS NOT NULL AND {col}__i IS NULL THEN 'integer' WHEN {col}__i < 0 THEN 'negative' END",
+            (((f"{col}__i", f"coalesce(CASE WHEN strpos({text}, '.') = 0 THEN TRY_CAST({text} AS BIGINT) END, CASE WHEN {text} IS NOT NULL THEN {slow} END)"),),),
+        )  # fmt: skip
     if spec.kind == "tags":
         parts = f"list_filter(list_transform(regexp_split_to_array(coalesce({text}, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '')"
         mapped = _case("p", tag_lookup())
-        tags = f"list_distinct(list_transform({parts}, p -> {mapped}))"
-        unknown = f"list_filter({parts}, p -> {mapped} IS NULL)"
-        return (
-            f"list_sort(list_filter({tags}, t -> t IS NOT NULL))",
-            f"CASE WHEN len({unknown}) > 0 THEN 'tags' END",
-        )
+        return FieldSql(
+            f"list_sort(list_filter(list_distinct(list_transform({col}__parts, p -> {mapped})), t -> t IS NOT NULL))",
+            f"CASE WHEN len(list_filter({col}__parts, p -> {mapped} IS NULL)) > 0 THEN 'tags' END",
+            (((f"{col}__parts", f"CASE WHEN {text} IS NOT NULL THEN {parts} ELSE []::VARCHAR[] END"),),),
+        )  # fmt: skip
     if spec.kind == "status":
-        mapped = _case(text, status_lookup())
-        return (
-            f"coalesce({mapped}, 'active')",
-            f"CASE WHEN {text} IS NOT NULL AND {mapped} IS NULL THEN 'status' END",
+        return FieldSql(
+            f"coalesce({col}__s, 'active')",
+            f"CASE WHEN {text} IS NOT NULL AND {col}__s IS NULL THEN 'status' END",
+            (((f"{col}__s", _case(text, status_lookup())),),),
         )
     raise AssertionError(spec.kind)
 
@@ -203,9 +225,17 @@ def validate(
     present = [spec for spec in FIELDS if source.column(spec.name)]
     norm, expected = _uscc_expressions()
     typed: list[str] = []
+    stages: list[list[str]] = []
     for spec in present:
-        value, error = _field_sql(spec, source, system)
-        typed.append(f'{value} AS "{spec.name}", {error} AS "{spec.name}__err"')
+        sql = _field_sql(spec, source, system)
+        typed.append(f'{sql.value} AS "{spec.name}", {sql.error} AS "{spec.name}__err"')
+        for depth, stage in enumerate(sql.stages):
+            while len(stages) <= depth:
+                stages.append([])
+            stages[depth] += [f'{expr} AS "{name}"' for name, expr in stage]
+    prepared = f"(SELECT *, {expected} AS uscc_expected FROM (SELECT *, {norm} AS u FROM INPUT))"
+    for stage in stages:
+        prepared = f"(SELECT *, {', '.join(stage)} FROM {prepared})"
     overflow = f'"{OVERFLOW_COLUMN}"' if source.format == "csv" else "NULL"
     has_row = source.row_offset is None
     renamed = ", ".join(f'"{spec.name}" AS "{spec.name}__raw"' for spec in present)
@@ -226,10 +256,7 @@ def validate(
                CASE WHEN overflow__raw IS NOT NULL THEN 'overflow' END AS row__err, overflow__raw
         FROM (
             SELECT *, {", ".join(typed)}
-            FROM (SELECT *, {expected} AS uscc_expected
-                  FROM (SELECT *, {norm} AS u
-                        FROM (SELECT {ROW_COLUMN + ", " if has_row else ""}{renamed},
-                                     {overflow} AS overflow__raw FROM {source.relation})))
+            FROM {prepared.replace("INPUT", f"(SELECT {ROW_COLUMN + ', ' if has_row else ''}{renamed}, {overflow} AS overflow__raw FROM {source.relation})")}
         )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 100000)
         """
     )
