@@ -203,18 +203,19 @@ def classify_table(
     has_scope = _has_column(con, source, "business_scope")
     has_code = _has_column(con, source, "industry_code")
     scope = "coalesce(business_scope, '')" if has_scope else "''"
+    code = "industry_code" if has_code else "NULL::VARCHAR"
     result = con.execute(
-        f"""SELECT CAST("{key}" AS BIGINT) AS key,
-                   coalesce(name, '') || chr(10) || {scope} AS text FROM {source}"""
+        f"""SELECT CAST("{key}" AS BIGINT) AS key, coalesce(name, '') || chr(10) || {scope} AS text,
+                   uscc, {code} AS industry_code FROM {source}"""
     )
-    counted = _Counted(iter(result.fetch_record_batch(SCAN_BATCH)))
-    con.register("keyword_hits", scan_keywords(rules, counted))
-    code_evidence = (
-        f"""SELECT CAST(s."{key}" AS BIGINT) AS key, c.industry, c.link, true AS is_code, c.value, c.weight
-            FROM {source} s JOIN rule_codes c ON s.industry_code = c.code"""
-        if has_code
-        else "SELECT NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::BOOLEAN, NULL::BIGINT, NULL::DOUBLE WHERE false"
-    )
+    # One pass over the source: texts go to the keyword scan; keys, USCCs and codes are kept
+    # (small) for the code evidence and for naming the evidence rows, so the source (often a
+    # view over a large file) is not read again.
+    side = _SideColumns(iter(result.fetch_record_batch(SCAN_BATCH)))
+    con.register("keyword_hits", scan_keywords(rules, side))
+    con.register("scanned_keys", side.table())
+    code_evidence = """SELECT s.key, c.industry, c.link, true AS is_code, c.value, c.weight
+                       FROM scanned_keys s JOIN rule_codes c ON s.industry_code = c.code"""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE evidence AS
@@ -269,23 +270,25 @@ def classify_table(
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW evidence_named AS
-        SELECT e.key, n.name AS industry, l.name AS link,
+        SELECT s.uscc, n.name AS industry, l.name AS link,
                CASE WHEN e.is_code THEN 'code' ELSE 'keyword' END AS via, v.text AS value,
                round(k.confidence, 2) AS confidence
         FROM evidence e JOIN kept k ON k.key = e.key AND k.industry = e.industry
+        JOIN scanned_keys s ON s.key = e.key
         JOIN industry_names n ON n.industry = e.industry
         LEFT JOIN link_names l ON l.link = e.link
         JOIN value_names v ON v.value = e.value
         """
     )
-    return counted.rows
+    return side.rows
 
 
-class _Counted:
-    """Passes batches through, counting their rows."""
+class _SideColumns:
+    """Passes (key, text) batches on to the scan and keeps key, USCC and industry code aside."""
 
     def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
         self.batches, self.rows = batches, 0
+        self.kept: list[pa.RecordBatch] = []
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self
@@ -293,7 +296,16 @@ class _Counted:
     def __next__(self) -> pa.RecordBatch:
         batch = next(self.batches)
         self.rows += len(batch)
-        return batch
+        self.kept.append(batch.select(["key", "uscc", "industry_code"]))
+        return batch.select(["key", "text"])
+
+    def table(self) -> pa.Table:
+        schema = pa.schema(
+            [("key", pa.int64()), ("uscc", pa.string()), ("industry_code", pa.string())]
+        )
+        return (
+            pa.Table.from_batches(self.kept, schema=schema) if self.kept else schema.empty_table()
+        )
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

@@ -26,8 +26,8 @@ from chanye.registry.storage import (
     RegistryPaths,
 )
 
-CHUNK_ROWS = 1_000_000
-PARQUET = "FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 100000"
+CHUNK_ROWS = 2_000_000
+PARQUET = "FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 100000"
 
 
 def _quoted(path: Path) -> str:
@@ -74,8 +74,7 @@ class SnapshotWriter:
             )
             self._copy(
                 "evidence",
-                f"""SELECT c.uscc, {", ".join(f"e.{col}" for col in EVIDENCE_COLUMNS if col != "uscc")}
-                    FROM evidence_named e JOIN chunk c ON c.__row = e.key""",
+                f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM evidence_named",
             )
             self.parts += 1
         return len(keys)

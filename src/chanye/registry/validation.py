@@ -257,7 +257,7 @@ def validate(
         FROM (
             SELECT *, {", ".join(typed)}
             FROM {prepared.replace("INPUT", f"(SELECT {ROW_COLUMN + ', ' if has_row else ''}{renamed}, {overflow} AS overflow__raw FROM {source.relation})")}
-        )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 100000)
+        )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION UNCOMPRESSED, ROW_GROUP_SIZE 100000)
         """
     )
     if source.format == "csv":
