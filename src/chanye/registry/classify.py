@@ -213,7 +213,10 @@ def classify_table(
     # view over a large file) is not read again.
     side = _SideColumns(iter(result.fetch_record_batch(SCAN_BATCH)))
     con.register("keyword_hits", scan_keywords(rules, side))
-    con.register("scanned_keys", side.table())
+    # A DuckDB table, not the Arrow object: joins on it then run in parallel.
+    con.register("scanned_keys_arrow", side.table())
+    con.execute("CREATE OR REPLACE TEMP TABLE scanned_keys AS SELECT * FROM scanned_keys_arrow")
+    con.unregister("scanned_keys_arrow")
     code_evidence = """SELECT s.key, c.industry, c.link, true AS is_code, c.value, c.weight
                        FROM scanned_keys s JOIN rule_codes c ON s.industry_code = c.code"""
     con.execute(
