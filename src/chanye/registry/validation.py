@@ -234,8 +234,8 @@ def validate(
                 stages.append([])
             stages[depth] += [f'{expr} AS "{name}"' for name, expr in stage]
     prepared = f"(SELECT *, {expected} AS uscc_expected FROM (SELECT *, {norm} AS u FROM INPUT))"
-    for stage in stages:
-        prepared = f"(SELECT *, {', '.join(stage)} FROM {prepared})"
+    for stage_columns in stages:
+        prepared = f"(SELECT *, {', '.join(stage_columns)} FROM {prepared})"
     overflow = f'"{OVERFLOW_COLUMN}"' if source.format == "csv" else "NULL"
     has_row = source.row_offset is None
     renamed = ", ".join(f'"{spec.name}" AS "{spec.name}__raw"' for spec in present)
