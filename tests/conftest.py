@@ -27,6 +27,7 @@ from chanye.web.app import create_app
 
 POSTGRES_URL = os.environ.get("CHANYE_TEST_DATABASE_URL")
 CHANYE_BIN = str(Path(sys.executable).with_name("chanye"))
+DEMO_ENTERPRISES = 3000
 
 
 @pytest.fixture
@@ -75,6 +76,7 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for running the ``chanye`` command as a process on its own data directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHANYE_")}
     env["CHANYE_DATA_DIR"] = str(data_dir)
+    env["CHANYE_DEMO_ENTERPRISES"] = str(DEMO_ENTERPRISES)  # a small demo city keeps tests fast
     env.update(extra)
     return env
 

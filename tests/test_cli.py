@@ -11,7 +11,7 @@ from chanye.store.audit import verify_chain
 from chanye.store.database import session_scope
 from chanye.store.models import AuditEntry, SystemVersion
 from chanye.system.loader import default_system_text
-from tests.conftest import run_cli
+from tests.conftest import DEMO_ENTERPRISES, run_cli
 
 
 def test_system_show_json_has_the_documented_shape(tmp_path: Path) -> None:
@@ -101,6 +101,11 @@ def test_demo_prepares_everything_and_says_how_to_log_in(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "http://127.0.0.1:8000" in result.stdout
     assert "登录" in result.stdout
+    stats = json.loads(run_cli("registry", "stats", "--json", data_dir=tmp_path).stdout)
+    assert stats["total"] == DEMO_ENTERPRISES  # the synthetic demo city
+    assert stats["by_cluster"]["icv-nev"]["enterprises"] > 0
+    again = run_cli("demo", "--no-serve", data_dir=tmp_path)  # a second run keeps the registry
+    assert again.returncode == 0 and "generating the demo city" not in again.stdout
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:

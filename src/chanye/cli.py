@@ -15,9 +15,13 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.registry.cli import registry_app
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import import_file
+from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
 from chanye.store.migrate import upgrade
+from chanye.synth.city import generate_city, write_city
 from chanye.synth.cli import synth_app
 from chanye.system.export import STAGES, system_to_dict
 from chanye.system.loader import (
@@ -218,14 +222,37 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve the web app once prepared.")
     ] = True,
 ) -> None:
-    """Prepare a demo (migrate, load the industrial system) and serve it: what `make run` calls."""
+    """Prepare a demo (migrate, load the system and a synthetic city) and serve it: `make run`."""
     settings = _migrated_settings()
     _load_system(settings, None)
+    _load_demo_city(settings)
     url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nchanye 已就绪 / ready: {url}")
-    out.print("登录 / login: 当前版本的产业体系页面无需登录即可浏览（账号体系见会员门户）。")
+    out.print(
+        "登录 / login: 目前无需登录即可浏览全部页面；账号与权限随会员门户上线（开发任务 #4）。"
+    )
     if serve_app:
         serve(host=host, port=port, workers=1)
+
+
+DEMO_SEED = 2025
+
+
+def _load_demo_city(settings: Settings) -> None:
+    """An empty registry gets a synthetic city (invented enterprises) so every page has data."""
+    context = RegistryContext.from_settings(settings)
+    with session_scope(context.database_url) as session:
+        if change_in_force(session) is not None or settings.demo_enterprises == 0:
+            return
+    path = settings.data_dir / "demo" / f"demo-city-{settings.demo_enterprises}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.print(f"生成演示城市 / generating the demo city: {settings.demo_enterprises} 家企业 ...")
+    write_city(generate_city(settings.demo_enterprises, DEMO_SEED, context.system), path)
+    result = import_file(context.database_url, context.paths, context.system, path,
+                         Actor(name="demo", role="admin"))  # fmt: skip
+    out.print(
+        f"企业库已载入 {result.total_after} 家企业（{result.seconds:.1f} s）/ registry loaded"
+    )
 
 
 def main() -> None:

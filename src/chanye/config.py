@@ -26,6 +26,15 @@ class Settings(BaseSettings):
         description="Industrial-system file loaded by `chanye demo`; the packaged Guangzhou 12218 "
         "file when unset",
     )
+    demo_enterprises: int = Field(
+        default=200_000,
+        ge=0,
+        description="Size of the synthetic city `chanye demo` loads into an empty registry",
+    )
+    warm_up: bool = Field(
+        default=True,
+        description="Load the registry's search columns in the background when the app starts",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
 

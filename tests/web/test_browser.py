@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from chanye.system.loader import load_default_system
 
@@ -51,7 +52,7 @@ def test_tier_filter_swaps_the_table_with_htmx(browser: Any, live_server: str) -
     page, problems = _open(browser, f"{live_server}/system")
     assert page.locator("#cluster-rows tr").count() == 15
     page.get_by_role("button", name="特色优势产业（4）").click()
-    page.wait_for_function("document.querySelectorAll('#cluster-rows tr').length === 4")
+    expect(page.locator("#cluster-rows tr")).to_have_count(4)
     rows = page.locator("#cluster-rows tr td:first-child").all_text_contents()
     assert rows == ["时尚消费品", "轨道交通", "船舶与海洋工程", "智能建造与工业化建筑"]
     assert problems == [], problems

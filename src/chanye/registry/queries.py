@@ -144,7 +144,7 @@ class RegistryReader:
         """One scan answers both the count and which rows are on the page; then only the page's
         rows are fetched. (A count and a sorted page as two queries would read a 3.6-million-row
         name column twice.)"""
-        where, params = _where(query)
+        where, params = where_clause(query)
         key = query.sort if query.sort in SORT_KEYS else "revenue"
         size = max(1, min(query.page_size, MAX_PAGE_SIZE))
         offset = (max(query.page, 1) - 1) * size
@@ -210,7 +210,7 @@ def _counts(table: ir.Table, column: str) -> dict[str, int]:
     return {str(r[column]): int(r["n"]) for r in grouped.to_pyarrow().to_pylist()}
 
 
-def _where(q: SearchQuery) -> tuple[list[str], list[object]]:
+def where_clause(q: SearchQuery) -> tuple[list[str], list[object]]:
     """SQL conditions and their parameters for a search. Built directly rather than through
     Ibis: compiling an expression costs more than the query itself on this hot path."""
     where: list[str] = []

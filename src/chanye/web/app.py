@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry_readers = ReaderCache()
+    if settings.warm_up:
+        app.state.registry_readers.warm_up(settings)
     app.state.import_jobs = ImportJobs()
     app.add_middleware(SecurityHeadersMiddleware)
     register_error_pages(app)

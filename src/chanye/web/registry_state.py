@@ -23,6 +23,19 @@ from chanye.store.audit import Actor
 
 
 class ReaderCache:
+    def warm_up(self, settings: Settings) -> None:
+        """Open the reader in the background at start-up: at city scale loading the search
+        columns takes seconds, which the first visitor should not wait for."""
+
+        def run() -> None:
+            try:
+                with self.reader(RegistryContext.from_settings(settings)):
+                    pass
+            except Exception:  # a database not migrated yet: the first request will say so
+                return
+
+        threading.Thread(target=run, name="registry-warm-up", daemon=True).start()
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: object = None

@@ -58,9 +58,9 @@ def search_query(
     link: Annotated[str | None, Query(description="Chain-link id")] = None,
     district: Annotated[str | None, Query(description="District code")] = None,
     tag: Annotated[str | None, Query(description="Tag id")] = None,
-    min_revenue_wan: Annotated[float | None, Query(ge=0, description="Revenue from, 万元")] = None,
-    max_revenue_wan: Annotated[float | None, Query(ge=0, description="Revenue up to, 万元")] = None,
-    status: Annotated[str | None, Query(pattern="^(active|closed)$")] = None,
+    min_revenue_wan: Annotated[str | None, Query(description="Revenue from, 万元")] = None,
+    max_revenue_wan: Annotated[str | None, Query(description="Revenue up to, 万元")] = None,
+    status: Annotated[str | None, Query(description="active or closed")] = None,
     sort: Annotated[str, Query(description=f"One of {', '.join(SORT_KEYS)}")] = "revenue",
     desc: Annotated[bool, Query(description="Descending order")] = True,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -69,11 +69,24 @@ def search_query(
     return SearchQuery(
         text=q or None, cluster=cluster or None, chain_link=link or None,
         district=district or None, tag=tag or None,
-        min_revenue=min_revenue_wan * 1e4 if min_revenue_wan is not None else None,
-        max_revenue=max_revenue_wan * 1e4 if max_revenue_wan is not None else None,
-        status=status or None, sort=sort if sort in SORT_KEYS else "revenue",
+        min_revenue=_wan_to_yuan(min_revenue_wan, "最低营业收入"),
+        max_revenue=_wan_to_yuan(max_revenue_wan, "最高营业收入"),
+        status=status if status in ("active", "closed") else None, sort=sort if sort in SORT_KEYS else "revenue",
         descending=desc, page=page, page_size=size,
     )  # fmt: skip
+
+
+def _wan_to_yuan(value: str | None, label: str) -> float | None:
+    """A form's amount in 万元 (an empty box means no limit) in yuan."""
+    if value is None or not value.strip():
+        return None
+    try:
+        amount = float(value)
+    except ValueError:
+        raise HTTPException(400, f"{label}应为数字（万元）/ {label} must be a number") from None
+    if amount < 0:
+        raise HTTPException(400, f"{label}不能为负数 / must not be negative")
+    return amount * 1e4
 
 
 QueryDep = Annotated[SearchQuery, Depends(search_query)]
@@ -113,11 +126,14 @@ def registry_results(
 ) -> HTMLResponse:
     with readers.reader(context) as reader:
         results = reader.search(query)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "registry/_results.html",
         {**_page_context(context), "results": results, "query": query},
     )
+    # The address bar shows the full page for this search, so that it can be bookmarked.
+    response.headers["HX-Push-Url"] = f"/registry?{request.url.query}"
+    return response
 
 
 @router.get("/registry/links", response_class=HTMLResponse, summary="Chain-link options (HTMX)")

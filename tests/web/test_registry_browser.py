@@ -1,0 +1,77 @@
+"""企业库 in headless Chromium: search with filters, open a profile, import a file with a bad row,
+download the error report, undo the import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from tests.registry.factory import row, uscc, write_csv
+
+pytestmark = pytest.mark.browser
+
+
+def _page(browser: Any, url: str) -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(url)
+    return page, problems
+
+
+def test_search_filters_and_profile(browser: Any, live_server: str) -> None:
+    page, problems = _page(browser, f"{live_server}/registry")
+    total = int(page.locator("#result-count").get_attribute("data-total"))
+    assert total > 0
+    page.select_option("select[name=cluster]", "icv-nev")
+    # The page's CSP forbids eval, so wait with locators rather than JavaScript strings.
+    expect(page.locator("#link-select option[value='icv-nev-battery']")).to_have_count(1)
+    page.get_by_role("button", name="检索").click()
+    expect(page.locator("#result-count")).not_to_have_attribute("data-total", str(total))
+    assert "cluster=icv-nev" in page.url
+    first = page.locator("#result-table tbody tr").first
+    assert "智能网联与新能源汽车" in first.inner_text()
+    first.locator("a").first.click()
+    page.wait_for_url("**/registry/enterprises/**")
+    assert page.locator("#classification tr[data-industry='icv-nev']").count() == 1
+    assert (
+        "行业代码" in page.locator("#classification").inner_text()
+        or "关键词" in page.locator("#classification").inner_text()
+    )
+    assert problems == [], problems
+    page.close()
+
+
+def test_import_with_a_bad_row_then_undo(browser: Any, live_server: str, tmp_path: Path) -> None:
+    upload = write_csv(tmp_path / "新企业.csv", [row(900001), row(900002, **{"所属区": "火星区"})])
+    page, problems = _page(browser, f"{live_server}/registry/imports")
+    page.set_input_files("input[type=file]", str(upload))
+    page.get_by_role("button", name="开始导入").click()
+    page.wait_for_selector("[data-done='true']", timeout=60_000)
+    summary = page.locator(".import-summary").inner_text()
+    assert "不合格 1 行" in summary.replace(" ", "") or "不合格 1" in summary
+    with page.expect_download() as download:
+        page.locator("#errors-download").click()
+    report = tmp_path / "errors.xlsx"
+    download.value.save_as(report)
+    sheet = load_workbook(report).active
+    cells = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert cells[1][:3] == [3, "所属区", "火星区"]
+
+    page.goto(f"{live_server}/registry?q={uscc(900001)}")
+    assert page.locator("#result-count").get_attribute("data-total") == "1"
+
+    page.goto(f"{live_server}/registry/imports")
+    newest = page.locator("#history tbody tr").first
+    newest.get_by_role("button", name="撤销").click()
+    page.wait_for_selector("#message")
+    assert "已撤销" in page.locator("#message").inner_text()
+    page.goto(f"{live_server}/registry?q={uscc(900001)}")
+    assert page.locator("#result-count").get_attribute("data-total") == "0"
+    assert problems == [], problems
+    page.close()
