@@ -7,7 +7,7 @@ On one 3,600,000-row synthetic city (``chanye synth city --seed 1``, about 700 M
 - classification alone: ``chanye registry classify`` over the imported registry;
 - search: 200 mixed searches through chanye's reader, beside the same filters as plain DuckDB
   SQL over the Parquet snapshot (a count and a sorted page).
-Wall time and peak memory (PSS of the whole process tree, sampled every 50 ms) are measured for
+Wall time and peak memory (PSS of the whole process tree, sampled every 250 ms) are measured for
 the processes. Figures go to ``benchmarks/results/registry.json``.
 """
 
@@ -73,7 +73,7 @@ class PeakMemory:
                 self.peak = max(self.peak, sum(p.memory_full_info().pss for p in tree))
             except psutil.Error:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.25)  # reading smaps costs CPU: sample sparingly
 
     def stop(self) -> int:
         self._stop.set()

@@ -8,22 +8,14 @@ import pytest
 from playwright.sync_api import expect
 
 from chanye.system.loader import load_default_system
+from tests.conftest import open_page
 
 pytestmark = pytest.mark.browser
 SYSTEM = load_default_system()
 
 
-def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(url)
-    return page, problems
-
-
 def test_overview_chart_renders_the_fifteen_clusters(browser: Any, live_server: str) -> None:
-    page, problems = _open(browser, f"{live_server}/system")
+    page, problems = open_page(browser, f"{live_server}/system")
     page.wait_for_selector("#system-chart[data-rendered='true'] svg")
     labels = set(page.locator("#system-chart svg text").all_text_contents())
     missing = [c.name for c in SYSTEM.clusters if c.name not in labels]
@@ -34,7 +26,7 @@ def test_overview_chart_renders_the_fifteen_clusters(browser: Any, live_server: 
 
 
 def test_clicking_a_cluster_in_the_chart_opens_its_chain(browser: Any, live_server: str) -> None:
-    page, problems = _open(browser, f"{live_server}/system")
+    page, problems = open_page(browser, f"{live_server}/system")
     page.wait_for_selector("#system-chart[data-rendered='true'] svg")
     page.locator("#system-chart svg text", has_text="人工智能").first.click()
     page.wait_for_url("**/industries/ai")
@@ -49,7 +41,7 @@ def test_clicking_a_cluster_in_the_chart_opens_its_chain(browser: Any, live_serv
 
 
 def test_tier_filter_swaps_the_table_with_htmx(browser: Any, live_server: str) -> None:
-    page, problems = _open(browser, f"{live_server}/system")
+    page, problems = open_page(browser, f"{live_server}/system")
     assert page.locator("#cluster-rows tr").count() == 15
     page.get_by_role("button", name="特色优势产业（4）").click()
     expect(page.locator("#cluster-rows tr")).to_have_count(4)
@@ -60,7 +52,7 @@ def test_tier_filter_swaps_the_table_with_htmx(browser: Any, live_server: str) -
 
 
 def test_api_docs_load_from_local_assets(browser: Any, live_server: str) -> None:
-    page, problems = _open(browser, f"{live_server}/docs")
+    page, problems = open_page(browser, f"{live_server}/docs")
     page.wait_for_selector(".swagger-ui .info .title")
     assert "chanye" in page.locator(".swagger-ui .info .title").inner_text()
     assert problems == [], problems

@@ -10,22 +10,14 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from tests.conftest import open_page
 from tests.registry.factory import row, uscc, write_csv
 
 pytestmark = pytest.mark.browser
 
 
-def _page(browser: Any, url: str) -> tuple[Any, list[str]]:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(url)
-    return page, problems
-
-
 def test_search_filters_and_profile(browser: Any, live_server: str) -> None:
-    page, problems = _page(browser, f"{live_server}/registry")
+    page, problems = open_page(browser, f"{live_server}/registry")
     total = int(page.locator("#result-count").get_attribute("data-total"))
     assert total > 0
     page.select_option("select[name=cluster]", "icv-nev")
@@ -49,7 +41,7 @@ def test_search_filters_and_profile(browser: Any, live_server: str) -> None:
 
 def test_import_with_a_bad_row_then_undo(browser: Any, live_server: str, tmp_path: Path) -> None:
     upload = write_csv(tmp_path / "新企业.csv", [row(900001), row(900002, **{"所属区": "火星区"})])
-    page, problems = _page(browser, f"{live_server}/registry/imports")
+    page, problems = open_page(browser, f"{live_server}/registry/imports")
     page.set_input_files("input[type=file]", str(upload))
     page.get_by_role("button", name="开始导入").click()
     page.wait_for_selector("[data-done='true']", timeout=60_000)
