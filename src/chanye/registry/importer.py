@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,21 @@ class ImportResult:
 
 def errors_path_for(path: Path) -> Path:
     return path.with_name(path.name + ".errors.csv")
+
+
+class BackgroundDigest:
+    """SHA-256 of a file, computed in a thread while the import runs (hashlib releases the GIL,
+    so reading a 700 MB file costs no wall time)."""
+
+    def __init__(self, path: Path) -> None:
+        self._result: list[str] = []
+        self._thread = threading.Thread(target=lambda: self._result.append(file_digest(path)),
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def value(self) -> str:
+        self._thread.join()
+        return self._result[0]
 
 
 def file_digest(path: Path) -> str:
@@ -173,6 +189,7 @@ def _run(
         _fail_change(database_url, change_id, result.message, result)
         return
     result.ignored_headers = source.ignored_headers
+    digest = BackgroundDigest(path)
     progress("校验 / checking", 0.2)
     counts = validate(con, source, system, workdir)
     result.rows, result.valid, result.rejected = counts.rows, counts.valid, counts.rejected
@@ -198,7 +215,7 @@ def _run(
     with session_scope(database_url) as session:
         change = session.get_one(RegistryChange, change_id)
         change.status, change.finished_at = "done", utcnow()
-        change.file_sha256 = file_digest(path)
+        change.file_sha256 = digest.value()
         change.rows_read, change.rows_valid, change.rows_rejected = (
             result.rows,
             result.valid,
@@ -255,6 +272,17 @@ def _merged_column(column: str, source_fields: list[str]) -> str:
     return f'{value} AS "{column}"'
 
 
+def _first_import_columns(source_fields: list[str]) -> str:
+    """The record columns of rows that are all new: the file's value, or the default."""
+    columns = []
+    for column, sql_type in RECORD_COLUMNS.items():
+        value = f'n."{column}"' if column in source_fields else f"NULL::{sql_type}"
+        if column in NEW_ROW_DEFAULTS:
+            value = f"coalesce({value}, {NEW_ROW_DEFAULTS[column]})"
+        columns.append(f'{value} AS "{column}"')
+    return ", ".join(columns)
+
+
 def write_merged_snapshot(
     con: duckdb.DuckDBPyConnection,
     paths: RegistryPaths,
@@ -290,13 +318,21 @@ def write_merged_snapshot(
         SELECT n.uscc, false FROM {CHECKED_TABLE} n JOIN old o ON o.uscc = n.uscc WHERE {changed}
         """
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW to_classify AS
-        SELECT n.__row, {merged} FROM {CHECKED_TABLE} n SEMI JOIN changed_keys c ON c.uscc = n.uscc
-        LEFT JOIN old o ON o.uscc = n.uscc
-        """
-    )
+    if before is None:
+        # A first import: every valid row is new, and joining 3.6 million rows against an
+        # empty registry (on every scan of the view) would be wasted work.
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW to_classify AS SELECT n.__row, "
+            f"{_first_import_columns(source_fields)} FROM {CHECKED_TABLE} n"
+        )
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW to_classify AS
+            SELECT n.__row, {merged} FROM {CHECKED_TABLE} n SEMI JOIN changed_keys c ON c.uscc = n.uscc
+            LEFT JOIN old o ON o.uscc = n.uscc
+            """
+        )
     writer = SnapshotWriter(con, paths, after)
     if before is not None:
         writer.carry(
