@@ -113,7 +113,7 @@ def registry_page(
 ) -> HTMLResponse:
     with readers.reader(context) as reader:
         results = reader.search(query)
-        total = int(reader.table.count().execute())
+        total = reader.count()
     return templates.TemplateResponse(
         request, "registry/search.html",
         {**_page_context(context), "results": results, "query": query, "registry_total": total},
