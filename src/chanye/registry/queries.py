@@ -26,6 +26,7 @@ SortKey = Literal["revenue", "name", "founded_on", "employees", "uscc", "rd_expe
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
 MAX_PAGE_SIZE = 200
 SEARCH_TABLE = "search_rows"
+XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "employees",
                 "founded_on", "tags", "clusters", "chain_links", "status")  # fmt: skip
 SEARCH_COLUMNS = (*PAGE_COLUMNS, "industries", "rd_expense")
@@ -194,6 +195,11 @@ class RegistryReader:
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".xlsx", ".parquet"):
             raise ValueError(f"不支持的导出格式“{suffix}” / unsupported export format {suffix!r}")
+        if suffix == ".xlsx" and self.count() > XLSX_MAX_ROWS:
+            raise ValueError(
+                f"企业数超过 Excel 单表上限（{XLSX_MAX_ROWS:,} 行），请导出为 CSV 或 Parquet / "
+                f"more enterprises than an Excel sheet holds: export CSV or Parquet"
+            )
         select = _export_select(safe=suffix != ".parquet")
         tmp = path.with_name(path.name + ".tmp")
         if suffix == ".xlsx":
