@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Size of the synthetic city `chanye demo` loads into an empty registry",
     )
+    max_upload_mb: int = Field(
+        default=2048, ge=1, description="Largest file the web import page accepts, in MB"
+    )
     warm_up: bool = Field(
         default=True,
         description="Load the registry's search columns in the background when the app starts",

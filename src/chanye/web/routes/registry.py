@@ -183,8 +183,26 @@ def enterprise_page(
 ) -> HTMLResponse:
     record = _enterprise_or_404(context, readers, uscc)
     return templates.TemplateResponse(
-        request, "registry/enterprise.html", {**_page_context(context), "e": record}
+        request,
+        "registry/enterprise.html",
+        {
+            **_page_context(context),
+            "e": record,
+            "grounds": evidence_by_industry(record["evidence"]),
+        },
     )
+
+
+def evidence_by_industry(evidence: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each code or keyword once per industry, with the chain links it placed the enterprise on."""
+    grouped: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for item in evidence:
+        entry = grouped.setdefault(item["industry"], {}).setdefault(
+            (item["via"], item["value"]), {"via": item["via"], "value": item["value"], "links": []}
+        )
+        if item["link"] and item["link"] not in entry["links"]:
+            entry["links"].append(item["link"])
+    return {industry: list(items.values()) for industry, items in grouped.items()}
 
 
 @router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
@@ -218,8 +236,19 @@ def start_import(
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     target = folder / name
+    limit = settings.max_upload_mb * 2**20
+    written = 0
     with target.open("wb") as out:
-        shutil.copyfileobj(file.file, out, 1 << 22)
+        while chunk := file.file.read(1 << 22):
+            written += len(chunk)
+            if written > limit:
+                break
+            out.write(chunk)
+    if written > limit:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(
+            413, f"文件超过 {settings.max_upload_mb} MB 上限 / file larger than the limit"
+        )
     job = jobs.start(settings, target, name, WEB_ACTOR, strict)
     return RedirectResponse(f"/registry/imports/jobs/{job.id}", status_code=303)
 

@@ -1,0 +1,73 @@
+"""企业库 pages and API through the app (no browser)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.registry.factory import row, uscc, write_csv
+
+
+def _import(client: TestClient, tmp_path: Path, rows: list[list[str]]) -> str:
+    path = write_csv(tmp_path / "upload.csv", rows)
+    with path.open("rb") as handle:
+        response = client.post("/registry/imports", files={"file": ("名录.csv", handle, "text/csv")},
+                               follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303
+    job = response.headers["location"]
+    for _ in range(200):
+        progress = client.get(f"{job}/progress").text
+        if 'data-done="true"' in progress:
+            return progress
+        time.sleep(0.05)
+    raise AssertionError("import did not finish")
+
+
+def test_upload_search_profile_and_undo(client: TestClient, tmp_path: Path) -> None:
+    progress = _import(client, tmp_path, [row(1), row(2, **{"营业收入（万元）": "很多"})])
+    assert "不合格 <strong>1</strong> 行" in progress
+    assert re.search(r'href="/registry/changes/1/errors.xlsx"', progress)
+    report = client.get("/registry/changes/1/errors.xlsx")
+    assert report.status_code == 200 and report.content[:2] == b"PK"
+
+    found = client.get("/api/registry/search", params={"cluster": "icv-nev"}).json()
+    assert found["total"] == 1 and found["rows"][0]["uscc"] == uscc(1)
+    page = client.get("/registry", params={"q": "测试1号", "min_revenue_wan": ""}).text
+    assert f'data-uscc="{uscc(1)}"' in page
+    bad = client.get("/registry/results", params={"min_revenue_wan": "很多"})
+    assert bad.status_code == 400 and "应为数字" in bad.text
+
+    profile = client.get(f"/registry/enterprises/{uscc(1)}").text
+    assert "动力电池与电池管理" in profile
+    assert profile.count("行业代码 3841") == 1  # each code shown once per industry
+    assert client.get("/registry/enterprises/914401060000000000").status_code == 404
+
+    history = client.get("/registry/imports").text
+    assert 'data-change="1"' in history and "撤销" in history
+    undo = client.post("/registry/changes/1/rollback", follow_redirects=False)
+    assert undo.status_code == 303 and "message=" in undo.headers["location"]
+    assert client.get("/api/registry/search").json()["total"] == 0
+
+
+def test_upload_refuses_other_file_types(client: TestClient) -> None:
+    response = client.post(
+        "/registry/imports", files={"file": ("x.exe", b"MZ", "application/octet-stream")}
+    )
+    assert response.status_code == 400 and "CSV" in response.text
+
+
+def test_upload_over_the_limit_is_refused_and_not_kept(tmp_path: Path) -> None:
+    from chanye.config import Settings
+    from chanye.store.migrate import upgrade
+    from chanye.web.app import create_app
+
+    settings = Settings(data_dir=tmp_path, max_upload_mb=1, warm_up=False)
+    upgrade(settings.resolved_database_url)
+    with TestClient(create_app(settings)) as small:
+        big = b"x" * (2 * 2**20)
+        response = small.post("/registry/imports", files={"file": ("big.csv", big, "text/csv")})
+    assert response.status_code == 413 and "上限" in response.text
+    assert not any((tmp_path / "uploads").rglob("*.csv"))
