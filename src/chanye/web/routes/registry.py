@@ -107,30 +107,30 @@ def _page_context(context: RegistryContext) -> dict[str, Any]:
 # --- search -------------------------------------------------------------------------------------
 
 
+def _render_search(
+    request: Request, query: SearchQuery, context: RegistryContext, readers: ReaderCache, page: bool
+) -> HTMLResponse:
+    """The whole search page, or (for HTMX) only its results, for one query."""
+    with readers.reader(context) as reader:
+        results = reader.search(query)
+        total = reader.count()
+    values = {**_page_context(context), "results": results, "query": query, "registry_total": total}
+    template = "registry/search.html" if page else "registry/_results.html"
+    return templates.TemplateResponse(request, template, values)
+
+
 @router.get("/registry", response_class=HTMLResponse, summary="Enterprise search page")
 def registry_page(
     request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
 ) -> HTMLResponse:
-    with readers.reader(context) as reader:
-        results = reader.search(query)
-        total = reader.count()
-    return templates.TemplateResponse(
-        request, "registry/search.html",
-        {**_page_context(context), "results": results, "query": query, "registry_total": total},
-    )  # fmt: skip
+    return _render_search(request, query, context, readers, page=True)
 
 
 @router.get("/registry/results", response_class=HTMLResponse, summary="Search results (HTMX)")
 def registry_results(
     request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
 ) -> HTMLResponse:
-    with readers.reader(context) as reader:
-        results = reader.search(query)
-    response = templates.TemplateResponse(
-        request,
-        "registry/_results.html",
-        {**_page_context(context), "results": results, "query": query},
-    )
+    response = _render_search(request, query, context, readers, page=False)
     # The address bar shows the full page for this search, so that it can be bookmarked.
     response.headers["HX-Push-Url"] = f"/registry?{request.url.query}"
     return response
