@@ -21,7 +21,6 @@ from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
 from chanye.store.migrate import upgrade
-from chanye.synth.city import generate_city, write_city
 from chanye.synth.cli import synth_app
 from chanye.system.export import STAGES, system_to_dict
 from chanye.system.loader import (
@@ -240,6 +239,8 @@ DEMO_SEED = 2025
 
 def _load_demo_city(settings: Settings) -> None:
     """An empty registry gets a synthetic city (invented enterprises) so every page has data."""
+    from chanye.synth.city import generate_city, write_city  # only the demo needs the generator
+
     context = RegistryContext.from_settings(settings)
     with session_scope(context.database_url) as session:
         if change_in_force(session) is not None or settings.demo_enterprises == 0:

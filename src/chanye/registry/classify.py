@@ -16,7 +16,6 @@ Rules, in words (they are what an analyst would do by hand):
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -100,6 +99,7 @@ def build_rules(system: IndustrialSystem) -> Rules:
 # matches that straddle two enterprises' texts are dropped.
 
 _WORKER_RULES: Rules | None = None
+_WORKER_BATCHES: list[pa.RecordBatch] = []
 
 
 def _text_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -135,28 +135,33 @@ def _scan_record_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
 
 
+def _scan_shared(indices: list[int]) -> list[pa.RecordBatch]:
+    """Scan the batches at ``indices`` of ``_WORKER_BATCHES`` (inherited by fork)."""
+    return [_scan_record_batch(_WORKER_BATCHES[i]) for i in indices]
+
+
 def scan_keywords(rules: Rules, batches: Iterator[pa.RecordBatch]) -> pa.Table:
     """Every keyword occurrence in a stream of (key, text) batches, as a table (key, keyword).
 
-    Batches are scanned by as many worker processes as there are cores; they inherit the
-    automaton by fork and receive and return Arrow batches, so memory stays bounded by the
-    batches in flight, not the whole city.
+    The batches of one call (one chunk of the registry) are gathered first; worker processes,
+    one per core, then inherit them by fork and read them in place (no copying or pickling of
+    texts), returning only the small hit batches.
     """
-    global _WORKER_RULES
-    workers = min(os.cpu_count() or 1, 4)
-    _WORKER_RULES = rules
+    global _WORKER_RULES, _WORKER_BATCHES
+    gathered = list(batches)
+    workers = min(os.cpu_count() or 1, 4, len(gathered))
+    _WORKER_RULES, _WORKER_BATCHES = rules, gathered
     try:
-        first = next(batches, None)
-        if first is None:
-            return pa.table({"key": pa.array([], pa.int64()), "keyword": pa.array([], pa.int32())})
-        if workers < 2 or len(first) < SCAN_BATCH:
-            parts = [_scan_record_batch(b) for b in itertools.chain([first], batches)]
+        if workers < 2:
+            parts = _scan_shared(list(range(len(gathered))))
         else:
+            shares = [list(range(w, len(gathered), workers)) for w in range(workers)]
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = list(pool.imap(_scan_record_batch, itertools.chain([first], batches)))
+                parts = [batch for share in pool.map(_scan_shared, shares) for batch in share]
     finally:
-        _WORKER_RULES = None
-    return pa.Table.from_batches(parts)
+        _WORKER_RULES, _WORKER_BATCHES = None, []
+    schema = pa.schema([("key", pa.int64()), ("keyword", pa.int32())])
+    return pa.Table.from_batches(parts, schema=schema)
 
 
 # --- combining ----------------------------------------------------------------------------------

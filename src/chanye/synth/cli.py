@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from chanye.synth.city import SPOIL_KINDS, CityFileError, check_output, generate_city, write_city
 from chanye.system.loader import load_default_system
 
 synth_app = typer.Typer(
@@ -85,6 +84,16 @@ def city_command(
 
     The same N, seed and --dirty always give the same bytes. Exit 2 on a bad option.
     """
+    # Imported here: the generator's tables cost a quarter of a second, which every other
+    # chanye command would otherwise pay at start-up.
+    from chanye.synth.city import (
+        SPOIL_KINDS,
+        CityFileError,
+        check_output,
+        generate_city,
+        write_city,
+    )
+
     n = _whole_number("--enterprises", enterprises, 1)
     seed_value = _whole_number("--seed", seed, 0)
     fraction = _fraction("--dirty", dirty)
