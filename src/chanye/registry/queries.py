@@ -26,6 +26,7 @@ SortKey = Literal["revenue", "name", "founded_on", "employees", "uscc", "rd_expe
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
 MAX_PAGE_SIZE = 200
 SEARCH_TABLE = "search_rows"
+DEFAULT_ORDER = "revenue DESC NULLS LAST, uscc"
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "employees",
                 "founded_on", "tags", "clusters", "chain_links", "status")  # fmt: skip
@@ -72,10 +73,11 @@ class RegistryReader:
         self.con: duckdb.DuckDBPyConnection = connect(paths)
         create_view(self.con, paths, snapshot, overrides)
         # What search reads, in memory (≈ 250 bytes an enterprise): repeated searches then scan
-        # columns in RAM instead of decompressing Parquet each time.
+        # columns in RAM instead of decompressing Parquet each time. Rows are stored in the
+        # default order (largest revenue first), numbered by ``rid``.
         self.con.execute(
-            f"CREATE TABLE {SEARCH_TABLE} AS SELECT row_number() OVER () AS rid, "
-            f"{', '.join(SEARCH_COLUMNS)} FROM {VIEW}"
+            f"CREATE TABLE {SEARCH_TABLE} AS SELECT row_number() OVER (ORDER BY {DEFAULT_ORDER}) AS rid, "
+            f"{', '.join(SEARCH_COLUMNS)} FROM {VIEW} ORDER BY rid"
         )
 
     @property
@@ -161,15 +163,9 @@ class RegistryReader:
         offset = (max(query.page, 1) - 1) * size
         # Count and the top (offset + size) rows in one aggregate pass: max_by/min_by with a
         # limit keep only that many, so nothing but the page leaves the scan.
-        if key in ("name", "uscc", "founded_on"):
-            sort_value = f"coalesce(CAST({key} AS VARCHAR), '')"
-        else:  # missing numbers sort last either way
-            sort_value = f"coalesce({key}, {'-1e308' if query.descending else '1e308'})"
-        pick = "max_by" if query.descending else "min_by"
-        tie = "-rid" if query.descending else "rid"
         condition = f"WHERE {' AND '.join(where)}" if where else ""
         found = self.con.execute(
-            f"SELECT count(*), {pick}(rid, struct_pack(v := {sort_value}, t := {tie}), {offset + size}) "
+            f"SELECT count(*), {_top_rows(key, query.descending, offset + size)} "
             f"FROM {SEARCH_TABLE} {condition}",
             params,
         ).fetchone()
@@ -214,6 +210,19 @@ class RegistryReader:
         tmp.replace(path)
         row = self.con.execute(f"SELECT count(*) FROM {VIEW}").fetchone()
         return int(row[0]) if row else 0
+
+
+def _top_rows(key: str, descending: bool, count: int) -> str:
+    """SQL aggregate for the row ids of the first ``count`` rows in the asked order; ties are
+    broken by the default order, so pages never overlap."""
+    if key == "revenue" and descending:  # the stored order: the smallest row ids come first
+        return f"min_by(rid, rid, {count})"
+    if key in ("name", "uscc", "founded_on"):
+        value = f"coalesce(CAST({key} AS VARCHAR), '')"
+    else:  # missing numbers sort last either way
+        value = f"coalesce({key}, {'-1e308' if descending else '1e308'})"
+    pick, tie = ("max_by", "-rid") if descending else ("min_by", "rid")
+    return f"{pick}(rid, struct_pack(v := {value}, t := {tie}), {count})"
 
 
 def _plain(value: Any) -> Any:
