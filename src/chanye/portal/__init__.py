@@ -1,0 +1,1 @@
+"""The industry association's member portal: accounts, security, members, trainings, news."""
