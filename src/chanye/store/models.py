@@ -117,3 +117,43 @@ class ClassificationOverride(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(120))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Account(Base):
+    """A person or an enterprise that logs in to the portal."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    mobile: Mapped[str | None] = mapped_column(String(20), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))  # enterprise / individual / staff
+    role: Mapped[str] = mapped_column(String(40))
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    password_changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    email_confirmed: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active / disabled
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginAttempt(Base):
+    """A failed or successful login, kept to apply the lockout rule per account and per address."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    account_name: Mapped[str] = mapped_column(String(254))
+    client_addr: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+
+    __table_args__ = (
+        Index("ix_login_attempts_account", "account_name", "at"),
+        Index("ix_login_attempts_client", "client_addr", "at"),
+    )
