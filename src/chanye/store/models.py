@@ -157,3 +157,14 @@ class LoginAttempt(Base):
         Index("ix_login_attempts_account", "account_name", "at"),
         Index("ix_login_attempts_client", "client_addr", "at"),
     )
+
+
+class CaptchaChallenge(Base):
+    """An image captcha shown once: only a hash of the answer is kept, and it is single-use."""
+
+    __tablename__ = "captcha_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used: Mapped[bool] = mapped_column(default=False)
