@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import select
 
 from chanye.config import Settings
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
@@ -195,8 +196,6 @@ def imports_command(
 ) -> None:
     """List every change of the registry: imports, re-classifications, rollbacks."""
     context = _context()
-    from sqlalchemy import select
-
     with session_scope(context.database_url) as session:
         changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id)).all()
         rows = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -22,7 +22,6 @@ from chanye.registry.storage import (
     create_view,
 )
 
-SortKey = Literal["revenue", "name", "founded_on", "employees", "uscc", "rd_expense"]
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
 MAX_PAGE_SIZE = 200
 SEARCH_TABLE = "search_rows"

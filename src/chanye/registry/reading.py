@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import shutil
 import tempfile
 import zipfile
@@ -341,10 +340,3 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
         [str(path)],
     )
     return SourceFile(path, "parquet", [c for c in matched if c], ignored, header_row=0)
-
-
-def csv_text(rows: Iterable[Sequence[object]]) -> str:
-    """Rows as CSV text (used for small outputs and in tests)."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
