@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from chanye.config import Settings
 from chanye.store.migrate import upgrade
 from chanye.web.app import create_app
+from tests.mailbox import Mailbox
 
 POSTGRES_URL = os.environ.get("CHANYE_TEST_DATABASE_URL")
 CHANYE_BIN = str(Path(sys.executable).with_name("chanye"))
@@ -69,7 +70,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     upgrade(settings.resolved_database_url)
-    with TestClient(create_app(settings)) as test_client:
+    # HTTPS, because session cookies are Secure (browsers treat localhost as secure too).
+    with TestClient(create_app(settings), base_url="https://testserver.local") as test_client:
         yield test_client
 
 
@@ -100,15 +102,44 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``chanye demo`` prepared, then ``chanye serve`` running as a real process on a free port."""
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server the live server sends its mail to."""
+    box = Mailbox().start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="session")
+def live_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("live")
     prepared = run_cli("demo", "--no-serve", data_dir=data_dir)
     assert prepared.returncode == 0, prepared.stderr
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def live_settings(live_data_dir: Path) -> Settings:
+    """Settings pointing at the live server's data (to arrange accounts and read state)."""
+    return Settings(data_dir=live_data_dir)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+    """``chanye demo`` prepared, then ``chanye serve`` running as a real process on a free port,
+    sending mail to ``mailbox`` and (testing setting) serving the captcha answer to tests."""
+    data_dir = live_data_dir
     port = _free_port()
     server = subprocess.Popen(
         [CHANYE_BIN, "serve", "--port", str(port)],
-        env=cli_env(data_dir),
+        env=cli_env(
+            data_dir,
+            CHANYE_TESTING_EXPOSE_CAPTCHA="true",
+            CHANYE_SMTP_HOST="127.0.0.1",
+            CHANYE_SMTP_PORT=str(mailbox.port),
+            CHANYE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -168,3 +199,39 @@ def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(url)
     return page, problems
+
+
+def captcha_answer(page: Any, base: str) -> str:
+    """The answer to the captcha this page's session was shown, from the server's testing
+    endpoint (only there when CHANYE_TESTING_EXPOSE_CAPTCHA is on)."""
+    from playwright.sync_api import expect
+
+    # Wait for this page's image: until it has loaded, the session's captcha may be an older one.
+    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 160)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = page.request.get(f"{base}/testing/captcha-answer").json()["answer"]
+        if answer:
+            return str(answer)
+        time.sleep(0.1)
+    raise AssertionError("the live server exposes no captcha answer")
+
+
+def browser_login(
+    page: Any, base: str, account: str, password: str, totp_secret: str | None = None
+) -> None:
+    """Log in through the login page as a person would (with the second factor for staff)."""
+    page.goto(f"{base}/login")
+    answer = captcha_answer(page, base)
+    page.fill("input[name=account]", account)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=captcha]", answer)
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_load_state()
+    if totp_secret is not None:
+        import pyotp
+
+        page.wait_for_url("**/login/totp**")
+        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
+        page.get_by_role("button", name="验证").click()
+        page.wait_for_load_state()

@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
+from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
@@ -47,6 +48,7 @@ app.add_typer(system_app, name="system")
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(synth_app, name="synth")
+app.add_typer(account_app, name="account")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -38,6 +38,36 @@ class Settings(BaseSettings):
         default=True,
         description="Load the registry's search columns in the background when the app starts",
     )
+    security_profile: str = Field(
+        default="等保三级",
+        description="Named security profile: password rules, expiry, lockout, idle timeout, 2FA",
+    )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Mark cookies Secure (sent over HTTPS only; browsers also send them to "
+        "localhost). Turn off only behind plain HTTP on a trusted network",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Address people reach the site at, used in links sent by e-mail; "
+        "http://HOST:PORT when unset",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for outgoing mail; when unset, mail is written to data_dir/outbox",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port")
+    mail_from: str = Field(
+        default="chanye 产业协会 <noreply@chanye.localhost>", description="Sender of outgoing mail"
+    )
+    max_document_mb: int = Field(
+        default=10, ge=1, description="Largest document a membership application may upload, in MB"
+    )
+    testing_expose_captcha: bool = Field(
+        default=False,
+        description="TESTING ONLY: serve the current captcha answer at /testing/captcha-answer so "
+        "browser tests can log in. Never turn on in production",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
 
@@ -46,6 +76,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chanye.db').resolve()}"
+
+    @property
+    def site_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploaded documents: inside the data directory, never under the web root."""
+        return self.data_dir / "uploads"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

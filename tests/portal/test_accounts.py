@@ -7,7 +7,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from chanye.portal.accounts import AccountRefusedError, Registration, authenticate, register
+from chanye.portal.accounts import (
+    AccountRefusedError,
+    Registration,
+    authenticate,
+    confirm_email,
+    register,
+)
 from chanye.portal.security_profile import profile_named
 from chanye.store.audit import verify_chain
 from chanye.store.database import session_scope
@@ -23,7 +29,7 @@ T0 = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
 def enterprise(**changes: str) -> Registration:
     values = {"username": "xinghe", "email": "hr@xinghe.example", "password": PASSWORD,
               "display_name": "广州星河科技有限公司", "kind": "enterprise", "mobile": "13800138000",
-              "enterprise_uscc": uscc(1)}  # fmt: skip
+              "enterprise_uscc": uscc(1), "contact_name": "李明"}  # fmt: skip
     values.update(changes)
     return Registration(**values)
 
@@ -32,8 +38,20 @@ def enterprise(**changes: str) -> Registration:
 def url(database_url: str) -> str:
     upgrade(database_url)
     with session_scope(database_url) as session:
-        register(session, enterprise(), PROFILE, "10.0.0.1")
+        confirm_email(session, register(session, enterprise(), PROFILE, "10.0.0.1"))
     return database_url
+
+
+def test_login_waits_for_the_email_to_be_confirmed(database_url: str) -> None:
+    upgrade(database_url)
+    with session_scope(database_url) as session:
+        register(session, enterprise(), PROFILE, "10.0.0.1")
+    with session_scope(database_url) as session:
+        result = authenticate(session, "xinghe", PASSWORD, "10.0.0.2", PROFILE, now=T0)
+    assert not result.ok and result.unconfirmed and "邮箱尚未确认" in result.zh
+    with session_scope(database_url) as session:
+        wrong = authenticate(session, "xinghe", "wrong-Pass1!x", "10.0.0.2", PROFILE, now=T0)
+    assert not wrong.unconfirmed  # a wrong password never reveals the account's state
 
 
 def test_registration_refuses_with_every_reason(url: str) -> None:
@@ -101,5 +119,5 @@ def test_expired_password_must_be_changed_and_everything_is_audited(url: str) ->
         assert result.ok and result.password_expired and result.must_change_password
     with session_scope(url) as session:
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-        assert actions == ["account.register", "login.success"]
+        assert actions == ["account.register", "account.confirm_email", "login.success"]
         assert verify_chain(session) == []

@@ -10,14 +10,31 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.conftest import open_page
+from chanye.config import Settings
+from chanye.store.models import Account
+from tests.conftest import browser_login, open_page
 from tests.registry.factory import row, uscc, write_csv
+from tests.web.signin import PASSWORD, make_account
 
 pytestmark = pytest.mark.browser
 
 
-def test_search_filters_and_profile(browser: Any, live_server: str) -> None:
-    page, problems = open_page(browser, f"{live_server}/registry")
+@pytest.fixture(scope="module")
+def analyst(live_settings: Settings) -> Account:
+    return make_account(live_settings, "analyst")
+
+
+def _as_analyst(
+    browser: Any, live_server: str, analyst: Account, path: str
+) -> tuple[Any, list[str]]:
+    page, problems = open_page(browser, f"{live_server}/")
+    browser_login(page, live_server, analyst.username, PASSWORD, analyst.totp_secret)
+    page.goto(f"{live_server}{path}")
+    return page, problems
+
+
+def test_search_filters_and_profile(browser: Any, live_server: str, analyst: Account) -> None:
+    page, problems = _as_analyst(browser, live_server, analyst, "/registry")
     total = int(page.locator("#result-count").get_attribute("data-total"))
     assert total > 0
     page.select_option("select[name=cluster]", "icv-nev")
@@ -39,9 +56,11 @@ def test_search_filters_and_profile(browser: Any, live_server: str) -> None:
     page.close()
 
 
-def test_import_with_a_bad_row_then_undo(browser: Any, live_server: str, tmp_path: Path) -> None:
+def test_import_with_a_bad_row_then_undo(
+    browser: Any, live_server: str, analyst: Account, tmp_path: Path
+) -> None:
     upload = write_csv(tmp_path / "新企业.csv", [row(900001), row(900002, **{"所属区": "火星区"})])
-    page, problems = open_page(browser, f"{live_server}/registry/imports")
+    page, problems = _as_analyst(browser, live_server, analyst, "/registry/imports")
     page.set_input_files("input[type=file]", str(upload))
     page.get_by_role("button", name="开始导入").click()
     page.wait_for_selector("[data-done='true']", timeout=60_000)

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.registry.factory import row, uscc, write_csv
+from tests.web.signin import sign_in_as
 
 
 def _import(client: TestClient, tmp_path: Path, rows: list[list[str]]) -> str:
@@ -27,6 +28,7 @@ def _import(client: TestClient, tmp_path: Path, rows: list[list[str]]) -> str:
 
 
 def test_upload_search_profile_and_undo(client: TestClient, tmp_path: Path) -> None:
+    sign_in_as(client, "analyst")
     progress = _import(client, tmp_path, [row(1), row(2, **{"营业收入（万元）": "很多"})])
     assert "不合格 <strong>1</strong> 行" in progress
     assert re.search(r'href="/registry/changes/1/errors.xlsx"', progress)
@@ -53,6 +55,7 @@ def test_upload_search_profile_and_undo(client: TestClient, tmp_path: Path) -> N
 
 
 def test_upload_refuses_other_file_types(client: TestClient) -> None:
+    sign_in_as(client, "analyst")
     response = client.post(
         "/registry/imports", files={"file": ("x.exe", b"MZ", "application/octet-stream")}
     )
@@ -66,7 +69,8 @@ def test_upload_over_the_limit_is_refused_and_not_kept(tmp_path: Path) -> None:
 
     settings = Settings(data_dir=tmp_path, max_upload_mb=1, warm_up=False)
     upgrade(settings.resolved_database_url)
-    with TestClient(create_app(settings)) as small:
+    with TestClient(create_app(settings), base_url="https://testserver.local") as small:
+        sign_in_as(small, "analyst")
         big = b"x" * (2 * 2**20)
         response = small.post("/registry/imports", files={"file": ("big.csv", big, "text/csv")})
     assert response.status_code == 413 and "上限" in response.text

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 
 from chanye.portal.passwords import check_password, hash_password, needs_rehash, verify_password
+from chanye.portal.roles import STAFF_ROLES as STAFF
 from chanye.portal.security_profile import SecurityProfile
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, LoginAttempt, utcnow
@@ -51,6 +52,7 @@ class Registration:
     kind: str  # enterprise / individual
     mobile: str | None = None
     enterprise_uscc: str | None = None
+    contact_name: str | None = None
 
 
 def _registration_problems(
@@ -72,6 +74,8 @@ def _registration_problems(
         problems.append(
             Problem("kind", "注册类型应为企业或个人", "kind must be enterprise or individual")
         )
+    if reg.kind == "enterprise" and not (reg.contact_name or "").strip():
+        problems.append(Problem("contact_name", "请填写联系人", "a contact person is required"))
     if reg.kind == "enterprise" and not stdnum_uscc.is_valid(reg.enterprise_uscc or ""):
         problems.append(Problem("enterprise_uscc", "统一社会信用代码无效（请核对校验位）",
                                 "not a valid unified social credit code"))  # fmt: skip
@@ -98,7 +102,8 @@ def register(
         raise AccountRefusedError(problems)
     account = Account(
         username=reg.username, email=reg.email.lower(), mobile=reg.mobile or None,
-        display_name=reg.display_name.strip(), kind=reg.kind, role=ROLE_FOR_KIND[reg.kind],
+        display_name=reg.display_name.strip(), kind=reg.kind,
+        contact_name=(reg.contact_name or "").strip() or None, role=ROLE_FOR_KIND[reg.kind],
         enterprise_uscc=stdnum_uscc.compact(reg.enterprise_uscc) if reg.enterprise_uscc else None,
         password_hash=hash_password(reg.password), must_change_password=False,
         email_confirmed=False, status="active",
@@ -119,6 +124,7 @@ class LoginResult:
     retry_at: dt.datetime | None = None
     password_expired: bool = False
     must_change_password: bool = False
+    unconfirmed: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -147,6 +153,32 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def check_lock(
+    session: Session, name: str, client_addr: str, profile: SecurityProfile, now: dt.datetime
+) -> LoginResult | None:
+    """A refusal saying when to retry, if the account name or the address is locked now."""
+    locks = [
+        _locked_until(session, LoginAttempt.account_name, name, profile, now),
+        _locked_until(session, LoginAttempt.client_addr, client_addr, profile, now),
+    ]
+    until = max((lock for lock in locks if lock), default=None)
+    if until is None:
+        return None
+    local = until.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M")
+    record(session, Actor(name or "-", "anonymous", client_addr), "login.locked", "account", name,
+           result="refused")  # fmt: skip
+    return LoginResult(False, zh=f"登录失败次数过多，已暂时锁定，请于 {local}（北京时间）后重试",
+                       en=f"too many failed logins: try again after {until:%H:%M} UTC", retry_at=until)  # fmt: skip
+
+
+def second_factor_failed(session: Session, account: Account, client_addr: str) -> None:
+    """A wrong one-time code counts towards the lockout like a wrong password."""
+    session.add(LoginAttempt(at=utcnow(), account_name=account.username.lower(),
+                             client_addr=client_addr, succeeded=False))  # fmt: skip
+    record(session, Actor(account.username, account.role, client_addr), "login.second_factor",
+           "account", str(account.id), result="failure")  # fmt: skip
+
+
 def authenticate(
     session: Session,
     identifier: str,
@@ -158,17 +190,10 @@ def authenticate(
     """Check a login by username, e-mail or mobile; every outcome is recorded and audited."""
     now = now or utcnow()
     name = identifier.strip().lower()
-    locks = [
-        _locked_until(session, LoginAttempt.account_name, name, profile, now),
-        _locked_until(session, LoginAttempt.client_addr, client_addr, profile, now),
-    ]
-    until = max((lock for lock in locks if lock), default=None)
     actor = Actor(name or "-", "anonymous", client_addr)
-    if until is not None:
-        local = until.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M")
-        record(session, actor, "login.locked", "account", name, result="refused")
-        return LoginResult(False, zh=f"登录失败次数过多，已暂时锁定，请于 {local}（北京时间）后重试",
-                           en=f"too many failed logins: try again after {until:%H:%M} UTC", retry_at=until)  # fmt: skip
+    locked = check_lock(session, name, client_addr, profile, now)
+    if locked is not None:
+        return locked
     account = session.scalar(
         select(Account).where(
             or_(
@@ -186,6 +211,11 @@ def authenticate(
     if not succeeded or account is None:
         record(session, actor, "login.failure", "account", name, result="failure")
         return LoginResult(False, zh="账号或密码错误", en="wrong account or password")
+    if not account.email_confirmed:
+        record(session, actor, "login.unconfirmed", "account", str(account.id), result="refused")
+        return LoginResult(False, account=account, unconfirmed=True,
+                           zh="邮箱尚未确认：请点击注册确认邮件中的链接后再登录",
+                           en="confirm your e-mail address first (see the mail we sent)")  # fmt: skip
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     record(session, Actor(account.username, account.role, client_addr), "login.success", "account",
@@ -196,3 +226,132 @@ def authenticate(
     )
     return LoginResult(True, account=account, password_expired=expired,
                        must_change_password=account.must_change_password or expired)  # fmt: skip
+
+
+def find_account(session: Session, identifier: str) -> Account | None:
+    """The account with this username, e-mail or mobile (any letter case)."""
+    name = identifier.strip().lower()
+    if not name:
+        return None
+    return session.scalar(
+        select(Account).where(
+            or_(func.lower(Account.username) == name, func.lower(Account.email) == name,
+                Account.mobile == name)
+        )
+    )  # fmt: skip
+
+
+def confirm_email(session: Session, account: Account, client_addr: str | None = None) -> None:
+    if account.email_confirmed:
+        return
+    account.email_confirmed = True
+    record(session, Actor(account.username, account.role, client_addr), "account.confirm_email",
+           "account", str(account.id), before={"email_confirmed": False},
+           after={"email_confirmed": True})  # fmt: skip
+
+
+def set_password(
+    session: Session,
+    account: Account,
+    new_password: str,
+    profile: SecurityProfile,
+    actor: Actor,
+    action: str,
+) -> None:
+    """Replace the password after checking the profile's rules (raises AccountRefusedError)."""
+    problems = [
+        Problem("new_password", p.zh, p.en)
+        for p in check_password(new_password, account.username, profile)
+    ]
+    if verify_password(account.password_hash, new_password):
+        problems.append(Problem("new_password", "新密码不能与当前密码相同",
+                                "the new password must differ from the current one"))  # fmt: skip
+    if problems:
+        raise AccountRefusedError(problems)
+    account.password_hash = hash_password(new_password)
+    account.password_changed_at = utcnow()
+    account.must_change_password = False
+    record(session, actor, action, "account", str(account.id),
+           after={"password_changed": True})  # fmt: skip
+
+
+def change_password(
+    session: Session,
+    account: Account,
+    current: str,
+    new_password: str,
+    profile: SecurityProfile,
+    client_addr: str | None = None,
+) -> None:
+    """The account holder changes the password, proving the current one."""
+    if not verify_password(account.password_hash, current):
+        record(session, Actor(account.username, account.role, client_addr),
+               "account.change_password", "account", str(account.id), result="failure")  # fmt: skip
+        raise AccountRefusedError(
+            [Problem("current_password", "当前密码不正确", "the current password is wrong")]
+        )
+    set_password(session, account, new_password, profile,
+                 Actor(account.username, account.role, client_addr), "account.change_password")  # fmt: skip
+
+
+def temporary_password() -> str:
+    """A random password meeting every profile: four classes, 16 characters."""
+    import secrets
+    import string
+
+    while True:
+        candidate = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(14))
+        candidate += secrets.choice("!@#%&*") + secrets.choice(string.digits)
+        if any(c.islower() for c in candidate) and any(c.isupper() for c in candidate):
+            return candidate
+
+
+def admin_reset_password(session: Session, account: Account, actor: Actor) -> str:
+    """An administrator sets a temporary password; the holder must change it at next login."""
+    password = temporary_password()
+    account.password_hash = hash_password(password)
+    account.password_changed_at = utcnow()
+    account.must_change_password = True
+    record(session, actor, "account.admin_reset_password", "account", str(account.id),
+           after={"must_change_password": True})  # fmt: skip
+    return password
+
+
+def create_account(
+    session: Session,
+    *,
+    username: str,
+    email: str,
+    display_name: str,
+    role: str,
+    actor: Actor,
+    password: str | None = None,
+    enterprise_uscc: str | None = None,
+    scope_clusters: list[str] | None = None,
+) -> tuple[Account, str]:
+    """An account made by an administrator (staff, or a seeded member); returns it and its
+    password. A generated password must be changed at first login."""
+    import json
+
+    if session.scalar(select(Account.id).where(func.lower(Account.username) == username.lower())):
+        raise AccountRefusedError([Problem("username", "已被注册", "already registered")])
+    chosen = password or temporary_password()
+    kind = "staff" if role in STAFF else ("enterprise" if enterprise_uscc else "individual")
+    account = Account(
+        username=username, email=email.lower(), mobile=None, display_name=display_name, kind=kind,
+        role=role, enterprise_uscc=enterprise_uscc, password_hash=hash_password(chosen),
+        must_change_password=password is None, email_confirmed=True, status="active",
+        scope_clusters=json.dumps(scope_clusters) if scope_clusters else None,
+    )  # fmt: skip
+    session.add(account)
+    session.flush()
+    record(session, actor, "account.create", "account", str(account.id),
+           after={"username": username, "role": role, "scope_clusters": scope_clusters})  # fmt: skip
+    return account, chosen
+
+
+def scope_of(account: Account) -> tuple[str, ...]:
+    """The industry ids a chain leader is limited to (empty: no limit)."""
+    import json
+
+    return tuple(json.loads(account.scope_clusters)) if account.scope_clusters else ()

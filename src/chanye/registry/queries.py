@@ -46,6 +46,8 @@ class SearchQuery:
     descending: bool = True
     page: int = 1
     page_size: int = 20
+    # Industries the asker may see (a chain leader's clusters); empty: no restriction.
+    within: tuple[str, ...] = ()
 
 
 @dataclass
@@ -256,6 +258,9 @@ def where_clause(q: SearchQuery) -> tuple[list[str], list[object]]:
         if value:
             where.append(f"list_contains({column}, ?)")
             params.append(value)
+    if q.within:
+        where.append("list_has_any(industries, ?)")
+        params.append(list(q.within))
     for column, value in (("district_code", q.district), ("status", q.status)):
         if value:
             where.append(f"{column} = ?")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import DateTime, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
@@ -129,6 +129,7 @@ class Account(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     mobile: Mapped[str | None] = mapped_column(String(20), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
+    contact_name: Mapped[str | None] = mapped_column(String(60), doc="An enterprise's contact")
     kind: Mapped[str] = mapped_column(String(20))  # enterprise / individual / staff
     role: Mapped[str] = mapped_column(String(40))
     enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
@@ -140,6 +141,12 @@ class Account(Base):
     email_confirmed: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active / disabled
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    totp_secret: Mapped[str | None] = mapped_column(
+        String(64), doc="Base32 TOTP secret, once enrolled"
+    )
+    scope_clusters: Mapped[str | None] = mapped_column(
+        Text, doc="JSON list of industry ids a chain leader may see; null: no restriction"
+    )
 
 
 class LoginAttempt(Base):
@@ -168,3 +175,140 @@ class CaptchaChallenge(Base):
     answer_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used: Mapped[bool] = mapped_column(default=False)
+
+
+class WebSession(Base):
+    """A browser session, kept on the server: the cookie holds a random token, this row its hash.
+
+    Anonymous visitors get one too (it carries the CSRF token and the captcha in play); logging in
+    replaces it with a new one, so an id planted before login is worthless after it.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="SHA-256 of the cookie token")
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    captcha_id: Mapped[str | None] = mapped_column(String(64))
+    second_factor_pending: Mapped[bool] = mapped_column(default=False)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_web_sessions_last_seen", "last_seen_at"),)
+
+
+class AccountToken(Base):
+    """A single-use, time-limited link token (confirm e-mail, reset password); only its hash."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(30))  # confirm_email / reset_password
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MembershipApplication(Base):
+    """入会申请: submitted → under_review → approved / rejected (with a reason)."""
+
+    __tablename__ = "membership_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    enterprise_uscc: Mapped[str] = mapped_column(String(18))
+    company_name: Mapped[str] = mapped_column(String(200))
+    legal_representative: Mapped[str] = mapped_column(String(60))
+    industry_id: Mapped[str | None] = mapped_column(String(64), doc="Cluster the member works in")
+    district: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    contact_name: Mapped[str] = mapped_column(String(60))
+    contact_mobile: Mapped[str] = mapped_column(String(20))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    reason: Mapped[str | None] = mapped_column(Text, doc="Why it was rejected")
+    reviewer: Mapped[str | None] = mapped_column(String(120))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_membership_applications_status", "status", "id"),)
+
+
+class MembershipDocument(Base):
+    """A file uploaded with an application, stored outside the web root under a random name."""
+
+    __tablename__ = "membership_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # licence / other
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(60), doc="As detected from the content")
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_membership_documents_application", "application_id"),)
+
+
+class Training(Base):
+    """A training the association runs: capacity, then a waiting list in sign-up order."""
+
+    __tablename__ = "trainings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="", doc="Markdown, sanitised on output")
+    location: Mapped[str] = mapped_column(String(200))
+    organizer: Mapped[str] = mapped_column(String(120))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open / cancelled
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_trainings_starts_at", "starts_at"),)
+
+
+class TrainingSignup(Base):
+    """One account's place on a training: confirmed, waitlisted or cancelled."""
+
+    __tablename__ = "training_signups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    training_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # confirmed / waitlisted / cancelled
+    signed_up_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("training_id", "account_id", name="uq_training_signups_training_account"),
+        Index("ix_training_signups_training", "training_id", "status", "signed_up_at"),
+    )
+
+
+class NewsArticle(Base):
+    """A news article in Markdown (sanitised when shown), in one category."""
+
+    __tablename__ = "news_articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body_markdown: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default="published")  # draft / published
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_news_articles_published", "status", "published_at"),)

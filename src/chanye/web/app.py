@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chanye.config import Settings
+from chanye.web.auth import CookieMiddleware, verify_csrf
 from chanye.web.errors import register_error_pages
+from chanye.web.limits import FORM_LIMIT, BodyLimitMiddleware
 from chanye.web.paths import STATIC_DIR
 from chanye.web.registry_state import ImportJobs, ReaderCache
-from chanye.web.routes import areas, docs, health, registry, system
+from chanye.web.routes import account, areas, docs, health, home, registry, system
 from chanye.web.security import SecurityHeadersMiddleware
 
 
@@ -21,15 +25,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         docs_url=None,  # served by routes.docs with local assets and no inline script
         redoc_url=None,
+        openapi_url=None,  # served by routes.docs, declared open like every other route
+        dependencies=[Depends(verify_csrf)],
     )
     app.state.settings = settings
     app.state.registry_readers = ReaderCache()
     if settings.warm_up:
         app.state.registry_readers.warm_up(settings)
     app.state.import_jobs = ImportJobs()
+    if settings.testing_expose_captcha:
+        app.state.captcha_answers = {}
+        account.expose_captcha_answers(account.router)
+    app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (system, registry, areas, health, docs):
+    for module in (home, account, system, registry, areas, health, docs):
         app.include_router(module.router)
     return app
+
+
+def _body_limit(settings: Settings) -> Callable[[str], int]:
+    uploads = {
+        "/registry/imports": settings.max_upload_mb << 20,
+        # Membership: a few documents of up to max_document_mb each, plus the form.
+        "/members/apply": (settings.max_document_mb << 20) * 6 + FORM_LIMIT,
+    }
+
+    def limit_for(path: str) -> int:
+        return uploads.get(path.rstrip("/"), FORM_LIMIT)
+
+    return limit_for

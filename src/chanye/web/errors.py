@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chanye.web.auth import LoginRequiredError, RedirectRequiredError
 from chanye.web.templating import templates
 
-TITLES = {404: "页面不存在", 405: "不支持的请求方法", 500: "服务器内部错误"}
+TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方法",
+          413: "提交的内容过大", 422: "提交的内容不符合要求", 500: "服务器内部错误"}  # fmt: skip
 
 
 def wants_json(request: Request) -> bool:
@@ -18,6 +24,30 @@ def wants_json(request: Request) -> bool:
 
 
 def register_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, exc: LoginRequiredError) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": "请先登录 / login required"}, status_code=401)
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(RedirectRequiredError)
+    async def redirect_required(request: Request, exc: RedirectRequiredError) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": "请先在网页上完成账户安全设置 / finish account "
+                                 f"security steps first: {exc.location}"}, status_code=403)  # fmt: skip
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [_describe(error) for error in exc.errors()]
+        if wants_json(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        return templates.TemplateResponse(
+            request, "error.html",
+            {"status": 422, "title": TITLES[422], "detail": "；".join(problems), "active": None},
+            status_code=422,
+        )  # fmt: skip
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_json(request):
@@ -35,3 +65,17 @@ def register_error_pages(app: FastAPI) -> None:
             },
             status_code=exc.status_code,
         )
+
+
+def _describe(error: Any) -> str:
+    """One validation error as '字段 name: what is wrong'."""
+    where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "请求"
+    kind = error.get("type", "")
+    reason = {
+        "string_too_long": "内容过长",
+        "string_too_short": "内容过短",
+        "missing": "缺少此项",
+        "string_pattern_mismatch": "格式不正确",
+        "int_parsing": "应为整数",
+    }.get(kind, error.get("msg", "不符合要求"))
+    return f"字段 {where}：{reason} / {error.get('msg', '')}"

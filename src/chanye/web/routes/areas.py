@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from chanye.web.auth import requires
 from chanye.web.navigation import NAVIGATION, Area
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(dependencies=[requires("site", "read")])
 
 
 def _page_for(area: Area) -> None:

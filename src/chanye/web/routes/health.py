@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from chanye.store.migrate import current_revision, head_revision
+from chanye.web.auth import open_access
 from chanye.web.dependencies import SettingsDep
 from chanye.web.paths import STATIC_DIR
 
-router = APIRouter()
+router = APIRouter(dependencies=[open_access()])
 
 VENDOR_ASSETS = ("echarts.min.js", "htmx.min.js", "swagger-ui-bundle.js", "swagger-ui.css")
 

@@ -20,8 +20,8 @@ from chanye.registry.importer import errors_path_for
 from chanye.registry.queries import SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
 from chanye.registry.storage import RegistryBusyError
-from chanye.store.audit import Actor
 from chanye.store.models import RegistryChange
+from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
 from chanye.web.registry_state import ImportJobs, ReaderCache
 from chanye.web.templating import templates
@@ -29,7 +29,9 @@ from chanye.web.templating import templates
 router = APIRouter()
 
 TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
-WEB_ACTOR = Actor(name="web", role="admin")  # until accounts arrive (issue #4)
+ReadAccess = Annotated[Viewer, requires("registry", "read")]
+OwnAccess = Annotated[Viewer, requires("registry", "own")]
+WriteAccess = Annotated[Viewer, requires("registry", "write")]
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
@@ -53,6 +55,7 @@ JobsDep = Annotated[ImportJobs, Depends(get_jobs)]
 
 
 def search_query(
+    viewer: ReadAccess,
     q: Annotated[str | None, Query(description="Name fragment or USCC prefix")] = None,
     cluster: Annotated[str | None, Query(description="Industry id")] = None,
     link: Annotated[str | None, Query(description="Chain-link id")] = None,
@@ -72,7 +75,7 @@ def search_query(
         min_revenue=_wan_to_yuan(min_revenue_wan, "最低营业收入"),
         max_revenue=_wan_to_yuan(max_revenue_wan, "最高营业收入"),
         status=status if status in ("active", "closed") else None, sort=sort if sort in SORT_KEYS else "revenue",
-        descending=desc, page=page, page_size=size,
+        descending=desc, page=page, page_size=size, within=viewer.scope,
     )  # fmt: skip
 
 
@@ -137,7 +140,9 @@ def registry_results(
 
 
 @router.get("/registry/links", response_class=HTMLResponse, summary="Chain-link options (HTMX)")
-def link_options(request: Request, context: ContextDep, cluster: str | None = None) -> HTMLResponse:
+def link_options(
+    request: Request, context: ContextDep, viewer: ReadAccess, cluster: str | None = None
+) -> HTMLResponse:
     industry = context.system.industry(cluster) if cluster else None
     return templates.TemplateResponse(
         request, "registry/_link_options.html", {"links": industry.links if industry else []}
@@ -157,17 +162,29 @@ def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> di
 
 
 @router.get("/api/registry/stats", summary="Registry statistics (JSON)")
-def stats_json(context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
+def stats_json(context: ContextDep, readers: ReadersDep, viewer: ReadAccess) -> dict[str, Any]:
     with readers.reader(context) as reader:
-        return reader.stats()
+        stats = reader.stats()
+    if viewer.scope:  # a chain leader sees the figures of their own clusters only
+        stats["by_cluster"] = {k: v for k, v in stats["by_cluster"].items() if k in viewer.scope}
+    return stats
 
 
 # --- one enterprise -----------------------------------------------------------------------------
 
 
-def _enterprise_or_404(context: RegistryContext, readers: ReaderCache, uscc: str) -> dict[str, Any]:
-    with readers.reader(context) as reader:
-        record = reader.show(uscc)
+def _enterprise_or_404(
+    context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer
+) -> dict[str, Any]:
+    """The record, if this viewer may see it: an enterprise only its own, a chain leader only
+    those in their clusters. A record one may not see answers 404 like a missing one, so that
+    probing does not reveal which enterprises exist."""
+    record = None
+    if _may_see(viewer, uscc):
+        with readers.reader(context) as reader:
+            record = reader.show(uscc)
+    if record is not None and viewer.scope and not set(record["industries"]) & set(viewer.scope):
+        record = None
     if record is None:
         raise HTTPException(
             404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise {uscc}"
@@ -175,13 +192,20 @@ def _enterprise_or_404(context: RegistryContext, readers: ReaderCache, uscc: str
     return record
 
 
+def _may_see(viewer: Viewer, uscc: str) -> bool:
+    if viewer.may("registry", "read"):
+        return True
+    own = viewer.account.enterprise_uscc if viewer.account else None
+    return own is not None and own == uscc.upper()
+
+
 @router.get(
     "/registry/enterprises/{uscc}", response_class=HTMLResponse, summary="Enterprise profile"
 )
 def enterprise_page(
-    request: Request, uscc: str, context: ContextDep, readers: ReadersDep
+    request: Request, uscc: str, context: ContextDep, readers: ReadersDep, viewer: OwnAccess
 ) -> HTMLResponse:
-    record = _enterprise_or_404(context, readers, uscc)
+    record = _enterprise_or_404(context, readers, uscc, viewer)
     return templates.TemplateResponse(
         request,
         "registry/enterprise.html",
@@ -206,15 +230,19 @@ def evidence_by_industry(evidence: list[dict[str, Any]]) -> dict[str, list[dict[
 
 
 @router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
-def enterprise_json(uscc: str, context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
-    return _enterprise_or_404(context, readers, uscc)
+def enterprise_json(
+    uscc: str, context: ContextDep, readers: ReadersDep, viewer: OwnAccess
+) -> dict[str, Any]:
+    return _enterprise_or_404(context, readers, uscc, viewer)
 
 
 # --- imports ------------------------------------------------------------------------------------
 
 
 @router.get("/registry/imports", response_class=HTMLResponse, summary="Import page and history")
-def imports_page(request: Request, session: SessionDep, context: ContextDep) -> HTMLResponse:
+def imports_page(
+    request: Request, session: SessionDep, context: ContextDep, viewer: WriteAccess
+) -> HTMLResponse:
     changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).all()
     return templates.TemplateResponse(
         request, "registry/imports.html",
@@ -227,6 +255,7 @@ def imports_page(request: Request, session: SessionDep, context: ContextDep) -> 
 def start_import(
     settings: SettingsDep,
     jobs: JobsDep,
+    viewer: WriteAccess,
     file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
     strict: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
@@ -249,14 +278,16 @@ def start_import(
         raise HTTPException(
             413, f"文件超过 {settings.max_upload_mb} MB 上限 / file larger than the limit"
         )
-    job = jobs.start(settings, target, name, WEB_ACTOR, strict)
+    job = jobs.start(settings, target, name, viewer.actor, strict)
     return RedirectResponse(f"/registry/imports/jobs/{job.id}", status_code=303)
 
 
 @router.get(
     "/registry/imports/jobs/{job_id}", response_class=HTMLResponse, summary="Import progress page"
 )
-def job_page(request: Request, job_id: str, jobs: JobsDep, context: ContextDep) -> HTMLResponse:
+def job_page(
+    request: Request, job_id: str, jobs: JobsDep, context: ContextDep, viewer: WriteAccess
+) -> HTMLResponse:
     job = jobs.jobs.get(job_id)
     if job is None:
         raise HTTPException(404, "没有这个导入任务（服务重启后任务记录会清空，请查看导入历史）")
@@ -270,7 +301,7 @@ def job_page(request: Request, job_id: str, jobs: JobsDep, context: ContextDep) 
     response_class=HTMLResponse,
     summary="Import progress (HTMX)",
 )
-def job_progress(request: Request, job_id: str, jobs: JobsDep) -> HTMLResponse:
+def job_progress(request: Request, job_id: str, jobs: JobsDep, viewer: WriteAccess) -> HTMLResponse:
     job = jobs.jobs.get(job_id)
     if job is None:
         raise HTTPException(404, "没有这个导入任务")
@@ -280,7 +311,7 @@ def job_progress(request: Request, job_id: str, jobs: JobsDep) -> HTMLResponse:
 @router.get(
     "/registry/changes/{change_id}/errors.xlsx", summary="Rejected rows of an import as XLSX"
 )
-def errors_xlsx(change_id: int, session: SessionDep) -> Response:
+def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Response:
     change = session.get(RegistryChange, change_id)
     report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
     if report is None or not report.exists():
@@ -306,9 +337,9 @@ def _csv_to_xlsx(path: Path) -> bytes:
 
 
 @router.post("/registry/changes/{change_id}/rollback", summary="Undo an import")
-def undo_change(change_id: int, context: ContextDep) -> RedirectResponse:
+def undo_change(change_id: int, context: ContextDep, viewer: WriteAccess) -> RedirectResponse:
     try:
-        result = rollback(context.database_url, context.paths, change_id, WEB_ACTOR)
+        result = rollback(context.database_url, context.paths, change_id, viewer.actor)
     except (ChangeRefusedError, RegistryBusyError) as exc:
         message = str(exc)
     else:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
 from chanye.system.export import STAGES, industry_to_dict, system_to_dict
 from chanye.system.model import IndustrialSystem, Industry
+from chanye.web.auth import requires
 from chanye.web.dependencies import SystemDep
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(dependencies=[requires("system", "read")])
 
 
 def _industry_or_404(system: IndustrialSystem, industry_id: str) -> Industry:
@@ -20,11 +21,6 @@ def _industry_or_404(system: IndustrialSystem, industry_id: str) -> Industry:
     if industry is None:
         raise HTTPException(404, f"没有标识为“{industry_id}”的产业 / no industry {industry_id!r}")
     return industry
-
-
-@router.get("/", include_in_schema=False)
-def home() -> RedirectResponse:
-    return RedirectResponse("/system", status_code=307)
 
 
 @router.get("/system", response_class=HTMLResponse, summary="12218 overview page")

@@ -1,0 +1,96 @@
+"""Server-side browser sessions: the cookie holds a random token, the database only its hash.
+
+A session ends after the security profile's idle timeout. Logging in never upgrades the session
+the visitor arrived with: ``start_login`` deletes it and opens a new one, so a session id planted
+before login (session fixation) is useless afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from chanye.store.models import WebSession, utcnow
+
+# Writing last_seen on every request would make every page view a write; a minute is precise
+# enough for a 30-minute idle rule.
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class Loaded:
+    """The outcome of reading a session cookie."""
+
+    row: WebSession | None
+    timed_out_account: int | None = None  # the account whose session just ended for idleness
+
+
+def open_session(
+    session: Session,
+    client_addr: str | None,
+    *,
+    account_id: int | None = None,
+    second_factor_pending: bool = False,
+    now: dt.datetime | None = None,
+) -> tuple[str, WebSession]:
+    """A new session; returns the cookie token (only its hash is stored) and the row."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    row = WebSession(id=_digest(token), account_id=account_id, csrf_token=secrets.token_urlsafe(32),
+                     captcha_id=None, second_factor_pending=second_factor_pending,
+                     client_addr=client_addr, created_at=now, last_seen_at=now)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def load_session(
+    session: Session, token: str | None, idle_minutes: int, now: dt.datetime | None = None
+) -> Loaded:
+    """The live session for a cookie token; an idle one is deleted and reported as timed out."""
+    if not token:
+        return Loaded(None)
+    now = now or utcnow()
+    row = session.get(WebSession, _digest(token))
+    if row is None:
+        return Loaded(None)
+    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
+        account_id = row.account_id
+        session.delete(row)
+        session.flush()
+        return Loaded(None, timed_out_account=account_id)
+    if now - _aware(row.last_seen_at) > TOUCH_INTERVAL:
+        row.last_seen_at = now
+    return Loaded(row)
+
+
+def end_session(session: Session, row: WebSession) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def end_all_sessions(session: Session, account_id: int) -> None:
+    """Log an account out everywhere (after a password reset or change)."""
+    session.execute(delete(WebSession).where(WebSession.account_id == account_id))
+
+
+def purge_idle(session: Session, idle_minutes: int, now: dt.datetime | None = None) -> None:
+    cutoff = (now or utcnow()) - dt.timedelta(minutes=idle_minutes)
+    session.execute(delete(WebSession).where(WebSession.last_seen_at < cutoff))
+
+
+def sessions_of(session: Session, account_id: int) -> list[WebSession]:
+    return list(session.scalars(select(WebSession).where(WebSession.account_id == account_id)))

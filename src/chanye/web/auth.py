@@ -1,0 +1,289 @@
+"""Who is asking: the browser session, the account behind it, CSRF checks and route requirements.
+
+Every page and API route declares one requirement (``requires(obj, act)``); the decision is the
+casbin policy's (``chanye.web.access``). The same ``Viewer`` tells templates who is logged in and
+carries the audit ``Actor`` into the domain functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from chanye.config import Settings
+from chanye.portal.accounts import scope_of
+from chanye.portal.roles import ANONYMOUS, is_staff, label
+from chanye.portal.security_profile import SecurityProfile, profile_named
+from chanye.portal.sessions import load_session, open_session
+from chanye.store.audit import Actor, record
+from chanye.store.models import Account, WebSession, utcnow
+from chanye.web.access import allows
+from chanye.web.dependencies import SessionDep, SettingsDep, get_session, get_settings
+
+SESSION_COOKIE = "chanye_session"
+REMEMBER_COOKIE = "chanye_account"  # the account NAME only, never a password
+REMEMBER_DAYS = 180
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def client_addr(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def profile_for(settings: Settings) -> SecurityProfile:
+    return profile_named(settings.security_profile)
+
+
+@dataclass
+class Viewer:
+    """The person behind a request (or an anonymous visitor) and their browser session.
+
+    What pages show (name, role, CSRF token) is copied out of the database rows when the request
+    starts, so that an error page can still be drawn after a failed request rolled them back.
+    """
+
+    web_session: WebSession
+    client_addr: str
+    account: Account | None = None
+    profile: SecurityProfile | None = None
+    notice: str | None = None
+    role: str = ANONYMOUS
+    username: str = "anonymous"
+    display_name: str = ""
+    csrf_token: str = ""
+    scope: tuple[str, ...] = ()  # industry ids a chain leader is limited to (empty: all)
+
+    @classmethod
+    def of(
+        cls,
+        row: WebSession,
+        addr: str,
+        account: Account | None,
+        profile: SecurityProfile,
+        notice: str | None,
+    ) -> Viewer:
+        viewer = cls(row, addr, account, profile, notice, csrf_token=row.csrf_token)
+        if account is not None:
+            viewer.role, viewer.username = account.role, account.username
+            viewer.display_name = account.display_name
+            viewer.scope = scope_of(account) if account.role == "chain_leader" else ()
+        return viewer
+
+    @property
+    def role_label(self) -> str:
+        return label(self.role)
+
+    @property
+    def is_staff(self) -> bool:
+        return is_staff(self.role)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.username, self.role, self.client_addr)
+
+    def may(self, obj: str, act: str) -> bool:
+        return allows(self.role, obj, act)
+
+    @property
+    def must_change_password(self) -> bool:
+        if self.account is None:
+            return False
+        if self.account.must_change_password:
+            return True
+        max_age = self.profile.password_max_age_days if self.profile else 0
+        changed = self.account.password_changed_at
+        changed = changed if changed.tzinfo else changed.replace(tzinfo=dt.UTC)
+        return max_age > 0 and utcnow() - changed > dt.timedelta(days=max_age)
+
+    @property
+    def must_enrol_second_factor(self) -> bool:
+        return bool(
+            self.account
+            and self.is_staff
+            and self.profile
+            and self.profile.staff_two_factor
+            and not self.account.totp_secret
+        )
+
+
+@dataclass
+class PendingCookies:
+    """Cookies a request wants set or cleared; ``CookieMiddleware`` applies them."""
+
+    set: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+
+
+def pending_cookies(request: Request) -> PendingCookies:
+    if not hasattr(request.state, "pending_cookies"):
+        request.state.pending_cookies = PendingCookies()
+    cookies: PendingCookies = request.state.pending_cookies
+    return cookies
+
+
+def set_session_cookie(request: Request, token: str) -> None:
+    settings: Settings = request.app.state.settings
+    pending_cookies(request).set.append(
+        (SESSION_COOKIE, token,
+         {"httponly": True, "secure": settings.cookie_secure, "samesite": "lax", "path": "/"})
+    )  # fmt: skip
+
+
+def remember_account(request: Request, account_name: str | None) -> None:
+    """Remember the account name for the login box, or forget it (``None``)."""
+    if account_name is None:
+        pending_cookies(request).delete.append(REMEMBER_COOKIE)
+        return
+    settings: Settings = request.app.state.settings
+    pending_cookies(request).set.append(
+        (REMEMBER_COOKIE, quote(account_name),
+         {"httponly": True, "secure": settings.cookie_secure, "samesite": "lax", "path": "/",
+          "max_age": REMEMBER_DAYS * 86400})
+    )  # fmt: skip
+
+
+class CookieMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        pending: PendingCookies | None = getattr(request.state, "pending_cookies", None)
+        if pending is not None:
+            for name in pending.delete:
+                response.delete_cookie(name, path="/")
+            for name, value, options in pending.set:
+                response.set_cookie(name, value, **options)
+        return response
+
+
+def get_viewer(request: Request, db: SessionDep, settings: SettingsDep) -> Viewer:
+    """The viewer of this request; an anonymous visitor gets a fresh session (for the CSRF token
+    and the captcha of the login box)."""
+    cached: Viewer | None = getattr(request.state, "viewer", None)
+    if cached is not None:
+        return cached
+    profile = profile_for(settings)
+    addr = client_addr(request)
+    loaded = load_session(db, request.cookies.get(SESSION_COOKIE), profile.idle_timeout_minutes)
+    notice = None
+    if loaded.timed_out_account is not None:
+        account = db.get(Account, loaded.timed_out_account)
+        if account is not None:
+            record(db, Actor(account.username, account.role, addr), "session.timeout", "account",
+                   str(account.id))  # fmt: skip
+        notice = f"超过 {profile.idle_timeout_minutes} 分钟未操作，已自动退出，请重新登录。"
+    row = loaded.row
+    if row is None:
+        token, row = open_session(db, addr)
+        set_session_cookie(request, token)
+    account = None
+    if row.account_id is not None and not row.second_factor_pending:
+        account = db.get(Account, row.account_id)
+        if account is not None and account.status != "active":
+            account = None
+    viewer = Viewer.of(row, addr, account, profile, notice)
+    request.state.viewer = viewer
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def verify_csrf(
+    request: Request,
+    db: Annotated[Session, Depends(get_session)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> None:
+    """Every state-changing request must carry this session's CSRF token (form field or header)."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get(CSRF_FIELD) or "")
+    viewer = get_viewer(request, db, settings)
+    if not sent or not secrets.compare_digest(sent, viewer.csrf_token):
+        record(db, viewer.actor, "csrf.refused", "route", f"{request.method} {request.url.path}",
+               result="refused")  # fmt: skip
+        db.commit()  # the refusal is audited even though the request fails
+        raise HTTPException(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试 / "
+                                 "CSRF check failed: reload the page and try again")  # fmt: skip
+
+
+class LoginRequiredError(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class RedirectRequiredError(Exception):
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+
+# While a password must be changed or a second factor set up, only these needs are served.
+FORCED_FLOW_ALLOWED = frozenset({("account", "self"), ("site", "read"), ("login", "use")})
+
+
+class Requirement:
+    """What a route needs: one (object, action) pair of the policy file."""
+
+    def __init__(self, obj: str, act: str) -> None:
+        self.obj, self.act = obj, act
+
+    def __repr__(self) -> str:
+        return f"requires({self.obj!r}, {self.act!r})"
+
+    def __call__(self, request: Request, viewer: ViewerDep, db: SessionDep) -> Viewer:
+        if viewer.account is not None and (self.obj, self.act) not in FORCED_FLOW_ALLOWED:
+            if viewer.must_change_password:
+                raise RedirectRequiredError("/account/password")
+            if viewer.must_enrol_second_factor:
+                raise RedirectRequiredError("/account/totp")
+        if viewer.may(self.obj, self.act):
+            return viewer
+        record(db, viewer.actor, "access.denied", "route",
+               f"{request.method} {request.url.path}", after={"needs": f"{self.obj}:{self.act}"},
+               result="refused")  # fmt: skip
+        db.commit()  # the denial is audited even though the request fails
+        if viewer.account is None:
+            raise LoginRequiredError(request.url.path)
+        raise HTTPException(
+            403, f"您的角色（{viewer.role_label}）无权访问此功能 / your role may not do this"
+        )
+
+
+class OpenAccess:
+    """What a route needs when anyone may call it without a session (health checks, API docs)."""
+
+    def __repr__(self) -> str:
+        return "open_access()"
+
+    def __call__(self) -> None:
+        return None
+
+
+def open_access() -> Any:
+    return Depends(OpenAccess())
+
+
+def requires(obj: str, act: str) -> Any:
+    """``Depends`` on a requirement; use as a parameter default or in ``dependencies=[...]``."""
+    return Depends(Requirement(obj, act))
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after login; anything else (another site, a scheme) becomes '/'."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ch in target for ch in "\r\n") or target.startswith("/\t"):
+        return "/"
+    return target

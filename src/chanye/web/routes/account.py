@@ -1,0 +1,423 @@
+"""Sign-in and the account: login with captcha (and a second factor), logout, registration with
+e-mail confirmation, forgotten and changed passwords, two-factor enrolment.
+
+Thin: every decision is ``chanye.portal``'s; this module turns forms into calls and results into
+pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote, unquote
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from chanye.portal import accounts, emails, totp
+from chanye.portal.captcha import check_challenge, new_challenge
+from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.sessions import end_all_sessions, end_session, open_session
+from chanye.portal.tokens import (
+    CONFIRM_EMAIL,
+    RESET_PASSWORD,
+    TokenRefusedError,
+    issue_token,
+    redeem_token,
+)
+from chanye.store.audit import Actor, record
+from chanye.store.models import Account, utcnow
+from chanye.web.auth import (
+    REMEMBER_COOKIE,
+    Viewer,
+    profile_for,
+    remember_account,
+    requires,
+    safe_next,
+    set_session_cookie,
+)
+from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.templating import templates
+
+router = APIRouter()
+
+LoginUse = Annotated[Viewer, requires("login", "use")]
+AccountSelf = Annotated[Viewer, requires("account", "self")]
+CONFIRM_HOURS = 24
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, template, {"active": "members", **(context or {})}, status_code=status
+    )
+
+
+def captcha_ok(request: Request, db: SessionDep, viewer: Viewer, answer: str) -> bool:
+    """Check the captcha this session was shown; it is used up either way."""
+    challenge_id = viewer.web_session.captcha_id
+    viewer.web_session.captcha_id = None
+    answers: dict[str, str] | None = getattr(request.app.state, "captcha_answers", None)
+    if answers is not None and challenge_id:
+        answers.pop(challenge_id, None)
+    return bool(challenge_id) and check_challenge(db, challenge_id or "", answer)
+
+
+def _mail(settings: SettingsDep, to: str, mail: emails.Mail) -> None:
+    send_mail(MailSettings.from_settings(settings), to, mail.subject, mail.body)
+
+
+# --- captcha -------------------------------------------------------------------------------
+
+
+@router.get("/captcha.png", summary="A new image captcha for this session's next form")
+def captcha_image(request: Request, db: SessionDep, viewer: LoginUse) -> Response:
+    challenge = new_challenge(db)
+    viewer.web_session.captcha_id = challenge.id
+    answers: dict[str, str] | None = getattr(request.app.state, "captcha_answers", None)
+    if answers is not None:  # only with the testing setting on
+        answers[challenge.id] = challenge.answer
+    return Response(challenge.png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/captcha/refresh", response_class=HTMLResponse, summary="New captcha image (HTMX)")
+def captcha_refresh(request: Request, viewer: LoginUse) -> HTMLResponse:
+    return page(request, "account/_captcha_image.html")
+
+
+def expose_captcha_answers(router_: APIRouter) -> None:
+    """TESTING ONLY (setting ``testing_expose_captcha``): the answer of this session's captcha."""
+
+    @router_.get("/testing/captcha-answer", summary="TESTING ONLY: this session's captcha answer")
+    def captcha_answer(request: Request, viewer: LoginUse) -> JSONResponse:
+        answers: dict[str, str] = request.app.state.captcha_answers
+        return JSONResponse({"answer": answers.get(viewer.web_session.captcha_id or "")})
+
+
+# --- login and logout ----------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse, summary="Login page")
+def login_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
+    if viewer.account is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return page(request, "account/login.html", _login_context(request, next))
+
+
+def _login_context(request: Request, next_path: str, **extra: Any) -> dict[str, Any]:
+    remembered = unquote(request.cookies.get(REMEMBER_COOKIE, ""))
+    return {"next": safe_next(next_path), "remembered": remembered, "hide_header_login": True,
+            **extra}  # fmt: skip
+
+
+@router.post("/login", summary="Log in: account, password, captcha, remember account")
+def login(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: LoginUse,
+    account: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    captcha: Annotated[str, Form(max_length=16)] = "",
+    remember: Annotated[str | None, Form(max_length=8)] = None,
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    def refuse(zh: str, en: str) -> HTMLResponse:
+        context = _login_context(request, next, error=f"{zh}", error_en=en, account=account)
+        return page(request, "account/login.html", context, status=400)
+
+    if not captcha_ok(request, db, viewer, captcha):
+        record(db, viewer.actor, "login.captcha_failed", "account", account.strip().lower(),
+               result="failure")  # fmt: skip
+        return refuse("验证码错误或已过期，请输入新的验证码", "wrong or expired captcha")
+    result = accounts.authenticate(db, account, password, viewer.client_addr, profile_for(settings))
+    if not result.ok or result.account is None:
+        return refuse(result.zh, result.en)
+    user = result.account
+    # A new session at login: whatever id the visitor arrived with is discarded (no fixation).
+    end_session(db, viewer.web_session)
+    pending = user.totp_secret is not None
+    token, _row = open_session(db, viewer.client_addr, account_id=user.id,
+                               second_factor_pending=pending)  # fmt: skip
+    set_session_cookie(request, token)
+    remember_account(request, account.strip() if remember else None)
+    target = safe_next(next)
+    if pending:
+        return RedirectResponse(f"/login/totp?next={quote(target)}", status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/login/totp", response_class=HTMLResponse, summary="Second login step: one-time code")
+def login_totp_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
+    if not viewer.web_session.second_factor_pending:
+        return RedirectResponse("/login", status_code=303)
+    return page(
+        request, "account/login_totp.html", {"next": safe_next(next), "hide_header_login": True}
+    )
+
+
+@router.post("/login/totp", summary="Second login step: check the one-time code")
+def login_totp(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: LoginUse,
+    code: Annotated[str, Form(max_length=16)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    pending = viewer.web_session
+    user = db.get(Account, pending.account_id) if pending.second_factor_pending else None
+    if user is None or not user.totp_secret:
+        return RedirectResponse("/login", status_code=303)
+    locked = accounts.check_lock(db, user.username.lower(), viewer.client_addr,
+                                 profile_for(settings), utcnow())  # fmt: skip
+    if locked is not None:
+        end_session(db, pending)
+        return page(request, "account/login.html", _login_context(request, next, error=locked.zh),
+                    status=400)  # fmt: skip
+    if not totp.verify(user.totp_secret, code):
+        accounts.second_factor_failed(db, user, viewer.client_addr)
+        context = {"next": safe_next(next), "error": "动态口令不正确", "hide_header_login": True}
+        return page(request, "account/login_totp.html", context, status=400)
+    end_session(db, pending)
+    token, _row = open_session(db, viewer.client_addr, account_id=user.id)
+    set_session_cookie(request, token)
+    record(db, Actor(user.username, user.role, viewer.client_addr),
+           "login.second_factor", "account", str(user.id))  # fmt: skip
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout", summary="Log out (ends the session)")
+def logout(request: Request, db: SessionDep, viewer: LoginUse) -> Response:
+    if viewer.account is not None:
+        record(db, viewer.actor, "logout", "account", str(viewer.account.id))
+    end_session(db, viewer.web_session)
+    return RedirectResponse("/", status_code=303)
+
+
+# --- registration --------------------------------------------------------------------------
+
+
+@router.get("/register", response_class=HTMLResponse, summary="Registration form")
+def register_page(request: Request, viewer: LoginUse, kind: str = "enterprise") -> HTMLResponse:
+    kind = kind if kind in ("enterprise", "individual") else "enterprise"
+    return page(request, "account/register.html", {"form": {"kind": kind}, "problems": {}})
+
+
+@router.post("/register", summary="Register an enterprise or an individual")
+def register(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: LoginUse,
+    kind: Annotated[str, Form(max_length=20)] = "enterprise",
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=120)] = "",
+    contact_name: Annotated[str, Form(max_length=60)] = "",
+    enterprise_uscc: Annotated[str, Form(max_length=30)] = "",
+    mobile: Annotated[str, Form(max_length=20)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    password_again: Annotated[str, Form(max_length=256)] = "",
+    captcha: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    form = {"kind": kind, "username": username, "display_name": display_name,
+            "contact_name": contact_name, "enterprise_uscc": enterprise_uscc, "mobile": mobile,
+            "email": email}  # fmt: skip
+    problems: dict[str, list[str]] = {}
+    if not captcha_ok(request, db, viewer, captcha):
+        problems["captcha"] = ["验证码错误或已过期"]
+    if password != password_again:
+        problems["password_again"] = ["两次输入的密码不一致"]
+    registration = accounts.Registration(
+        username=username.strip(), email=email.strip(), password=password,
+        display_name=display_name, kind=kind, mobile=mobile.strip() or None,
+        enterprise_uscc=enterprise_uscc.strip().upper() or None if kind == "enterprise" else None,
+        contact_name=contact_name or None,
+    )  # fmt: skip
+    if not problems:
+        try:
+            user = accounts.register(db, registration, profile_for(settings), viewer.client_addr)
+        except accounts.AccountRefusedError as refused:
+            for problem in refused.problems:
+                problems.setdefault(problem.field, []).append(problem.zh)
+    if problems:
+        return page(request, "account/register.html", {"form": form, "problems": problems}, 400)
+    token = issue_token(db, user, CONFIRM_EMAIL, dt.timedelta(hours=CONFIRM_HOURS))
+    link = f"{settings.site_url}/register/confirm?token={token}"
+    _mail(settings, user.email, emails.confirm_email(user.display_name, link))
+    return page(request, "account/message.html", {
+        "title": "注册成功，请确认邮箱",
+        "message": f"确认邮件已发送至 {user.email}，请在 {CONFIRM_HOURS} 小时内点击邮件中的链接完成注册。",
+    })  # fmt: skip
+
+
+@router.get("/register/confirm", response_class=HTMLResponse, summary="Confirm an e-mail address")
+def confirm(request: Request, db: SessionDep, viewer: LoginUse, token: str = "") -> HTMLResponse:
+    try:
+        user = redeem_token(db, token, CONFIRM_EMAIL)
+    except TokenRefusedError as refused:
+        return page(request, "account/message.html",
+                    {"title": "无法确认邮箱", "message": refused.zh, "error": True}, 400)  # fmt: skip
+    accounts.confirm_email(db, user, viewer.client_addr)
+    return page(request, "account/message.html", {
+        "title": "邮箱已确认", "message": "您的邮箱已确认，现在可以登录了。", "login_link": True,
+    })  # fmt: skip
+
+
+# --- forgotten password --------------------------------------------------------------------
+
+
+@router.get("/password/forgot", response_class=HTMLResponse, summary="Forgot-password form")
+def forgot_page(request: Request, viewer: LoginUse) -> HTMLResponse:
+    return page(request, "account/forgot.html", {"hide_header_login": True})
+
+
+@router.post("/password/forgot", summary="Send a single-use reset link by e-mail")
+def forgot(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: LoginUse,
+    account: Annotated[str, Form(max_length=254)] = "",
+    captcha: Annotated[str, Form(max_length=16)] = "",
+) -> HTMLResponse:
+    if not captcha_ok(request, db, viewer, captcha):
+        return page(request, "account/forgot.html",
+                    {"error": "验证码错误或已过期", "account": account, "hide_header_login": True},
+                    400)  # fmt: skip
+    user = accounts.find_account(db, account)
+    minutes = profile_for(settings).reset_link_minutes
+    record(db, viewer.actor, "password.reset_requested", "account", account.strip().lower(),
+           result="success" if user else "unknown")  # fmt: skip
+    if user is not None and user.status == "active":
+        token = issue_token(db, user, RESET_PASSWORD, dt.timedelta(minutes=minutes))
+        link = f"{settings.site_url}/password/reset?token={token}"
+        _mail(settings, user.email, emails.reset_password(user.display_name, link, minutes))
+    # The same answer whether or not the account exists: the form must not reveal accounts.
+    return page(request, "account/message.html", {
+        "title": "重置链接已发送",
+        "message": f"如果该账号存在，重置密码的链接已发送到其注册邮箱，{minutes} 分钟内有效，只能使用一次。",
+    })  # fmt: skip
+
+
+@router.get("/password/reset", response_class=HTMLResponse, summary="Set a new password (link)")
+def reset_page(request: Request, db: SessionDep, viewer: LoginUse, token: str = "") -> HTMLResponse:
+    try:
+        redeem_token(db, token, RESET_PASSWORD, use=False)
+    except TokenRefusedError as refused:
+        return page(request, "account/message.html",
+                    {"title": "无法重置密码", "message": refused.zh, "error": True}, 400)  # fmt: skip
+    return page(request, "account/reset.html", {"token": token, "hide_header_login": True})
+
+
+@router.post("/password/reset", summary="Set a new password with a reset link's token")
+def reset(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: LoginUse,
+    token: Annotated[str, Form(max_length=100)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    new_password_again: Annotated[str, Form(max_length=256)] = "",
+) -> HTMLResponse:
+    try:
+        user = redeem_token(db, token, RESET_PASSWORD, use=False)
+        if new_password != new_password_again:
+            raise accounts.AccountRefusedError(
+                [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
+            )
+        accounts.set_password(db, user, new_password, profile_for(settings),
+                              Actor(user.username, user.role, viewer.client_addr),
+                              "account.reset_password")  # fmt: skip
+        redeem_token(db, token, RESET_PASSWORD)
+    except TokenRefusedError as refused:
+        return page(request, "account/message.html",
+                    {"title": "无法重置密码", "message": refused.zh, "error": True}, 400)  # fmt: skip
+    except accounts.AccountRefusedError as refused:
+        return page(request, "account/reset.html",
+                    {"token": token, "problems": [p.zh for p in refused.problems],
+                     "hide_header_login": True}, 400)  # fmt: skip
+    end_all_sessions(db, user.id)
+    _mail(settings, user.email, emails.password_changed(user.display_name))
+    return page(request, "account/message.html", {
+        "title": "密码已重置", "message": "新密码已生效，请用新密码登录。", "login_link": True,
+    })  # fmt: skip
+
+
+# --- the account itself --------------------------------------------------------------------
+
+
+@router.get("/account", response_class=HTMLResponse, summary="My account")
+def account_page(request: Request, viewer: AccountSelf) -> HTMLResponse:
+    return page(request, "account/profile.html")
+
+
+@router.get("/account/password", response_class=HTMLResponse, summary="Change-password form")
+def password_page(request: Request, viewer: AccountSelf) -> HTMLResponse:
+    return page(request, "account/password.html")
+
+
+@router.post("/account/password", summary="Change my password")
+def change_password(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: AccountSelf,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    new_password_again: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    user = _account(viewer)
+    try:
+        if new_password != new_password_again:
+            raise accounts.AccountRefusedError(
+                [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
+            )
+        accounts.change_password(db, user, current_password, new_password, profile_for(settings),
+                                 viewer.client_addr)  # fmt: skip
+    except accounts.AccountRefusedError as refused:
+        return page(request, "account/password.html",
+                    {"problems": [p.zh for p in refused.problems]}, 400)  # fmt: skip
+    # Other sessions of this account end; this one continues under a new id.
+    end_all_sessions(db, user.id)
+    token, _row = open_session(db, viewer.client_addr, account_id=user.id)
+    set_session_cookie(request, token)
+    _mail(settings, user.email, emails.password_changed(user.display_name))
+    return RedirectResponse("/account?changed=password", status_code=303)
+
+
+@router.get("/account/totp", response_class=HTMLResponse, summary="Set up two-factor login")
+def totp_page(request: Request, viewer: AccountSelf) -> HTMLResponse:
+    return page(request, "account/totp.html", _totp_context(_account(viewer), totp.new_secret()))
+
+
+def _totp_context(user: Account, secret: str, **extra: Any) -> dict[str, Any]:
+    uri = totp.provisioning_uri(secret, user.username)
+    return {"secret": secret, "qr": totp.qr_data_url(uri), **extra}
+
+
+@router.post("/account/totp", summary="Turn on two-factor login with a first code")
+def enable_totp(
+    request: Request,
+    db: SessionDep,
+    viewer: AccountSelf,
+    secret: Annotated[str, Form(min_length=16, max_length=64, pattern="^[A-Z2-7]+=*$")],
+    code: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    user = _account(viewer)
+    if not totp.verify(secret, code):
+        context = _totp_context(user, secret, error="动态口令不正确，请核对手机时间后重试")
+        return page(request, "account/totp.html", context, 400)
+    before = {"two_factor": user.totp_secret is not None}
+    user.totp_secret = secret
+    record(db, viewer.actor, "account.enable_totp", "account", str(user.id), before=before,
+           after={"two_factor": True})  # fmt: skip
+    return RedirectResponse("/account?changed=totp", status_code=303)
+
+
+def _account(viewer: Viewer) -> Account:
+    if viewer.account is None:  # requires("account", "self") already refused anonymous viewers
+        raise HTTPException(401)
+    return viewer.account
