@@ -18,6 +18,7 @@ from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
+from chanye.registry.queries import RegistryReader, SearchQuery
 from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
@@ -226,11 +227,16 @@ def demo(
     """Prepare a demo (migrate, load the system and a synthetic city) and serve it: `make run`."""
     settings = _migrated_settings()
     _load_system(settings, None)
-    _load_demo_city(settings)
+    member_uscc = _load_demo_city(settings)
+    logins = _seed_portal(settings, member_uscc)
     url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nchanye 已就绪 / ready: {url}")
+    out.print("登录 / log in: 首页右侧“会员登录”，账号与密码如下（只在本机保存于 "
+              f"{settings.data_dir / 'demo' / 'accounts.txt'}）：")  # fmt: skip
+    for line in logins:
+        out.print("  " + line.replace("\t", "  "), markup=False)
     out.print(
-        "登录 / login: 目前无需登录即可浏览全部页面；账号与权限随会员门户上线（开发任务 #4）。"
+        "工作人员账号首次登录须用手机身份验证器（如 Microsoft Authenticator）绑定双因素登录（等保三级）。"
     )
     if serve_app:
         serve(host=host, port=port, workers=1)
@@ -239,14 +245,36 @@ def demo(
 DEMO_SEED = 2025
 
 
-def _load_demo_city(settings: Settings) -> None:
-    """An empty registry gets a synthetic city (invented enterprises) so every page has data."""
-    from chanye.synth.city import generate_city, write_city  # only the demo needs the generator
+def _seed_portal(settings: Settings, member_uscc: str | None) -> list[str]:
+    from chanye.portal.demo import seed_demo_portal
 
+    with session_scope(settings.resolved_database_url) as session:
+        return seed_demo_portal(session, member_uscc, settings.data_dir / "demo" / "accounts.txt")
+
+
+def _load_demo_city(settings: Settings) -> str | None:
+    """An empty registry gets a synthetic city (invented enterprises) so every page has data.
+    Returns the USCC of the largest enterprise in the 15 clusters (the demo member's)."""
     context = RegistryContext.from_settings(settings)
     with session_scope(context.database_url) as session:
-        if change_in_force(session) is not None or settings.demo_enterprises == 0:
-            return
+        loaded = change_in_force(session) is not None
+    if not loaded and settings.demo_enterprises > 0:
+        _generate_demo_city(settings, context)
+    snapshot, overrides = context.state()
+    if snapshot is None:
+        return None
+    reader = RegistryReader(context.paths, snapshot, overrides)
+    try:
+        in_clusters = SearchQuery(within=tuple(c.id for c in context.system.clusters), page_size=1)
+        rows = reader.search(in_clusters).rows
+    finally:
+        reader.close()
+    return str(rows[0]["uscc"]) if rows else None
+
+
+def _generate_demo_city(settings: Settings, context: RegistryContext) -> None:
+    from chanye.synth.city import generate_city, write_city  # only the demo needs the generator
+
     path = settings.data_dir / "demo" / f"demo-city-{settings.demo_enterprises}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     out.print(f"生成演示城市 / generating the demo city: {settings.demo_enterprises} 家企业 ...")

@@ -11,9 +11,9 @@ from chanye.system.loader import load_default_system
 SYSTEM = load_default_system()
 
 
-def test_root_leads_to_the_overview(client: TestClient) -> None:
-    response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/system"
+def test_home_links_to_the_overview(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200 and 'href="/system"' in response.text
 
 
 def test_overview_shows_structure_targets_and_accountability(client: TestClient) -> None:

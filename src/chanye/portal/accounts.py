@@ -55,7 +55,7 @@ class Registration:
     contact_name: str | None = None
 
 
-def _registration_problems(
+def registration_problems(
     session: Session, reg: Registration, profile: SecurityProfile
 ) -> list[Problem]:
     problems: list[Problem] = []
@@ -97,7 +97,7 @@ def register(
     session: Session, reg: Registration, profile: SecurityProfile, client_addr: str | None = None
 ) -> Account:
     """Create an account; raise AccountRefusedError listing every problem (nothing is written)."""
-    problems = _registration_problems(session, reg, profile)
+    problems = registration_problems(session, reg, profile)
     if problems:
         raise AccountRefusedError(problems)
     account = Account(

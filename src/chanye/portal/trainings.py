@@ -20,3 +20,8 @@ def upcoming(session: Session, limit: int = 5, now: dt.datetime | None = None) -
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def seed_demo(session: Session) -> int:
+    """Demo trainings for `chanye demo` (only into an empty table); returns how many were added."""
+    return 0

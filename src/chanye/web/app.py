@@ -13,7 +13,19 @@ from chanye.web.errors import register_error_pages
 from chanye.web.limits import FORM_LIMIT, BodyLimitMiddleware
 from chanye.web.paths import STATIC_DIR
 from chanye.web.registry_state import ImportJobs, ReaderCache
-from chanye.web.routes import account, areas, docs, health, home, registry, system
+from chanye.web.routes import (
+    account,
+    admin,
+    areas,
+    docs,
+    health,
+    home,
+    members,
+    news,
+    registry,
+    system,
+    trainings,
+)
 from chanye.web.security import SecurityHeadersMiddleware
 
 
@@ -35,13 +47,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.import_jobs = ImportJobs()
     if settings.testing_expose_captcha:
         app.state.captcha_answers = {}
-        account.expose_captcha_answers(account.router)
+        app.include_router(account.testing_router())
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, account, system, registry, areas, health, docs):
+    for module in (
+        home,
+        account,
+        system,
+        registry,
+        members,
+        trainings,
+        news,
+        admin,
+        areas,
+        health,
+        docs,
+    ):
         app.include_router(module.router)
     return app
 

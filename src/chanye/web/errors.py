@@ -28,7 +28,9 @@ def register_error_pages(app: FastAPI) -> None:
     async def login_required(request: Request, exc: LoginRequiredError) -> Response:
         if wants_json(request):
             return JSONResponse({"detail": "请先登录 / login required"}, status_code=401)
-        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+        viewer = getattr(request.state, "viewer", None)
+        expired = "&expired=1" if viewer is not None and viewer.notice else ""
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}{expired}", status_code=303)
 
     @app.exception_handler(RedirectRequiredError)
     async def redirect_required(request: Request, exc: RedirectRequiredError) -> Response:

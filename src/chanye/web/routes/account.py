@@ -86,13 +86,17 @@ def captcha_refresh(request: Request, viewer: LoginUse) -> HTMLResponse:
     return page(request, "account/_captcha_image.html")
 
 
-def expose_captcha_answers(router_: APIRouter) -> None:
-    """TESTING ONLY (setting ``testing_expose_captcha``): the answer of this session's captcha."""
+def testing_router() -> APIRouter:
+    """TESTING ONLY (setting ``testing_expose_captcha``): a router, made for one app, that tells a
+    session the answer of its captcha."""
+    testing = APIRouter()
 
-    @router_.get("/testing/captcha-answer", summary="TESTING ONLY: this session's captcha answer")
+    @testing.get("/testing/captcha-answer", summary="TESTING ONLY: this session's captcha answer")
     def captcha_answer(request: Request, viewer: LoginUse) -> JSONResponse:
         answers: dict[str, str] = request.app.state.captcha_answers
         return JSONResponse({"answer": answers.get(viewer.web_session.captcha_id or "")})
+
+    return testing
 
 
 # --- login and logout ----------------------------------------------------------------------
@@ -236,14 +240,11 @@ def register(
         enterprise_uscc=enterprise_uscc.strip().upper() or None if kind == "enterprise" else None,
         contact_name=contact_name or None,
     )  # fmt: skip
-    if not problems:
-        try:
-            user = accounts.register(db, registration, profile_for(settings), viewer.client_addr)
-        except accounts.AccountRefusedError as refused:
-            for problem in refused.problems:
-                problems.setdefault(problem.field, []).append(problem.zh)
+    for problem in accounts.registration_problems(db, registration, profile_for(settings)):
+        problems.setdefault(problem.field, []).append(problem.zh)
     if problems:
         return page(request, "account/register.html", {"form": form, "problems": problems}, 400)
+    user = accounts.register(db, registration, profile_for(settings), viewer.client_addr)
     token = issue_token(db, user, CONFIRM_EMAIL, dt.timedelta(hours=CONFIRM_HOURS))
     link = f"{settings.site_url}/register/confirm?token={token}"
     _mail(settings, user.email, emails.confirm_email(user.display_name, link))

@@ -1,0 +1,107 @@
+"""Every route declares what it needs, and the app grants exactly what the policy file grants.
+
+The matrix walks every role (and the anonymous visitor) against every route of the app. A route
+without a declared need fails; so does any answer that disagrees with casbin's decision for that
+role: a refusal where the policy grants, or anything but a refusal where it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from chanye.config import Settings
+from chanye.portal.sessions import open_session
+from chanye.store.database import session_scope
+from chanye.store.migrate import upgrade
+from chanye.web.access import allows, roles
+from chanye.web.app import create_app
+from chanye.web.auth import SESSION_COOKIE, OpenAccess, Requirement
+from tests.web.signin import make_account
+
+SAMPLE_PARAMS = {"industry_id": "icv-nev", "uscc": "91440101MA5CXXXX0X", "slug": "no-such"}
+
+
+def _flatten(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _flatten(included.routes) if included is not None else [route]
+
+
+def _needs(dependant: Any) -> list[Any]:
+    found = [dependant.call] if isinstance(dependant.call, Requirement | OpenAccess) else []
+    for sub in dependant.dependencies:
+        found += _needs(sub)
+    return found
+
+
+def app_routes(app: Any) -> list[tuple[str, str, Any]]:
+    """(method, path, declared need) for every route of the app."""
+    found = []
+    for route in _flatten(app.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        needs = {repr(n): n for n in _needs(route.dependant)}
+        assert len(needs) == 1, f"{route.path} declares {len(needs)} needs: {list(needs)}"
+        for method in sorted(route.methods - {"HEAD"}):
+            found.append((method, route.path, next(iter(needs.values()))))
+    return found
+
+
+@pytest.fixture(scope="module")
+def matrix_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
+    data_dir = tmp_path_factory.mktemp("matrix")
+    settings = Settings(data_dir=data_dir, warm_up=False)
+    upgrade(settings.resolved_database_url)
+    with TestClient(create_app(settings), base_url="https://testserver.local") as client:
+        yield client, settings
+
+
+ROLES = roles()
+
+
+def test_every_route_declares_one_need() -> None:
+    routes = app_routes(create_app(Settings(warm_up=False)))
+    assert len(routes) > 30
+    assert any(isinstance(need, Requirement) for _m, _p, need in routes)
+
+
+def _path(path: str) -> str:
+    for name, value in SAMPLE_PARAMS.items():
+        path = path.replace(f"{{{name}}}", value)
+    # Any other parameter (ids): a number that names nothing.
+    while "{" in path:
+        start = path.index("{")
+        path = path[:start] + "1" + path[path.index("}", start) + 1 :]
+    return path
+
+
+def _refused(response: Any, anonymous: bool) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    location = response.headers.get("location", "")
+    return anonymous and response.status_code == 303 and location.startswith("/login?next=")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_against_every_route(matrix_app: tuple[TestClient, Settings], role: str) -> None:
+    client, settings = matrix_app
+    account = None if role == "public" else make_account(settings, role)
+    disagreements = []
+    for method, path, need in app_routes(client.app):
+        client.cookies.clear()
+        with session_scope(settings.resolved_database_url) as db:
+            token, row = open_session(db, "matrix", account_id=account.id if account else None)
+            csrf = row.csrf_token
+        client.cookies.set(SESSION_COOKIE, token, domain="testserver.local")
+        response = client.request(method, _path(path), headers={"X-CSRF-Token": csrf},
+                                  follow_redirects=False)  # fmt: skip
+        granted = isinstance(need, OpenAccess) or allows(role, need.obj, need.act)
+        if _refused(response, anonymous=account is None) == granted:
+            disagreements.append(f"{method} {path}: policy {'grants' if granted else 'refuses'}"
+                                 f" {need!r}, app answered {response.status_code}")  # fmt: skip
+    assert not disagreements, "\n".join(disagreements)
