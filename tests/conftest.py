@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,25 +137,16 @@ def live_settings(live_data_dir: Path) -> Settings:
     return Settings(data_dir=live_data_dir)
 
 
-@pytest.fixture(scope="session")
-def live_server(live_data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
-    """``chanye demo`` prepared, then ``chanye serve`` running as a real process on a free port,
-    sending mail to ``mailbox`` and (testing setting) serving the captcha answer to tests."""
-    data_dir = live_data_dir
+@contextmanager
+def serving(data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+    """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
+    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL."""
     port = _free_port()
-    server = subprocess.Popen(
-        [CHANYE_BIN, "serve", "--port", str(port)],
-        env=cli_env(
-            data_dir,
-            CHANYE_TESTING_EXPOSE_CAPTCHA="true",
-            CHANYE_SMTP_HOST="127.0.0.1",
-            CHANYE_SMTP_PORT=str(mailbox.port),
-            CHANYE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
+    env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
+                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base)  # fmt: skip
+    server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -170,6 +162,13 @@ def live_server(live_data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+    """``chanye demo`` prepared, then served (see ``serving``)."""
+    with serving(live_data_dir, mailbox) as base:
+        yield base
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -237,12 +236,12 @@ def browser_login(
     page.fill("input[name=account]", account)
     page.fill("input[name=password]", password)
     page.fill("input[name=captcha]", answer)
-    page.get_by_role("button", name="登录", exact=True).click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="登录", exact=True).click()
     if totp_secret is not None:
         import pyotp
 
         page.wait_for_url("**/login/totp**")
         page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-        page.get_by_role("button", name="验证").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="验证").click()

@@ -206,7 +206,8 @@ def logout(request: Request, db: SessionDep, viewer: LoginUse) -> Response:
 @router.get("/register", response_class=HTMLResponse, summary="Registration form")
 def register_page(request: Request, viewer: LoginUse, kind: str = "enterprise") -> HTMLResponse:
     kind = kind if kind in ("enterprise", "individual") else "enterprise"
-    return page(request, "account/register.html", {"form": {"kind": kind}, "problems": {}})
+    context = {"form": {"kind": kind}, "problems": {}, "hide_header_login": True}
+    return page(request, "account/register.html", context)
 
 
 @router.post("/register", summary="Register an enterprise or an individual")
@@ -243,7 +244,8 @@ def register(
     for problem in accounts.registration_problems(db, registration, profile_for(settings)):
         problems.setdefault(problem.field, []).append(problem.zh)
     if problems:
-        return page(request, "account/register.html", {"form": form, "problems": problems}, 400)
+        context = {"form": form, "problems": problems, "hide_header_login": True}
+        return page(request, "account/register.html", context, 400)
     user = accounts.register(db, registration, profile_for(settings), viewer.client_addr)
     token = issue_token(db, user, CONFIRM_EMAIL, dt.timedelta(hours=CONFIRM_HOURS))
     link = f"{settings.site_url}/register/confirm?token={token}"
