@@ -38,3 +38,65 @@ def password_changed(display_name: str) -> Mail:
         f"{display_name}，您好：\n\n您的账号密码刚刚已修改，所有已登录的会话已退出。"
         "如非本人操作，请立即联系协会秘书处。\n\nYour password was just changed." + SIGNATURE,
     )
+
+
+# --- membership applications (入会申请) ---------------------------------------------------
+
+
+def membership_submitted(display_name: str, company: str, number: int, link: str) -> Mail:
+    return Mail(
+        f"【产业协会】入会申请已收到（第 {number} 号）/ Membership application received",
+        f"{display_name}，您好：\n\n我们已收到“{company}”的入会申请（第 {number} 号），"
+        f"协会秘书处将尽快审核，审核进展会以邮件通知您。查看申请：\n\n{link}\n\n"
+        f"We received application no. {number}; you will hear from us at each step." + SIGNATURE,
+    )
+
+
+def membership_under_review(display_name: str, company: str, number: int, link: str) -> Mail:
+    return Mail(
+        f"【产业协会】入会申请审核中（第 {number} 号）/ Membership application under review",
+        f"{display_name}，您好：\n\n“{company}”的入会申请（第 {number} 号）已进入审核，"
+        f"审核结果将以邮件通知您。查看申请：\n\n{link}\n\n"
+        f"Application no. {number} is now being reviewed." + SIGNATURE,
+    )
+
+
+def membership_approved(display_name: str, company: str, number: int, link: str) -> Mail:
+    return Mail(
+        f"【产业协会】入会申请已批准（第 {number} 号）/ Membership approved",
+        f"{display_name}，您好：\n\n恭喜！“{company}”的入会申请（第 {number} 号）已批准，"
+        f"贵单位现已成为产业协会会员企业，登录后即可查看会员名录。查看申请：\n\n{link}\n\n"
+        f"Application no. {number} was approved: you are now a member." + SIGNATURE,
+    )
+
+
+def membership_rejected(
+    display_name: str, company: str, number: int, reason: str, link: str
+) -> Mail:
+    return Mail(
+        f"【产业协会】入会申请未获批准（第 {number} 号）/ Membership application rejected",
+        f"{display_name}，您好：\n\n很遗憾，“{company}”的入会申请（第 {number} 号）未获批准。\n\n"
+        f"驳回理由：{reason}\n\n您可以按上述理由完善材料后重新申请。查看申请：\n\n{link}\n\n"
+        f"Application no. {number} was rejected; the reason is given above. You may apply again."
+        + SIGNATURE,
+    )
+
+
+def training_moved_up(display_name: str, title: str, when: str, location: str, link: str) -> Mail:
+    return Mail(
+        f"【产业协会】候补成功：您已获得“{title}”的参训名额 / You have a place",
+        f"{display_name}，您好：\n\n有学员取消了报名，您已从候补名单递补为正式参训人员：\n\n"
+        f"培训：{title}\n时间：{when}\n地点：{location}\n\n详情与日历文件：{link}\n\n"
+        "如不能参加，请及时在上述页面取消报名，以便名额递补给其他候补人员。\n\n"
+        "Someone cancelled: you moved up from the waiting list and your place is confirmed."
+        + SIGNATURE,
+    )
+
+
+def training_cancelled(display_name: str, title: str, when: str) -> Mail:
+    return Mail(
+        f"【产业协会】培训取消通知：{title} / Training cancelled",
+        f"{display_name}，您好：\n\n很抱歉，您报名的培训“{title}”（{when}）已取消，"
+        "您的报名随之失效。后续安排请留意平台通知。\n\nThe training you signed up for was cancelled."
+        + SIGNATURE,
+    )
