@@ -5,16 +5,20 @@ through a real SMTP server; the lockout after five failures."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from chanye.config import Settings
 from tests.conftest import browser_login, captcha_answer, open_page, run_cli, serving
 from tests.mailbox import Mailbox, link_in
 from tests.registry.factory import uscc
-from tests.web.signin import PASSWORD
+from tests.web.signin import PASSWORD, make_account
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Wx5$portal-renewed"
@@ -124,3 +128,81 @@ def test_lockout_after_five_failures(browser: Any, lockout_server: str) -> None:
     expect(page.locator("#login-error")).to_contain_text("已暂时锁定")
     expect(page.locator("#login-error")).to_contain_text("（北京时间）后重试")
     page.close()
+
+
+def _beijing_tomorrow(hour: int) -> str:
+    moment = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(days=1)
+    return moment.replace(hour=hour, minute=0).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_member_journey_from_registration_to_a_training_place(
+    browser: Any, live_server: str, live_settings: Settings, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    # An enterprise registers, confirms its e-mail and logs in with the captcha.
+    joiner, problems = open_page(browser, f"{live_server}/")
+    register_enterprise(joiner, live_server, "joiner", "joiner@ent.example", 503)
+    confirm_by_mail(joiner, mailbox, "joiner@ent.example")
+    quick_login(joiner, live_server, "joiner", PASSWORD, remember=False)
+    # It applies for membership with its business licence.
+    licence = tmp_path / "营业执照.pdf"
+    licence.write_bytes(
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    joiner.goto(f"{live_server}/members/apply")
+    form = joiner.locator("#apply-form")
+    form.locator("input[name=legal_representative]").fill("陈大文")
+    form.locator("input[name=address]").fill("广州市天河区珠江新城 1 号")
+    form.locator("select[name=industry_id]").select_option("icv-nev")
+    form.locator("input[name=licence]").set_input_files(str(licence))
+    form.get_by_role("button", name="提交申请").click()
+    expect(joiner.locator("#application-status")).to_contain_text("已提交")
+    mailbox.wait_for("joiner@ent.example", "已收到")
+
+    # Staff review and approve it.
+    analyst = make_account(live_settings, "analyst")
+    staff, staff_problems = open_page(browser, f"{live_server}/")
+    browser_login(staff, live_server, analyst.username, PASSWORD, analyst.totp_secret)
+    staff.goto(f"{live_server}/members/review")
+    staff.get_by_role("link", name="广州浏览器测试503号有限公司").click()
+    staff.get_by_role("button", name="开始审核").click()
+    expect(staff.locator("#application-status")).to_contain_text("审核中")
+    staff.get_by_role("button", name="批准").click()
+    expect(staff.locator("#application-status")).to_contain_text("已批准")
+    mailbox.wait_for("joiner@ent.example", "已批准")
+    joiner.goto(f"{live_server}/account")
+    expect(joiner.locator(".user-box .role")).to_have_text("会员企业")
+
+    # Staff publish a training with one place; another member takes it.
+    staff.goto(f"{live_server}/trainings/new")
+    staff.fill("input[name=title]", "浏览器测试：专精特新申报辅导")
+    staff.fill("input[name=location]", "广州市天河区产业协会 3 楼")
+    staff.fill("input[name=organizer]", "产业协会秘书处")
+    staff.fill("input[name=starts_at]", _beijing_tomorrow(9))
+    staff.fill("input[name=ends_at]", _beijing_tomorrow(11))
+    staff.fill("input[name=capacity]", "1")
+    staff.get_by_role("button", name="发布").click()
+    staff.wait_for_url(re.compile(r".*/trainings/\d+.*"))
+    training_url = staff.url.split("?")[0]
+    first = make_account(live_settings, "member", enterprise_uscc=uscc(504))
+    other, other_problems = open_page(browser, f"{live_server}/")
+    browser_login(other, live_server, first.username, PASSWORD)
+    other.goto(training_url)
+    other.get_by_role("button", name="报名", exact=True).click()
+    expect(other.locator("#signup-status")).to_contain_text("已报名（已确认）")
+
+    # The new member signs up for the full training and is wait-listed ...
+    joiner.goto(training_url)
+    joiner.get_by_role("button", name="报名", exact=True).click()
+    expect(joiner.locator("#signup-status")).to_contain_text("候补第 1 位")
+    # ... someone cancels, and the new member is moved up and told by e-mail.
+    other.get_by_role("button", name="取消报名").click()
+    expect(other.locator("#signup-status")).to_contain_text("已取消报名")
+    joiner.goto(training_url)
+    expect(joiner.locator("#signup-status")).to_contain_text("已报名（已确认）")
+    mailbox.wait_for("joiner@ent.example", "候补成功")
+    # Staff see the attendee list and can export it.
+    staff.goto(f"{training_url}/attendees")
+    expect(staff.locator("main")).to_contain_text("广州浏览器测试503号有限公司")
+    assert problems == staff_problems == other_problems == [], (problems, staff_problems)
+    for page in (joiner, staff, other):
+        page.close()
