@@ -74,7 +74,16 @@ def _role_granted(need: Any) -> str:
 
 
 def _fields(route: Any) -> list[str]:
-    return [p.alias for p in route.dependant.body_params if "UploadFile" not in repr(p.field_info.annotation)]
+    return [p.alias for p in _body_params(route.dependant)
+            if "UploadFile" not in repr(p.field_info.annotation)]  # fmt: skip
+
+
+def _body_params(dependant: Any) -> list[Any]:
+    """Form fields of a route, including those its dependencies read (e.g. a shared form)."""
+    found = list(dependant.body_params)
+    for sub in dependant.dependencies:
+        found += _body_params(sub)
+    return found
 
 
 def test_every_post_form_in_the_templates_carries_the_csrf_token() -> None:

@@ -91,6 +91,13 @@ class Viewer:
     def actor(self) -> Actor:
         return Actor(self.username, self.role, self.client_addr)
 
+    def require_account(self) -> Account:
+        """The logged-in account (for routes whose requirement already refused anonymous
+        visitors; the check keeps the type honest)."""
+        if self.account is None:
+            raise HTTPException(401, "请先登录 / login required")
+        return self.account
+
     def may(self, obj: str, act: str) -> bool:
         return allows(self.role, obj, act)
 

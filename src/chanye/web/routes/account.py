@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from chanye.portal import accounts, emails, totp
@@ -37,7 +37,7 @@ from chanye.web.auth import (
     set_session_cookie,
 )
 from chanye.web.dependencies import SessionDep, SettingsDep
-from chanye.web.templating import templates
+from chanye.web.pages import area_renderer
 
 router = APIRouter()
 
@@ -46,12 +46,7 @@ AccountSelf = Annotated[Viewer, requires("account", "self")]
 CONFIRM_HOURS = 24
 
 
-def page(
-    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, template, {"active": "members", **(context or {})}, status_code=status
-    )
+page = area_renderer("members")
 
 
 def captcha_ok(request: Request, db: SessionDep, viewer: Viewer, answer: str) -> bool:
@@ -372,7 +367,7 @@ def change_password(
     new_password: Annotated[str, Form(max_length=256)] = "",
     new_password_again: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    user = _account(viewer)
+    user = viewer.require_account()
     try:
         if new_password != new_password_again:
             raise accounts.AccountRefusedError(
@@ -393,7 +388,9 @@ def change_password(
 
 @router.get("/account/totp", response_class=HTMLResponse, summary="Set up two-factor login")
 def totp_page(request: Request, viewer: AccountSelf) -> HTMLResponse:
-    return page(request, "account/totp.html", _totp_context(_account(viewer), totp.new_secret()))
+    return page(
+        request, "account/totp.html", _totp_context(viewer.require_account(), totp.new_secret())
+    )
 
 
 def _totp_context(user: Account, secret: str, **extra: Any) -> dict[str, Any]:
@@ -409,7 +406,7 @@ def enable_totp(
     secret: Annotated[str, Form(min_length=16, max_length=64, pattern="^[A-Z2-7]+=*$")],
     code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    user = _account(viewer)
+    user = viewer.require_account()
     if not totp.verify(secret, code):
         context = _totp_context(user, secret, error="动态口令不正确，请核对手机时间后重试")
         return page(request, "account/totp.html", context, 400)
@@ -418,9 +415,3 @@ def enable_totp(
     record(db, viewer.actor, "account.enable_totp", "account", str(user.id), before=before,
            after={"two_factor": True})  # fmt: skip
     return RedirectResponse("/account?changed=totp", status_code=303)
-
-
-def _account(viewer: Viewer) -> Account:
-    if viewer.account is None:  # requires("account", "self") already refused anonymous viewers
-        raise HTTPException(401)
-    return viewer.account

@@ -21,7 +21,7 @@ from chanye.store.models import Account, MembershipApplication, MembershipDocume
 from chanye.system.model import IndustrialSystem
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
-from chanye.web.templating import templates
+from chanye.web.pages import area_renderer
 
 router = APIRouter()
 
@@ -40,19 +40,7 @@ DONE = {
 }
 
 
-def page(
-    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    common = {"active": "members", "status_labels": membership.STATUS_LABELS}
-    return templates.TemplateResponse(
-        request, template, {**common, **(context or {})}, status_code=status
-    )
-
-
-def _account(viewer: Viewer) -> Account:
-    if viewer.account is None:  # every route using this requires a logged-in account
-        raise HTTPException(401)
-    return viewer.account
+page = area_renderer("members", status_labels=membership.STATUS_LABELS)
 
 
 def _by_field(problems: list[Problem]) -> dict[str, list[str]]:
@@ -84,7 +72,7 @@ def members_page(
 def apply_page(
     request: Request, db: SessionDep, settings: SettingsDep, system: SystemDep, viewer: MayApply
 ) -> HTMLResponse:
-    account = _account(viewer)
+    account = viewer.require_account()
     if account.role == "member":
         return page(request, "members/message.html", {
             "title": "您已是会员企业", "message": "贵单位已是产业协会会员企业，无需再次申请。",
@@ -149,7 +137,7 @@ def apply(
     licence: Annotated[UploadFile | None, File(description="营业执照: PDF, JPG or PNG")] = None,
     others: Annotated[list[UploadFile] | None, File(description="Up to 4 more documents")] = None,
 ) -> Response:
-    account = _account(viewer)
+    account = viewer.require_account()
     form = ApplicationForm(
         company_name=company_name, enterprise_uscc=enterprise_uscc,
         legal_representative=legal_representative, industry_id=industry_id, district=district,

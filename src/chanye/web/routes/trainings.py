@@ -6,10 +6,11 @@ Thin: capacity, the waiting list and every rule are ``chanye.portal.trainings``'
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import dataclasses
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.portal import trainings
@@ -17,7 +18,7 @@ from chanye.portal.mail import MailSettings
 from chanye.store.models import Training
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
-from chanye.web.templating import templates
+from chanye.web.pages import area_renderer
 
 router = APIRouter()
 
@@ -38,12 +39,7 @@ RESULTS = {
 }
 
 
-def page(
-    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, template, {"active": "trainings", **(context or {})}, status_code=status
-    )
+page = area_renderer("trainings")
 
 
 def _training(db: SessionDep, training_id: int) -> Training:
@@ -71,12 +67,22 @@ def new_training_page(request: Request, viewer: Manage) -> HTMLResponse:
     return page(request, "trainings/form.html", {"form": draft, "problems": {}, "training": None})
 
 
-def _draft(
-    title: str, summary: str, location: str, organizer: str, starts_at: str, ends_at: str,
-    capacity: str, status: str,
-) -> trainings.TrainingDraft:  # fmt: skip
+def training_form(
+    title: Annotated[str, Form(max_length=400)] = "",
+    summary: Annotated[str, Form(max_length=40000)] = "",
+    location: Annotated[str, Form(max_length=400)] = "",
+    organizer: Annotated[str, Form(max_length=240)] = "",
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    ends_at: Annotated[str, Form(max_length=40)] = "",
+    capacity: Annotated[str, Form(max_length=10)] = "",
+    status: Annotated[str, Form(max_length=20)] = "open",
+) -> trainings.TrainingDraft:
+    """The create and edit forms' fields, as the domain's draft (checked there)."""
     return trainings.TrainingDraft(title, summary, location, organizer, starts_at, ends_at,
                                    capacity, status)  # fmt: skip
+
+
+TrainingForm = Annotated[trainings.TrainingDraft, Depends(training_form)]
 
 
 def _problems(refused: trainings.TrainingRefusedError) -> dict[str, list[str]]:
@@ -91,15 +97,9 @@ def create_training(
     request: Request,
     db: SessionDep,
     viewer: Manage,
-    title: Annotated[str, Form(max_length=400)] = "",
-    summary: Annotated[str, Form(max_length=40000)] = "",
-    location: Annotated[str, Form(max_length=400)] = "",
-    organizer: Annotated[str, Form(max_length=240)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    capacity: Annotated[str, Form(max_length=10)] = "",
+    draft: TrainingForm,
 ) -> Response:
-    draft = _draft(title, summary, location, organizer, starts_at, ends_at, capacity, "open")
+    draft = dataclasses.replace(draft, status="open")  # a new training always opens
     try:
         training = trainings.create_training(db, draft, viewer.actor)
     except trainings.TrainingRefusedError as refused:
@@ -183,17 +183,9 @@ def update_training(
     db: SessionDep,
     settings: SettingsDep,
     viewer: Manage,
-    title: Annotated[str, Form(max_length=400)] = "",
-    summary: Annotated[str, Form(max_length=40000)] = "",
-    location: Annotated[str, Form(max_length=400)] = "",
-    organizer: Annotated[str, Form(max_length=240)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    capacity: Annotated[str, Form(max_length=10)] = "",
-    status: Annotated[str, Form(max_length=20)] = "open",
+    draft: TrainingForm,
 ) -> Response:
     training = _training(db, training_id)
-    draft = _draft(title, summary, location, organizer, starts_at, ends_at, capacity, status)
     try:
         trainings.update_training(db, training, draft, viewer.actor, _mailer(settings))
     except trainings.TrainingRefusedError as refused:
