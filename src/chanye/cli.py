@@ -21,6 +21,7 @@ from chanye.registry.importer import import_file
 from chanye.registry.queries import RegistryReader, SearchQuery
 from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor
+from chanye.store.audit_cli import audit_app
 from chanye.store.database import database_exists, session_scope
 from chanye.store.migrate import upgrade
 from chanye.synth.cli import synth_app
@@ -50,6 +51,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(synth_app, name="synth")
 app.add_typer(account_app, name="account")
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

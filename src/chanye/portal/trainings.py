@@ -19,12 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import nh3
-from markdown_it import MarkdownIt
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from chanye.portal import emails
+from chanye.portal import emails, markdown
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, Training, TrainingSignup, utcnow
@@ -585,12 +583,9 @@ def ics(training: Training, site_url: str = "", now: dt.datetime | None = None) 
     return "".join(_fold(line) + "\r\n" for line in lines)
 
 
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
-
-
-def summary_html(markdown: str) -> str:
-    """The Markdown summary as HTML: raw HTML is not passed through, and nh3 cleans the result."""
-    return nh3.clean(_markdown.render(markdown), link_rel="noopener noreferrer")
+def summary_html(text: str) -> str:
+    """The Markdown summary as safe HTML (the same rules as news articles)."""
+    return str(markdown.render(text))
 
 
 # --- demo ----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ NAVIGATION: tuple[Area, ...] = (
         "会员",
         "/members",
         "产业协会会员门户：注册登录、入会申请、会员名录。",
-        issue=4,
+        ready=True,
         coming=("账号注册与登录（验证码、记住账号、找回密码）", "入会申请与审核", "会员名录"),
     ),
     Area(
@@ -70,7 +70,7 @@ NAVIGATION: tuple[Area, ...] = (
         "培训",
         "/trainings",
         "近期培训：报名、候补与签到名单。",
-        issue=4,
+        ready=True,
         coming=("培训列表与详情", "在线报名、名额与候补", "参训名单导出与日历文件"),
     ),
     Area(
@@ -78,7 +78,7 @@ NAVIGATION: tuple[Area, ...] = (
         "新闻",
         "/news",
         "产业动态与政策新闻。",
-        issue=4,
+        ready=True,
         coming=("新闻发布与分类", "首页新闻动态"),
     ),
 )

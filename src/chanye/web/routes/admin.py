@@ -1,7 +1,139 @@
-"""Placeholder: filled in by the admin work of issue #4."""
+"""Administration: the audit log (审计日志) — search, the hash-chain check, CSV and Excel exports.
+
+Only administrators (``audit:read``). Looking at the log and exporting it are themselves audited,
+with the filter used.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from chanye.portal import audit_search
+from chanye.portal.audit_search import AuditFilter, FilterError
+from chanye.portal.roles import ROLE_LABELS
+from chanye.store.audit import record, verify_chain
+from chanye.store.models import utcnow
+from chanye.web.auth import Viewer, requires
+from chanye.web.dependencies import SessionDep
+from chanye.web.templating import BEIJING, templates
 
 router = APIRouter()
+
+AuditRead = Annotated[Viewer, requires("audit", "read")]
+Text = Annotated[str, Query(max_length=audit_search.TEXT_LIMIT)]
+DateText = Annotated[str, Query(max_length=20)]
+SHOWN_BROKEN_IDS = 50
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _filter(
+    actor: str, role: str, action: str, object_type: str, object_id: str, result: str,
+    client_addr: str, since: str, until: str,
+) -> AuditFilter:  # fmt: skip
+    try:
+        return audit_search.make_filter(
+            actor=actor, role=role, action=action, object_type=object_type, object_id=object_id,
+            result=result, client_addr=client_addr, since=since, until=until,
+        )  # fmt: skip
+    except FilterError as refused:
+        raise HTTPException(400, str(refused)) from None
+
+
+@router.get("/admin/audit", response_class=HTMLResponse, summary="Audit log: search, chain check")
+def audit_page(
+    request: Request,
+    db: SessionDep,
+    viewer: AuditRead,
+    actor: Text = "",
+    role: Text = "",
+    action: Text = "",
+    object_type: Text = "",
+    object_id: Text = "",
+    result: Text = "",
+    client_addr: Text = "",
+    since: DateText = "",
+    until: DateText = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> HTMLResponse:
+    form = {"actor": actor, "role": role, "action": action, "object_type": object_type,
+            "object_id": object_id, "result": result, "client_addr": client_addr,
+            "since": since, "until": until}  # fmt: skip
+    try:
+        flt = audit_search.make_filter(**form)
+    except FilterError as refused:
+        return _page(request, {"form": form, "error": str(refused), "found": None}, 400)
+    found = audit_search.search(db, flt, page)
+    broken = verify_chain(db)
+    context = {
+        "form": form,
+        "found": found,
+        "broken": broken[:SHOWN_BROKEN_IDS],
+        "broken_count": len(broken),
+        "retention": audit_search.retention(db),
+        "query": flt.as_params(),
+    }
+    # After the search, so the page shows the log as it was asked for.
+    record(db, viewer.actor, "audit.view", "audit_log", None,
+           after={"filter": flt.as_params(), "page": found.page})  # fmt: skip
+    return _page(request, context)
+
+
+def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    context = {"active": None, "role_labels": ROLE_LABELS,
+               "result_labels": audit_search.RESULT_LABELS, "error": None,
+               "retention_days": audit_search.RETENTION_DAYS,
+               "export_limit": audit_search.EXPORT_LIMIT, **context}  # fmt: skip
+    return templates.TemplateResponse(request, "admin/audit.html", context, status_code=status)
+
+
+def _download(content: bytes, media_type: str, extension: str) -> Response:
+    stamp = utcnow().astimezone(BEIJING).strftime("%Y%m%d-%H%M%S")
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="audit-log-{stamp}.{extension}"',
+        "Cache-Control": "no-store",
+    })  # fmt: skip
+
+
+@router.get("/admin/audit.csv", summary="Audit log as CSV (same filters)")
+def audit_csv(
+    db: SessionDep,
+    viewer: AuditRead,
+    actor: Text = "",
+    role: Text = "",
+    action: Text = "",
+    object_type: Text = "",
+    object_id: Text = "",
+    result: Text = "",
+    client_addr: Text = "",
+    since: DateText = "",
+    until: DateText = "",
+) -> Response:
+    flt = _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
+    content = audit_search.export_csv(db, flt, audit_search.EXPORT_LIMIT)
+    record(db, viewer.actor, "audit.export", "audit_log", None,
+           after={"filter": flt.as_params(), "format": "csv"})  # fmt: skip
+    return _download(content, "text/csv; charset=utf-8", "csv")
+
+
+@router.get("/admin/audit.xlsx", summary="Audit log as Excel (same filters)")
+def audit_xlsx(
+    db: SessionDep,
+    viewer: AuditRead,
+    actor: Text = "",
+    role: Text = "",
+    action: Text = "",
+    object_type: Text = "",
+    object_id: Text = "",
+    result: Text = "",
+    client_addr: Text = "",
+    since: DateText = "",
+    until: DateText = "",
+) -> Response:
+    flt = _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
+    content = audit_search.export_xlsx(db, flt, audit_search.EXPORT_LIMIT)
+    record(db, viewer.actor, "audit.export", "audit_log", None,
+           after={"filter": flt.as_params(), "format": "xlsx"})  # fmt: skip
+    return _download(content, XLSX_TYPE, "xlsx")
