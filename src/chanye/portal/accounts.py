@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 
+from chanye.beijing import BEIJING, aware
 from chanye.portal.passwords import check_password, hash_password, needs_rehash, verify_password
 from chanye.portal.roles import STAFF_ROLES as STAFF
 from chanye.portal.security_profile import SecurityProfile
@@ -136,7 +137,7 @@ def _locked_until(
     last_success = session.scalar(
         select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))  # type: ignore[arg-type]
     )
-    start = max(since, _aware(last_success)) if last_success else since
+    start = max(since, aware(last_success)) if last_success else since
     failures = session.scalars(
         select(LoginAttempt.at)
         .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)  # type: ignore[arg-type]
@@ -145,12 +146,8 @@ def _locked_until(
     ).all()
     if len(failures) < profile.lockout_failures:
         return None
-    until = _aware(failures[0]) + dt.timedelta(minutes=profile.lockout_minutes)
+    until = aware(failures[0]) + dt.timedelta(minutes=profile.lockout_minutes)
     return until if until > now else None
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def check_lock(
@@ -164,7 +161,7 @@ def check_lock(
     until = max((lock for lock in locks if lock), default=None)
     if until is None:
         return None
-    local = until.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M")
+    local = until.astimezone(BEIJING).strftime("%H:%M")
     record(session, Actor(name or "-", "anonymous", client_addr), "login.locked", "account", name,
            result="refused")  # fmt: skip
     return LoginResult(False, zh=f"登录失败次数过多，已暂时锁定，请于 {local}（北京时间）后重试",
@@ -220,7 +217,7 @@ def authenticate(
         account.password_hash = hash_password(password)
     record(session, Actor(account.username, account.role, client_addr), "login.success", "account",
            str(account.id))  # fmt: skip
-    age = now - _aware(account.password_changed_at)
+    age = now - aware(account.password_changed_at)
     expired = profile.password_max_age_days > 0 and age > dt.timedelta(
         days=profile.password_max_age_days
     )

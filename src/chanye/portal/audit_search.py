@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from chanye.beijing import BEIJING
 from chanye.portal.roles import label
 from chanye.store.audit import GENESIS_HASH
 from chanye.store.models import AuditEntry, utcnow
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 RETENTION_DAYS = 180
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000  # rows per web export; the command line has no limit

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing
 from chanye.portal.news_seed import ARTICLES
 from chanye.store.audit import Actor, record
 from chanye.store.models import NewsArticle, utcnow
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DRAFT, PUBLISHED = "draft", "published"
 STATUSES = {DRAFT: "草稿", PUBLISHED: "已发布"}
 CATEGORIES: dict[str, str] = {
@@ -42,18 +42,13 @@ def category_label(category: str) -> str:
     return CATEGORIES.get(category, category)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _visible(now: dt.datetime) -> ColumnElement[bool]:
     return (NewsArticle.status == PUBLISHED) & (NewsArticle.published_at <= now)
 
 
 def is_public(article: NewsArticle, now: dt.datetime | None = None) -> bool:
     """Whether anyone may read it: published, and its publication time has come."""
-    return article.status == PUBLISHED and _aware(article.published_at) <= (now or utcnow())
+    return article.status == PUBLISHED and aware(article.published_at) <= (now or utcnow())
 
 
 def latest(session: Session, limit: int = 6) -> list[NewsArticle]:
@@ -141,23 +136,6 @@ class ArticleDraft:
     published_at: str = ""
 
 
-def parse_beijing(text: str) -> dt.datetime | None:
-    """A Beijing date (and time) as typed, as UTC; None when it is not one."""
-    text = text.strip().replace(" ", "T")
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BEIJING)
-    return moment.astimezone(dt.UTC)
-
-
-def beijing_input(moment: dt.datetime) -> str:
-    """A stored time as a ``datetime-local`` value in Beijing time."""
-    return _aware(moment).astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M")
-
-
 def draft_of(article: NewsArticle) -> ArticleDraft:
     return ArticleDraft(
         article.title, article.category, article.body_markdown, article.summary, article.slug,
@@ -226,7 +204,7 @@ def _snapshot(article: NewsArticle) -> dict[str, Any]:
     body = article.body_markdown.encode()
     return {
         "title": article.title, "slug": article.slug, "category": article.category,
-        "status": article.status, "published_at": _aware(article.published_at).isoformat(),
+        "status": article.status, "published_at": aware(article.published_at).isoformat(),
         "summary": article.summary, "body_chars": len(article.body_markdown),
         "body_sha256": hashlib.sha256(body).hexdigest()[:16],
     }  # fmt: skip
@@ -261,7 +239,7 @@ def update_article(
     slug, when = _check(session, draft, article, now)
     before = _snapshot(article)
     if not draft.published_at.strip():
-        when = _aware(article.published_at)  # an empty field keeps the time it had
+        when = aware(article.published_at)  # an empty field keeps the time it had
     article.title, article.category = draft.title.strip(), draft.category
     article.summary, article.body_markdown = draft.summary.strip(), draft.body_markdown.strip()
     article.status, article.published_at = draft.status, when

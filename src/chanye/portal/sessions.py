@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from chanye.beijing import aware
 from chanye.store.models import WebSession, utcnow
 
 # Writing last_seen on every request would make every page view a write; a minute is precise
@@ -24,10 +25,6 @@ TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass
@@ -67,12 +64,12 @@ def load_session(
     row = session.get(WebSession, _digest(token))
     if row is None:
         return Loaded(None)
-    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
+    if now - aware(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
         account_id = row.account_id
         session.delete(row)
         session.flush()
         return Loaded(None, timed_out_account=account_id)
-    if now - _aware(row.last_seen_at) > TOUCH_INTERVAL:
+    if now - aware(row.last_seen_at) > TOUCH_INTERVAL:
         row.last_seen_at = now
     return Loaded(row)
 

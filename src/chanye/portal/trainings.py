@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing
 from chanye.portal import emails, markdown
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.store.audit import Actor, record
@@ -29,18 +30,12 @@ from chanye.store.models import Account, Training, TrainingSignup, utcnow
 
 log = logging.getLogger(__name__)
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 CONFIRMED, WAITLISTED, CANCELLED = "confirmed", "waitlisted", "cancelled"
 STATUS_LABELS = {CONFIRMED: "已确认", WAITLISTED: "候补", CANCELLED: "已取消"}
 OPEN = "open"
 TRAINING_STATUSES = {"open": "开放报名", "cancelled": "已取消"}
 LIMITS = {"title": 200, "location": 200, "organizer": 120, "summary": 20000}
 MAX_CAPACITY = 10000
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def upcoming(session: Session, limit: int = 5, now: dt.datetime | None = None) -> list[Training]:
@@ -107,23 +102,6 @@ class TrainingFields:
     status: str
 
 
-def parse_beijing(text: str) -> dt.datetime | None:
-    """A Beijing local date and time as typed in a form, as UTC; None when it is not one."""
-    text = text.strip().replace(" ", "T")
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BEIJING)
-    return moment.astimezone(dt.UTC)
-
-
-def beijing_input(moment: dt.datetime) -> str:
-    """A stored time as a ``datetime-local`` input value in Beijing time."""
-    return _aware(moment).astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M")
-
-
 def draft_of(training: Training) -> TrainingDraft:
     return TrainingDraft(
         training.title, training.summary, training.location, training.organizer,
@@ -184,8 +162,8 @@ def _capacity(text: str, problems: list[Problem]) -> int | None:
 def _snapshot(training: Training) -> dict[str, Any]:
     return {
         "title": training.title, "location": training.location, "organizer": training.organizer,
-        "starts_at": _aware(training.starts_at).isoformat(),
-        "ends_at": _aware(training.ends_at).isoformat(),
+        "starts_at": aware(training.starts_at).isoformat(),
+        "ends_at": aware(training.ends_at).isoformat(),
         "capacity": training.capacity, "status": training.status,
         "summary_chars": len(training.summary),
     }  # fmt: skip
@@ -336,7 +314,7 @@ def place_of(session: Session, training: Training, account: Account | None) -> P
 def _check_open(training: Training, now: dt.datetime) -> None:
     if training.status != OPEN:
         raise refused("training", "该培训已取消，不能报名", "the training is cancelled")
-    if now >= _aware(training.starts_at):
+    if now >= aware(training.starts_at):
         raise refused("training", "培训已开始或已结束，不能再报名",
                       "the training has started: sign-up is closed")  # fmt: skip
 
@@ -389,7 +367,7 @@ def cancel(
     signup = _signup(session, training.id, account.id)
     if signup is None or signup.status == CANCELLED:
         raise refused("training", "您没有报名该培训", "you are not signed up for this training")
-    if now >= _aware(training.starts_at):
+    if now >= aware(training.starts_at):
         raise refused("training", "培训已开始，不能再取消报名",
                       "the training has started: sign-ups cannot be cancelled")  # fmt: skip
     before = signup.status
@@ -443,8 +421,8 @@ def _tell_cancelled(session: Session, training: Training, mailer: Mailer | None)
 
 
 def _when(training: Training) -> str:
-    starts = _aware(training.starts_at).astimezone(BEIJING)
-    ends = _aware(training.ends_at).astimezone(BEIJING)
+    starts = aware(training.starts_at).astimezone(BEIJING)
+    ends = aware(training.ends_at).astimezone(BEIJING)
     end_format = "%H:%M" if starts.date() == ends.date() else "%Y-%m-%d %H:%M"
     return f"{starts:%Y-%m-%d %H:%M}–{ends.strftime(end_format)}（北京时间）"
 
@@ -471,7 +449,7 @@ def listing(
 
 
 def has_started(training: Training, now: dt.datetime | None = None) -> bool:
-    return (now or utcnow()) >= _aware(training.starts_at)
+    return (now or utcnow()) >= aware(training.starts_at)
 
 
 @dataclass(frozen=True)
@@ -503,7 +481,7 @@ def attendees(session: Session, training: Training) -> list[Attendee]:
     )
     return [
         Attendee(number, account.display_name, account.username, account.email,
-                 account.mobile or "", signup.status, _aware(signup.signed_up_at))
+                 account.mobile or "", signup.status, aware(signup.signed_up_at))
         for number, (signup, account) in enumerate(session.execute(query).all(), start=1)
     ]  # fmt: skip
 
@@ -556,7 +534,7 @@ def _fold(line: str) -> str:
 
 
 def _ics_time(moment: dt.datetime) -> str:
-    return _aware(moment).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return aware(moment).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def ics(training: Training, site_url: str = "", now: dt.datetime | None = None) -> str:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import unquote
 
 from fastapi.templating import Jinja2Templates
 
+from chanye.beijing import beijing_text
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import KIND_LABELS, STAGE_LABELS
 from chanye.units import format_percent, format_yuan
 from chanye.web.navigation import NAVIGATION
 from chanye.web.paths import TEMPLATES_DIR
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.filters["yuan"] = format_yuan
 templates.env.filters["percent"] = format_percent
@@ -23,15 +22,7 @@ templates.env.globals["kind_labels"] = KIND_LABELS
 templates.env.globals["code_name"] = lambda code: catalogue().name(code)
 
 
-def beijing(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored (UTC) time as people in China read it."""
-    if moment is None:
-        return ""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(BEIJING).strftime(fmt)
-
-
-templates.env.filters["beijing"] = beijing
+templates.env.filters["beijing"] = beijing_text
 templates.env.filters["urldecode"] = unquote
 
 

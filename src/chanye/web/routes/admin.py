@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
+from chanye.beijing import BEIJING
 from chanye.portal import audit_search
 from chanye.portal.audit_search import AuditFilter, FilterError
 from chanye.portal.roles import ROLE_LABELS
@@ -18,7 +20,7 @@ from chanye.store.audit import record, verify_chain
 from chanye.store.models import utcnow
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep
-from chanye.web.templating import BEIJING, templates
+from chanye.web.templating import templates
 
 router = APIRouter()
 
@@ -97,10 +99,7 @@ def _download(content: bytes, media_type: str, extension: str) -> Response:
     })  # fmt: skip
 
 
-@router.get("/admin/audit.csv", summary="Audit log as CSV (same filters)")
-def audit_csv(
-    db: SessionDep,
-    viewer: AuditRead,
+def export_filter(
     actor: Text = "",
     role: Text = "",
     action: Text = "",
@@ -110,30 +109,31 @@ def audit_csv(
     client_addr: Text = "",
     since: DateText = "",
     until: DateText = "",
-) -> Response:
-    flt = _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
-    content = audit_search.export_csv(db, flt, audit_search.EXPORT_LIMIT)
+) -> AuditFilter:
+    """The page's filter, for the exports (a bad date answers 400 naming it)."""
+    return _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
+
+
+ExportFilter = Annotated[AuditFilter, Depends(export_filter)]
+EXPORTERS = {
+    "csv": (audit_search.export_csv, "text/csv; charset=utf-8"),
+    "xlsx": (audit_search.export_xlsx, XLSX_TYPE),
+}
+
+
+def _export(db: Session, viewer: Viewer, flt: AuditFilter, extension: str) -> Response:
+    export, media_type = EXPORTERS[extension]
+    content = export(db, flt, audit_search.EXPORT_LIMIT)
     record(db, viewer.actor, "audit.export", "audit_log", None,
-           after={"filter": flt.as_params(), "format": "csv"})  # fmt: skip
-    return _download(content, "text/csv; charset=utf-8", "csv")
+           after={"filter": flt.as_params(), "format": extension})  # fmt: skip
+    return _download(content, media_type, extension)
+
+
+@router.get("/admin/audit.csv", summary="Audit log as CSV (same filters)")
+def audit_csv(db: SessionDep, viewer: AuditRead, flt: ExportFilter) -> Response:
+    return _export(db, viewer, flt, "csv")
 
 
 @router.get("/admin/audit.xlsx", summary="Audit log as Excel (same filters)")
-def audit_xlsx(
-    db: SessionDep,
-    viewer: AuditRead,
-    actor: Text = "",
-    role: Text = "",
-    action: Text = "",
-    object_type: Text = "",
-    object_id: Text = "",
-    result: Text = "",
-    client_addr: Text = "",
-    since: DateText = "",
-    until: DateText = "",
-) -> Response:
-    flt = _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
-    content = audit_search.export_xlsx(db, flt, audit_search.EXPORT_LIMIT)
-    record(db, viewer.actor, "audit.export", "audit_log", None,
-           after={"filter": flt.as_params(), "format": "xlsx"})  # fmt: skip
-    return _download(content, XLSX_TYPE, "xlsx")
+def audit_xlsx(db: SessionDep, viewer: AuditRead, flt: ExportFilter) -> Response:
+    return _export(db, viewer, flt, "xlsx")
