@@ -1,0 +1,177 @@
+"""The batch engine: all policies over the whole registry in DuckDB, compiled from CEL via Ibis.
+
+The enterprises are loaded once into an in-memory table (``policy_base``: the fields policies
+read, with ``age_years`` and ``rd_ratio`` derived as of the matching date). Every policy then
+becomes one filtered SELECT, and all of them run as one ``UNION ALL`` statement: DuckDB scans the
+columns in parallel and evaluates each policy's conditions on the rows that survive the previous
+ones. The SQL is compiled once per set of policies and reused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from chanye.policy.compile import BASE_TABLE, base_table, compile_node
+from chanye.policy.fields import FIELDS
+from chanye.policy.model import Policy
+
+HELD_SOURCE = {
+    "founded_on": "CAST(founded_on AS TIMESTAMP)",
+    "age_years": "CASE WHEN founded_on IS NULL THEN NULL ELSE year(DATE '{as_of}') - year(founded_on)"
+    " - CASE WHEN month(DATE '{as_of}') * 100 + day(DATE '{as_of}') < month(founded_on) * 100"
+    " + day(founded_on) THEN 1 ELSE 0 END END",
+    "rd_ratio": "CASE WHEN revenue IS NULL OR rd_expense IS NULL THEN NULL WHEN revenue = 0 THEN 0.0"
+    " ELSE rd_expense / revenue END",
+}
+TYPE_SQL = {"int": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN",
+            "timestamp": "TIMESTAMP", "list": "VARCHAR[]"}  # fmt: skip
+
+
+def base_select(source: str, as_of: dt.date) -> str:
+    """SQL turning the registry's enterprises (``source``) into the table policies read."""
+    columns = ["row_number() OVER () - 1 AS rid"]
+    for spec in FIELDS:
+        if not spec.held:
+            columns.append(f"CAST(NULL AS {TYPE_SQL[spec.type]}) AS {spec.name}")
+        else:
+            expression = HELD_SOURCE.get(spec.name, spec.name).replace("{as_of}", as_of.isoformat())
+            columns.append(f"{expression} AS {spec.name}")
+    columns.append("change_id")
+    return f"SELECT {', '.join(columns)} FROM {source}"
+
+
+@dataclass
+class Population:
+    """The enterprises as policies see them, in an in-memory DuckDB table, as of one date."""
+
+    con: duckdb.DuckDBPyConnection
+    as_of: dt.date
+    size: int
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date) -> Population:
+        con.execute(f"CREATE OR REPLACE TABLE {BASE_TABLE} AS {base_select(source, as_of)}")
+        con.execute(f"CREATE INDEX IF NOT EXISTS {BASE_TABLE}_uscc ON {BASE_TABLE} (uscc)")
+        size = int(con.execute(f"SELECT count(*) FROM {BASE_TABLE}").fetchone()[0])  # type: ignore[index]
+        return cls(con, as_of, size)
+
+    @cached_property
+    def usccs(self) -> pa.Array:
+        """USCC by row number (rid)."""
+        return self.con.execute(f"SELECT uscc FROM {BASE_TABLE} ORDER BY rid").to_arrow_table()[
+            "uscc"
+        ]
+
+    def record(self, uscc: str) -> dict[str, Any] | None:
+        """One enterprise's values as policies read them (None: not in the registry)."""
+        return self._one(f"SELECT * FROM {BASE_TABLE} WHERE uscc = ?", [uscc.strip().upper()])
+
+    def record_by_rid(self, rid: int) -> dict[str, Any]:
+        found = self._one(f"SELECT * FROM {BASE_TABLE} WHERE rid = ?", [rid])
+        if found is None:
+            raise KeyError(rid)
+        return found
+
+    def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
+        cursor = self.con.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        names = [d[0] for d in cursor.description]
+        return dict(zip(names, row, strict=True))
+
+
+@dataclass
+class CompiledSet:
+    """The SQL for a set of policies as of a date, kept to be run again (warm runs)."""
+
+    policies: list[Policy]
+    pairs_sql: str
+    active: list[Policy] = field(default_factory=list)
+
+
+def eligibility(policy: Policy, table: Any) -> Any:
+    """The conjunction of a policy's conditions as one Ibis boolean."""
+    expressions = [compile_node(c.node, table, policy.parameters) for c in policy.conditions]
+    combined = expressions[0]
+    for expression in expressions[1:]:
+        combined = combined & expression
+    return combined
+
+
+def amount_of(policy: Policy, table: Any) -> Any:
+    if policy.amount is None:
+        return ibis.null("float64")
+    return compile_node(policy.amount, table, policy.parameters).cast("float64")
+
+
+def compile_set(policies: list[Policy], as_of: dt.date) -> CompiledSet:
+    """One ``UNION ALL`` over the policies valid on ``as_of``: rows (p, rid, amount)."""
+    table = base_table()
+    active = [p for p in policies if p.valid_on(as_of)]
+    parts = []
+    for index, policy in enumerate(policies):
+        if policy not in active:
+            continue
+        selected = table.filter(eligibility(policy, table)).select(
+            p=ibis.literal(index, type="int16"), rid=table.rid, amount=amount_of(policy, table)
+        )
+        parts.append(ibis.to_sql(selected, dialect="duckdb"))
+    empty = "SELECT CAST(NULL AS SMALLINT) AS p, CAST(NULL AS BIGINT) AS rid, CAST(NULL AS DOUBLE) AS amount WHERE false"
+    sql = "\nUNION ALL\n".join(f"({part})" for part in parts) if parts else empty
+    return CompiledSet(policies, sql, active)
+
+
+def run_pairs(population: Population, compiled: CompiledSet) -> pa.Table:
+    """Every eligible (policy index, row, amount) pair."""
+    return population.con.execute(compiled.pairs_sql).to_arrow_table()
+
+
+def condition_columns_sql(policy: Policy) -> str:
+    """Per enterprise: which condition failed first (by id), and how many failed or were unknown."""
+    table = base_table()
+    checks = [compile_node(c.node, table, policy.parameters) for c in policy.conditions]
+    failed_first = ibis.cases(
+        *[
+            (~check.fill_null(True), ibis.literal(c.id))
+            for check, c in zip(checks, policy.conditions, strict=True)
+        ],
+        else_=ibis.null("string"),
+    )
+    failed = sum((~check.fill_null(True)).cast("int32") for check in checks)
+    unknown = sum(check.isnull().cast("int32") for check in checks)
+    selected = table.select(rid=table.rid, failing=failed_first, failed_count=failed,
+                            unknown_count=unknown)  # fmt: skip
+    return str(ibis.to_sql(selected, dialect="duckdb"))
+
+
+def decisions_sql(policy: Policy, all_rows: bool, as_of: dt.date) -> str:
+    """policy_id, uscc, eligible, amount, failed (condition ids that did not hold, ``;``-joined;
+    ``valid`` when the policy is not in force on the date)."""
+    table = base_table()
+    if not policy.valid_on(as_of):
+        selected = table.select(policy_id=ibis.literal(policy.id), uscc=table.uscc,
+                                eligible=ibis.literal(False), amount=ibis.null("float64"),
+                                failed=ibis.literal("valid"))  # fmt: skip
+        return str(ibis.to_sql(selected if all_rows else selected.limit(0), dialect="duckdb"))
+    checks = [compile_node(c.node, table, policy.parameters) for c in policy.conditions]
+    eligible = eligibility(policy, table).fill_null(False)
+    failed = ibis.literal(";").join(
+        [ibis.cases((check.fill_null(False), ibis.null("string")), else_=ibis.literal(c.id))
+         for check, c in zip(checks, policy.conditions, strict=True)]
+    )  # fmt: skip
+    selected = table.select(
+        policy_id=ibis.literal(policy.id), uscc=table.uscc, eligible=eligible,
+        amount=ibis.cases((eligible, amount_of(policy, table)), else_=ibis.null("float64")),
+        failed=failed,
+    )  # fmt: skip
+    if not all_rows:
+        selected = selected.filter(selected.eligible)
+    return str(ibis.to_sql(selected, dialect="duckdb"))

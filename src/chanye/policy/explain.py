@@ -1,0 +1,151 @@
+"""Explanations in the words of the policy: each condition's clause, the expression, the values it
+read and whether it held; the amount with its arithmetic; and the near misses of a policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chanye.policy.cel import Node
+from chanye.policy.engine import Population
+from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.interpret import MISSING, evaluate
+from chanye.policy.model import Policy
+
+HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
+OUTCOME_LABELS = {HOLDS: "满足", FAILS: "不满足", UNKNOWN: "待补充（缺少数据）"}
+
+
+@dataclass
+class ConditionResult:
+    id: str
+    text: str
+    expression: str
+    values: dict[str, Any]  # field → value read (None: missing)
+    outcome: str  # holds / fails / unknown
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    policy_id: str
+    policy_title: str
+    uscc: str
+    name: str
+    as_of: str
+    valid: bool  # the policy is in force on the date
+    eligible: bool
+    needs_data: bool  # fails only for missing values (待补充)
+    mode: str  # 免申即享 / 快申
+    conditions: list[ConditionResult]
+    amount: float | None
+    arithmetic: str | None
+    source_change: int | None  # the registry change the values come from
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def condition_result(policy: Policy, index: int, record: dict[str, Any]) -> ConditionResult:
+    condition = policy.conditions[index]
+    value = evaluate(condition.node, record, policy.parameters)
+    names = condition.node.fields()
+    missing = [n for n in names if record.get(n) is None]
+    outcome = UNKNOWN if value is MISSING else (HOLDS if value is True else FAILS)
+    return ConditionResult(condition.id, condition.text, condition.when,
+                           {n: _plain(record.get(n)) for n in names}, outcome, missing)  # fmt: skip
+
+
+def explain(population: Population, policy: Policy, uscc: str) -> Explanation | None:
+    record = population.record(uscc)
+    if record is None:
+        return None
+    results = [condition_result(policy, i, record) for i in range(len(policy.conditions))]
+    valid = policy.valid_on(population.as_of)
+    outcomes = {r.outcome for r in results}
+    eligible = valid and outcomes == {HOLDS}
+    amount, arithmetic = (None, None)
+    if eligible and policy.amount is not None:
+        value = evaluate(policy.amount, record, policy.parameters)
+        amount = None if value is MISSING else float(value)
+        arithmetic = f"{substitute(policy.amount_text or '', record, policy.parameters)} = " + (
+            "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
+        )
+    return Explanation(policy.id, policy.title, uscc, str(record.get("name") or ""),
+                       population.as_of.isoformat(), valid, eligible,
+                       valid and FAILS not in outcomes and UNKNOWN in outcomes, policy.mode_label,
+                       results, amount, arithmetic, record.get("change_id"))  # fmt: skip
+
+
+def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str:
+    """The expression with each value it reads written in: the arithmetic a person can check."""
+
+    def field_value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = record.get(name)
+        label = FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
+        return f"{label}[{'缺失' if value is None else _number(value)}]"
+
+    text = re.sub(r"enterprise\.([a-z_]+)", field_value, text)
+    return re.sub(r"params\.([a-z_]+)", lambda m: _number(params.get(m.group(1))), text)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:g}"
+    return str(_plain(value))
+
+
+@dataclass
+class NearMiss:
+    uscc: str
+    name: str
+    condition_id: str
+    condition_text: str
+    values: dict[str, Any]
+    shortfall: float | None  # how far the value is from the threshold, when that is a number
+
+
+def shortfall(node: Node, record: dict[str, Any], params: dict[str, Any]) -> float | None:
+    """For a comparison of a field with a constant or parameter: how far off the enterprise is."""
+    if node.kind != "compare" or node.op in ("==", "!="):
+        return None
+    left, right = node.args
+    if left.kind != "field" or right.kind not in ("literal", "param"):
+        return None
+    value = record.get(left.op)
+    threshold = right.value if right.kind == "literal" else params.get(right.op)
+    if not isinstance(value, int | float) or not isinstance(threshold, int | float):
+        return None
+    return float(abs(threshold - value))
+
+
+def near_misses(population: Population, policy: Policy, limit: int = 100) -> list[NearMiss]:
+    """Enterprises failing exactly one condition (for a known reason), nearest first."""
+    from chanye.policy.engine import condition_columns_sql
+
+    sql = condition_columns_sql(policy)
+    rows = population.con.execute(
+        f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 LIMIT {limit * 20}"
+    ).fetchall()
+    misses: list[NearMiss] = []
+    for row in rows:
+        rid, failing = int(row[0]), str(row[1])
+        record = population.record_by_rid(rid)
+        index = [c.id for c in policy.conditions].index(failing)
+        condition = policy.conditions[index]
+        misses.append(NearMiss(str(record["uscc"]), str(record["name"] or ""), condition.id,
+                               condition.text, {n: _plain(record.get(n)) for n in condition.node.fields()},
+                               shortfall(condition.node, record, policy.parameters)))  # fmt: skip
+    misses.sort(key=lambda m: (m.shortfall is None, m.shortfall or 0.0))
+    return misses[:limit]

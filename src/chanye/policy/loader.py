@@ -1,0 +1,298 @@
+"""Reading policy files (YAML): every problem reported as ``file:line:column: message``.
+
+Positions come from the YAML node marks; a problem inside a CEL expression is placed at its line
+and column within the file (exact for expressions written on one line, as policy files do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import Node as YamlNode
+
+from chanye.policy.cel import CelError, Node, param_type, parse
+from chanye.policy.model import Condition, Policy
+
+POLICY_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+TOP_KEYS = {"id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit",
+            "exclusive_group"}  # fmt: skip
+REQUIRED = ("id", "title", "issuer", "valid", "conditions")
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class PolicyFileError(Exception):
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_policy_file(path: Path) -> Policy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyFileError(
+            [PolicyProblem(str(path), 1, 1, "文件不存在 / no such file")]
+        ) from None
+    except UnicodeDecodeError:
+        raise PolicyFileError(
+            [PolicyProblem(str(path), 1, 1, "文件须为 UTF-8 编码 / not UTF-8")]
+        ) from None
+    return load_policy_text(text, str(path))
+
+
+def load_policy_text(text: str, source_name: str) -> Policy:
+    reader = _Reader(source_name, text)
+    policy = reader.read()
+    if reader.problems or policy is None:
+        raise PolicyFileError(reader.problems)
+    return policy
+
+
+def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
+    """The policy re-checked with other parameter values (types must stay the same)."""
+    for name, value in parameters.items():
+        if name not in policy.parameters:
+            raise PolicyFileError([PolicyProblem(policy.source_name, 1, 1,
+                                                 f"未定义的参数 {name} / unknown parameter")])  # fmt: skip
+        if not _same_kind(policy.parameters[name], value):
+            raise PolicyFileError([PolicyProblem(policy.source_name, 1, 1,
+                                                 f"参数 {name} 须为 {param_type(policy.parameters[name])} "
+                                                 f"/ parameter {name} keeps its type")])  # fmt: skip
+    conditions = [
+        Condition(c.id, c.text, c.when, parse(c.when, parameters)) for c in policy.conditions
+    ]
+    amount = parse(policy.amount_text, parameters) if policy.amount_text else None
+    return Policy(policy.id, policy.title, policy.issuer, policy.valid_from, policy.valid_to,
+                  parameters, conditions, amount, policy.amount_text, policy.document,
+                  policy.exclusive_group, policy.source_name, policy.source_text)  # fmt: skip
+
+
+def _same_kind(old: Any, new: Any) -> bool:
+    old_type, new_type = param_type(old), param_type(new)
+    return old_type == new_type or (old_type == "double" and new_type == "int")
+
+
+class _Reader:
+    def __init__(self, source_name: str, text: str) -> None:
+        self.source = source_name
+        self.text = text
+        self.problems: list[PolicyProblem] = []
+
+    def problem(
+        self, node: YamlNode | None, message: str, offset: tuple[int, int] = (0, 0)
+    ) -> None:
+        line = (node.start_mark.line + 1) if node is not None else 1
+        column = (node.start_mark.column + 1) if node is not None else 1
+        self.problems.append(
+            PolicyProblem(self.source, line + offset[0], column + offset[1], message)
+        )
+
+    def read(self) -> Policy | None:
+        try:
+            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.problems.append(
+                PolicyProblem(self.source, line, column, f"YAML 格式错误 / YAML error: {reason}")
+            )
+            return None
+        if not isinstance(root, MappingNode):
+            self.problem(
+                root, "政策文件须为键值映射（id、title、conditions…）/ a policy file is a mapping"
+            )
+            return None
+        top = self.mapping(root)
+        for key, (key_node, _value) in top.items():
+            if key not in TOP_KEYS:
+                self.problem(
+                    key_node, f"未知的键 {key}（可用：{'、'.join(sorted(TOP_KEYS))}）/ unknown key"
+                )
+        for key in REQUIRED:
+            if key not in top:
+                self.problem(root, f"缺少必填项 {key} / missing key {key}")
+        if self.problems:
+            return None
+        return self.policy(top)
+
+    def mapping(self, node: MappingNode) -> dict[str, tuple[YamlNode, YamlNode]]:
+        found: dict[str, tuple[YamlNode, YamlNode]] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in found:
+                self.problem(key_node, f"重复的键 {key} / duplicate key")
+            found[key] = (key_node, value_node)
+        return found
+
+    def value(self, node: YamlNode) -> Any:
+        return yaml.safe_load(yaml.serialize(node))
+
+    def text_of(self, top: dict[str, tuple[YamlNode, YamlNode]], key: str) -> str | None:
+        if key not in top:
+            return None
+        node = top[key][1]
+        value = self.value(node)
+        if not isinstance(value, str) or not value.strip():
+            self.problem(node, f"{key} 须为非空文本 / {key} must be text")
+            return None
+        return value.strip()
+
+    def policy(self, top: dict[str, tuple[YamlNode, YamlNode]]) -> Policy | None:
+        policy_id = self.text_of(top, "id") or ""
+        if policy_id and not POLICY_ID.match(policy_id):
+            self.problem(
+                top["id"][1],
+                "id 只能用小写字母、数字和 -（如 rd-subsidy-2025）/ id must match [a-z0-9-]",
+            )
+        valid = self.validity(top["valid"][1])
+        parameters = self.parameters(top.get("parameters"))
+        conditions = self.conditions(top["conditions"][1], parameters)
+        amount_text, amount = self.benefit(top.get("benefit"), parameters)
+        title, issuer = self.text_of(top, "title"), self.text_of(top, "issuer")
+        if self.problems or valid is None or title is None or issuer is None:
+            return None
+        return Policy(policy_id, title, issuer, valid[0], valid[1], parameters, conditions,
+                      amount, amount_text, self.text_of(top, "document"),
+                      self.text_of(top, "exclusive_group"), self.source, self.text)  # fmt: skip
+
+    def validity(self, node: YamlNode) -> tuple[dt.date, dt.date] | None:
+        if not isinstance(node, MappingNode):
+            self.problem(node, "valid 须写成 {from: 日期, to: 日期} / valid needs from and to")
+            return None
+        parts = self.mapping(node)
+        days: list[dt.date] = []
+        for key in ("from", "to"):
+            if key not in parts:
+                self.problem(node, f"valid 缺少 {key} / valid needs {key}")
+                continue
+            value = self.value(parts[key][1])
+            if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+                self.problem(parts[key][1], f"valid.{key} 须为日期，如 2025-01-01 / not a date")
+                continue
+            days.append(value)
+        if len(days) == 2 and days[0] > days[1]:
+            self.problem(parts["to"][1], "有效期结束日早于开始日 / valid.to is before valid.from")
+        return (days[0], days[1]) if len(days) == 2 and days[0] <= days[1] else None
+
+    def parameters(self, entry: tuple[YamlNode, YamlNode] | None) -> dict[str, Any]:
+        if entry is None:
+            return {}
+        node = entry[1]
+        if not isinstance(node, MappingNode):
+            self.problem(node, "parameters 须为 名称: 取值 的映射 / parameters is a mapping")
+            return {}
+        found: dict[str, Any] = {}
+        for name, (key_node, value_node) in self.mapping(node).items():
+            value = self.value(value_node)
+            if not re.match(r"^[a-z_][a-z0-9_]*$", name):
+                self.problem(
+                    key_node, f"参数名 {name} 只能用小写字母、数字和 _ / bad parameter name"
+                )
+            elif param_type(value) is None:
+                self.problem(
+                    value_node,
+                    f"参数 {name} 的取值须为数、文本、日期或文本列表 / unsupported value",
+                )
+            else:
+                found[name] = value
+        return found
+
+    def conditions(self, node: YamlNode, parameters: dict[str, Any]) -> list[Condition]:
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, "conditions 须为至少一项的列表 / conditions is a non-empty list")
+            return []
+        conditions: list[Condition] = []
+        seen: set[str] = set()
+        for item in node.value:
+            if not isinstance(item, MappingNode):
+                self.problem(item, "每个条件须有 id、text、when / a condition is a mapping")
+                continue
+            parts = self.mapping(item)
+            for key, (key_node, _v) in parts.items():
+                if key not in ("id", "text", "when"):
+                    self.problem(
+                        key_node, f"条件中未知的键 {key}（可用：id、text、when）/ unknown key"
+                    )
+            condition_id = self.value(parts["id"][1]) if "id" in parts else None
+            if not isinstance(condition_id, str) or not POLICY_ID.match(condition_id):
+                self.problem(parts["id"][1] if "id" in parts else item,
+                             "条件 id 须为小写字母、数字和 - / condition id must match [a-z0-9-]")  # fmt: skip
+                continue
+            if condition_id in seen:
+                self.problem(
+                    parts["id"][1], f"重复的条件 id {condition_id} / duplicate condition id"
+                )
+            seen.add(condition_id)
+            if "when" not in parts:
+                self.problem(item, f"条件 {condition_id} 缺少 when / condition needs when")
+                continue
+            node_ = self.cel(parts["when"][1], parameters, must_be="bool")
+            text = self.value(parts["text"][1]) if "text" in parts else None
+            if node_ is not None:
+                conditions.append(Condition(condition_id, str(text or self.value(parts["when"][1])),
+                                            str(self.value(parts["when"][1])), node_))  # fmt: skip
+        return conditions
+
+    def benefit(
+        self, entry: tuple[YamlNode, YamlNode] | None, parameters: dict[str, Any]
+    ) -> tuple[str | None, Node | None]:
+        if entry is None:
+            return None, None
+        parts = self.mapping(entry[1]) if isinstance(entry[1], MappingNode) else {}
+        if not isinstance(entry[1], MappingNode):
+            self.problem(entry[1], "benefit 须为映射，如 {amount: ...} / benefit is a mapping")
+        for key, (key_node, _v) in parts.items():
+            if key != "amount":
+                self.problem(key_node, f"benefit 中未知的键 {key}（可用：amount）/ unknown key")
+        if "amount" not in parts:
+            return None, None
+        node = self.cel(parts["amount"][1], parameters, must_be="number")
+        return str(self.value(parts["amount"][1])), node
+
+    def cel(self, node: YamlNode, parameters: dict[str, Any], must_be: str) -> Node | None:
+        if not isinstance(node, ScalarNode) or not isinstance(self.value(node), str | int | float):
+            self.problem(node, "须为 CEL 表达式文本 / a CEL expression is expected")
+            return None
+        source = str(self.value(node))
+        try:
+            parsed = parse(source, parameters)
+        except CelError as exc:
+            for p in exc.problems:
+                self.problem(node, p.message, self.offset(node, p.line, p.column))
+            return None
+        if must_be == "bool" and parsed.type != "bool":
+            self.problem(
+                node,
+                f"条件须为真/假（布尔）表达式，此处是 {parsed.type} / a condition must be bool",
+            )
+        if must_be == "number" and parsed.type not in ("int", "double"):
+            self.problem(
+                node, f"金额须为数值表达式，此处是 {parsed.type} / an amount must be a number"
+            )
+        return parsed
+
+    @staticmethod
+    def offset(node: YamlNode, line: int, column: int) -> tuple[int, int]:
+        """Where (line, column) of the expression lies in the file, relative to the scalar."""
+        style = getattr(node, "style", None)
+        if style in ("|", ">"):
+            return line, column - 1 - node.start_mark.column + 2  # block: text starts a line below
+        quote = 1 if style in ("'", '"') else 0
+        return line - 1, (column - 1 + quote) if line == 1 else column - 1 - node.start_mark.column

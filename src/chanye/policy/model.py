@@ -1,0 +1,62 @@
+"""A policy as chanye holds it: the file's facts, and every CEL expression parsed and checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from chanye.policy.cel import Node
+from chanye.policy.fields import FIELD_BY_NAME
+
+
+@dataclass
+class Condition:
+    id: str
+    text: str  # the clause it encodes, shown in explanations
+    when: str  # the CEL source
+    node: Node
+
+
+@dataclass
+class Policy:
+    id: str
+    title: str
+    issuer: str
+    valid_from: dt.date
+    valid_to: dt.date
+    parameters: dict[str, Any]
+    conditions: list[Condition]
+    amount: Node | None = None
+    amount_text: str | None = None
+    document: str | None = None
+    exclusive_group: str | None = None  # no double benefit within a group: the higher amount
+    source_name: str = ""
+    source_text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def valid_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day <= self.valid_to
+
+    def fields_read(self) -> list[str]:
+        names: list[str] = []
+        for condition in self.conditions:
+            names += condition.node.fields()
+        if self.amount is not None:
+            names += self.amount.fields()
+        return list(dict.fromkeys(names))
+
+    @property
+    def without_application(self) -> bool:
+        """免申 when every field the policy reads is held by the platform; otherwise 快申."""
+        return all(FIELD_BY_NAME[name].held for name in self.fields_read())
+
+    @property
+    def mode_label(self) -> str:
+        return "免申即享" if self.without_application else "快申（需补充材料）"
+
+    def with_parameters(self, changes: dict[str, Any]) -> Policy:
+        """The same policy with some parameters changed (for simulation), re-checked."""
+        from chanye.policy.loader import reparse
+
+        return reparse(self, {**self.parameters, **changes})
