@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
+from chanye.policy.cli import policy_app
 from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
@@ -51,6 +52,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(synth_app, name="synth")
 app.add_typer(account_app, name="account")
+app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False)

@@ -40,7 +40,9 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
         return table[node.op]
     if kind == "param":
         return _literal(params[node.op], node.type)
-    args = [compile_node(a, table, params) for a in node.args] if kind != "list" else []
+    if kind == "in":
+        return _membership(node, compile_node(node.args[0], table, params), table, params)
+    args = [compile_node(a, table, params) for a in node.args]
     if kind == "not":
         return ~args[0]
     if kind == "neg":
@@ -53,8 +55,6 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
         return _compare(node.op, args[0], args[1])
     if kind == "arith":
         return _arith(node.op, args[0], args[1])
-    if kind == "in":
-        return _membership(node, args[0], table, params)
     if kind == "ternary":
         test, then, other = args
         return ibis.cases((test.isnull(), ibis.null(IBIS_TYPES[node.type])), (test, then),

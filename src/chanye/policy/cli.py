@@ -1,0 +1,221 @@
+"""``chanye policy ...``: policies as rules on the command line (see docs/cli.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chanye.config import Settings
+from chanye.policy.engine import Population, compile_set, decisions_sql, run_pairs
+from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
+from chanye.policy.loader import PolicyFileError, load_policy_file
+from chanye.policy.model import Policy
+from chanye.policy.service import demo_policies, load_population
+from chanye.policy.simulate import parse_setting, simulate
+from chanye.registry.context import RegistryContext
+from chanye.store.migrate import upgrade
+from chanye.units import format_yuan
+
+policy_app = typer.Typer(help="Policies as rules (政策): check, match, explain, simulate.",
+                         no_args_is_help=True)  # fmt: skip
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Match as of this date (YYYY-MM-DD); today when omitted."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _as_of(text: str | None) -> dt.date:
+    if text is None:
+        return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        err.print(f"--as-of 须为日期 YYYY-MM-DD / not a date: {text!r}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _policies(sources: list[str]) -> list[Policy]:
+    """Policies from files, or by id among the demo policies (all of them when none is named)."""
+    known = {p.id: p for p in demo_policies()}
+    if not sources:
+        return list(known.values())
+    found: list[Policy] = []
+    problems: list[str] = []
+    for source in sources:
+        if source in known:
+            found.append(known[source])
+            continue
+        try:
+            found.append(load_policy_file(Path(source)))
+        except PolicyFileError as exc:
+            problems += [str(p) for p in exc.problems]
+    if problems:
+        for line in problems:
+            err.print(line, markup=False)
+        raise typer.Exit(1)
+    return found
+
+
+def _population(as_of: dt.date) -> Population:
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    return load_population(RegistryContext.from_settings(settings), as_of)
+
+
+@policy_app.command("check")
+def policy_check(
+    files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
+) -> None:
+    """Check policy files; every problem as file:line:column: message. Exit 1 when any."""
+    bad = 0
+    for path in files:
+        try:
+            policy = load_policy_file(path)
+        except PolicyFileError as exc:
+            bad += 1
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+            continue
+        out.print(f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，"
+                  f"{policy.mode_label} / ok", markup=False)  # fmt: skip
+    if bad:
+        raise typer.Exit(1)
+
+
+@policy_app.command("match")
+def policy_match(
+    policies: Annotated[
+        list[str] | None,
+        typer.Argument(help="Policy files or demo policy ids; all demo policies when omitted."),
+    ] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="CSV or Parquet file to write.")] = Path(
+        "matches.csv"
+    ),
+    as_of: AsOf = None,
+    all_rows: Annotated[
+        bool,
+        typer.Option("--all", help="One row per policy and enterprise (not only eligible ones)."),
+    ] = False,
+) -> None:
+    """Match policies over the registry: policy_id, uscc, eligible, amount, failed."""
+    chosen = _policies(policies or [])
+    suffix = out_path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        err.print(
+            f"--out 须为 .csv 或 .parquet 文件 / --out must end in .csv or .parquet: {out_path}"
+        )
+        raise typer.Exit(2)
+    day = _as_of(as_of)
+    started = time.perf_counter()
+    population = _population(day)
+    union = "\nUNION ALL\n".join(f"({decisions_sql(p, all_rows, day)})" for p in chosen)
+    fmt = "(FORMAT PARQUET)" if suffix == ".parquet" else "(FORMAT CSV, HEADER)"
+    target = str(out_path.resolve()).replace("'", "''")
+    partial = out_path.with_name(out_path.name + ".partial")
+    population.con.execute(
+        f"COPY ({union} ORDER BY policy_id, uscc) TO '{str(partial.resolve()).replace(chr(39), chr(39) * 2)}' {fmt}"
+    )
+    partial.replace(target)  # written whole or not at all
+    pairs = run_pairs(population, compile_set(chosen, day))
+    out.print(f"{len(chosen)} 项政策 × {population.size} 家企业（截至 {day}）：符合条件 {pairs.num_rows} 项，"
+              f"用时 {time.perf_counter() - started:.2f} s → {out_path}", markup=False)  # fmt: skip
+
+
+def _find(policies: list[str]) -> Policy:
+    return _policies(policies)[0]
+
+
+@policy_app.command("explain")
+def policy_explain(
+    policy: Annotated[str, typer.Argument(help="Policy file or demo policy id.")],
+    uscc: Annotated[str, typer.Argument(help="The enterprise's USCC.")],
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Explain one decision: each clause, the values read, the amount's arithmetic."""
+    chosen = _find([policy])
+    result = explain(_population(_as_of(as_of)), chosen, uscc)
+    if result is None:
+        err.print(f"企业库中没有 {uscc} / no such enterprise", markup=False)
+        raise typer.Exit(1)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        return
+    verdict = "符合" if result.eligible else ("待补充数据" if result.needs_data else "不符合")
+    out.print(
+        f"{result.policy_title}（{result.policy_id}）— {result.name} {result.uscc}：{verdict}",
+        markup=False,
+    )
+    if not result.valid:
+        out.print(f"  政策在 {result.as_of} 不在有效期内 / not in force on that date", markup=False)
+    for c in result.conditions:
+        values = "，".join(f"{k}={'缺失' if v is None else v}" for k, v in c.values.items())
+        out.print(
+            f"  [{OUTCOME_LABELS[c.outcome]}] {c.text}\n      {c.expression}    读取：{values}",
+            markup=False,
+        )
+    if result.arithmetic:
+        out.print(f"  金额：{result.arithmetic}", markup=False)
+    if result.source_change is not None:
+        out.print(f"  数据来源：企业库第 {result.source_change} 号变更", markup=False)
+
+
+@policy_app.command("simulate")
+def policy_simulate(
+    policy: Annotated[str, typer.Argument(help="Policy file or demo policy id.")],
+    settings_: Annotated[
+        list[str], typer.Option("--set", help="NAME=VALUE: a parameter's new value (repeatable).")
+    ],
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What if a parameter changed: eligible count and total before and after, who gains and who
+    loses, by district and cluster."""
+    chosen = _find([policy])
+    try:
+        changes = dict(parse_setting(text, chosen) for text in settings_)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    result = simulate(_population(_as_of(as_of)), chosen, changes)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        return
+    table = Table("", "符合条件（家）", "金额合计")
+    table.add_row("调整前", str(result.before.eligible), format_yuan(result.before.total_amount))
+    table.add_row("调整后", str(result.after.eligible), format_yuan(result.after.total_amount))
+    out.print(table)
+    out.print(f"新增受益 {result.gained} 家，不再符合 {result.lost} 家（{result.seconds:.2f} s）")
+
+
+@policy_app.command("near")
+def policy_near(
+    policy: Annotated[str, typer.Argument(help="Policy file or demo policy id.")],
+    limit: Annotated[int, typer.Option(help="How many to list.", min=1, max=10000)] = 20,
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Near misses: enterprises failing exactly one condition, nearest first."""
+    chosen = _find([policy])
+    misses = near_misses(_population(_as_of(as_of)), chosen, limit)
+    if as_json:
+        out.print_json(json.dumps([m.__dict__ for m in misses], ensure_ascii=False, default=str))
+        return
+    table = Table("统一社会信用代码", "企业名称", "未满足的条件", "差距")
+    for m in misses:
+        table.add_row(
+            m.uscc, m.name, m.condition_text, "" if m.shortfall is None else f"{m.shortfall:,.2f}"
+        )
+    out.print(table)
