@@ -1,0 +1,112 @@
+"""Policy files: every kind of mistake gives its own message at file:line:column."""
+
+from __future__ import annotations
+
+import pytest
+
+from chanye.policy.loader import PolicyFileError, load_policy_text
+
+GOOD = """\
+id: demo-rd-subsidy
+title: 研发投入后补助
+issuer: 广州市科学技术局
+valid: {from: 2025-01-01, to: 2027-12-31}
+parameters: {min_revenue: 20000000.0, rate: 0.1, cap: 5000000.0}
+conditions:
+  - id: revenue
+    text: 上年度营业收入不低于2000万元（第三条）
+    when: enterprise.revenue >= params.min_revenue
+  - id: high-tech
+    when: '"high_tech" in enterprise.tags && enterprise.status == "active"'
+benefit:
+  amount: min(enterprise.rd_expense * params.rate, params.cap)
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(PolicyFileError) as caught:
+        load_policy_text(text, "p.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_good_file_loads_with_its_clauses() -> None:
+    policy = load_policy_text(GOOD, "p.yaml")
+    assert [c.id for c in policy.conditions] == ["revenue", "high-tech"]
+    assert policy.fields_read() == ["revenue", "tags", "status", "rd_expense"]
+    assert policy.without_application and policy.mode_label == "免申即享"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("title: 研发投入后补助", "title: [unclosed"), "p.yaml:3:7: YAML 格式错误"),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                "    when: enterprise.revenue >=",
+            ),
+            "p.yaml:9:30: CEL 语法错误",
+        ),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                "    when: enterprise.turnover >= params.min_revenue",
+            ),
+            "p.yaml:9:22: 未知的企业字段 enterprise.turnover（可用：uscc, name",
+        ),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                "    when: enterprise.revenue >= params.minimum",
+            ),
+            "p.yaml:9:40: 未定义的参数 params.minimum（已定义：min_revenue、rate、cap）",
+        ),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                "    when: enterprise.name >= 5",
+            ),
+            "p.yaml:9:11: 类型不匹配：不能比较 string 与 int",
+        ),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                "    when: enterprise.employees * 0.5 > 1.0",
+            ),
+            "p.yaml:9:11: 类型不匹配：CEL 不做 int 与 double 的混合运算",
+        ),
+        (
+            (
+                "    when: enterprise.revenue >= params.min_revenue",
+                '    when: enterprise.tags.exists(t, t == "x")',
+            ),
+            "p.yaml:9:27: 不支持的方法或宏 exists()",
+        ),
+        (
+            ("    when: enterprise.revenue >= params.min_revenue", "    when: enterprise.revenue"),
+            "p.yaml:9:11: 条件须为真/假（布尔）表达式",
+        ),
+        (("id: demo-rd-subsidy", "id: Demo RD"), "p.yaml:1:5: id 只能用小写字母"),
+        (
+            (
+                "valid: {from: 2025-01-01, to: 2027-12-31}",
+                "valid: {from: 2025-01-01, to: 2024-12-31}",
+            ),
+            "p.yaml:4:31: 有效期结束日早于开始日",
+        ),
+        (
+            ("issuer: 广州市科学技术局\n", "issuer: 广州市科学技术局\nowner: x\n"),
+            "p.yaml:4:1: 未知的键 owner",
+        ),
+    ],
+)
+def test_each_mistake_has_its_message(change: tuple[str, str], expected: str) -> None:
+    found = problems(GOOD.replace(*change))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = GOOD.replace("params.min_revenue", "params.nope").replace(
+        "enterprise.tags", "enterprise.labels"
+    )
+    assert len(problems(text)) == 2
