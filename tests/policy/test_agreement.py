@@ -107,7 +107,7 @@ enterprises = st.lists(
             "clusters": st.lists(st.sampled_from(CLUSTERS), unique=True, max_size=2),
             "status": _maybe(st.sampled_from(["active", "closed"])),
         }
-    ),  # fmt: skip
+    ),
     min_size=1,
     max_size=25,
 )
