@@ -77,3 +77,17 @@ def test_simulation_before_and_after(population) -> None:  # type: ignore[no-unt
     assert result.gainers[0]["uscc"] == "U00001"
     assert result.by_district == [{"key": "440106", "before_eligible": 2, "before_amount": 100000.0,
                                    "after_eligible": 3, "after_amount": 400000.0}]  # fmt: skip
+
+
+def test_no_double_benefit_within_an_exclusive_group(population) -> None:  # type: ignore[no-untyped-def]
+    from chanye.policy.combine import apply_exclusions
+
+    higher = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: higher").replace(
+        "rate: 0.1", "rate: 0.3") + "exclusive_group: rd-expense\n", "h.yaml")  # fmt: skip
+    lower = load_policy_text(GOOD + "exclusive_group: rd-expense\n", "l.yaml")
+    other = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: other"), "o.yaml")
+    policies = [lower, higher, other]
+    combined = apply_exclusions(run_pairs(population, compile_set(policies, AS_OF)), policies)
+    rows = {(r["p"], r["rid"]): r["excluded_by"] for r in combined.to_pylist()}
+    assert rows[(0, 0)] == 1 and rows[(1, 0)] is None  # the higher amount stands
+    assert rows[(2, 0)] is None  # a policy outside the group is untouched
