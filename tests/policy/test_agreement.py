@@ -1,6 +1,6 @@
-"""One rule definition, three evaluators that must agree: the batch engine (CEL → Ibis → DuckDB
-over a table), the single-enterprise interpreter the explanations use, and cel-python evaluating
-the same CEL text per enterprise. Random policies and enterprises, with missing values, empty tag
+"""One rule definition, four evaluators that must agree: the batch engine (CEL → Ibis → DuckDB
+over a table), the columnar executor (numpy over the population in memory), the single-enterprise
+interpreter the explanations use, and cel-python evaluating the same CEL text per enterprise. Random policies and enterprises, with missing values, empty tag
 lists, zero revenue and dates at the validity bounds."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from celpy import celtypes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chanye.policy.columnar import Columns, run_columnar
 from chanye.policy.engine import Population, compile_set, run_pairs
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.loader import load_policy_text
@@ -177,6 +178,10 @@ def test_batch_interpreter_and_cel_python_agree(
     population = population_of(records, as_of)
     pairs = run_pairs(population, compile_set([policy], as_of)).to_pylist()
     batch = {population.usccs[p["rid"]].as_py(): p["amount"] for p in pairs}
+    columnar = run_columnar(Columns(population), [policy], as_of).to_pylist()
+    assert {population.usccs[p["rid"]].as_py(): p["amount"] for p in columnar} == pytest.approx(
+        batch
+    )
     for i in range(len(records)):
         record = population.record(f"U{i:05d}")
         assert record is not None
@@ -204,3 +209,28 @@ def test_derived_fields_as_of_a_date() -> None:
     assert before is not None and on is not None
     assert (before["age_years"], on["age_years"]) == (4, 5)  # whole years
     assert on["rd_ratio"] == 0.0  # zero revenue: 0, as DESIGN says
+
+
+@pytest.mark.parametrize(
+    ("when", "eligible"),
+    [
+        ("!(enterprise.revenue > 1.0 && enterprise.employees > 1)", True),  # false && unknown
+        ("!(enterprise.revenue < 1.0 || enterprise.employees > 1)", False),  # true || unknown
+        ("!(enterprise.revenue > 1.0 || enterprise.employees > 1)", False),  # false || unknown
+        ("enterprise.employees > 1 ? true : true", False),  # unknown test
+        ("min(enterprise.revenue, double(enterprise.employees)) >= 0.0", False),
+    ],
+)
+def test_missing_values_follow_cel(when: str, eligible: bool) -> None:
+    """The absorbing cases of CEL's error semantics, one by one, in all four evaluators."""
+    records = [{"revenue": 0.0, "rd_expense": None, "employees": None, "founded_on": None,
+                "district_code": None, "industry_code": None, "tags": None, "clusters": [],
+                "status": None}]  # fmt: skip
+    policy = load_policy_text(policy_text([when], "params.cap"), "m.yaml")
+    population = population_of(records, VALID_FROM)
+    record = population.record("U00000")
+    assert record is not None
+    assert (run_pairs(population, compile_set([policy], VALID_FROM)).num_rows == 1) is eligible
+    assert (run_columnar(Columns(population), [policy], VALID_FROM).num_rows == 1) is eligible
+    assert (evaluate(policy.conditions[0].node, record, policy.parameters) is True) is eligible
+    assert cel_python(policy, {**record, "as_of": VALID_FROM})[0] is eligible
