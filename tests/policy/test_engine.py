@@ -91,3 +91,17 @@ def test_no_double_benefit_within_an_exclusive_group(population) -> None:  # typ
     rows = {(r["p"], r["rid"]): r["excluded_by"] for r in combined.to_pylist()}
     assert rows[(0, 0)] == 1 and rows[(1, 0)] is None  # the higher amount stands
     assert rows[(2, 0)] is None  # a policy outside the group is untouched
+
+
+def test_columnar_rerun_agrees_with_the_duckdb_rerun(population) -> None:  # type: ignore[no-untyped-def]
+    from chanye.policy.columnar import Columns, rerun_changed_columnar, run_columnar
+
+    previous = run_columnar(Columns.of(population), [POLICY], AS_OF)
+    population.con.execute(f"UPDATE {BASE_TABLE} SET revenue = 2.5e7 WHERE rid = 1")
+    population.con.execute(f"UPDATE {BASE_TABLE} SET tags = [] WHERE rid = 0")
+    changed = population.con.execute(
+        f"SELECT * FROM {BASE_TABLE} WHERE rid IN (0, 1) ORDER BY rid"
+    ).to_arrow_table()
+    _now, gained, lost, _seconds = rerun_changed_columnar(changed, [POLICY], previous, AS_OF)
+    delta = rerun_changed(population, [POLICY], previous, [0, 1])
+    assert (gained, lost) == (delta.gained, delta.lost) == ([(0, 1)], [(0, 0)])
