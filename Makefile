@@ -41,6 +41,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
+	$(PIP) install -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:

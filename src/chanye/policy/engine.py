@@ -36,7 +36,7 @@ TYPE_SQL = {"int": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "B
 
 def base_select(source: str, as_of: dt.date) -> str:
     """SQL turning the registry's enterprises (``source``) into the table policies read."""
-    columns = ["row_number() OVER () - 1 AS rid"]
+    columns = ["row_number() OVER (ORDER BY uscc) - 1 AS rid"]  # rows in USCC order: stable
     for spec in FIELDS:
         if not spec.held:
             columns.append(f"CAST(NULL AS {TYPE_SQL[spec.type]}) AS {spec.name}")
