@@ -41,7 +41,6 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
-	$(PIP) install -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:
