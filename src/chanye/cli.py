@@ -233,6 +233,7 @@ def demo(
     _load_system(settings, None)
     member_uscc = _load_demo_city(settings)
     logins = _seed_portal(settings, member_uscc)
+    _seed_policies(settings)
     url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nchanye 已就绪 / ready: {url}")
     out.print("登录 / log in: 首页右侧“会员登录”，账号与密码如下（只在本机保存于 "
@@ -254,6 +255,16 @@ def _seed_portal(settings: Settings, member_uscc: str | None) -> list[str]:
 
     with session_scope(settings.resolved_database_url) as session:
         return seed_demo_portal(session, member_uscc, settings.data_dir / "demo" / "accounts.txt")
+
+
+def _seed_policies(settings: Settings) -> None:
+    from chanye.policy.service import seed_demo_policies
+
+    published = seed_demo_policies(RegistryContext.from_settings(settings))
+    if published:
+        out.print(
+            f"已发布 {published} 项演示政策并完成免申即享匹配 / demo policies published and matched"
+        )
 
 
 def _load_demo_city(settings: Settings) -> str | None:

@@ -17,6 +17,8 @@ from chanye.policy.loader import load_policy_file
 from chanye.policy.model import Policy
 from chanye.registry.context import RegistryContext
 from chanye.registry.storage import VIEW, connect, create_view
+from chanye.store.audit import Actor
+from chanye.store.database import session_scope
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
@@ -52,3 +54,30 @@ class PopulationCache:
                 self._population = load_population(context, as_of)
                 self._key = key
             yield self._population
+
+
+def today_in_beijing() -> dt.date:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+
+
+def rerun_after_registry_change(context: RegistryContext, actor: Actor) -> int:
+    """After an import or an undo: re-run every published policy over the registry now in force
+    (new pushes, withdrawn ones, gained and lost recorded). Returns how many policies ran."""
+    from chanye.policy import workflow
+
+    with session_scope(context.database_url) as session:
+        if not workflow.published_versions(session):
+            return 0
+        runs = workflow.rerun_published(
+            session, load_population(context, today_in_beijing()), actor
+        )
+    return len(runs)
+
+
+def seed_demo_policies(context: RegistryContext) -> int:
+    """The demo policies, published and matched, into an empty policy table (``chanye demo``)."""
+    from chanye.policy import workflow
+
+    with session_scope(context.database_url) as session:
+        population = load_population(context, today_in_beijing())
+        return len(workflow.seed_demo(session, population, Actor(name="demo", role="admin")))

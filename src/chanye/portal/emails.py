@@ -100,3 +100,26 @@ def training_cancelled(display_name: str, title: str, when: str) -> Mail:
         "您的报名随之失效。后续安排请留意平台通知。\n\nThe training you signed up for was cancelled."
         + SIGNATURE,
     )
+
+
+# --- 免申即享 policy pushes -------------------------------------------------------------------
+
+
+def policy_pushed(
+    display_name: str, title: str, issuer: str, amount: float | None, reasons: list[str], link: str
+) -> Mail:
+    """A policy the enterprise qualifies for (or would, with the missing data), with the reasons."""
+    verdict = (
+        f"经逐条比对，贵企业符合全部条件，可享受 {amount:,.2f} 元，无需申请，登录后确认即可。"
+        if amount is not None
+        else "经逐条比对，贵企业其余条件均满足，尚缺部分数据（标“待补充”的条款），补充后即可判定。"
+    )
+    return Mail(
+        f"【惠企政策】免申即享：{title} / A benefit you qualify for",
+        f"{display_name}，您好：\n\n{issuer}发布的“{title}”已对全市企业完成匹配。{verdict}\n\n"
+        "判定依据（政策条款 — 贵企业在企业库中的数据 — 判定）：\n"
+        + "\n".join(f"  {line}" for line in reasons)
+        + f"\n\n查看详情并确认享受或放弃：{link}\n\n"
+        "Your enterprise qualifies for this policy without applying; confirm or decline at the link."
+        + SIGNATURE,
+    )

@@ -84,7 +84,20 @@ def import_command(
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
         )  # fmt: skip
     _report(result)
+    if result.inserted or result.updated:
+        _rerun_policies(context)
     raise typer.Exit(result.exit_code)
+
+
+def _rerun_policies(context: RegistryContext) -> None:
+    """Published policies follow the registry: re-match them (免申即享 pushes) after a change."""
+    from chanye.policy.service import rerun_after_registry_change
+
+    count = rerun_after_registry_change(context, CLI_ACTOR)
+    if count:
+        err.print(
+            f"已按新的企业库重新匹配 {count} 项已发布政策 / {count} published policies re-matched"
+        )
 
 
 def _report(result: ImportResult) -> None:
@@ -238,6 +251,7 @@ def rollback_command(
     with _refusals():
         result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR)
     undone = "、".join(str(i) for i in result.undone)
+    _rerun_policies(context)
     out.print(f"已撤销变更 {undone}，企业库恢复为 {result.total_after} 家 / undone {undone}; "
               f"registry back to {result.total_after} enterprises", markup=False)  # fmt: skip
 

@@ -312,3 +312,94 @@ class NewsArticle(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_news_articles_published", "status", "published_at"),)
+
+
+class PolicyVersion(Base):
+    """One version of a policy file: draft → published → expired (when a newer one is published).
+
+    The YAML is kept verbatim, so that every push can be traced to the exact rules that made it.
+    """
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft / published / expired
+    title: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(200))
+    source_name: Mapped[str] = mapped_column(String(500))
+    source_text: Mapped[str] = mapped_column(Text, doc="The policy file (YAML), verbatim")
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str | None] = mapped_column(String(120))
+    expired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("policy_id", "version", name="uq_policy_versions_policy_version"),
+        Index("ix_policy_versions_status", "status", "policy_id"),
+    )
+
+
+class PolicyRun(Base):
+    """One matching run of a published version over the registry snapshot in force."""
+
+    __tablename__ = "policy_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_version_id: Mapped[int] = mapped_column(Integer)
+    registry_change_id: Mapped[int | None] = mapped_column(
+        Integer, doc="The registry change whose snapshot was matched"
+    )
+    as_of: Mapped[dt.date]
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    eligible: Mapped[int] = mapped_column(Integer, default=0)
+    needs_data: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[float] = mapped_column(default=0.0)
+    gained: Mapped[int] = mapped_column(Integer, default=0, doc="Eligible now, not in the last run")
+    lost: Mapped[int] = mapped_column(Integer, default=0, doc="Eligible in the last run, not now")
+    actor: Mapped[str] = mapped_column(String(120))
+
+    __table_args__ = (Index("ix_policy_runs_version", "policy_version_id", "id"),)
+
+
+class PolicyPush(Base):
+    """免申即享: a benefit pushed to an enterprise by a policy version, with the evidence.
+
+    pushed → confirmed / declined by the enterprise; withdrawn when a later run finds it no longer
+    qualifies (before it decided). One row per (version, enterprise): re-runs update it.
+    """
+
+    __tablename__ = "policy_pushes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_version_id: Mapped[int] = mapped_column(Integer)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    uscc: Mapped[str] = mapped_column(String(18))
+    amount: Mapped[float | None] = mapped_column(doc="Yuan; null when unknown (needs data)")
+    status: Mapped[str] = mapped_column(String(20), default="pushed")
+    needs_data: Mapped[bool] = mapped_column(
+        default=False, doc="待补充: fails only for missing data"
+    )
+    explanation: Mapped[str] = mapped_column(
+        Text, doc="JSON: values read and outcome per condition"
+    )
+    source_change_id: Mapped[int | None] = mapped_column(
+        Integer, doc="The registry change the values read come from"
+    )
+    first_run_id: Mapped[int] = mapped_column(Integer)
+    last_run_id: Mapped[int] = mapped_column(
+        Integer, doc="The last run that found it eligible or needing data"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+
+    __table_args__ = (
+        UniqueConstraint("policy_version_id", "uscc", name="uq_policy_pushes_version_uscc"),
+        Index("ix_policy_pushes_uscc", "uscc", "status"),
+    )

@@ -26,7 +26,7 @@ from chanye.portal.sessions import load_session, open_session
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, WebSession, utcnow
 from chanye.web.access import allows
-from chanye.web.dependencies import SessionDep, SettingsDep, get_session, get_settings
+from chanye.web.dependencies import SESSION, SessionDep, SettingsDep, get_settings
 
 SESSION_COOKIE = "chanye_session"
 REMEMBER_COOKIE = "chanye_account"  # the account NAME only, never a password
@@ -206,7 +206,7 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 async def verify_csrf(
     request: Request,
-    db: Annotated[Session, Depends(get_session)],
+    db: Annotated[Session, SESSION],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> None:
     """Every state-changing request must carry this session's CSRF token (form field or header)."""

@@ -24,10 +24,15 @@ def get_session(settings: Annotated[Settings, Depends(get_settings)]) -> Iterato
         yield session
 
 
-def get_system(session: Annotated[Session, Depends(get_session)]) -> IndustrialSystem:
+# The session commits when the handler returns, before the response is sent: a browser that
+# follows a redirect at once must find the change already there.
+SESSION = Depends(get_session, scope="function")
+
+
+def get_system(session: Annotated[Session, SESSION]) -> IndustrialSystem:
     return system_in_force(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, SESSION]
 SystemDep = Annotated[IndustrialSystem, Depends(get_system)]

@@ -35,6 +35,7 @@ NAVIGATION: tuple[Area, ...] = (
         "政策",
         "/policies",
         "惠企政策规则化：免申即享匹配、逐条解释与调整测算。",
+        ready=True,
         issue=5,
         coming=(
             "政策条款写成规则（CEL），对全市企业批量匹配",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chanye.config import Settings
+from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.queries import RegistryReader
@@ -84,6 +85,9 @@ class ImportJobs:
                 context = RegistryContext.from_settings(settings)
                 job.result = import_file(context.database_url, context.paths, context.system,
                                          path, actor, strict=strict, progress=progress)  # fmt: skip
+                if job.result.inserted or job.result.updated:
+                    progress("重新匹配已发布政策 / re-matching published policies", 1.0)
+                    rerun_after_registry_change(context, actor)
             except RegistryBusyError as exc:
                 job.error = str(exc)
             except Exception as exc:  # shown to the user; the import itself changed nothing

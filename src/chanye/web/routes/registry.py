@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
@@ -343,6 +344,7 @@ def undo_change(change_id: int, context: ContextDep, viewer: WriteAccess) -> Red
     except (ChangeRefusedError, RegistryBusyError) as exc:
         message = str(exc)
     else:
+        rerun_after_registry_change(context, viewer.actor)
         message = f"已撤销第 {'、'.join(map(str, result.undone))} 号变更，企业库现有 {result.total_after} 家企业"
     return RedirectResponse(f"/registry/imports?{_qs(message=message)}", status_code=303)
 

@@ -1,0 +1,587 @@
+"""免申即享: policy versions (draft → published → expired), matching runs that create and update
+pushes with their evidence, the enterprise's confirm or decline, and the disbursement list.
+
+A run evaluates one published version over the loaded enterprises (``Population``) and reconciles
+the result with the pushes already made: one push per (version, enterprise), never two. New
+eligible enterprises get a push; a push whose enterprise no longer qualifies is withdrawn while it
+is still undecided; a decision (confirmed, declined) is never changed by a run, nor the amount and
+evidence it was made on. Every run is audited with its counts, every decision of a person too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import smtplib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chanye.beijing import BEIJING, aware
+from chanye.policy.compile import BASE_TABLE
+from chanye.policy.engine import Population, compile_set, condition_columns_sql
+from chanye.policy.explain import explain
+from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
+from chanye.policy.model import Policy
+from chanye.portal import emails
+from chanye.portal.mail import MailSettings, send_mail
+from chanye.registry.storage import change_in_force
+from chanye.store.audit import Actor, record
+from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
+
+DRAFT, PUBLISHED, EXPIRED = "draft", "published", "expired"
+PUSHED, CONFIRMED, DECLINED, WITHDRAWN = "pushed", "confirmed", "declined", "withdrawn"
+VERSION_LABELS = {DRAFT: "草稿", PUBLISHED: "已发布", EXPIRED: "已失效"}
+PUSH_LABELS = {PUSHED: "待确认", CONFIRMED: "已确认享受", DECLINED: "已放弃",
+               WITHDRAWN: "已撤回（不再符合条件）"}  # fmt: skip
+# Words the web pages use after /policies/: a policy may not take one as its id.
+RESERVED_IDS = frozenset({"manage", "drafts", "versions"})
+AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
+
+
+class WorkflowRefusedError(Exception):
+    """A step the workflow does not allow, with the reason in Chinese and English."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh, self.en = zh, en
+        super().__init__(f"{zh} / {en}")
+
+
+class NotYourPushError(WorkflowRefusedError):
+    def __init__(self) -> None:
+        super().__init__("这条推送不属于您的企业", "this push is not your enterprise's")
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=128)
+def _parse(text: str, source_name: str) -> Policy:
+    return load_policy_text(text, source_name)
+
+
+def policy_of(version: PolicyVersion) -> Policy:
+    """The policy a stored version holds (parsed once per text)."""
+    return _parse(version.source_text, version.source_name)
+
+
+def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> PolicyVersion:
+    """A new draft version of the policy the file describes; ``PolicyFileError`` when invalid."""
+    policy = load_policy_text(text, source_name)
+    if policy.id in RESERVED_IDS:
+        line = next((n for n, s in enumerate(text.splitlines(), 1) if s.startswith("id:")), 1)
+        raise PolicyFileError([PolicyProblem(source_name, line, 5,
+                                             f"id 不能用 {policy.id}（网页地址保留字）/ reserved id")])  # fmt: skip
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    same = session.scalar(
+        select(PolicyVersion).where(PolicyVersion.policy_id == policy.id,
+                                    PolicyVersion.sha256 == digest, PolicyVersion.status != EXPIRED)
+    )  # fmt: skip
+    if same is not None:
+        raise WorkflowRefusedError(f"与 {policy.id} 第 {same.version} 版内容相同，无需重复上传",
+                                   f"identical to version {same.version}")  # fmt: skip
+    latest = session.scalar(
+        select(func.max(PolicyVersion.version)).where(PolicyVersion.policy_id == policy.id)
+    )
+    row = PolicyVersion(policy_id=policy.id, version=(latest or 0) + 1, status=DRAFT,
+                        title=policy.title[:200], issuer=policy.issuer[:200],
+                        source_name=source_name[-500:], source_text=text, sha256=digest,
+                        created_by=actor.name, created_at=utcnow())  # fmt: skip
+    session.add(row)
+    session.flush()
+    record(session, actor, "policy.draft", "policy_version", str(row.id),
+           after={"policy_id": row.policy_id, "version": row.version, "sha256": digest,
+                  "source_name": row.source_name})  # fmt: skip
+    return row
+
+
+def publish(
+    session: Session, version: PolicyVersion, actor: Actor, population: Population
+) -> PolicyRun:
+    """Publish a draft (the version published before it expires) and run the matching."""
+    if version.status != DRAFT:
+        raise WorkflowRefusedError(
+            f"只能发布草稿，第 {version.version} 版已{VERSION_LABELS[version.status]}",
+            "only a draft can be published",
+        )
+    now = utcnow()
+    earlier = session.scalars(
+        select(PolicyVersion).where(PolicyVersion.policy_id == version.policy_id,
+                                    PolicyVersion.status == PUBLISHED)
+    ).all()  # fmt: skip
+    for old in earlier:
+        old.status, old.expired_at = EXPIRED, now
+        withdrawn = _withdraw_undecided(session, old, now)
+        record(session, actor, "policy.expire", "policy_version", str(old.id),
+               before={"status": PUBLISHED}, after={"status": EXPIRED, "superseded_by": version.id,
+                                                    "withdrawn": withdrawn})  # fmt: skip
+    version.status, version.published_at, version.published_by = PUBLISHED, now, actor.name
+    record(session, actor, "policy.publish", "policy_version", str(version.id),
+           before={"status": DRAFT}, after={"status": PUBLISHED, "policy_id": version.policy_id,
+                                            "version": version.version})  # fmt: skip
+    session.flush()
+    return run_matching(session, version, population, actor)
+
+
+def _withdraw_undecided(session: Session, version: PolicyVersion, now: dt.datetime) -> int:
+    """An expired version's undecided pushes are withdrawn: the new version pushes afresh."""
+    pushes = session.scalars(
+        select(PolicyPush).where(PolicyPush.policy_version_id == version.id,
+                                 PolicyPush.status == PUSHED)
+    ).all()  # fmt: skip
+    for push in pushes:
+        push.status, push.updated_at = WITHDRAWN, now
+    return len(pushes)
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    rid: int
+    amount: float | None
+    needs_data: bool
+    change_id: int | None
+
+
+def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
+    """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充).
+
+    An eligible enterprise whose amount cannot be computed (the formula reads a missing value) is
+    "needs data" too: nothing can be paid until the value is known.
+    """
+    if not policy.valid_on(population.as_of):
+        return {}
+    pairs = compile_set([policy], population.as_of).pairs_sql
+    rows = population.con.execute(
+        f"""SELECT b.rid, b.uscc, b.change_id, e.amount, e.rid IS NULL AS needs
+            FROM {BASE_TABLE} b
+            LEFT JOIN ({pairs}) e ON e.rid = b.rid
+            LEFT JOIN ({condition_columns_sql(policy)}) c ON c.rid = b.rid
+            WHERE e.rid IS NOT NULL OR (c.failed_count = 0 AND c.unknown_count > 0)"""
+    ).fetchall()
+    has_amount = policy.amount is not None
+    found: dict[str, Decision] = {}
+    for rid, uscc, change_id, amount, needs in rows:
+        amount = None if amount is None else float(amount)
+        needs_data = bool(needs) or (has_amount and amount is None)
+        found[str(uscc)] = Decision(int(rid), None if needs_data else amount, needs_data,
+                                    None if change_id is None else int(change_id))  # fmt: skip
+    return found
+
+
+@dataclass
+class _Prefetched(Population):
+    """The population with some records already read, so that ``explain`` needs no query each."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, uscc: str) -> dict[str, Any] | None:
+        return self.records.get(uscc.strip().upper())
+
+
+def explanations(
+    population: Population, policy: Policy, usccs: list[str], extra: dict[str, Any]
+) -> dict[str, str]:
+    """The explanation (JSON) for each enterprise, read in one query; ``extra`` is added to each
+    (the run and the registry change: where the values came from)."""
+    if not usccs:
+        return {}
+    con = population.con
+    con.register("workflow_usccs", pa.table({"uscc": pa.array(usccs, pa.string())}))
+    try:
+        cursor = con.execute(
+            f"SELECT b.* FROM {BASE_TABLE} b WHERE b.uscc IN (SELECT uscc FROM workflow_usccs)"
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        records = {str(r["uscc"]): r for r in rows}
+    finally:
+        con.unregister("workflow_usccs")
+    prefetched = _Prefetched(population.con, population.as_of, population.size, records)
+    found: dict[str, str] = {}
+    for uscc in usccs:
+        explained = explain(prefetched, policy, uscc)
+        if explained is not None:
+            found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False,
+                                     default=str)  # fmt: skip
+    return found
+
+
+def run_matching(
+    session: Session, version: PolicyVersion, population: Population, actor: Actor
+) -> PolicyRun:
+    """Match a published version over the population and reconcile its pushes (idempotent)."""
+    if version.status != PUBLISHED:
+        raise WorkflowRefusedError("只有已发布的政策才能匹配推送", "only a published version runs")
+    policy = policy_of(version)
+    previous = last_run(session, version.id)
+    change = change_in_force(session)
+    run = PolicyRun(policy_version_id=version.id, registry_change_id=change.id if change else None,
+                    as_of=population.as_of, started_at=utcnow(), actor=actor.name, eligible=0,
+                    needs_data=0, total_amount=0.0, gained=0, lost=0)  # fmt: skip
+    session.add(run)
+    session.flush()
+    found = decisions(population, policy)
+    existing = {p.uscc: p for p in session.scalars(
+        select(PolicyPush).where(PolicyPush.policy_version_id == version.id))}  # fmt: skip
+    was_eligible = {u for u, p in existing.items()
+                    if previous is not None and p.last_run_id == previous.id and not p.needs_data}  # fmt: skip
+    changes = _reconcile(session, version, run, found, existing)
+    extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
+    for uscc, text in explanations(population, policy, changes.to_explain, extra).items():
+        changes.pushes[uscc].explanation = text
+    eligible_now = {u for u, d in found.items() if not d.needs_data}
+    run.eligible, run.needs_data = len(eligible_now), len(found) - len(eligible_now)
+    run.total_amount = float(sum(d.amount or 0.0 for d in found.values() if not d.needs_data))
+    gained, lost = sorted(eligible_now - was_eligible), sorted(was_eligible - eligible_now)
+    run.gained, run.lost, run.finished_at = len(gained), len(lost), utcnow()
+    record(session, actor, "policy.run", "policy_version", str(version.id),
+           after={"run_id": run.id, "policy_id": version.policy_id, "version": version.version,
+                  "as_of": run.as_of.isoformat(), "registry_change_id": run.registry_change_id,
+                  "eligible": run.eligible, "needs_data": run.needs_data,
+                  "total_amount": run.total_amount, "gained": run.gained, "lost": run.lost,
+                  "created": len(changes.created), "revived": len(changes.revived),
+                  "withdrawn": len(changes.withdrawn), "gained_usccs": gained[:AUDIT_SAMPLE],
+                  "lost_usccs": lost[:AUDIT_SAMPLE],
+                  "withdrawn_usccs": sorted(changes.withdrawn)[:AUDIT_SAMPLE]})  # fmt: skip
+    session.flush()
+    return run
+
+
+@dataclass
+class _Changes:
+    pushes: dict[str, PolicyPush]  # every push of the version, by USCC
+    created: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)  # withdrawn before, pushed again now
+    withdrawn: list[str] = field(default_factory=list)
+    to_explain: list[str] = field(default_factory=list)  # evidence to (re)write
+
+
+def _reconcile(session: Session, version: PolicyVersion, run: PolicyRun,
+               found: dict[str, Decision], existing: dict[str, PolicyPush]) -> _Changes:  # fmt: skip
+    """Pushes for this run's decisions: one per enterprise, decisions of people left alone."""
+    now = run.started_at
+    changes = _Changes(dict(existing))
+    for uscc, decision in found.items():
+        push = existing.get(uscc)
+        if push is None:
+            push = PolicyPush(policy_version_id=version.id, policy_id=version.policy_id, uscc=uscc,
+                              amount=decision.amount, status=PUSHED, needs_data=decision.needs_data,
+                              explanation="{}", source_change_id=decision.change_id,
+                              first_run_id=run.id, last_run_id=run.id, created_at=now,
+                              updated_at=now)  # fmt: skip
+            session.add(push)
+            changes.pushes[uscc] = push
+            changes.created.append(uscc)
+            changes.to_explain.append(uscc)
+            continue
+        push.last_run_id = run.id
+        was_withdrawn = push.status == WITHDRAWN
+        if was_withdrawn:  # qualifies again: pushed again
+            push.status = PUSHED
+            changes.revived.append(uscc)
+        if push.status != PUSHED:
+            continue  # decided: the amount and evidence of the decision stay
+        now_values = (decision.amount, decision.needs_data, decision.change_id)
+        if was_withdrawn or (push.amount, push.needs_data, push.source_change_id) != now_values:
+            push.amount, push.needs_data, push.source_change_id = now_values
+            push.updated_at = now
+            changes.to_explain.append(uscc)
+    for uscc, push in existing.items():
+        if uscc not in found and push.status == PUSHED:
+            push.status, push.updated_at = WITHDRAWN, now
+            changes.withdrawn.append(uscc)
+            changes.to_explain.append(uscc)  # the evidence now says which condition fails
+    return changes
+
+
+def rerun_published(session: Session, population: Population, actor: Actor) -> list[PolicyRun]:
+    """Run every published policy again (after the registry changed)."""
+    versions = session.scalars(
+        select(PolicyVersion).where(PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.id)
+    ).all()
+    return [run_matching(session, version, population, actor) for version in versions]
+
+
+def last_run(session: Session, version_id: int) -> PolicyRun | None:
+    return session.scalar(
+        select(PolicyRun).where(PolicyRun.policy_version_id == version_id)
+        .order_by(PolicyRun.id.desc()).limit(1)
+    )  # fmt: skip
+
+
+def latest_runs(session: Session, version_ids: list[int]) -> dict[int, PolicyRun]:
+    """The newest run of each version."""
+    if not version_ids:
+        return {}
+    newest = (
+        select(func.max(PolicyRun.id))
+        .where(PolicyRun.policy_version_id.in_(version_ids))
+        .group_by(PolicyRun.policy_version_id)
+    )
+    runs = session.scalars(select(PolicyRun).where(PolicyRun.id.in_(newest))).all()
+    return {run.policy_version_id: run for run in runs}
+
+
+# --- what people see ------------------------------------------------------------------------
+
+
+def published_versions(session: Session) -> list[PolicyVersion]:
+    return list(session.scalars(
+        select(PolicyVersion).where(PolicyVersion.status == PUBLISHED)
+        .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
+    ))  # fmt: skip
+
+
+def all_versions(session: Session) -> list[PolicyVersion]:
+    return list(session.scalars(
+        select(PolicyVersion).order_by(PolicyVersion.policy_id, PolicyVersion.version.desc())
+    ))  # fmt: skip
+
+
+def versions_of(session: Session, policy_id: str) -> list[PolicyVersion]:
+    return list(session.scalars(
+        select(PolicyVersion).where(PolicyVersion.policy_id == policy_id)
+        .order_by(PolicyVersion.version.desc())
+    ))  # fmt: skip
+
+
+def current_version(versions: list[PolicyVersion], drafts_too: bool) -> PolicyVersion | None:
+    """The published version, else (for staff) the newest one."""
+    published = next((v for v in versions if v.status == PUBLISHED), None)
+    if published is not None or not drafts_too:
+        return published
+    return versions[0] if versions else None
+
+
+def pushes_for(session: Session, uscc: str) -> list[tuple[PolicyPush, PolicyVersion]]:
+    """An enterprise's pushes, newest first, with their policy versions."""
+    rows = session.execute(
+        select(PolicyPush, PolicyVersion)
+        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
+        .where(PolicyPush.uscc == uscc.strip().upper())
+        .order_by(PolicyPush.created_at.desc(), PolicyPush.id.desc())
+    ).all()
+    return [(push, version) for push, version in rows]
+
+
+def explanation_of(push: PolicyPush) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(push.explanation or "{}")
+    return loaded
+
+
+# --- telling the enterprises ---------------------------------------------------------------
+
+OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"}
+
+
+def reasons(explanation: dict[str, Any]) -> list[str]:
+    """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
+    from chanye.policy.fields import FIELD_BY_NAME
+
+    def label(name: str) -> str:
+        return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
+
+    lines = []
+    for c in explanation.get("conditions", []):
+        values = "；".join(
+            f"{label(n)}：{'缺失' if v is None else v}" for n, v in c["values"].items()
+        )
+        lines.append(f"{c['text']} — {values or '—'} — {OUTCOME_MARKS.get(c['outcome'], '')}")
+    if explanation.get("arithmetic"):
+        lines.append(f"金额：{explanation['arithmetic']}")
+    lines.append(
+        f"数据截至 {explanation.get('as_of')}，来自企业库第 {explanation.get('source_change')} 号变更"
+    )
+    return lines
+
+
+def notify_new_pushes(
+    session: Session, run: PolicyRun, mail: MailSettings, site_url: str, actor: Actor
+) -> int:
+    """Mail the accounts of the enterprises that got a new push in this run; returns how many
+    mails went out. A mail that cannot be sent does not undo the run (the push is on the
+    enterprise's page either way)."""
+    rows = session.execute(
+        select(PolicyPush, Account, PolicyVersion)
+        .join(Account, Account.enterprise_uscc == PolicyPush.uscc)
+        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
+        .where(PolicyPush.first_run_id == run.id, PolicyPush.status == PUSHED,
+               Account.status == "active", Account.email_confirmed.is_(True))
+    ).all()  # fmt: skip
+    sent, failed = 0, 0
+    for push, account, version in rows:
+        text = emails.policy_pushed(account.display_name, version.title, version.issuer,
+                                    push.amount, reasons(explanation_of(push)),
+                                    f"{site_url}/my/policies#push-{push.id}")  # fmt: skip
+        try:
+            send_mail(mail, account.email, text.subject, text.body)
+            sent += 1
+        except (OSError, smtplib.SMTPException):
+            failed += 1
+    if rows:
+        record(session, actor, "policy.notify", "policy_run", str(run.id),
+               after={"sent": sent, "failed": failed}, result="success" if not failed else "failure")  # fmt: skip
+    return sent
+
+
+# --- the enterprise decides ----------------------------------------------------------------
+
+
+def confirm(session: Session, push: PolicyPush, account: Account, actor: Actor) -> None:
+    """确认享受: the enterprise accepts the benefit (its own push, still undecided)."""
+    _decide(session, push, account, actor, CONFIRMED)
+
+
+def decline(session: Session, push: PolicyPush, account: Account, actor: Actor) -> None:
+    """放弃: the enterprise declines the benefit."""
+    _decide(session, push, account, actor, DECLINED)
+
+
+def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, to: str) -> None:
+    action = "policy.push.confirm" if to == CONFIRMED else "policy.push.decline"
+    own = (account.enterprise_uscc or "").strip().upper()
+    if own != push.uscc:
+        record(session, actor, action, "policy_push", str(push.id),
+               after={"uscc": push.uscc, "account_uscc": own or None}, result="refused")  # fmt: skip
+        raise NotYourPushError()
+    version = session.get(PolicyVersion, push.policy_version_id)
+    if version is None or version.status != PUBLISHED:
+        raise WorkflowRefusedError("该政策版本已失效，不能再确认或放弃", "the version has expired")
+    if push.status != PUSHED:
+        raise WorkflowRefusedError(f"这条推送{PUSH_LABELS[push.status]}，不能再更改",
+                                   "this push is no longer open")  # fmt: skip
+    if to == CONFIRMED and push.needs_data:
+        raise WorkflowRefusedError("尚缺部分数据，补充后经重新匹配符合条件方可确认享受",
+                                   "data is missing: it cannot be confirmed yet")  # fmt: skip
+    if to == CONFIRMED:
+        _check_no_double_benefit(session, push, version)
+    now = utcnow()
+    push.status, push.decided_at, push.decided_by, push.updated_at = to, now, actor.name, now
+    record(session, actor, action, "policy_push", str(push.id), before={"status": PUSHED},
+           after={"status": to, "uscc": push.uscc, "policy_id": push.policy_id,
+                  "version_id": push.policy_version_id, "amount": push.amount})  # fmt: skip
+
+
+def _check_no_double_benefit(session: Session, push: PolicyPush, version: PolicyVersion) -> None:
+    """不重复享受: within a policy's exclusive group an enterprise confirms one benefit only."""
+    group = policy_of(version).exclusive_group
+    if group is None:
+        return
+    for other, other_version in pushes_for(session, push.uscc):
+        if (other.status == CONFIRMED and other.policy_id != push.policy_id
+                and policy_of(other_version).exclusive_group == group):  # fmt: skip
+            raise WorkflowRefusedError(
+                f"已确认享受同类政策“{other_version.title}”，按规定不重复享受",
+                f"no double benefit: {other.policy_id} is already confirmed",
+            )
+
+
+def exclusive_rivals(pushes: list[tuple[PolicyPush, PolicyVersion]]) -> dict[int, list[str]]:
+    """For each push, the titles of the enterprise's other open or confirmed pushes in the same
+    exclusive group (of which it may enjoy only one)."""
+    groups = {push.id: policy_of(version).exclusive_group for push, version in pushes}
+    live = [(p, v) for p, v in pushes if p.status in (PUSHED, CONFIRMED)]
+    return {push.id: [v.title for p, v in live if p.policy_id != push.policy_id
+                      and groups[p.id] == groups[push.id]]
+            for push, _version in pushes if groups[push.id] is not None}  # fmt: skip
+
+
+# --- the policy office pays ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisbursementRow:
+    uscc: str
+    name: str
+    amount: float | None
+    status: str
+    decided_at: dt.datetime | None
+    needs_data: bool
+
+    @property
+    def status_label(self) -> str:
+        return PUSH_LABELS[self.status] + ("（待补充数据）" if self.needs_data else "")
+
+
+STATUS_ORDER = {CONFIRMED: 0, PUSHED: 1, DECLINED: 2, WITHDRAWN: 3}
+
+
+def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
+    """A version's pushes (withdrawn ones left out): confirmed first, largest amount first."""
+    pushes = session.scalars(
+        select(PolicyPush).where(PolicyPush.policy_version_id == version_id,
+                                 PolicyPush.status != WITHDRAWN)
+    ).all()  # fmt: skip
+    rows = [DisbursementRow(p.uscc, str(explanation_of(p).get("name") or ""), p.amount, p.status,
+                            aware(p.decided_at) if p.decided_at else None, p.needs_data)
+            for p in pushes]  # fmt: skip
+    rows.sort(key=lambda r: (STATUS_ORDER[r.status], -(r.amount or 0.0), r.uscc))
+    return rows
+
+
+def formula_safe(value: str) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+XLSX_HEADERS = (
+    "序号",
+    "统一社会信用代码",
+    "企业名称",
+    "金额（元）",
+    "状态",
+    "确认/放弃时间（北京时间）",
+)
+
+
+def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
+    """拨付清单 (confirmed pushes, with the total) and 推送明细 (every push) as an Excel file."""
+    from openpyxl import Workbook
+
+    rows = disbursement(session, version.id)
+    workbook = Workbook(write_only=True)
+    title = f"{version.title}（{version.policy_id} 第 {version.version} 版）"
+    for sheet_name, chosen in (("拨付清单", [r for r in rows if r.status == CONFIRMED]),
+                               ("推送明细", rows)):  # fmt: skip
+        sheet = workbook.create_sheet(sheet_name)
+        sheet.append([formula_safe(f"{title} {sheet_name}")])
+        sheet.append(list(XLSX_HEADERS))
+        for number, row in enumerate(chosen, start=1):
+            decided = (
+                row.decided_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+                if row.decided_at
+                else ""
+            )
+            sheet.append([number, formula_safe(row.uscc), formula_safe(row.name), row.amount,
+                          row.status_label, decided])  # fmt: skip
+        if sheet_name == "拨付清单":
+            sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- the demo -------------------------------------------------------------------------------
+
+
+def seed_demo(session: Session, population: Population, actor: Actor) -> list[PolicyRun]:
+    """Every demo policy added and published (with its matching run), into an empty table."""
+    from chanye.policy.service import demo_policies
+
+    if session.scalar(select(func.count()).select_from(PolicyVersion)):
+        return []
+    runs = []
+    for policy in demo_policies():
+        version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
+        runs.append(publish(session, version, actor, population))
+    return runs

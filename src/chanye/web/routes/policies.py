@@ -1,0 +1,555 @@
+"""政策: the public policy library, what-if simulation, explanations and near misses for staff,
+an enterprise's 免申即享 pushes (确认享受 / 放弃), and for the policy office drafts, publishing,
+re-runs and the disbursement list.
+
+Thin: versions, runs, pushes and decisions are ``chanye.policy.workflow``'s; evaluation is the
+policy engine's, over the enterprises loaded once per registry snapshot and day
+(``PopulationCache`` on ``app.state``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from chanye.beijing import BEIJING
+from chanye.policy import workflow
+from chanye.policy.engine import Population
+from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
+from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.loader import PolicyFileError
+from chanye.policy.model import Policy
+from chanye.policy.service import PopulationCache
+from chanye.policy.simulate import parse_setting, simulate
+from chanye.portal.mail import MailSettings
+from chanye.registry.context import RegistryContext
+from chanye.registry.schema import TAG_LABELS
+from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
+from chanye.system.model import IndustrialSystem
+from chanye.units import format_percent, format_yuan
+from chanye.web.auth import Viewer, requires
+from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.pages import area_renderer
+
+router = APIRouter()
+
+Read = Annotated[Viewer, requires("policies", "read")]
+Own = Annotated[Viewer, requires("policies", "own")]
+Analyse = Annotated[Viewer, requires("policies", "analyse")]
+Manage = Annotated[Viewer, requires("policies", "manage")]
+
+page = area_renderer(
+    "policies",
+    version_labels=workflow.VERSION_LABELS,
+    push_labels=workflow.PUSH_LABELS,
+    outcome_labels=OUTCOME_LABELS,
+)
+MAX_POLICY_FILE = 256 * 1024
+SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+MONEY_FIELDS = {"registered_capital", "revenue", "rd_expense"}
+TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
+# What a step did, shown after the redirect (fixed texts: nothing from the query string is shown).
+RESULTS = {
+    "draft": "草稿已保存。发布前可先做调整测算。",
+    "confirmed": "已确认享受。政策办将按拨付清单办理。",
+    "declined": "已放弃该项政策。",
+}
+
+_cache_lock = threading.Lock()
+
+
+def today() -> dt.date:
+    return dt.datetime.now(BEIJING).date()
+
+
+def _populations(request: Request) -> PopulationCache:
+    with _cache_lock:
+        cache: PopulationCache | None = getattr(request.app.state, "policy_populations", None)
+        if cache is None:
+            cache = PopulationCache()
+            request.app.state.policy_populations = cache
+    return cache
+
+
+@contextmanager
+def population(request: Request, settings: SettingsDep) -> Iterator[Population]:
+    """The enterprises in force today, as policies read them (loaded once per snapshot and day)."""
+    context = RegistryContext.from_settings(settings)
+    with _populations(request).population(context, today()) as loaded:
+        yield loaded
+
+
+def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
+    """A function showing a field's value the way people read it (万元, 区名, 标签名)."""
+    districts = {d.code: d.name for d in system.districts}
+    industries = {ind.id: ind.name for _, ind in system.industries()}
+
+    def show(name: str, value: Any) -> str:
+        if value is None:
+            return "缺失"
+        if name in MONEY_FIELDS and isinstance(value, int | float):
+            return format_yuan(float(value))
+        if name == "rd_ratio" and isinstance(value, int | float):
+            return format_percent(float(value), 2)
+        if name == "status":
+            return {"active": "存续", "closed": "注销/吊销"}.get(str(value), str(value))
+        if name == "district_code":
+            return f"{districts.get(str(value), '')} {value}".strip()
+        if name == "tags" and isinstance(value, list):
+            return "、".join(TAG_NAMES.get(str(v), str(v)) for v in value) or "（无）"
+        if name == "clusters" and isinstance(value, list):
+            return "、".join(industries.get(str(v), str(v)) for v in value) or "（无）"
+        if isinstance(value, list):
+            return "、".join(map(str, value)) or "（无）"
+        return str(value)
+
+    return show
+
+
+def _labels(system: IndustrialSystem) -> dict[str, Any]:
+    return {
+        "show": formatter(system),
+        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+    }
+
+
+def _staff(viewer: Viewer) -> bool:
+    return viewer.may("policies", "analyse")
+
+
+def _chosen(db: SessionDep, policy_id: str, version: int | None, drafts_too: bool) -> PolicyVersion:
+    """The version a page shows: the one asked for, else the published one (staff: else the
+    newest draft). Drafts are never shown to those who may not see them: 404 like a missing one."""
+    versions = workflow.versions_of(db, policy_id)
+    if version is not None:
+        found = next((v for v in versions if v.version == version), None)
+        if found is not None and (drafts_too or found.status != workflow.DRAFT):
+            return found
+    else:
+        current = workflow.current_version(versions, drafts_too)
+        if current is not None:
+            return current
+    raise HTTPException(404, f"没有编号为“{policy_id}”的政策 / no such policy")
+
+
+def _version(db: SessionDep, version_id: int) -> PolicyVersion:
+    found = db.get(PolicyVersion, version_id)
+    if found is None:
+        raise HTTPException(404, f"没有编号为 {version_id} 的政策版本 / no such policy version")
+    return found
+
+
+def _in_scope(viewer: Viewer, record: dict[str, Any] | None) -> bool:
+    """A chain leader sees only enterprises in their clusters (as in the registry)."""
+    if record is None:
+        return False
+    return not viewer.scope or bool(set(record.get("clusters") or []) & set(viewer.scope))
+
+
+# --- the library ----------------------------------------------------------------------------
+
+
+@router.get("/policies", response_class=HTMLResponse, summary="The policy library")
+def library(request: Request, db: SessionDep, viewer: Read) -> HTMLResponse:
+    published = workflow.published_versions(db)
+    drafts = [v for v in workflow.all_versions(db) if v.status == workflow.DRAFT]
+    drafts = drafts if _staff(viewer) else []
+    runs = workflow.latest_runs(db, [v.id for v in published])
+    context = {
+        "entries": [(v, workflow.policy_of(v), runs.get(v.id)) for v in published],
+        "drafts": [(v, workflow.policy_of(v)) for v in drafts],
+        "staff": _staff(viewer),
+        "manager": viewer.may("policies", "manage"),
+    }
+    return page(request, "policies/list.html", context)
+
+
+# --- managing: drafts, publish, run, disbursement -------------------------------------------
+# Declared before /policies/{policy_id}, which would otherwise take "manage" for an id.
+
+
+def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: Any) -> HTMLResponse:
+    versions = workflow.all_versions(db)
+    runs = workflow.latest_runs(db, [v.id for v in versions])
+    context = {"versions": versions, "runs": runs, "problems": [], "text": "", "error": None,
+               **extra}  # fmt: skip
+    return page(request, "policies/manage.html", context, status=status)
+
+
+@router.get("/policies/manage", response_class=HTMLResponse, summary="Manage: versions, upload")
+def manage_page(request: Request, db: SessionDep, viewer: Manage) -> HTMLResponse:
+    return _manage_page(request, db)
+
+
+@router.post("/policies/drafts", summary="Upload or paste a policy file as a new draft")
+def add_draft(
+    request: Request,
+    db: SessionDep,
+    viewer: Manage,
+    file: Annotated[UploadFile | None, File(description="A policy file (YAML)")] = None,
+    text: Annotated[str, Form(max_length=MAX_POLICY_FILE)] = "",
+) -> Response:
+    source_name = "粘贴的文本.yaml"
+    if file is not None and file.filename:
+        content = file.file.read(MAX_POLICY_FILE + 1)
+        if len(content) > MAX_POLICY_FILE:
+            return _manage_page(request, db, 413, error="政策文件不能超过 256 KB / file too large")
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _manage_page(request, db, 400, error="政策文件须为 UTF-8 编码 / not UTF-8")
+        source_name = SAFE_NAME.sub("_", Path(file.filename).name)[-120:] or "policy.yaml"
+    if not text.strip():
+        return _manage_page(request, db, 400, error="请上传政策文件或粘贴其内容 / no policy given")
+    try:
+        version = workflow.add_draft(db, text, source_name, viewer.actor)
+    except PolicyFileError as invalid:
+        problems = [str(p) for p in invalid.problems]
+        return _manage_page(request, db, 400, problems=problems, text=text)
+    except workflow.WorkflowRefusedError as refused:
+        return _manage_page(request, db, 409, error=str(refused), text=text)
+    db.commit()  # now: the session dependency commits only after the response is sent
+    return RedirectResponse(
+        f"/policies/{version.policy_id}?version={version.version}&result=draft", status_code=303
+    )
+
+
+@router.post("/policies/versions/{version_id:int}/publish", summary="Publish a draft and match")
+def publish(
+    request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
+) -> Response:
+    version = _version(db, version_id)
+    try:
+        with population(request, settings) as loaded:
+            run = workflow.publish(db, version, viewer.actor, loaded)
+    except workflow.WorkflowRefusedError as refused:
+        return _manage_page(request, db, 409, error=str(refused))
+    return _after_run(db, settings, viewer, version, run)
+
+
+def _after_run(
+    db: SessionDep, settings: SettingsDep, viewer: Viewer, version: PolicyVersion, run: PolicyRun
+) -> RedirectResponse:
+    """Keep the run, tell the enterprises with a new push by e-mail, show the run's figures."""
+    db.commit()  # the run stands even if mail fails; and before the browser follows the redirect
+    mail = MailSettings.from_settings(settings)
+    workflow.notify_new_pushes(db, run, mail, settings.site_url, viewer.actor)
+    db.commit()
+    return RedirectResponse(f"/policies/{version.policy_id}?run={run.id}", status_code=303)
+
+
+@router.post("/policies/versions/{version_id:int}/run", summary="Match a published policy again")
+def run_again(
+    request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
+) -> Response:
+    version = _version(db, version_id)
+    try:
+        with population(request, settings) as loaded:
+            run = workflow.run_matching(db, version, loaded, viewer.actor)
+    except workflow.WorkflowRefusedError as refused:
+        return _manage_page(request, db, 409, error=str(refused))
+    return _after_run(db, settings, viewer, version, run)
+
+
+@router.get(
+    "/policies/versions/{version_id:int}/disbursement",
+    response_class=HTMLResponse,
+    summary="Disbursement list of a version",
+)
+def disbursement_page(
+    request: Request, version_id: int, db: SessionDep, viewer: Manage
+) -> HTMLResponse:
+    version = _version(db, version_id)
+    rows = workflow.disbursement(db, version.id)
+    confirmed = [r for r in rows if r.status == workflow.CONFIRMED]
+    context = {
+        "version": version,
+        "rows": rows,
+        "confirmed_count": len(confirmed),
+        "confirmed_total": sum(r.amount or 0.0 for r in confirmed),
+        "pending": sum(1 for r in rows if r.status == workflow.PUSHED),
+        "run": workflow.last_run(db, version.id),
+    }
+    return page(request, "policies/disbursement.html", context)
+
+
+@router.get(
+    "/policies/versions/{version_id:int}/disbursement.xlsx",
+    summary="Disbursement list as an Excel file",
+)
+def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Response:
+    version = _version(db, version_id)
+    name = f"disbursement-{version.policy_id}-v{version.version}.xlsx"
+    return Response(
+        workflow.disbursement_xlsx(db, version),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- the enterprise's pushes ----------------------------------------------------------------
+
+
+def _mine(
+    request: Request, db: SessionDep, system: IndustrialSystem, viewer: Viewer, status: int = 200,
+    **extra: Any,
+) -> HTMLResponse:  # fmt: skip
+    account = viewer.require_account()
+    own = account.enterprise_uscc
+    pushes = workflow.pushes_for(db, own) if own else []
+    items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
+    context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
+               "message": None, "error": None, **_labels(system), **extra}  # fmt: skip
+    return page(request, "policies/mine.html", context, status=status)
+
+
+@router.get("/my/policies", response_class=HTMLResponse, summary="My enterprise's policy pushes")
+def my_policies(
+    request: Request, db: SessionDep, system: SystemDep, viewer: Own, result: str = ""
+) -> HTMLResponse:
+    return _mine(request, db, system, viewer, message=RESULTS.get(result))
+
+
+def _decide(
+    request: Request, push_id: int, db: SessionDep, system: IndustrialSystem, viewer: Viewer,
+    confirm: bool,
+) -> Response:  # fmt: skip
+    push = db.get(PolicyPush, push_id)
+    account = viewer.require_account()
+    if push is None:
+        raise HTTPException(404, "没有这条推送 / no such push")
+    decide = workflow.confirm if confirm else workflow.decline
+    try:
+        decide(db, push, account, viewer.actor)
+    except workflow.NotYourPushError:
+        db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
+        raise HTTPException(404, "没有这条推送 / no such push") from None
+    except workflow.WorkflowRefusedError as refused:
+        return _mine(request, db, system, viewer, 409, error=str(refused))
+    db.commit()  # before the browser follows the redirect to the new status
+    result = "confirmed" if confirm else "declined"
+    return RedirectResponse(f"/my/policies?result={result}#push-{push.id}", status_code=303)
+
+
+@router.post("/my/policies/{push_id:int}/confirm", summary="确认享受: accept a pushed benefit")
+def confirm_push(
+    request: Request, push_id: int, db: SessionDep, system: SystemDep, viewer: Own
+) -> Response:
+    return _decide(request, push_id, db, system, viewer, confirm=True)
+
+
+@router.post("/my/policies/{push_id:int}/decline", summary="放弃: decline a pushed benefit")
+def decline_push(
+    request: Request, push_id: int, db: SessionDep, system: SystemDep, viewer: Own
+) -> Response:
+    return _decide(request, push_id, db, system, viewer, confirm=False)
+
+
+# --- one policy -----------------------------------------------------------------------------
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse, summary="A policy: its clauses")
+def policy_page(
+    request: Request,
+    policy_id: str,
+    db: SessionDep,
+    viewer: Read,
+    version: int | None = None,
+    run: int | None = None,
+    result: str = "",
+) -> HTMLResponse:
+    staff = _staff(viewer)
+    chosen = _chosen(db, policy_id, version, staff)
+    versions = [
+        v for v in workflow.versions_of(db, policy_id) if staff or v.status != workflow.DRAFT
+    ]
+    latest = workflow.last_run(db, chosen.id)
+    context = {
+        "version": chosen,
+        "policy": workflow.policy_of(chosen),
+        "versions": versions,
+        "run": latest,
+        "just_ran": latest is not None and latest.id == run,
+        "staff": staff,
+        "manager": viewer.may("policies", "manage"),
+        "message": RESULTS.get(result),
+        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+    }
+    return page(request, "policies/detail.html", context)
+
+
+def _slider(name: str, value: int | float) -> dict[str, Any]:
+    """A range for a numeric parameter: 0 to three times its value, in about 300 steps."""
+    whole = isinstance(value, int)
+    top = value * 3 if value > 0 else (100 if whole else 1.0)
+    step: float = 10 ** (math.floor(math.log10(top)) - 2)
+    if whole:
+        step = max(1, int(step))
+    return {"name": name, "value": value, "max": top, "step": f"{step:.10g}", "whole": whole}
+
+
+def numeric_parameters(policy: Policy) -> list[dict[str, Any]]:
+    return [_slider(n, v) for n, v in policy.parameters.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)]  # fmt: skip
+
+
+def _simulation_context(
+    loaded: Population, policy: Policy, changes: dict[str, Any], viewer: Viewer,
+    system: IndustrialSystem,
+) -> dict[str, Any]:  # fmt: skip
+    result = simulate(loaded, policy, changes)
+    districts = {d.code: d.name for d in system.districts}
+    industries = {ind.id: ind.name for _, ind in system.industries()}
+    clusters = [c for c in result.by_cluster if not viewer.scope or c["key"] in viewer.scope]
+
+    def chart(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+        return {"labels": [names.get(r["key"], r["key"]) for r in rows],
+                "before": [r["before_eligible"] for r in rows],
+                "after": [r["after_eligible"] for r in rows],
+                "before_amount": [r["before_amount"] for r in rows],
+                "after_amount": [r["after_amount"] for r in rows]}  # fmt: skip
+
+    def visible(sample: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [s for s in sample if _in_scope(viewer, loaded.record(s["uscc"]))]
+
+    return {
+        "sim": result,
+        "district_chart": chart(result.by_district, districts),
+        "cluster_chart": chart(clusters, industries),
+        "districts": districts,
+        "gainers": visible(result.gainers),
+        "losers": visible(result.losers),
+    }
+
+
+@router.get(
+    "/policies/{policy_id}/simulate", response_class=HTMLResponse, summary="What-if: sliders"
+)
+def simulate_page(
+    request: Request,
+    policy_id: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Analyse,
+    version: int | None = None,
+) -> HTMLResponse:
+    chosen = _chosen(db, policy_id, version, drafts_too=True)
+    policy = workflow.policy_of(chosen)
+    with population(request, settings) as loaded:
+        context = _simulation_context(loaded, policy, {}, viewer, system)
+        as_of = loaded.as_of
+    context.update({"version": chosen, "policy": policy, "sliders": numeric_parameters(policy),
+                    "as_of": as_of})  # fmt: skip
+    return page(request, "policies/simulate.html", context)
+
+
+def _simulation_error(request: Request, error: str) -> HTMLResponse:
+    # HTMX swaps only successful answers: the slider form gets the message with 200, others 400.
+    status = 200 if request.headers.get("HX-Request") else 400
+    return page(request, "policies/_simulation_error.html", {"error": error}, status)
+
+
+@router.get(
+    "/policies/{policy_id}/simulate/result",
+    response_class=HTMLResponse,
+    summary="What-if result for ?name=value... (HTMX)",
+)
+def simulate_result(
+    request: Request,
+    policy_id: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Analyse,
+    version: int | None = None,
+) -> HTMLResponse:
+    chosen = _chosen(db, policy_id, version, drafts_too=True)
+    policy = workflow.policy_of(chosen)
+    changes: dict[str, Any] = {}
+    numeric = {s["name"] for s in numeric_parameters(policy)}
+    for name, raw in request.query_params.items():
+        if name not in numeric or not raw.strip():
+            continue
+        try:
+            key, value = parse_setting(f"{name}={raw}", policy)
+        except ValueError as bad:
+            return _simulation_error(request, str(bad))
+        if value != policy.parameters[key]:
+            changes[key] = value
+    try:
+        with population(request, settings) as loaded:
+            context = _simulation_context(loaded, policy, changes, viewer, system)
+    except PolicyFileError as bad:
+        return _simulation_error(request, str(bad))
+    return page(request, "policies/_simulation.html", {**context, "policy": policy})
+
+
+@router.get(
+    "/policies/{policy_id}/near-misses",
+    response_class=HTMLResponse,
+    summary="Enterprises failing exactly one condition",
+)
+def near_misses_page(
+    request: Request,
+    policy_id: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Analyse,
+    version: int | None = None,
+) -> HTMLResponse:
+    chosen = _chosen(db, policy_id, version, drafts_too=True)
+    policy = workflow.policy_of(chosen)
+    with population(request, settings) as loaded:
+        misses = [m for m in near_misses(loaded, policy, limit=100)
+                  if _in_scope(viewer, loaded.record(m.uscc))]  # fmt: skip
+        as_of = loaded.as_of
+    context = {"version": chosen, "policy": policy, "misses": misses, "as_of": as_of,
+               **_labels(system)}  # fmt: skip
+    return page(request, "policies/near_misses.html", context)
+
+
+@router.get("/policies/{policy_id}/explain", summary="Go to an enterprise's explanation (?uscc=)")
+def explain_lookup(
+    policy_id: str, viewer: Analyse, uscc: str = "", version: int | None = None
+) -> RedirectResponse:
+    target = re.sub(r"[^0-9A-Za-z]", "", uscc).upper()[:18] or "-"
+    suffix = f"?version={version}" if version is not None else ""
+    return RedirectResponse(f"/policies/{policy_id}/explain/{target}{suffix}", status_code=303)
+
+
+@router.get(
+    "/policies/{policy_id}/explain/{uscc}",
+    response_class=HTMLResponse,
+    summary="Why an enterprise does or does not qualify",
+)
+def explain_page(
+    request: Request,
+    policy_id: str,
+    uscc: str,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Analyse,
+    version: int | None = None,
+) -> HTMLResponse:
+    chosen = _chosen(db, policy_id, version, drafts_too=True)
+    policy = workflow.policy_of(chosen)
+    with population(request, settings) as loaded:
+        explained = (
+            explain(loaded, policy, uscc) if _in_scope(viewer, loaded.record(uscc)) else None
+        )
+    if explained is None:
+        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise")
+    context = {"version": chosen, "policy": policy, "x": explained.to_dict(), **_labels(system)}
+    return page(request, "policies/explain.html", context)

@@ -1,0 +1,276 @@
+"""免申即享 workflow: versions, publish → pushes, idempotent re-runs, decisions, disbursement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from chanye.policy import workflow
+from chanye.policy.engine import Population
+from chanye.policy.loader import PolicyFileError
+from chanye.policy.service import load_population
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import import_file
+from chanye.registry.storage import RegistryPaths
+from chanye.store.audit import Actor, verify_chain
+from chanye.store.database import session_scope
+from chanye.store.migrate import upgrade
+from chanye.store.models import Account, AuditEntry, PolicyPush, PolicyRun, PolicyVersion
+from chanye.system.loader import load_default_system
+from tests.registry.factory import row, uscc, write_csv
+
+AS_OF = dt.date(2026, 6, 30)
+OFFICE = Actor("policy-1", "policy_office", "127.0.0.1")
+SYSTEM = Actor("system", "system")
+POLICY = """\
+id: test-rd-reward
+title: 测试研发投入奖励
+issuer: 广州市科学技术局
+document: 测试〔2026〕1号
+valid: {from: 2025-01-01, to: 2027-12-31}
+parameters:
+  min_rd_expense: 1000000.0
+  rate: 0.1
+conditions:
+  - id: high-tech
+    text: 经认定的高新技术企业（第二条）
+    when: '"high_tech" in enterprise.tags'
+  - id: rd-expense
+    text: 上年度研发费用不低于100万元（第三条）
+    when: enterprise.rd_expense >= params.min_rd_expense
+benefit:
+  amount: enterprise.rd_expense * params.rate
+"""
+RD = "研发费用（万元）"
+
+
+def registry_rows(**changes: dict[str, str]) -> list[list[str]]:
+    """1, 2 eligible; 3 lacks R&D data (needs data); 4 is no high-tech firm; 5 spends too little."""
+    base = {1: {RD: "300"}, 2: {RD: "500"}, 3: {RD: ""}, 4: {"企业标签": ""}, 5: {RD: "50"}}
+    for key, value in changes.items():
+        base[int(key.removeprefix("n"))].update(value)
+    return [row(n, **values) for n, values in base.items()]
+
+
+@pytest.fixture
+def context(tmp_path: Path, database_url: str) -> RegistryContext:
+    upgrade(database_url)
+    return RegistryContext(
+        database_url, RegistryPaths.under(tmp_path / "data"), load_default_system()
+    )
+
+
+def load(context: RegistryContext, tmp_path: Path, rows: list[list[str]]) -> Population:
+    path = write_csv(tmp_path / f"registry-{len(list(tmp_path.glob('*.csv')))}.csv", rows)
+    result = import_file(context.database_url, context.paths, context.system, path, SYSTEM)
+    assert result.exit_code == 0
+    return load_population(context, AS_OF)
+
+
+def pushes(url: str) -> dict[str, PolicyPush]:
+    with session_scope(url) as db:
+        found = db.scalars(select(PolicyPush)).all()
+        for push in found:
+            db.expunge(push)
+    return {p.uscc: p for p in found}
+
+
+def enterprise(n: int | None) -> Account:
+    return Account(username=f"e{n}", enterprise_uscc=uscc(n) if n else None, role="enterprise")
+
+
+def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Path) -> None:
+    url = context.database_url
+    population = load(context, tmp_path, registry_rows())
+    with session_scope(url) as db:
+        draft = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
+        assert (draft.version, draft.status) == (1, workflow.DRAFT)
+        run = workflow.publish(db, draft, OFFICE, population)
+        assert (run.eligible, run.needs_data, run.total_amount) == (2, 1, 800000.0)
+        assert (run.gained, run.lost) == (2, 0)
+        assert draft.status == workflow.PUBLISHED and run.registry_change_id == 1
+    first = pushes(url)
+    assert set(first) == {uscc(1), uscc(2), uscc(3)}
+    assert first[uscc(1)].amount == 300000.0 and not first[uscc(1)].needs_data
+    assert first[uscc(3)].needs_data and first[uscc(3)].amount is None
+    evidence = json.loads(first[uscc(1)].explanation)
+    assert evidence["eligible"] and evidence["registry_change_id"] == 1
+    assert evidence["conditions"][1]["values"] == {"rd_expense": 3000000.0}
+    assert evidence["conditions"][1]["text"] == "上年度研发费用不低于100万元（第三条）"
+    assert "300,000.00 元" in evidence["arithmetic"]
+    missing = json.loads(first[uscc(3)].explanation)["conditions"][1]
+    assert (missing["outcome"], missing["missing"]) == ("unknown", ["rd_expense"])
+
+    # The enterprise decides: only on its own push; no confirming while data is missing.
+    with session_scope(url) as db:
+        push_1 = db.get(PolicyPush, first[uscc(1)].id)
+        assert push_1 is not None
+        with pytest.raises(workflow.NotYourPushError):
+            workflow.confirm(db, push_1, enterprise(2), Actor("e2", "enterprise"))
+        with pytest.raises(workflow.NotYourPushError):
+            workflow.confirm(db, push_1, enterprise(None), Actor("x", "enterprise"))
+    with session_scope(url) as db:
+        push_1, push_3 = (
+            db.get(PolicyPush, first[uscc(1)].id),
+            db.get(PolicyPush, first[uscc(3)].id),
+        )
+        assert push_1 is not None and push_3 is not None
+        workflow.confirm(db, push_1, enterprise(1), Actor("e1", "enterprise"))
+        with pytest.raises(workflow.WorkflowRefusedError, match="尚缺部分数据"):
+            workflow.confirm(db, push_3, enterprise(3), Actor("e3", "enterprise"))
+        with pytest.raises(workflow.WorkflowRefusedError, match="不能再更改"):
+            workflow.decline(db, push_1, enterprise(1), Actor("e1", "enterprise"))
+
+    # The registry changes: 2 no longer qualifies, 5 now does, 1's R&D rises after it confirmed.
+    population = load(
+        context, tmp_path, registry_rows(n1={RD: "900"}, n2={RD: "20"}, n5={RD: "200"})
+    )
+    with session_scope(url) as db:
+        version = db.get(PolicyVersion, draft.id)
+        assert version is not None
+        (run,) = workflow.rerun_published(db, population, SYSTEM)
+        assert (run.eligible, run.needs_data, run.gained, run.lost) == (2, 1, 1, 1)
+        assert run.total_amount == 900000.0 + 200000.0 and run.registry_change_id == 2
+    second = pushes(url)
+    assert set(second) == {uscc(1), uscc(2), uscc(3), uscc(5)}  # kept, none duplicated
+    assert second[uscc(2)].status == workflow.WITHDRAWN
+    assert "rd-expense" in [
+        c["id"]
+        for c in json.loads(second[uscc(2)].explanation)["conditions"]
+        if c["outcome"] == "fails"
+    ]
+    assert (second[uscc(5)].status, second[uscc(5)].amount) == (workflow.PUSHED, 200000.0)
+    assert second[uscc(1)].status == workflow.CONFIRMED
+    assert second[uscc(1)].amount == 300000.0  # decided on 300,000: the decision's figures stay
+    assert second[uscc(1)].explanation == first[uscc(1)].explanation
+
+    # Nothing changed: a third run changes nothing but its own record.
+    with session_scope(url) as db:
+        (run,) = workflow.rerun_published(db, population, SYSTEM)
+        assert (run.gained, run.lost, run.eligible) == (0, 0, 2)
+    third = pushes(url)
+    assert {u: (p.status, p.amount, p.updated_at) for u, p in third.items()} == {
+        u: (p.status, p.amount, p.updated_at) for u, p in second.items()
+    }
+
+    # 2 qualifies again: its withdrawn push is pushed again, not duplicated.
+    population = load(context, tmp_path, registry_rows(n2={RD: "500"}, n5={RD: "200"}))
+    with session_scope(url) as db:
+        (run,) = workflow.rerun_published(db, population, SYSTEM)
+        assert (run.gained, run.lost) == (1, 0)
+        declined = db.get(PolicyPush, third[uscc(5)].id)
+        assert declined is not None
+        workflow.decline(db, declined, enterprise(5), Actor("e5", "enterprise"))
+    fourth = pushes(url)
+    assert len(fourth) == 4 and fourth[uscc(2)].status == workflow.PUSHED
+    assert fourth[uscc(5)].status == workflow.DECLINED and fourth[uscc(5)].decided_by == "e5"
+
+    with session_scope(url) as db:
+        actions = [(a.action, a.result) for a in db.scalars(select(AuditEntry))]
+        assert actions.count(("policy.run", "success")) == 4
+        assert ("policy.draft", "success") in actions and ("policy.publish", "success") in actions
+        assert actions.count(("policy.push.confirm", "refused")) == 2
+        assert actions.count(("policy.push.confirm", "success")) == 1
+        assert ("policy.push.decline", "success") in actions
+        assert db.scalar(select(PolicyRun.id).order_by(PolicyRun.id.desc())) == 4
+        assert verify_chain(db) == []
+
+        rows = workflow.disbursement(db, draft.id)
+        assert [(r.uscc, r.status) for r in rows] == [
+            (uscc(1), "confirmed"),
+            (uscc(2), "pushed"),
+            (uscc(3), "pushed"),
+            (uscc(5), "declined"),
+        ]
+        assert rows[0].name == "广州测试1号科技有限公司" and rows[0].decided_at is not None
+        version = db.get(PolicyVersion, draft.id)
+        assert version is not None
+        book = load_workbook(io.BytesIO(workflow.disbursement_xlsx(db, version)))
+    paid = list(book["拨付清单"].iter_rows(values_only=True))
+    assert paid[1] == workflow.XLSX_HEADERS
+    assert paid[2][1:5] == (uscc(1), "广州测试1号科技有限公司", 300000.0, "已确认享受")
+    assert paid[-1][0] == "合计" and paid[-1][3] == 300000.0
+    assert len(list(book["推送明细"].iter_rows(values_only=True))) == 2 + 4
+
+
+def test_versions_drafts_and_expiry(context: RegistryContext, tmp_path: Path) -> None:
+    url = context.database_url
+    population = load(context, tmp_path, registry_rows())
+    with session_scope(url) as db:
+        with pytest.raises(PolicyFileError) as bad:
+            workflow.add_draft(db, POLICY.replace("enterprise.rd_expense >=", "enterprise.rd >="),
+                               "bad.yaml", OFFICE)  # fmt: skip
+        assert str(bad.value.problems[0]).startswith("bad.yaml:15:")
+        with pytest.raises(PolicyFileError, match="保留字"):
+            workflow.add_draft(db, POLICY.replace("id: test-rd-reward", "id: manage"), "m.yaml",
+                               OFFICE)  # fmt: skip
+        first = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
+        with pytest.raises(workflow.WorkflowRefusedError, match="内容相同"):
+            workflow.add_draft(db, POLICY, "again.yaml", OFFICE)
+        workflow.publish(db, first, OFFICE, population)
+        with pytest.raises(workflow.WorkflowRefusedError, match="只能发布草稿"):
+            workflow.publish(db, first, OFFICE, population)
+        second = workflow.add_draft(
+            db, POLICY.replace("rate: 0.1", "rate: 0.2"), "rd2.yaml", OFFICE
+        )
+        assert second.version == 2
+        with pytest.raises(workflow.WorkflowRefusedError, match="已发布"):
+            workflow.run_matching(db, second, population, OFFICE)
+        run = workflow.publish(db, second, OFFICE, population)
+        assert first.status == workflow.EXPIRED and first.expired_at is not None
+        assert run.total_amount == 1600000.0
+        old = db.scalars(select(PolicyPush).where(PolicyPush.policy_version_id == first.id)).all()
+        assert {p.status for p in old} == {workflow.WITHDRAWN}
+        assert workflow.current_version(workflow.versions_of(db, "test-rd-reward"), False) == second
+
+
+def test_policy_out_of_validity_pushes_nothing(context: RegistryContext, tmp_path: Path) -> None:
+    population = load(context, tmp_path, registry_rows())
+    expired = POLICY.replace("to: 2027-12-31", "to: 2026-06-29")
+    with session_scope(context.database_url) as db:
+        run = workflow.publish(db, workflow.add_draft(db, expired, "old.yaml", OFFICE), OFFICE,
+                               population)  # fmt: skip
+        assert (run.eligible, run.needs_data) == (0, 0)
+
+
+def test_seed_demo_publishes_every_demo_policy_once(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    from chanye.policy.service import demo_policies
+
+    population = load(context, tmp_path, registry_rows())
+    with session_scope(context.database_url) as db:
+        runs = workflow.seed_demo(db, population, SYSTEM)
+        assert len(runs) == len(demo_policies()) >= 8
+        assert workflow.seed_demo(db, population, SYSTEM) == []
+        assert len(workflow.published_versions(db)) == len(runs)
+
+
+def test_no_double_benefit_within_an_exclusive_group(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    population = load(context, tmp_path, registry_rows())
+    grouped = POLICY.replace("parameters:", "exclusive_group: rd-expense\nparameters:")
+    other = grouped.replace("id: test-rd-reward", "id: test-rd-other").replace(
+        "title: 测试研发投入奖励", "title: 测试研发另一补助"
+    )
+    with session_scope(context.database_url) as db:
+        for text in (grouped, other):
+            workflow.publish(db, workflow.add_draft(db, text, "g.yaml", OFFICE), OFFICE, population)
+        mine = workflow.pushes_for(db, uscc(1))
+        assert len(mine) == 2
+        rivals = workflow.exclusive_rivals(mine)
+        assert sorted(title for titles in rivals.values() for title in titles) == [
+            "测试研发另一补助", "测试研发投入奖励"
+        ]  # fmt: skip
+        first, second = (push for push, _version in mine)
+        workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
+        with pytest.raises(workflow.WorkflowRefusedError, match="不重复享受"):
+            workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
+        workflow.decline(db, second, enterprise(1), Actor("e1", "enterprise"))
