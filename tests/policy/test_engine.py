@@ -9,7 +9,7 @@ import pytest
 
 from chanye.policy.engine import BASE_TABLE, compile_set, rerun_changed, run_pairs
 from chanye.policy.explain import explain, near_misses
-from chanye.policy.loader import load_policy_text
+from chanye.policy.loader import PolicyFileError, load_policy_text
 from chanye.policy.simulate import simulate
 from tests.policy.test_agreement import population_of
 from tests.policy.test_loader import GOOD
@@ -105,3 +105,18 @@ def test_columnar_rerun_agrees_with_the_duckdb_rerun(population) -> None:  # typ
     _now, gained, lost, _seconds = rerun_changed_columnar(changed, [POLICY], previous, AS_OF)
     delta = rerun_changed(population, [POLICY], previous, [0, 1])
     assert (gained, lost) == (delta.gained, delta.lost) == ([(0, 1)], [(0, 0)])
+
+
+def test_a_cap_over_several_policies_per_enterprise(population) -> None:  # type: ignore[no-untyped-def]
+    from chanye.policy.combine import apply_caps, apply_exclusions
+
+    capped = "cap_group: {id: innovation, cap: 150000.0}\n"
+    first = load_policy_text(GOOD + capped, "a.yaml")  # pays 100,000 to U00000
+    second = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: second") + capped, "b.yaml")
+    policies = [first, second]
+    pairs = apply_exclusions(run_pairs(population, compile_set(policies, AS_OF)), policies)
+    paid = {(r["p"], r["rid"]): r["paid"] for r in apply_caps(pairs, policies).to_pylist()}
+    assert paid[(0, 0)] == pytest.approx(100000.0)
+    assert paid[(1, 0)] == pytest.approx(50000.0)  # the remainder up to the cap
+    with pytest.raises(PolicyFileError):
+        load_policy_text(GOOD + "cap_group: {id: innovation, cap: -1}\n", "c.yaml")

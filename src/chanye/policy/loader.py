@@ -21,7 +21,7 @@ from chanye.policy.model import Condition, Policy
 
 POLICY_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TOP_KEYS = {"id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit",
-            "exclusive_group"}  # fmt: skip
+            "exclusive_group", "cap_group"}  # fmt: skip
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
 
@@ -80,7 +80,8 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
     amount = parse(policy.amount_text, parameters) if policy.amount_text else None
     return Policy(policy.id, policy.title, policy.issuer, policy.valid_from, policy.valid_to,
                   parameters, conditions, amount, policy.amount_text, policy.document,
-                  policy.exclusive_group, policy.source_name, policy.source_text)  # fmt: skip
+                  policy.exclusive_group, policy.source_name, policy.source_text,
+                  cap_group=policy.cap_group)  # fmt: skip
 
 
 def _same_kind(old: Any, new: Any) -> bool:
@@ -170,7 +171,31 @@ class _Reader:
             return None
         return Policy(policy_id, title, issuer, valid[0], valid[1], parameters, conditions,
                       amount, amount_text, self.text_of(top, "document"),
-                      self.text_of(top, "exclusive_group"), self.source, self.text)  # fmt: skip
+                      self.text_of(top, "exclusive_group"), self.source, self.text,
+                      cap_group=self.cap_group(top.get("cap_group")))  # fmt: skip
+
+    def cap_group(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[str, float] | None:
+        """``cap_group: {id: innovation, cap: 10000000.0}``: every policy naming the group pays one
+        enterprise at most ``cap`` yuan in all."""
+        if entry is None:
+            return None
+        value = self.value(entry[1])
+        group, cap = (
+            (value.get("id"), value.get("cap")) if isinstance(value, dict) else (None, None)
+        )
+        if (
+            not isinstance(group, str)
+            or not POLICY_ID.match(group)
+            or not isinstance(cap, int | float)
+            or isinstance(cap, bool)
+            or cap <= 0
+        ):
+            self.problem(
+                entry[1],
+                "cap_group 须写成 {id: 组名, cap: 正数金额} / cap_group needs id and a positive cap",
+            )
+            return None
+        return group, float(cap)
 
     def validity(self, node: YamlNode) -> tuple[dt.date, dt.date] | None:
         if not isinstance(node, MappingNode):

@@ -33,6 +33,9 @@ class Policy:
     exclusive_group: str | None = None  # no double benefit within a group: the higher amount
     source_name: str = ""
     source_text: str = ""
+    cap_group: tuple[str, float] | None = (
+        None  # (group, yuan): all its policies together, per enterprise
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
     def valid_on(self, day: dt.date) -> bool:
