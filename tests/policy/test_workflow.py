@@ -274,3 +274,18 @@ def test_no_double_benefit_within_an_exclusive_group(
         with pytest.raises(workflow.WorkflowRefusedError, match="不重复享受"):
             workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
         workflow.decline(db, second, enterprise(1), Actor("e1", "enterprise"))
+
+
+def test_a_cap_group_limits_what_one_enterprise_is_paid(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    population = load(context, tmp_path, registry_rows())  # enterprise 1: 300万 R&D → 30万 each
+    capped = POLICY + "cap_group: {id: innovation, cap: 400000.0}\n"
+    other = capped.replace("id: test-rd-reward", "id: test-rd-other")
+    with session_scope(context.database_url) as db:
+        for text in (capped, other):
+            workflow.publish(db, workflow.add_draft(db, text, "c.yaml", OFFICE), OFFICE, population)
+        first, second = (push for push, _version in workflow.pushes_for(db, uscc(1)))
+        workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
+        workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
+        assert (first.amount, second.amount) == (300000.0, 100000.0)  # the rest of the cap

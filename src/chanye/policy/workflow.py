@@ -463,13 +463,31 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
     if to == CONFIRMED and push.needs_data:
         raise WorkflowRefusedError("尚缺部分数据，补充后经重新匹配符合条件方可确认享受",
                                    "data is missing: it cannot be confirmed yet")  # fmt: skip
+    before = {"status": PUSHED, "amount": push.amount}
     if to == CONFIRMED:
         _check_no_double_benefit(session, push, version)
+        push.amount = _within_cap(session, push, version)
     now = utcnow()
     push.status, push.decided_at, push.decided_by, push.updated_at = to, now, actor.name, now
-    record(session, actor, action, "policy_push", str(push.id), before={"status": PUSHED},
+    record(session, actor, action, "policy_push", str(push.id), before=before,
            after={"status": to, "uscc": push.uscc, "policy_id": push.policy_id,
                   "version_id": push.policy_version_id, "amount": push.amount})  # fmt: skip
+
+
+def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> float | None:
+    """同一企业累计不超过: with a ``cap_group``, what is still payable after the enterprise's
+    confirmed benefits of the same group (in the order they were confirmed)."""
+    cap_group = policy_of(version).cap_group
+    if cap_group is None or push.amount is None:
+        return push.amount
+    group, cap = cap_group
+    confirmed = sum(
+        other.amount or 0.0
+        for other, other_version in pushes_for(session, push.uscc)
+        if other.status == CONFIRMED and other.id != push.id
+        and (policy_of(other_version).cap_group or ("", 0.0))[0] == group
+    )  # fmt: skip
+    return max(0.0, min(push.amount, cap - confirmed))
 
 
 def _check_no_double_benefit(session: Session, push: PolicyPush, version: PolicyVersion) -> None:
