@@ -115,6 +115,11 @@ def test_publish_confirm_and_disbursement(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[2][1:5] == (uscc(1), "广州测试1号科技有限公司", 300000.0, "已确认享受")
 
+    # Staff see the decisions on the enterprise's registry profile, with the way to the reasons.
+    profile = client.get(f"/registry/enterprises/{uscc(1)}").text
+    assert 'id="policy-pushes"' in profile and "测试研发投入奖励" in profile
+    assert "已确认享受" in profile and f"/policies/test-rd-reward/explain/{uscc(1)}" in profile
+
     with session_scope(registry.database_url) as db:
         audited = {(a.action, a.actor, a.result) for a in db.query(AuditEntry)}
     assert ("policy.push.confirm", enterprise.username, "success") in audited

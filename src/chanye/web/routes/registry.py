@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from chanye.policy import workflow
 from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
@@ -204,7 +205,12 @@ def _may_see(viewer: Viewer, uscc: str) -> bool:
     "/registry/enterprises/{uscc}", response_class=HTMLResponse, summary="Enterprise profile"
 )
 def enterprise_page(
-    request: Request, uscc: str, context: ContextDep, readers: ReadersDep, viewer: OwnAccess
+    request: Request,
+    uscc: str,
+    context: ContextDep,
+    readers: ReadersDep,
+    session: SessionDep,
+    viewer: OwnAccess,
 ) -> HTMLResponse:
     record = _enterprise_or_404(context, readers, uscc, viewer)
     return templates.TemplateResponse(
@@ -214,6 +220,9 @@ def enterprise_page(
             **_page_context(context),
             "e": record,
             "grounds": evidence_by_industry(record["evidence"]),
+            # 免申即享: what the policies in force found for this enterprise.
+            "pushes": workflow.pushes_for(session, record["uscc"]),
+            "push_labels": workflow.PUSH_LABELS,
         },
     )
 
