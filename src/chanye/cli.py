@@ -239,7 +239,7 @@ def demo(
     out.print("登录 / log in: 首页右侧“会员登录”，账号与密码如下（只在本机保存于 "
               f"{settings.data_dir / 'demo' / 'accounts.txt'}）：")  # fmt: skip
     for line in logins:
-        out.print("  " + line.replace("\t", "  "), markup=False)
+        out.print("  " + line.replace("\t", "  "), markup=False, soft_wrap=True)
     out.print(
         "工作人员账号首次登录须用手机身份验证器（如 Microsoft Authenticator）绑定双因素登录（等保三级）。"
     )

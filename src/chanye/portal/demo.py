@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chanye.portal import news, trainings
+from chanye.portal import news, totp, trainings
 from chanye.portal.accounts import create_account, temporary_password
-from chanye.portal.roles import label
+from chanye.portal.roles import is_staff, label
 from chanye.store.audit import Actor
 from chanye.store.models import Account
 
@@ -40,20 +40,26 @@ PEOPLE = (
 )
 
 
-def seed_demo_accounts(session: Session, member_uscc: str | None) -> list[tuple[DemoPerson, str]]:
+def seed_demo_accounts(
+    session: Session, member_uscc: str | None
+) -> list[tuple[DemoPerson, str, str | None]]:
     """Create the demo accounts into an empty accounts table; returns them with passwords."""
     if session.scalar(select(func.count()).select_from(Account)):
         return []
     created = []
     for person in PEOPLE:
         password = temporary_password()
-        create_account(
+        account, _password = create_account(
             session, username=person.username, email=f"{person.username}@demo.chanye.localhost",
             display_name=person.display_name, role=person.role, actor=DEMO_ACTOR,
             password=password, scope_clusters=list(person.scope) or None,
             enterprise_uscc=member_uscc if person.with_enterprise else None,
         )  # fmt: skip
-        created.append((person, password))
+        if is_staff(person.role):
+            # Staff log in with a second factor (等保三级): the demo enrols them with a key that
+            # goes into an authenticator app, printed beside the password.
+            account.totp_secret = totp.new_secret()
+        created.append((person, password, account.totp_secret))
     return created
 
 
@@ -61,7 +67,8 @@ def seed_demo_portal(session: Session, member_uscc: str | None, credentials: Pat
     """Accounts, trainings and news for the demo; returns the lines telling how to log in."""
     created = seed_demo_accounts(session, member_uscc)
     if created:
-        lines = [f"{p.username}\t{password}\t{label(p.role)}" for p, password in created]
+        lines = [f"{p.username}\t{password}\t{label(p.role)}"
+                 + (f"\t动态口令密钥 / TOTP key: {key}" if key else "") for p, password, key in created]  # fmt: skip
         credentials.parent.mkdir(parents=True, exist_ok=True)
         credentials.write_text("\n".join(lines) + "\n", encoding="utf-8")
         credentials.chmod(0o600)
