@@ -31,24 +31,7 @@ SHOWN_BROKEN_IDS = 50
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _filter(
-    actor: str, role: str, action: str, object_type: str, object_id: str, result: str,
-    client_addr: str, since: str, until: str,
-) -> AuditFilter:  # fmt: skip
-    try:
-        return audit_search.make_filter(
-            actor=actor, role=role, action=action, object_type=object_type, object_id=object_id,
-            result=result, client_addr=client_addr, since=since, until=until,
-        )  # fmt: skip
-    except FilterError as refused:
-        raise HTTPException(400, str(refused)) from None
-
-
-@router.get("/admin/audit", response_class=HTMLResponse, summary="Audit log: search, chain check")
-def audit_page(
-    request: Request,
-    db: SessionDep,
-    viewer: AuditRead,
+def audit_form(
     actor: Text = "",
     role: Text = "",
     action: Text = "",
@@ -58,11 +41,24 @@ def audit_page(
     client_addr: Text = "",
     since: DateText = "",
     until: DateText = "",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> HTMLResponse:
-    form = {"actor": actor, "role": role, "action": action, "object_type": object_type,
+) -> dict[str, str]:
+    """The search form's fields, as typed (the page shows them back; the exports use them too)."""
+    return {"actor": actor, "role": role, "action": action, "object_type": object_type,
             "object_id": object_id, "result": result, "client_addr": client_addr,
             "since": since, "until": until}  # fmt: skip
+
+
+AuditForm = Annotated[dict[str, str], Depends(audit_form)]
+
+
+@router.get("/admin/audit", response_class=HTMLResponse, summary="Audit log: search, chain check")
+def audit_page(
+    request: Request,
+    db: SessionDep,
+    viewer: AuditRead,
+    form: AuditForm,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> HTMLResponse:
     try:
         flt = audit_search.make_filter(**form)
     except FilterError as refused:
@@ -99,19 +95,12 @@ def _download(content: bytes, media_type: str, extension: str) -> Response:
     })  # fmt: skip
 
 
-def export_filter(
-    actor: Text = "",
-    role: Text = "",
-    action: Text = "",
-    object_type: Text = "",
-    object_id: Text = "",
-    result: Text = "",
-    client_addr: Text = "",
-    since: DateText = "",
-    until: DateText = "",
-) -> AuditFilter:
+def export_filter(form: AuditForm) -> AuditFilter:
     """The page's filter, for the exports (a bad date answers 400 naming it)."""
-    return _filter(actor, role, action, object_type, object_id, result, client_addr, since, until)
+    try:
+        return audit_search.make_filter(**form)
+    except FilterError as refused:
+        raise HTTPException(400, str(refused)) from None
 
 
 ExportFilter = Annotated[AuditFilter, Depends(export_filter)]
