@@ -15,10 +15,11 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import BEIJING
@@ -139,6 +140,23 @@ def _chosen(db: SessionDep, policy_id: str, version: int | None, drafts_too: boo
         if current is not None:
             return current
     raise HTTPException(404, f"没有编号为“{policy_id}”的政策 / no such policy")
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """The version staff analyse (drafts too) and its policy, parsed."""
+
+    version: PolicyVersion
+    policy: Policy
+
+
+def analysed_version(db: SessionDep, policy_id: str, version: int | None = None) -> Analysed:
+    chosen = _chosen(db, policy_id, version, drafts_too=True)
+    return Analysed(chosen, workflow.policy_of(chosen))
+
+
+# Declared after the access requirement in each handler, so a refusal comes before a 404.
+AnalysedDep = Annotated[Analysed, Depends(analysed_version)]
 
 
 def _version(db: SessionDep, version_id: int) -> PolicyVersion:
@@ -436,15 +454,12 @@ def _simulation_context(
 )
 def simulate_page(
     request: Request,
-    policy_id: str,
-    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
-    version: int | None = None,
+    analysed: AnalysedDep,
 ) -> HTMLResponse:
-    chosen = _chosen(db, policy_id, version, drafts_too=True)
-    policy = workflow.policy_of(chosen)
+    chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
         context = _simulation_context(loaded, policy, {}, viewer, system)
         as_of = loaded.as_of
@@ -466,15 +481,12 @@ def _simulation_error(request: Request, error: str) -> HTMLResponse:
 )
 def simulate_result(
     request: Request,
-    policy_id: str,
-    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
-    version: int | None = None,
+    analysed: AnalysedDep,
 ) -> HTMLResponse:
-    chosen = _chosen(db, policy_id, version, drafts_too=True)
-    policy = workflow.policy_of(chosen)
+    policy = analysed.policy
     changes: dict[str, Any] = {}
     numeric = {s["name"] for s in numeric_parameters(policy)}
     for name, raw in request.query_params.items():
@@ -501,15 +513,12 @@ def simulate_result(
 )
 def near_misses_page(
     request: Request,
-    policy_id: str,
-    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
-    version: int | None = None,
+    analysed: AnalysedDep,
 ) -> HTMLResponse:
-    chosen = _chosen(db, policy_id, version, drafts_too=True)
-    policy = workflow.policy_of(chosen)
+    chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
         misses = [m for m in near_misses(loaded, policy, limit=100)
                   if _in_scope(viewer, loaded.record(m.uscc))]  # fmt: skip
@@ -535,16 +544,13 @@ def explain_lookup(
 )
 def explain_page(
     request: Request,
-    policy_id: str,
     uscc: str,
-    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
-    version: int | None = None,
+    analysed: AnalysedDep,
 ) -> HTMLResponse:
-    chosen = _chosen(db, policy_id, version, drafts_too=True)
-    policy = workflow.policy_of(chosen)
+    chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
         explained = (
             explain(loaded, policy, uscc) if _in_scope(viewer, loaded.record(uscc)) else None
