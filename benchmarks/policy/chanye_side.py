@@ -37,8 +37,8 @@ def evaluate(policies: Sequence[str], population: Path, *, as_of: dt.date) -> Ch
     con = duckdb.connect()
     source = f"read_parquet('{population}')"
     loaded = Population.load(con, source, as_of)
-    columns = Columns.of(loaded)
     parsed = [load_policy_text(text, f"generated-{i}.yaml") for i, text in enumerate(policies)]
+    columns = Columns.of(loaded, parsed)
     pairs = run_columnar(columns, parsed, as_of)
     cold = time.perf_counter() - started
 

@@ -178,7 +178,7 @@ def test_batch_interpreter_and_cel_python_agree(
     population = population_of(records, as_of)
     pairs = run_pairs(population, compile_set([policy], as_of)).to_pylist()
     batch = {population.usccs[p["rid"]].as_py(): p["amount"] for p in pairs}
-    columnar = run_columnar(Columns.of(population), [policy], as_of).to_pylist()
+    columnar = run_columnar(Columns.of(population, [policy]), [policy], as_of).to_pylist()
     assert {population.usccs[p["rid"]].as_py(): p["amount"] for p in columnar} == pytest.approx(
         batch
     )
@@ -231,6 +231,8 @@ def test_missing_values_follow_cel(when: str, eligible: bool) -> None:
     record = population.record("U00000")
     assert record is not None
     assert (run_pairs(population, compile_set([policy], VALID_FROM)).num_rows == 1) is eligible
-    assert (run_columnar(Columns.of(population), [policy], VALID_FROM).num_rows == 1) is eligible
+    assert (
+        run_columnar(Columns.of(population, [policy]), [policy], VALID_FROM).num_rows == 1
+    ) is eligible
     assert (evaluate(policy.conditions[0].node, record, policy.parameters) is True) is eligible
     assert cel_python(policy, {**record, "as_of": VALID_FROM})[0] is eligible

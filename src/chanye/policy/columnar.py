@@ -63,6 +63,8 @@ class Columns:
         self.texts: dict[str, TextColumn] = {}
         self.lists: dict[str, ListColumn] = {}
         for spec in FIELDS:
+            if spec.name not in table.column_names:
+                continue  # a field no policy at hand reads (see ``of``)
             column = table[spec.name]
             if spec.type in ("int", "double"):
                 self.numbers[spec.name] = _numbers(column, spec.type)
@@ -74,10 +76,18 @@ class Columns:
                 self.lists[spec.name] = _list(column)
 
     @classmethod
-    def of(cls, population: Population) -> Columns:
-        """Every enterprise of a loaded population, in row order."""
+    def of(cls, population: Population, policies: list[Policy] | None = None) -> Columns:
+        """Every enterprise of a loaded population, in row order: the fields ``policies`` read
+        (every field when None), so that names and business scopes are not loaded for nothing."""
+        names = [f.name for f in FIELDS]
+        if policies is not None:
+            read = {name for policy in policies for name in policy.fields_read()}
+            names = [name for name in names if name in read]
+        columns = ", ".join(["rid", *names])
         return cls(
-            population.con.execute(f"SELECT * FROM {BASE_TABLE} ORDER BY rid").to_arrow_table()
+            population.con.execute(
+                f"SELECT {columns} FROM {BASE_TABLE} ORDER BY rid"
+            ).to_arrow_table()
         )
 
     def all_rows(self) -> np.ndarray:
