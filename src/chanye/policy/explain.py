@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chanye.policy.cel import Node
-from chanye.policy.engine import Population
+from chanye.policy.engine import Population, condition_columns_sql
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
@@ -132,8 +132,6 @@ def shortfall(node: Node, record: dict[str, Any], params: dict[str, Any]) -> flo
 
 def near_misses(population: Population, policy: Policy, limit: int = 100) -> list[NearMiss]:
     """Enterprises failing exactly one condition (for a known reason), nearest first."""
-    from chanye.policy.engine import condition_columns_sql
-
     sql = condition_columns_sql(policy)
     rows = population.con.execute(
         f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 LIMIT {limit * 20}"
