@@ -44,6 +44,7 @@ def test_match_writes_the_contract_columns_and_agrees_with_explain(
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["policy_id", "uscc", "eligible", "amount", "failed"]
     assert rows and all(r["eligible"] == "true" and r["failed"] == "" for r in rows)
+    assert f"符合条件 {len(rows)} 项" in result.stdout
     first = rows[0]
     explained = run_cli("policy", "explain", first["policy_id"], first["uscc"], "--as-of",
                         "2026-06-30", "--json", data_dir=city)  # fmt: skip
@@ -60,6 +61,7 @@ def test_match_all_lists_the_failed_conditions(tmp_path: Path, city: Path) -> No
     assert result.returncode == 0, result.stderr
     table = pq.read_table(out).to_pylist()
     assert len(table) == DEMO_ENTERPRISES
+    assert f"符合条件 {sum(r['eligible'] for r in table)} 项" in result.stdout
     failing = [r for r in table if not r["eligible"]]
     assert failing and all(r["failed"] for r in failing)
     assert "ai" in {f for r in failing for f in r["failed"].split(";")}
