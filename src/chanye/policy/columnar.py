@@ -79,11 +79,7 @@ class Columns:
     def of(cls, population: Population, policies: list[Policy] | None = None) -> Columns:
         """Every enterprise of a loaded population, in row order: the fields ``policies`` read
         (every field when None), so that names and business scopes are not loaded for nothing."""
-        names = [f.name for f in FIELDS]
-        if policies is not None:
-            read = {name for policy in policies for name in policy.fields_read()}
-            names = [name for name in names if name in read]
-        columns = ", ".join(["rid", *names])
+        columns = ", ".join(["rid", *fields_for(policies)])
         return cls(
             population.con.execute(
                 f"SELECT {columns} FROM {BASE_TABLE} ORDER BY rid"
@@ -92,6 +88,15 @@ class Columns:
 
     def all_rows(self) -> np.ndarray:
         return np.arange(self.size, dtype=np.int64)
+
+
+def fields_for(policies: list[Policy] | None) -> list[str]:
+    """The fields ``policies`` read, in catalogue order (every field when None)."""
+    names = [f.name for f in FIELDS]
+    if policies is None:
+        return names
+    read = {name for policy in policies for name in policy.fields_read()}
+    return [name for name in names if name in read]
 
 
 def take(values: Any, rows: np.ndarray | None) -> Any:
@@ -377,7 +382,7 @@ def rerun_changed_columnar(
     import time
 
     started = time.perf_counter()
-    delta = Columns(changed)
+    delta = Columns(changed.select(["rid", *fields_for(policies)]))
     now = run_columnar(delta, policies, as_of)
     rids = delta.rids[now["rid"].to_numpy()]
     now = now.set_column(1, "rid", pa.array(rids))
