@@ -98,7 +98,7 @@ def test_imports_are_listed_and_can_be_rolled_back(tmp_path: Path) -> None:
         (2, "import", "done", "cli"),
     ]
     assert history[1]["inserted"] == 1 and history[1]["updated"] == 1
-    result = run_cli("registry", "rollback", "2", data_dir=data)
+    result = run_cli("registry", "rollback", "2", "--yes", data_dir=data)
     assert result.returncode == 0, result.stderr
     assert run_cli("registry", "show", uscc(3), data_dir=data).returncode == 1
     second = registry_json(data, "show", uscc(2))
@@ -108,7 +108,7 @@ def test_imports_are_listed_and_can_be_rolled_back(tmp_path: Path) -> None:
     assert [h["status"] for h in history] == ["done", "rolled_back", "done"] and history[2][
         "undoes"
     ] == 2
-    again = run_cli("registry", "rollback", "2", data_dir=data)
+    again = run_cli("registry", "rollback", "2", "--yes", data_dir=data)
     assert again.returncode == 1 and "rolled_back" in again.stderr
 
 
@@ -118,7 +118,7 @@ def test_rolling_back_an_early_import_undoes_the_later_ones(tmp_path: Path) -> N
         run_cli(
             "registry", "import", str(write_csv(tmp_path / f"{n}.csv", [row(n)])), data_dir=data
         )
-    result = run_cli("registry", "rollback", "2", data_dir=data)
+    result = run_cli("registry", "rollback", "2", "--yes", data_dir=data)
     assert "2、3" in result.stdout
     stats = registry_json(data, "stats")
     assert isinstance(stats, dict) and stats["total"] == 1

@@ -49,9 +49,39 @@ def test_upload_search_profile_and_undo(client: TestClient, tmp_path: Path) -> N
 
     history = client.get("/registry/imports").text
     assert 'data-change="1"' in history and "撤销" in history
-    undo = client.post("/registry/changes/1/rollback", follow_redirects=False)
+    asked = client.post("/registry/changes/1/rollback", follow_redirects=False)
+    assert asked.status_code == 200  # first the consequence, nothing done yet
+    assert "将撤销第 1 次变更：删除 1 家企业，恢复 0 家，撤回 0 条待确认推送" in asked.text
+    assert client.get("/api/registry/search").json()["total"] == 1
+    in_force = re.search(r'name="in_force" value="(\d+)"', asked.text)
+    assert in_force is not None
+    undo = client.post(
+        "/registry/changes/1/rollback",
+        data={"confirmed": "yes", "in_force": in_force.group(1)},
+        follow_redirects=False,
+    )
     assert undo.status_code == 303 and "message=" in undo.headers["location"]
     assert client.get("/api/registry/search").json()["total"] == 0
+
+    history = client.get("/registry/imports").text
+    assert "重做" in history  # the undo is in the history and can itself be undone
+    redo = client.post(
+        "/registry/changes/2/rollback", data={"confirmed": "yes"}, follow_redirects=False
+    )
+    assert redo.status_code == 303
+    assert client.get("/api/registry/search").json()["total"] == 1
+
+
+def test_an_undo_confirmed_after_another_change_is_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    sign_in_as(client, "analyst")
+    _import(client, tmp_path, [row(1)])
+    asked = client.post("/registry/changes/1/rollback").text
+    _import(client, tmp_path, [row(2)])
+    stale = client.post("/registry/changes/1/rollback", data={"confirmed": "yes", "in_force": "1"})
+    assert "请重新查看撤销的后果" in stale.text and "将撤销" in asked
+    assert client.get("/api/registry/search").json()["total"] == 2
 
 
 def test_upload_refuses_other_file_types(client: TestClient) -> None:

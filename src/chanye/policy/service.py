@@ -15,6 +15,7 @@ from pathlib import Path
 from chanye.policy.engine import Population
 from chanye.policy.loader import load_policy_file
 from chanye.policy.model import Policy
+from chanye.registry.changes import RollbackPlan, plan_rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.storage import VIEW, connect, create_view
 from chanye.store.audit import Actor
@@ -72,6 +73,16 @@ def rerun_after_registry_change(context: RegistryContext, actor: Actor) -> int:
             session, load_population(context, today_in_beijing()), actor
         )
     return len(runs)
+
+
+def rollback_consequence(context: RegistryContext, change_id: int) -> RollbackPlan:
+    """What undoing a registry change would do, its undecided pushes counted (the confirmation
+    states it before anything is done)."""
+    from chanye.policy import workflow
+
+    with session_scope(context.database_url) as session:
+        pending = workflow.pending_push_usccs(session)
+    return plan_rollback(context.database_url, context.paths, change_id, pending)
 
 
 def seed_demo_policies(context: RegistryContext) -> int:

@@ -374,6 +374,17 @@ def pushes_for(session: Session, uscc: str) -> list[tuple[PolicyPush, PolicyVers
     return [(push, version) for push, version in rows]
 
 
+def pending_push_usccs(session: Session) -> list[str]:
+    """The enterprise of every undecided push of a published version (one entry per push)."""
+    return list(
+        session.scalars(
+            select(PolicyPush.uscc)
+            .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
+            .where(PolicyPush.status == PUSHED, PolicyVersion.status == PUBLISHED)
+        )
+    )
+
+
 def explanation_of(push: PolicyPush) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(push.explanation or "{}")
     return loaded

@@ -1,11 +1,15 @@
-"""Registry changes other than imports: undo one (rollback) and re-classify everything."""
+"""Registry changes other than imports: undo one (rollback) — and undo an undo (redo) — with its
+consequence counted first, and re-classify everything."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+import pyarrow as pa
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chanye.registry.classify import (
     build_rules,
@@ -33,56 +37,207 @@ class ChangeRefusedError(Exception):
         super().__init__(f"{zh} / {en}")
 
 
+SUCCEEDED = ("done", "rolled_back")  # changes that took effect (and may have been undone since)
+UNDO_KINDS = ("rollback", "redo")
+STATUS_LABELS = {"done": "已生效", "failed": "失败", "rolled_back": "已撤销", "running": "进行中"}
+
+
+def in_effect(changes: Sequence[RegistryChange]) -> dict[int, frozenset[int]]:
+    """For each change that took effect, the changes whose work the registry held right after it.
+
+    A change builds on the one in force before it (the newest that took effect); an undo (or a
+    redo, the undo of an undo) goes back to what was in force before the change it undoes.
+    """
+    effect: dict[int, frozenset[int]] = {}
+    before: dict[int, frozenset[int]] = {}  # what was in effect when each change was made
+    newest: frozenset[int] = frozenset()
+    for change in sorted(changes, key=lambda c: c.id):
+        if change.status not in SUCCEEDED:
+            continue
+        before[change.id] = newest
+        undone = change.undoes if change.kind in UNDO_KINDS else None
+        start = before.get(undone, newest) if undone is not None else newest
+        newest = effect[change.id] = start | {change.id}
+    return effect
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What undoing a change would do, counted before anything is done."""
+
+    change_id: int
+    kind: str  # of the change undone
+    in_force: int  # the change in force when planned: the undo refuses if another came since
+    undone: list[int]  # the change and the later ones built on it, leaving effect
+    revived: list[int]  # changes an undone undo had undone, back in effect (redo)
+    snapshot_now: str | None
+    snapshot_after: str | None
+    deleted: int = 0  # enterprises in the registry now, not after
+    restored: int = 0  # enterprises back that are not in the registry now
+    reverted: int = 0  # enterprises in both, whose values go back
+    total_after: int = 0
+    withdrawn: int = 0  # undecided pushes of deleted enterprises (withdrawn by the re-match)
+
+    @property
+    def later(self) -> list[int]:
+        return [i for i in self.undone if i != self.change_id]
+
+    def sentence(self) -> str:
+        """The consequence, as the confirmation states it."""
+        what = f"第 {self.change_id} 次变更" + (
+            "（一次撤销，撤销它即重做）" if self.kind in UNDO_KINDS else ""
+        )
+        later = f"及其后 {len(self.later)} 次变更" if self.later else ""
+        parts = [f"删除 {self.deleted:,} 家企业", f"恢复 {self.restored:,} 家"]
+        if self.reverted:
+            parts.append(f"{self.reverted:,} 家企业的数据改回变更前")
+        parts.append(f"撤回 {self.withdrawn:,} 条待确认推送")
+        revived = f"；第 {'、'.join(map(str, self.revived))} 次变更重新生效" if self.revived else ""
+        return f"将撤销{what}{later}：{'，'.join(parts)}{revived}。撤销后企业库共 {self.total_after:,} 家企业。"
+
+
+def _plan(session: Session, change_id: int) -> RollbackPlan:
+    target = session.get(RegistryChange, change_id)
+    if target is None:
+        raise ChangeRefusedError(
+            f"没有编号为 {change_id} 的变更", f"no registry change {change_id}"
+        )
+    changes = session.scalars(select(RegistryChange)).all()
+    effect = in_effect(changes)
+    current = change_in_force(session)
+    now = effect[current.id] if current else frozenset()
+    if change_id not in now:
+        label = STATUS_LABELS.get(target.status, target.status)
+        raise ChangeRefusedError(
+            f"第 {change_id} 次变更的状态为“{label}”，不能撤销",
+            f"change {change_id} is {target.status} ({target.kind}): nothing to undo",
+        )
+    undone = sorted(i for i in now if i >= change_id)
+    # After the undo the registry holds what it held before the change (and the undo itself).
+    earlier = [c.id for c in changes if c.id < change_id and c.status in SUCCEEDED]
+    after = effect[max(earlier)] if earlier else frozenset()
+    revived = sorted(after - now)
+    assert current is not None  # a change in effect means one is in force
+    return RollbackPlan(
+        change_id,
+        target.kind,
+        current.id,
+        undone,
+        revived,
+        current.snapshot_after,
+        target.snapshot_before,
+    )
+
+
+def plan_rollback(
+    database_url: str, paths: RegistryPaths, change_id: int, watched: Sequence[str] = ()
+) -> RollbackPlan:
+    """What undoing ``change_id`` would do; ``watched`` are the USCCs of undecided pushes (one per
+    push), of which those whose enterprise leaves the registry are counted as withdrawn."""
+    with session_scope(database_url) as session:
+        plan = _plan(session, change_id)
+    con = connect(paths, threads=1)
+    try:
+        now = snapshot_source(paths, plan.snapshot_now)
+        then = snapshot_source(paths, plan.snapshot_after)
+        con.register("watched_usccs", pa.table({"uscc": pa.array(list(watched), pa.string())}))
+        row = con.execute(f"""
+            WITH now AS (SELECT uscc, change_id FROM {now}),
+                 after AS (SELECT uscc, change_id FROM {then})
+            SELECT (SELECT count(*) FROM now WHERE uscc NOT IN (SELECT uscc FROM after)),
+                   (SELECT count(*) FROM after WHERE uscc NOT IN (SELECT uscc FROM now)),
+                   (SELECT count(*) FROM now JOIN after USING (uscc)
+                     WHERE now.change_id IS DISTINCT FROM after.change_id),
+                   (SELECT count(*) FROM after),
+                   (SELECT count(*) FROM watched_usccs
+                     WHERE uscc NOT IN (SELECT uscc FROM after))""").fetchone()
+    finally:
+        con.close()
+    deleted, restored, reverted, total, withdrawn = (int(n) for n in row or (0,) * 5)
+    return replace(
+        plan,
+        deleted=deleted,
+        restored=restored,
+        reverted=reverted,
+        total_after=total,
+        withdrawn=withdrawn,
+    )
+
+
 @dataclass(frozen=True)
 class RollbackResult:
     change_id: int
     undone: list[int]
     total_after: int
+    revived: list[int]
 
 
 def rollback(
-    database_url: str, paths: RegistryPaths, change_id: int, actor: Actor
+    database_url: str,
+    paths: RegistryPaths,
+    change_id: int,
+    actor: Actor,
+    planned_in_force: int | None = None,
 ) -> RollbackResult:
     """Restore the registry as it was before change ``change_id``.
 
     Changes made after it are undone too (their rows were built on top of it); they are listed.
+    Undoing an undo is a redo: what it undid is back in effect. With ``planned_in_force`` (the
+    change in force when the consequence was shown), refuse if the registry changed since.
     """
     with writer_lock(paths):
         mark_interrupted(database_url)
         with session_scope(database_url) as session:
-            target = session.get(RegistryChange, change_id)
-            if target is None:
+            plan = _plan(session, change_id)
+            if planned_in_force is not None and planned_in_force != plan.in_force:
                 raise ChangeRefusedError(
-                    f"没有编号为 {change_id} 的导入", f"no registry change {change_id}"
+                    "确认之后企业库又有了新的变更，请重新查看撤销的后果后再确认",
+                    "the registry changed since the consequence was shown: confirm again",
                 )
-            if target.status != "done" or target.kind == "rollback":
-                raise ChangeRefusedError(
-                    f"第 {change_id} 号变更的状态为“{target.status}”，不能撤销",
-                    f"change {change_id} is {target.status} ({target.kind}): nothing to undo",
-                )
-            current = change_in_force(session)
-            later = session.scalars(
-                select(RegistryChange).where(
-                    RegistryChange.status == "done", RegistryChange.id > change_id
-                )
-            ).all()
-            restored = target.snapshot_before
-            total = _count(paths, restored)
+            target = session.get_one(RegistryChange, change_id)
+            redo = target.kind == "rollback"  # undoing an undo brings back what it undid
+            total = _count(paths, plan.snapshot_after)
             undo = RegistryChange(
-                kind="rollback", status="done", actor=actor.name, undoes=change_id,
-                snapshot_before=current.snapshot_after if current else None,
-                snapshot_after=restored, total_after=total, finished_at=utcnow(),
-                message=f"撤销第 {change_id} 号变更 / undo change {change_id}",
-            )  # fmt: skip
+                kind="redo" if redo else "rollback",
+                status="done",
+                actor=actor.name,
+                undoes=change_id,
+                snapshot_before=plan.snapshot_now,
+                snapshot_after=plan.snapshot_after,
+                total_after=total,
+                finished_at=utcnow(),
+                message=f"撤销第 {change_id} 次变更" + ("（重做它撤销的变更）" if redo else ""),
+            )
             session.add(undo)
-            undone = [target.id, *(c.id for c in later)]
-            for change in [target, *later]:
-                change.status = "rolled_back"
             session.flush()
-            record(session, actor, "registry.rollback", "registry_change", str(change_id),
-                   before={"snapshot": undo.snapshot_before},
-                   after={"snapshot": restored, "undone": undone})  # fmt: skip
-            return RollbackResult(undo.id, undone, total)
+            _settle_statuses(session)
+            record(
+                session,
+                actor,
+                "registry.redo" if redo else "registry.rollback",
+                "registry_change",
+                str(change_id),
+                before={"snapshot": plan.snapshot_now, "in_force": plan.in_force},
+                after={
+                    "snapshot": plan.snapshot_after,
+                    "undone": plan.undone,
+                    "revived": plan.revived,
+                    "change": undo.id,
+                },
+            )
+            return RollbackResult(undo.id, plan.undone, total, plan.revived)
+
+
+def _settle_statuses(session: Session) -> None:
+    """Every change that took effect is 已生效 if the registry in force holds its work, else
+    已撤销 (a redo brings changes back, an undo takes them away)."""
+    changes = session.scalars(select(RegistryChange)).all()
+    effect = in_effect(changes)
+    current = change_in_force(session)
+    held = effect[current.id] if current else frozenset()
+    for change in changes:
+        if change.status in SUCCEEDED:
+            change.status = "done" if change.id in held else "rolled_back"
 
 
 def _count(paths: RegistryPaths, relative: str | None) -> int:

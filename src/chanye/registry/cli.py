@@ -245,15 +245,46 @@ def imports_command(
 @registry_app.command("rollback")
 def rollback_command(
     change_id: Annotated[int, typer.Argument(help="Id from `chanye registry imports`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask: undo after printing the consequence.")
+    ] = False,
 ) -> None:
-    """Restore the registry as it was before that import (later changes are undone too)."""
+    """Restore the registry as it was before that change (later changes are undone too).
+
+    Prints the consequence first (enterprises deleted and restored, pushes withdrawn) and asks;
+    without a terminal it refuses unless --yes. Undoing a rollback is a redo.
+    """
+    from chanye.policy.service import rollback_consequence
+
     context = _context()
     with _refusals():
-        result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR)
+        plan = rollback_consequence(context, change_id)
+    out.print(plan.sentence(), markup=False)
+    if not yes:
+        _ask_or_refuse("确认撤销吗？")
+    with _refusals():
+        result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR, plan.in_force)
     undone = "、".join(str(i) for i in result.undone)
     _rerun_policies(context)
-    out.print(f"已撤销变更 {undone}，企业库恢复为 {result.total_after} 家 / undone {undone}; "
-              f"registry back to {result.total_after} enterprises", markup=False)  # fmt: skip
+    revived = "、".join(str(i) for i in result.revived)
+    again = f"，第 {revived} 次变更重新生效" if revived else ""
+    out.print(
+        f"已撤销变更 {undone}{again}，企业库恢复为 {result.total_after} 家 / undone {undone}; "
+        f"registry back to {result.total_after} enterprises",
+        markup=False,
+    )
+
+
+def _ask_or_refuse(question: str) -> None:
+    """Ask on the terminal; with no terminal (a script, a pipe) refuse: it must say --yes."""
+    if not sys.stdin.isatty():
+        err.print(
+            "没有可确认的终端：确认后果无误后，请加 --yes 再执行。未做任何更改。", markup=False
+        )
+        raise typer.Exit(1)
+    if not typer.confirm(question, default=False):
+        err.print("已取消，未做任何更改。", markup=False)
+        raise typer.Exit(1)
 
 
 @registry_app.command("classify")

@@ -336,6 +336,10 @@ class PolicyVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str | None] = mapped_column(String(120))
     expired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # 双人复核: a version with a benefit is published only once someone other than its drafter
+    # approved it ("system" for the demo's own policies).
+    approved_by: Mapped[str | None] = mapped_column(String(120))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("policy_id", "version", name="uq_policy_versions_policy_version"),
@@ -398,6 +402,9 @@ class PolicyPush(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(120))
+    # 线下通知: for a push no account can receive, when the policy office told the enterprise.
+    offline_noticed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    offline_noticed_by: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (
         UniqueConstraint("policy_version_id", "uscc", name="uq_policy_pushes_version_uscc"),

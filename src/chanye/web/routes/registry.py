@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from chanye.policy import workflow
-from chanye.policy.service import rerun_after_registry_change
+from chanye.policy.service import rerun_after_registry_change, rollback_consequence
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
@@ -24,6 +24,8 @@ from chanye.registry.schema import TAG_LABELS
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.models import RegistryChange
 from chanye.web.auth import Viewer, requires
+from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
+from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep
 from chanye.web.registry_state import ImportJobs, ReaderCache
 from chanye.web.templating import templates
@@ -346,16 +348,53 @@ def _csv_to_xlsx(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-@router.post("/registry/changes/{change_id}/rollback", summary="Undo an import")
-def undo_change(change_id: int, context: ContextDep, viewer: WriteAccess) -> RedirectResponse:
+@router.post(
+    "/registry/changes/{change_id}/rollback",
+    summary="Undo a change (redo, for an undo): first the consequence, then with confirmed=yes",
+    response_model=None,
+)
+def undo_change(
+    request: Request,
+    change_id: int,
+    context: ContextDep,
+    viewer: WriteAccess,
+    confirmed: ConfirmedField = "",
+    in_force: Annotated[int | None, Form()] = None,
+) -> RedirectResponse | HTMLResponse:
     try:
-        result = rollback(context.database_url, context.paths, change_id, viewer.actor)
+        if not is_confirmed(confirmed):
+            return _undo_confirmation(request, context, change_id)
+        result = rollback(context.database_url, context.paths, change_id, viewer.actor, in_force)
     except (ChangeRefusedError, RegistryBusyError) as exc:
         message = str(exc)
     else:
         rerun_after_registry_change(context, viewer.actor)
-        message = f"已撤销第 {'、'.join(map(str, result.undone))} 号变更，企业库现有 {result.total_after} 家企业"
+        message = f"已撤销第 {'、'.join(map(str, result.undone))} 次变更"
+        if result.revived:
+            message += f"，第 {'、'.join(map(str, result.revived))} 次变更重新生效"
+        message += f"，企业库现有 {result.total_after:,} 家企业"
     return RedirectResponse(f"/registry/imports?{_qs(message=message)}", status_code=303)
+
+
+def _undo_confirmation(request: Request, context: RegistryContext, change_id: int) -> HTMLResponse:
+    plan = rollback_consequence(context, change_id)
+    redo = plan.kind == "rollback"
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=f"确认{'重做' if redo else '撤销'}第 {change_id} 次变更",
+            consequence=plan.sentence(),
+            action=f"/registry/changes/{change_id}/rollback",
+            button="确认重做" if redo else "确认撤销",
+            back="/registry/imports",
+            fields={"in_force": str(plan.in_force)},
+            details=[
+                "撤销本身也记入导入历史，可以再撤销（重做）。",
+                "撤销后已发布的政策按企业库重新匹配，不再符合条件且未处理的推送自动撤回。",
+            ],
+        ),
+        "registry",
+    )
 
 
 def _qs(**params: str) -> str:
