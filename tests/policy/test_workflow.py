@@ -27,6 +27,7 @@ from tests.registry.factory import row, uscc, write_csv
 
 AS_OF = dt.date(2026, 6, 30)
 OFFICE = Actor("policy-1", "policy_office", "127.0.0.1")
+REVIEWER = Actor("policy-2", "policy_office", "127.0.0.1")  # 双人复核: publishes what OFFICE drafted
 SYSTEM = Actor("system", "system")
 POLICY = """\
 id: test-rd-reward
@@ -91,7 +92,7 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
     with session_scope(url) as db:
         draft = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         assert (draft.version, draft.status) == (1, workflow.DRAFT)
-        run = workflow.publish(db, draft, OFFICE, population)
+        run = workflow.publish(db, draft, REVIEWER, population)
         assert (run.eligible, run.needs_data, run.total_amount) == (2, 1, 800000.0)
         assert (run.gained, run.lost) == (2, 0)
         assert draft.status == workflow.PUBLISHED and run.registry_change_id == 1
@@ -213,16 +214,16 @@ def test_versions_drafts_and_expiry(context: RegistryContext, tmp_path: Path) ->
         first = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         with pytest.raises(workflow.WorkflowRefusedError, match="内容相同"):
             workflow.add_draft(db, POLICY, "again.yaml", OFFICE)
-        workflow.publish(db, first, OFFICE, population)
+        workflow.publish(db, first, REVIEWER, population)
         with pytest.raises(workflow.WorkflowRefusedError, match="只能发布草稿"):
-            workflow.publish(db, first, OFFICE, population)
+            workflow.publish(db, first, REVIEWER, population)
         second = workflow.add_draft(
             db, POLICY.replace("rate: 0.1", "rate: 0.2"), "rd2.yaml", OFFICE
         )
         assert second.version == 2
         with pytest.raises(workflow.WorkflowRefusedError, match="已发布"):
             workflow.run_matching(db, second, population, OFFICE)
-        run = workflow.publish(db, second, OFFICE, population)
+        run = workflow.publish(db, second, REVIEWER, population)
         assert first.status == workflow.EXPIRED and first.expired_at is not None
         assert run.total_amount == 1600000.0
         old = db.scalars(select(PolicyPush).where(PolicyPush.policy_version_id == first.id)).all()
@@ -234,7 +235,7 @@ def test_policy_out_of_validity_pushes_nothing(context: RegistryContext, tmp_pat
     population = load(context, tmp_path, registry_rows())
     expired = POLICY.replace("to: 2027-12-31", "to: 2026-06-29")
     with session_scope(context.database_url) as db:
-        run = workflow.publish(db, workflow.add_draft(db, expired, "old.yaml", OFFICE), OFFICE,
+        run = workflow.publish(db, workflow.add_draft(db, expired, "old.yaml", OFFICE), REVIEWER,
                                population)  # fmt: skip
         assert (run.eligible, run.needs_data) == (0, 0)
 
@@ -262,7 +263,7 @@ def test_no_double_benefit_within_an_exclusive_group(
     )
     with session_scope(context.database_url) as db:
         for text in (grouped, other):
-            workflow.publish(db, workflow.add_draft(db, text, "g.yaml", OFFICE), OFFICE, population)
+            workflow.publish(db, workflow.add_draft(db, text, "g.yaml", OFFICE), REVIEWER, population)
         mine = workflow.pushes_for(db, uscc(1))
         assert len(mine) == 2
         rivals = workflow.exclusive_rivals(mine)
@@ -284,7 +285,7 @@ def test_a_cap_group_limits_what_one_enterprise_is_paid(
     other = capped.replace("id: test-rd-reward", "id: test-rd-other")
     with session_scope(context.database_url) as db:
         for text in (capped, other):
-            workflow.publish(db, workflow.add_draft(db, text, "c.yaml", OFFICE), OFFICE, population)
+            workflow.publish(db, workflow.add_draft(db, text, "c.yaml", OFFICE), REVIEWER, population)
         first, second = (push for push, _version in workflow.pushes_for(db, uscc(1)))
         workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
         workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))

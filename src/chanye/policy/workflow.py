@@ -30,6 +30,7 @@ from chanye.policy.engine import Population, compile_set, condition_columns_sql
 from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
+from chanye.policy.receivers import receivers
 from chanye.portal import emails
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.registry.storage import change_in_force
@@ -102,32 +103,153 @@ def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> Po
     return row
 
 
+def has_benefit(version: PolicyVersion) -> bool:
+    """A version that pays an amount: public money, published only after a second look."""
+    return policy_of(version).amount is not None
+
+
+def awaits_approval(version: PolicyVersion) -> bool:
+    """双人复核: a draft with a benefit that no second person has approved yet."""
+    return version.status == DRAFT and has_benefit(version) and version.approved_by is None
+
+
+class SamePersonRefusedError(WorkflowRefusedError):
+    def __init__(self) -> None:
+        super().__init__(
+            "双人复核：本版含奖补金额，起草人不能复核自己起草的版本，"
+            "须由另一位有政策管理权限的人员复核后发布",
+            "two-person rule: the drafter cannot approve their own version",
+        )
+
+
+def approve(session: Session, version: PolicyVersion, actor: Actor) -> None:
+    """双人复核: someone other than the drafter approves a version with a benefit (audited; a
+    refusal too)."""
+    if version.created_by == actor.name:
+        after = {"policy_id": version.policy_id, "version": version.version}
+        after["drafter"] = version.created_by
+        record(
+            session,
+            actor,
+            "policy.approve",
+            "policy_version",
+            str(version.id),
+            after=after,
+            result="refused",
+        )
+        raise SamePersonRefusedError()
+    _approved(session, version, actor)
+
+
+def approve_as_system(session: Session, version: PolicyVersion, why: str) -> None:
+    """The approval of a version published by chanye itself (the demo's policies), not by a
+    person: recorded as ``system`` with the reason, so that the audit log says so."""
+    _approved(session, version, Actor(), why)
+
+
+def _approved(
+    session: Session, version: PolicyVersion, actor: Actor, why: str | None = None
+) -> None:
+    version.approved_by, version.approved_at = actor.name, utcnow()
+    after = {"policy_id": version.policy_id, "version": version.version}
+    after.update(drafter=version.created_by, approved_by=actor.name)
+    if why:
+        after["why"] = why
+    record(session, actor, "policy.approve", "policy_version", str(version.id), after=after)
+
+
+def superseded_by(session: Session, version: PolicyVersion) -> list[PolicyVersion]:
+    """The published versions of the same policy that publishing ``version`` expires."""
+    return list(
+        session.scalars(
+            select(PolicyVersion).where(
+                PolicyVersion.policy_id == version.policy_id,
+                PolicyVersion.status == PUBLISHED,
+                PolicyVersion.id != version.id,
+            )
+        )
+    )
+
+
 def publish(
     session: Session, version: PolicyVersion, actor: Actor, population: Population
 ) -> PolicyRun:
-    """Publish a draft (the version published before it expires) and run the matching."""
+    """Publish a draft (the version published before it expires) and run the matching.
+
+    A version with a benefit needs a second person: if nobody approved it yet, the publisher
+    approves it now, and is refused if they drafted it.
+    """
     if version.status != DRAFT:
         raise WorkflowRefusedError(
             f"只能发布草稿，第 {version.version} 版已{VERSION_LABELS[version.status]}",
             "only a draft can be published",
         )
+    if awaits_approval(version):
+        approve(session, version, actor)
     now = utcnow()
-    earlier = session.scalars(
-        select(PolicyVersion).where(PolicyVersion.policy_id == version.policy_id,
-                                    PolicyVersion.status == PUBLISHED)
-    ).all()  # fmt: skip
-    for old in earlier:
-        old.status, old.expired_at = EXPIRED, now
-        withdrawn = _withdraw_undecided(session, old, now)
-        record(session, actor, "policy.expire", "policy_version", str(old.id),
-               before={"status": PUBLISHED}, after={"status": EXPIRED, "superseded_by": version.id,
-                                                    "withdrawn": withdrawn})  # fmt: skip
+    for old in superseded_by(session, version):
+        _expire(session, old, actor, now, superseded_by=version.id)
     version.status, version.published_at, version.published_by = PUBLISHED, now, actor.name
-    record(session, actor, "policy.publish", "policy_version", str(version.id),
-           before={"status": DRAFT}, after={"status": PUBLISHED, "policy_id": version.policy_id,
-                                            "version": version.version})  # fmt: skip
+    after = {"status": PUBLISHED, "policy_id": version.policy_id, "version": version.version}
+    after["approved_by"] = version.approved_by
+    record(
+        session,
+        actor,
+        "policy.publish",
+        "policy_version",
+        str(version.id),
+        before={"status": DRAFT},
+        after=after,
+    )
     session.flush()
     return run_matching(session, version, population, actor)
+
+
+def expire(session: Session, version: PolicyVersion, actor: Actor) -> int:
+    """停止执行: a published version expires; its undecided pushes are withdrawn (returned), the
+    confirmed ones stay on the disbursement list."""
+    if version.status != PUBLISHED:
+        raise WorkflowRefusedError(
+            f"只能停止执行已发布的版本，第 {version.version} 版{VERSION_LABELS[version.status]}",
+            "only a published version can be expired",
+        )
+    return _expire(session, version, actor, utcnow())
+
+
+def _expire(
+    session: Session,
+    version: PolicyVersion,
+    actor: Actor,
+    now: dt.datetime,
+    superseded_by: int | None = None,
+) -> int:
+    version.status, version.expired_at = EXPIRED, now
+    withdrawn = _withdraw_undecided(session, version, now)
+    after: dict[str, Any] = {"status": EXPIRED, "withdrawn": withdrawn}
+    if superseded_by is not None:
+        after["superseded_by"] = superseded_by
+    record(
+        session,
+        actor,
+        "policy.expire",
+        "policy_version",
+        str(version.id),
+        before={"status": PUBLISHED},
+        after=after,
+    )
+    return withdrawn
+
+
+def undecided_count(session: Session, version: PolicyVersion) -> tuple[int, int]:
+    """(undecided, confirmed) pushes of a version: what expiring it withdraws and keeps."""
+    counts = dict(
+        session.execute(
+            select(PolicyPush.status, func.count())
+            .where(PolicyPush.policy_version_id == version.id)
+            .group_by(PolicyPush.status)
+        ).all()
+    )
+    return int(counts.get(PUSHED, 0)), int(counts.get(CONFIRMED, 0))
 
 
 def _withdraw_undecided(session: Session, version: PolicyVersion, now: dt.datetime) -> int:
@@ -421,13 +543,15 @@ def notify_new_pushes(
 ) -> int:
     """Mail the accounts of the enterprises that got a new push in this run; returns how many
     mails went out. A mail that cannot be sent does not undo the run (the push is on the
-    enterprise's page either way)."""
+    enterprise's page either way). The policy office is mailed the new pushes nobody receives."""
+    reach = receivers().subquery()
     rows = session.execute(
         select(PolicyPush, Account, PolicyVersion)
-        .join(Account, Account.enterprise_uscc == PolicyPush.uscc)
+        .join(reach, reach.c.uscc == PolicyPush.uscc)
+        .join(Account, Account.id == reach.c.account_id)
         .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
         .where(PolicyPush.first_run_id == run.id, PolicyPush.status == PUSHED,
-               Account.status == "active", Account.email_confirmed.is_(True))
+               Account.email_confirmed.is_(True))
     ).all()  # fmt: skip
     sent, failed = 0, 0
     for push, account, version in rows:
@@ -442,7 +566,86 @@ def notify_new_pushes(
     if rows:
         record(session, actor, "policy.notify", "policy_run", str(run.id),
                after={"sent": sent, "failed": failed}, result="success" if not failed else "failure")  # fmt: skip
+    notify_office_of_unreachable(session, run, mail, site_url, actor)
     return sent
+
+
+# --- pushes nobody receives: the policy office tells the enterprise offline (线下通知) ---------
+
+POLICY_OFFICE_ROLE = "policy_office"
+
+
+def unreachable_pushes(
+    session: Session, run_id: int | None = None
+) -> list[tuple[PolicyPush, PolicyVersion]]:
+    """Undecided pushes of published versions that no account can receive and that nobody has
+    told offline yet (those of one run, with ``run_id``), by policy then enterprise."""
+    reachable = select(receivers().subquery().c.uscc)
+    query = (
+        select(PolicyPush, PolicyVersion)
+        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
+        .where(
+            PolicyPush.status == PUSHED,
+            PolicyVersion.status == PUBLISHED,
+            PolicyPush.offline_noticed_at.is_(None),
+            PolicyPush.uscc.not_in(reachable),
+        )
+        .order_by(PolicyVersion.policy_id, PolicyPush.uscc)
+    )
+    if run_id is not None:
+        query = query.where(PolicyPush.first_run_id == run_id)
+    return [(push, version) for push, version in session.execute(query).all()]
+
+
+def notify_office_of_unreachable(
+    session: Session, run: PolicyRun, mail: MailSettings, site_url: str, actor: Actor
+) -> int:
+    """Mail every policy office account the pushes this run created that nobody receives;
+    returns how many enterprises were listed (0: nothing to tell, no mail)."""
+    found = unreachable_pushes(session, run.id)
+    if not found:
+        return 0
+    version = found[0][1]
+    enterprises = [
+        f"{explanation_of(push).get('name') or '（名称未知）'}（{push.uscc}）" for push, _ in found
+    ]
+    office = session.scalars(
+        select(Account).where(
+            Account.role == POLICY_OFFICE_ROLE,
+            Account.status == "active",
+            Account.email_confirmed.is_(True),
+        )
+    ).all()
+    sent = 0
+    for account in office:
+        text = emails.pushes_unreachable(
+            account.display_name, version.title, enterprises, f"{site_url}/policies/manage#offline"
+        )
+        try:
+            send_mail(mail, account.email, text.subject, text.body)
+            sent += 1
+        except (OSError, smtplib.SMTPException):
+            pass
+    after = {"unreachable": len(found), "mailed": sent, "office_accounts": len(office)}
+    record(session, actor, "policy.notify_office", "policy_run", str(run.id), after=after)
+    return len(found)
+
+
+def mark_offline_notice(session: Session, push: PolicyPush, actor: Actor) -> None:
+    """已线下通知: the policy office told the enterprise of its push by phone or visit."""
+    if push.status != PUSHED or push.offline_noticed_at is not None:
+        raise WorkflowRefusedError(
+            "这条推送已处理或已登记线下通知，无需再登记", "this push needs no offline notice"
+        )
+    push.offline_noticed_at, push.offline_noticed_by = utcnow(), actor.name
+    record(
+        session,
+        actor,
+        "policy.push.offline_notice",
+        "policy_push",
+        str(push.id),
+        after={"uscc": push.uscc, "policy_id": push.policy_id},
+    )
 
 
 # --- the enterprise decides ----------------------------------------------------------------
@@ -458,13 +661,20 @@ def decline(session: Session, push: PolicyPush, account: Account, actor: Actor) 
     _decide(session, push, account, actor, DECLINED)
 
 
-def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, to: str) -> None:
-    action = "policy.push.confirm" if to == CONFIRMED else "policy.push.decline"
+def check_own_push(
+    session: Session, push: PolicyPush, account: Account, actor: Actor, action: str
+) -> None:
+    """Only the enterprise's own push: another's is refused (audited) as if it did not exist."""
     own = (account.enterprise_uscc or "").strip().upper()
     if own != push.uscc:
         record(session, actor, action, "policy_push", str(push.id),
                after={"uscc": push.uscc, "account_uscc": own or None}, result="refused")  # fmt: skip
         raise NotYourPushError()
+
+
+def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, to: str) -> None:
+    action = "policy.push.confirm" if to == CONFIRMED else "policy.push.decline"
+    check_own_push(session, push, account, actor, action)
     version = session.get(PolicyVersion, push.policy_version_id)
     if version is None or version.status != PUBLISHED:
         raise WorkflowRefusedError("该政策版本已失效，不能再确认或放弃", "the version has expired")
@@ -612,5 +822,7 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     runs = []
     for policy in demo_policies():
         version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
+        if has_benefit(version):
+            approve_as_system(session, version, "演示政策，随 chanye demo 发布")
         runs.append(publish(session, version, actor, population))
     return runs

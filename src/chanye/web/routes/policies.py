@@ -38,6 +38,8 @@ from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
 from chanye.units import format_percent, format_yuan
 from chanye.web.auth import Viewer, requires
+from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
+from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
 
@@ -53,6 +55,7 @@ page = area_renderer(
     version_labels=workflow.VERSION_LABELS,
     push_labels=workflow.PUSH_LABELS,
     outcome_labels=OUTCOME_LABELS,
+    has_benefit=workflow.has_benefit,
 )
 MAX_POLICY_FILE = 256 * 1024
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
@@ -63,6 +66,7 @@ RESULTS = {
     "draft": "草稿已保存。发布前可先做调整测算。",
     "confirmed": "已确认享受。政策办将按拨付清单办理。",
     "declined": "已放弃该项政策。",
+    "offline": "已登记线下通知。",
 }
 
 _cache_lock = threading.Lock()
@@ -198,14 +202,19 @@ def library(request: Request, db: SessionDep, viewer: Read) -> HTMLResponse:
 def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: Any) -> HTMLResponse:
     versions = workflow.all_versions(db)
     runs = workflow.latest_runs(db, [v.id for v in versions])
-    context = {"versions": versions, "runs": runs, "problems": [], "text": "", "error": None,
-               **extra}  # fmt: skip
+    context: dict[str, Any] = {"versions": versions, "runs": runs, "problems": [], "text": ""}
+    unreachable = [
+        (push, version, workflow.explanation_of(push).get("name") or "")
+        for push, version in workflow.unreachable_pushes(db)
+    ]
+    context.update(error=None, message=None, unreachable=unreachable)
+    context.update(extra)
     return page(request, "policies/manage.html", context, status=status)
 
 
 @router.get("/policies/manage", response_class=HTMLResponse, summary="Manage: versions, upload")
-def manage_page(request: Request, db: SessionDep, viewer: Manage) -> HTMLResponse:
-    return _manage_page(request, db)
+def manage_page(request: Request, db: SessionDep, viewer: Manage, result: str = "") -> HTMLResponse:
+    return _manage_page(request, db, message=RESULTS.get(result))
 
 
 @router.post("/policies/drafts", summary="Upload or paste a policy file as a new draft")
@@ -241,17 +250,92 @@ def add_draft(
     )
 
 
-@router.post("/policies/versions/{version_id:int}/publish", summary="Publish a draft and match")
+@router.post(
+    "/policies/versions/{version_id:int}/publish",
+    summary="Publish a draft and match (双人复核 for a benefit; asks first if it expires another)",
+    response_model=None,
+)
 def publish(
-    request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
+    request: Request,
+    version_id: int,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: Manage,
+    confirmed: ConfirmedField = "",
 ) -> Response:
     version = _version(db, version_id)
+    superseded = workflow.superseded_by(db, version) if version.status == workflow.DRAFT else []
+    if superseded and not is_confirmed(confirmed):
+        return _confirm_expiry(request, db, superseded[0], version)
     try:
         with population(request, settings) as loaded:
             run = workflow.publish(db, version, viewer.actor, loaded)
+    except workflow.SamePersonRefusedError as refused:
+        db.commit()  # the refusal is audited
+        return _manage_page(request, db, 409, error=refused.zh)
     except workflow.WorkflowRefusedError as refused:
         return _manage_page(request, db, 409, error=str(refused))
     return _after_run(db, settings, viewer, version, run)
+
+
+@router.post(
+    "/policies/versions/{version_id:int}/expire",
+    summary="停止执行: expire a published version (asks first), withdrawing undecided pushes",
+    response_model=None,
+)
+def expire(
+    request: Request,
+    version_id: int,
+    db: SessionDep,
+    viewer: Manage,
+    confirmed: ConfirmedField = "",
+) -> Response:
+    version = _version(db, version_id)
+    if version.status == workflow.PUBLISHED and not is_confirmed(confirmed):
+        return _confirm_expiry(request, db, version, None)
+    try:
+        withdrawn = workflow.expire(db, version, viewer.actor)
+    except workflow.WorkflowRefusedError as refused:
+        return _manage_page(request, db, 409, error=str(refused))
+    db.commit()
+    return _manage_page(
+        request,
+        db,
+        message=f"已停止执行“{version.title}”第 {version.version} 版，撤回 {withdrawn} 条待确认推送。",
+    )
+
+
+def _confirm_expiry(
+    request: Request, db: SessionDep, old: PolicyVersion, new: PolicyVersion | None
+) -> HTMLResponse:
+    """Ask before a published version stops: its undecided pushes are withdrawn."""
+    pending, confirmed = workflow.undecided_count(db, old)
+    what = f"“{old.title}”第 {old.version} 版"
+    if new is None:
+        title, button, action = (
+            f"确认停止执行{what}",
+            "确认停止执行",
+            f"/policies/versions/{old.id}/expire",
+        )
+        sentence = f"将停止执行{what}：撤回 {pending:,} 条待确认推送"
+    else:
+        title, button, action = (
+            f"确认发布第 {new.version} 版",
+            "确认发布",
+            f"/policies/versions/{new.id}/publish",
+        )
+        sentence = f"发布第 {new.version} 版后，{what}将失效：撤回 {pending:,} 条待确认推送，由新版重新匹配推送"
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=title,
+            consequence=f"{sentence}；已确认享受的 {confirmed:,} 条保留在拨付清单中。",
+            action=action,
+            button=button,
+            back=f"/policies/{old.policy_id}?version={old.version}",
+        ),
+        "policies",
+    )
 
 
 def _after_run(
@@ -339,14 +423,18 @@ def my_policies(
 
 def _decide(
     request: Request, push_id: int, db: SessionDep, system: IndustrialSystem, viewer: Viewer,
-    confirm: bool,
+    confirm: bool, confirmed: str = "",
 ) -> Response:  # fmt: skip
     push = db.get(PolicyPush, push_id)
     account = viewer.require_account()
     if push is None:
         raise HTTPException(404, "没有这条推送 / no such push")
     decide = workflow.confirm if confirm else workflow.decline
+    ask_first = not confirm and not is_confirmed(confirmed) and push.status == workflow.PUSHED
     try:
+        if ask_first:  # 放弃 cannot be taken back: say so first (to the enterprise only)
+            workflow.check_own_push(db, push, account, viewer.actor, "policy.push.decline")
+            return _confirm_decline(request, db, push)
         decide(db, push, account, viewer.actor)
     except workflow.NotYourPushError:
         db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
@@ -358,6 +446,23 @@ def _decide(
     return RedirectResponse(f"/my/policies?result={result}#push-{push.id}", status_code=303)
 
 
+def _confirm_decline(request: Request, db: SessionDep, push: PolicyPush) -> HTMLResponse:
+    version = _version(db, push.policy_version_id)
+    amount = f"（{format_yuan(push.amount)}）" if push.amount is not None else ""
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=f"确认放弃“{version.title}”",
+            consequence=f"将放弃“{version.title}”{amount}：放弃后不能再确认享受，"
+            "重新匹配也不会再次推送本版政策。",
+            action=f"/my/policies/{push.id}/decline",
+            button="确认放弃",
+            back=f"/my/policies#push-{push.id}",
+        ),
+        "policies",
+    )
+
+
 @router.post("/my/policies/{push_id:int}/confirm", summary="确认享受: accept a pushed benefit")
 def confirm_push(
     request: Request, push_id: int, db: SessionDep, system: SystemDep, viewer: Own
@@ -367,9 +472,30 @@ def confirm_push(
 
 @router.post("/my/policies/{push_id:int}/decline", summary="放弃: decline a pushed benefit")
 def decline_push(
-    request: Request, push_id: int, db: SessionDep, system: SystemDep, viewer: Own
+    request: Request,
+    push_id: int,
+    db: SessionDep,
+    system: SystemDep,
+    viewer: Own,
+    confirmed: ConfirmedField = "",
 ) -> Response:
-    return _decide(request, push_id, db, system, viewer, confirm=False)
+    return _decide(request, push_id, db, system, viewer, confirm=False, confirmed=confirmed)
+
+
+@router.post(
+    "/policies/pushes/{push_id:int}/offline-notice",
+    summary="已线下通知: the policy office told an enterprise no account receives for",
+)
+def offline_notice(request: Request, push_id: int, db: SessionDep, viewer: Manage) -> Response:
+    push = db.get(PolicyPush, push_id)
+    if push is None:
+        raise HTTPException(404, "没有这条推送 / no such push")
+    try:
+        workflow.mark_offline_notice(db, push, viewer.actor)
+    except workflow.WorkflowRefusedError as refused:
+        return _manage_page(request, db, 409, error=str(refused))
+    db.commit()
+    return RedirectResponse("/policies/manage?result=offline#offline", status_code=303)
 
 
 # --- one policy -----------------------------------------------------------------------------
