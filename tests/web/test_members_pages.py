@@ -225,8 +225,17 @@ def test_rejection_needs_a_reason_and_wrong_steps_are_refused(
     reviewer.post(f"/members/applications/{number}/review")
     no_reason = reviewer.post(f"/members/applications/{number}/decide", data={"decision": "reject"})
     assert no_reason.status_code == 400 and "驳回须填写理由" in no_reason.text
-    rejected = reviewer.post(f"/members/applications/{number}/decide",
-                             data={"decision": "reject", "reason": "营业执照已过期"})  # fmt: skip
+    asked = reviewer.post(
+        f"/members/applications/{number}/decide",
+        data={"decision": "reject", "reason": "营业执照已过期"},
+    )
+    assert "将驳回" in asked.text and 'value="营业执照已过期"' in asked.text  # asked, not done
+    still = reviewer.get(f"/members/applications/{number}").text
+    assert re.search(r'id="application-status"[^>]*>审核中<', still)
+    rejected = reviewer.post(
+        f"/members/applications/{number}/decide",
+        data={"decision": "reject", "reason": "营业执照已过期", "confirmed": "yes"},
+    )
     assert re.search(r'id="application-status"[^>]*>已驳回<', rejected.text)
     late = reviewer.post(f"/members/applications/{number}/decide", data={"decision": "approve"})
     assert late.status_code == 409 and "该申请已驳回，不能再批准" in late.text

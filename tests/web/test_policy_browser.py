@@ -1,4 +1,5 @@
-"""免申即享 in headless Chromium: the policy office uploads a policy and publishes it, pushes are
+"""免申即享 in headless Chromium: the policy office uploads a policy, its drafter is refused and a
+second officer approves and publishes it (双人复核), pushes are
 made, the enterprise sees its push with the reasons and confirms it, the policy office opens the
 disbursement list and downloads it as Excel. Also the simulation page's sliders and charts."""
 
@@ -81,8 +82,22 @@ def test_publish_push_confirm_and_disbursement(
     expect(office.locator("#policy-message")).to_contain_text("草稿已保存")
     expect(office.locator("#version-status")).to_have_text("草稿")
 
-    # Publish: matching runs and pushes are made.
-    office.get_by_role("button", name="发布并匹配推送").click()
+    # 双人复核: the policy pays money, so its drafter cannot publish it (refused, and audited).
+    expect(office.locator("#two-person-note")).to_contain_text("您是起草人")
+    office.get_by_role("button", name="复核并发布").click()
+    expect(office.locator("#manage-error")).to_contain_text("起草人不能复核自己起草的版本")
+    office_problems.clear()  # the browser logs the refusal's status 409: expected here
+    office.goto(f"{live_server}/policies/e2e-scale-reward")
+    expect(office.locator("#version-status")).to_have_text("草稿")
+    office.close()
+
+    # A second policy officer approves it: published, matching runs and pushes are made.
+    reviewer = make_account(live_settings, "policy_office")
+    office, office_problems = open_page(browser, f"{live_server}/")
+    browser_login(office, live_server, reviewer.username, PASSWORD, reviewer.totp_secret)
+    office.goto(f"{live_server}/policies/e2e-scale-reward")
+    expect(office.locator("#two-person-note")).to_contain_text(f"由 {officer.username} 起草")
+    office.get_by_role("button", name="复核并发布").click()
     expect(office.locator("#latest-run")).to_contain_text("本次匹配结果")
     eligible = int(office.locator("#run-eligible").inner_text().replace(",", ""))
     assert eligible > 0

@@ -1,5 +1,5 @@
 """企业库 in headless Chromium: search with filters, open a profile, import a file with a bad row,
-download the error report, undo the import."""
+download the error report, undo the import (after its consequence is stated), redo it."""
 
 from __future__ import annotations
 
@@ -56,8 +56,18 @@ def test_search_filters_and_profile(browser: Any, live_server: str, analyst: Acc
     page.close()
 
 
+def _pending_pushes(settings: Settings, of: str) -> int:
+    """Undecided pushes of published policies to one enterprise (the policies re-match after
+    every import, so the demo's policies may push to a new enterprise)."""
+    from chanye.policy import workflow
+    from chanye.store.database import session_scope
+
+    with session_scope(settings.resolved_database_url) as db:
+        return workflow.pending_push_usccs(db).count(of)
+
+
 def test_import_with_a_bad_row_then_undo(
-    browser: Any, live_server: str, analyst: Account, tmp_path: Path
+    browser: Any, live_server: str, live_settings: Settings, analyst: Account, tmp_path: Path
 ) -> None:
     upload = write_csv(tmp_path / "新企业.csv", [row(900001), row(900002, **{"所属区": "火星区"})])
     page, problems = _as_analyst(browser, live_server, analyst, "/registry/imports")
@@ -77,11 +87,45 @@ def test_import_with_a_bad_row_then_undo(
     page.goto(f"{live_server}/registry?q={uscc(900001)}")
     assert page.locator("#result-count").get_attribute("data-total") == "1"
 
+    # 撤销 first states the consequence, counted; nothing is done until it is confirmed.
     page.goto(f"{live_server}/registry/imports")
     newest = page.locator("#history tbody tr").first
+    change = newest.get_attribute("data-change")
     newest.get_by_role("button", name="撤销").click()
+    pushes = _pending_pushes(live_settings, uscc(900001))
+    expect(page.locator("#consequence")).to_contain_text(
+        f"将撤销第 {change} 次变更：删除 1 家企业，恢复 0 家，撤回 {pushes} 条待确认推送"
+    )
+    page.get_by_role("link", name="取消，返回").click()
+    page.goto(f"{live_server}/registry?q={uscc(900001)}")
+    assert page.locator("#result-count").get_attribute("data-total") == "1"  # still there
+
+    page.goto(f"{live_server}/registry/imports")
+    page.locator(f"#history tr[data-change='{change}']").get_by_role("button", name="撤销").click()
+    page.get_by_role("button", name="确认撤销").click()
     page.wait_for_selector("#message")
-    assert "已撤销" in page.locator("#message").inner_text()
+    assert f"已撤销第 {change} 次变更" in page.locator("#message").inner_text()
+    page.goto(f"{live_server}/registry?q={uscc(900001)}")
+    assert page.locator("#result-count").get_attribute("data-total") == "0"
+
+    # The undo is in the history and can itself be undone (重做): the enterprise is back.
+    page.goto(f"{live_server}/registry/imports")
+    undo = page.locator("#history tbody tr").first
+    expect(undo).to_contain_text(f"撤销第 {change} 次变更")
+    undo.get_by_role("button", name="重做").click()
+    expect(page.locator("#consequence")).to_contain_text("删除 0 家企业，恢复 1 家")
+    expect(page.locator("#consequence")).to_contain_text(f"第 {change} 次变更重新生效")
+    page.get_by_role("button", name="确认重做").click()
+    page.wait_for_selector("#message")
+    expect(page.locator(f"#history tr[data-change='{change}']")).to_contain_text("已生效")
+    page.goto(f"{live_server}/registry?q={uscc(900001)}")
+    assert page.locator("#result-count").get_attribute("data-total") == "1"
+
+    # Undo the redo: the registry is left as the demo made it.
+    page.goto(f"{live_server}/registry/imports")
+    page.locator("#history tbody tr").first.get_by_role("button", name="撤销").click()
+    page.get_by_role("button", name="确认撤销").click()
+    page.wait_for_selector("#message")
     page.goto(f"{live_server}/registry?q={uscc(900001)}")
     assert page.locator("#result-count").get_attribute("data-total") == "0"
     assert problems == [], problems

@@ -249,6 +249,14 @@ def decide(
             applicant.display_name, application.company_name, application.id, reason, link))  # fmt: skip
 
 
+def check_decision(application: MembershipApplication, decision: str, reason: str) -> None:
+    """Refuse (``MembershipRefusedError``) a decision ``decide`` would refuse, doing nothing: so
+    that a rejection is confirmed only once it can be made."""
+    problems = _decision_problems(application, decision, reason.strip())
+    if problems:
+        raise MembershipRefusedError(problems)
+
+
 def _decision_problems(
     application: MembershipApplication, decision: str, reason: str
 ) -> list[Problem]:

@@ -20,6 +20,8 @@ from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem
 from chanye.web.auth import Viewer, requires
+from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
+from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
 
@@ -291,15 +293,39 @@ def decide(
     viewer: Reviewer,
     decision: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=membership.MAX_REASON)] = "",
+    confirmed: ConfirmedField = "",
 ) -> Response:
     application = _visible(db, viewer, application_id)
     try:
+        if decision == "reject" and not is_confirmed(confirmed):
+            membership.check_decision(application, decision, reason)
+            return _confirm_rejection(request, application, reason)
         membership.decide(db, settings, application, decision, reason, viewer.actor)
     except MembershipRefusedError as refused:
         wrong_step = any(p.field == "status" for p in refused.problems)
         return _application_page(request, db, system, viewer, application, refused.problems,
                                  409 if wrong_step else 400)  # fmt: skip
     return RedirectResponse(f"/members/applications/{application.id}?done={decision}", 303)
+
+
+def _confirm_rejection(
+    request: Request, application: MembershipApplication, reason: str
+) -> HTMLResponse:
+    """驳回 mails the applicant and closes the application: said before it is done."""
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=f"确认驳回第 {application.id} 号入会申请",
+            consequence=f"将驳回“{application.company_name}”的入会申请：申请人会收到附下列理由的"
+            "邮件，本申请随即结束，不能恢复；申请人可按理由完善材料后重新申请。",
+            action=f"/members/applications/{application.id}/decide",
+            button="确认驳回",
+            back=f"/members/applications/{application.id}",
+            fields={"decision": "reject", "reason": reason},
+            details=[f"驳回理由：{reason.strip()}"],
+        ),
+        "members",
+    )
 
 
 # --- the directory -------------------------------------------------------------------------
