@@ -27,7 +27,8 @@ from tests.registry.factory import row, uscc, write_csv
 
 AS_OF = dt.date(2026, 6, 30)
 OFFICE = Actor("policy-1", "policy_office", "127.0.0.1")
-REVIEWER = Actor("policy-2", "policy_office", "127.0.0.1")  # 双人复核: publishes what OFFICE drafted
+# 双人复核: a second officer publishes what OFFICE drafted.
+REVIEWER = Actor("policy-2", "policy_office", "127.0.0.1")
 SYSTEM = Actor("system", "system")
 POLICY = """\
 id: test-rd-reward
@@ -263,7 +264,9 @@ def test_no_double_benefit_within_an_exclusive_group(
     )
     with session_scope(context.database_url) as db:
         for text in (grouped, other):
-            workflow.publish(db, workflow.add_draft(db, text, "g.yaml", OFFICE), REVIEWER, population)
+            workflow.publish(
+                db, workflow.add_draft(db, text, "g.yaml", OFFICE), REVIEWER, population
+            )
         mine = workflow.pushes_for(db, uscc(1))
         assert len(mine) == 2
         rivals = workflow.exclusive_rivals(mine)
@@ -285,7 +288,9 @@ def test_a_cap_group_limits_what_one_enterprise_is_paid(
     other = capped.replace("id: test-rd-reward", "id: test-rd-other")
     with session_scope(context.database_url) as db:
         for text in (capped, other):
-            workflow.publish(db, workflow.add_draft(db, text, "c.yaml", OFFICE), REVIEWER, population)
+            workflow.publish(
+                db, workflow.add_draft(db, text, "c.yaml", OFFICE), REVIEWER, population
+            )
         first, second = (push for push, _version in workflow.pushes_for(db, uscc(1)))
         workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
         workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
