@@ -128,15 +128,7 @@ def approve(session: Session, version: PolicyVersion, actor: Actor) -> None:
     if version.created_by == actor.name:
         after = {"policy_id": version.policy_id, "version": version.version}
         after["drafter"] = version.created_by
-        record(
-            session,
-            actor,
-            "policy.approve",
-            "policy_version",
-            str(version.id),
-            after=after,
-            result="refused",
-        )
+        _version_event(session, actor, "policy.approve", version, after, result="refused")
         raise SamePersonRefusedError()
     _approved(session, version, actor)
 
@@ -155,7 +147,7 @@ def _approved(
     after.update(drafter=version.created_by, approved_by=actor.name)
     if why:
         after["why"] = why
-    record(session, actor, "policy.approve", "policy_version", str(version.id), after=after)
+    _version_event(session, actor, "policy.approve", version, after)
 
 
 def superseded_by(session: Session, version: PolicyVersion) -> list[PolicyVersion]:
@@ -192,15 +184,7 @@ def publish(
     version.status, version.published_at, version.published_by = PUBLISHED, now, actor.name
     after = {"status": PUBLISHED, "policy_id": version.policy_id, "version": version.version}
     after["approved_by"] = version.approved_by
-    record(
-        session,
-        actor,
-        "policy.publish",
-        "policy_version",
-        str(version.id),
-        before={"status": DRAFT},
-        after=after,
-    )
+    _version_event(session, actor, "policy.publish", version, after, before={"status": DRAFT})
     session.flush()
     return run_matching(session, version, population, actor)
 
@@ -228,16 +212,30 @@ def _expire(
     after: dict[str, Any] = {"status": EXPIRED, "withdrawn": withdrawn}
     if superseded_by is not None:
         after["superseded_by"] = superseded_by
+    _version_event(session, actor, "policy.expire", version, after, before={"status": PUBLISHED})
+    return withdrawn
+
+
+def _version_event(
+    session: Session,
+    actor: Actor,
+    action: str,
+    version: PolicyVersion,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    result: str = "success",
+) -> None:
+    """One audit row for a step of a policy version."""
     record(
         session,
         actor,
-        "policy.expire",
+        action,
         "policy_version",
         str(version.id),
-        before={"status": PUBLISHED},
+        before=before,
         after=after,
+        result=result,
     )
-    return withdrawn
 
 
 def undecided_count(session: Session, version: PolicyVersion) -> tuple[int, int]:
