@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
@@ -573,11 +573,11 @@ def notify_new_pushes(
 POLICY_OFFICE_ROLE = "policy_office"
 
 
-def unreachable_pushes(
-    session: Session, run_id: int | None = None
-) -> list[tuple[PolicyPush, PolicyVersion]]:
-    """Undecided pushes of published versions that no account can receive and that nobody has
-    told offline yet (those of one run, with ``run_id``), by policy then enterprise."""
+UNREACHABLE_SHOWN = 200  # on the management page; the count says how many there are in all
+UNREACHABLE_MAILED = 20  # enterprises named in the mail to the policy office
+
+
+def _unreachable(run_id: int | None) -> Select[PolicyPush, PolicyVersion]:
     reachable = select(receivers().subquery().c.uscc)
     query = (
         select(PolicyPush, PolicyVersion)
@@ -588,21 +588,35 @@ def unreachable_pushes(
             PolicyPush.offline_noticed_at.is_(None),
             PolicyPush.uscc.not_in(reachable),
         )
-        .order_by(PolicyVersion.policy_id, PolicyPush.uscc)
     )
-    if run_id is not None:
-        query = query.where(PolicyPush.first_run_id == run_id)
+    return query if run_id is None else query.where(PolicyPush.first_run_id == run_id)
+
+
+def unreachable_pushes(
+    session: Session, run_id: int | None = None, limit: int = UNREACHABLE_SHOWN
+) -> list[tuple[PolicyPush, PolicyVersion]]:
+    """Undecided pushes of published versions that no account can receive and that nobody has
+    told offline yet (those of one run, with ``run_id``): the first ``limit``, by policy then
+    enterprise."""
+    query = _unreachable(run_id).order_by(PolicyVersion.policy_id, PolicyPush.uscc).limit(limit)
     return [(push, version) for push, version in session.execute(query).all()]
+
+
+def unreachable_count(session: Session, run_id: int | None = None) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(_unreachable(run_id).subquery())) or 0
+    )
 
 
 def notify_office_of_unreachable(
     session: Session, run: PolicyRun, mail: MailSettings, site_url: str, actor: Actor
 ) -> int:
     """Mail every policy office account the pushes this run created that nobody receives;
-    returns how many enterprises were listed (0: nothing to tell, no mail)."""
-    found = unreachable_pushes(session, run.id)
+    returns how many there are (0: nothing to tell, no mail)."""
+    found = unreachable_pushes(session, run.id, UNREACHABLE_MAILED)
     if not found:
         return 0
+    total = unreachable_count(session, run.id)
     version = found[0][1]
     enterprises = [
         f"{explanation_of(push).get('name') or '（名称未知）'}（{push.uscc}）" for push, _ in found
@@ -617,16 +631,20 @@ def notify_office_of_unreachable(
     sent = 0
     for account in office:
         text = emails.pushes_unreachable(
-            account.display_name, version.title, enterprises, f"{site_url}/policies/manage#offline"
+            account.display_name,
+            version.title,
+            enterprises,
+            total,
+            f"{site_url}/policies/manage#offline",
         )
         try:
             send_mail(mail, account.email, text.subject, text.body)
             sent += 1
         except (OSError, smtplib.SMTPException):
             pass
-    after = {"unreachable": len(found), "mailed": sent, "office_accounts": len(office)}
+    after = {"unreachable": total, "mailed": sent, "office_accounts": len(office)}
     record(session, actor, "policy.notify_office", "policy_run", str(run.id), after=after)
-    return len(found)
+    return total
 
 
 def mark_offline_notice(session: Session, push: PolicyPush, actor: Actor) -> None:

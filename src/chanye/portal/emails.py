@@ -125,12 +125,15 @@ def policy_pushed(
     )
 
 
-def pushes_unreachable(display_name: str, title: str, enterprises: list[str], link: str) -> Mail:
-    """To the policy office: a run made pushes that no account can receive (线下通知)."""
-    shown = "\n".join(f"  {line}" for line in enterprises[:20])
-    more = f"\n  ……共 {len(enterprises)} 家" if len(enterprises) > 20 else ""
+def pushes_unreachable(
+    display_name: str, title: str, enterprises: list[str], total: int, link: str
+) -> Mail:
+    """To the policy office: a run made ``total`` pushes that no account can receive (线下通知);
+    ``enterprises`` names the first of them."""
+    shown = "\n".join(f"  {line}" for line in enterprises)
+    more = f"\n  ……共 {total} 家" if total > len(enterprises) else ""
     return Mail(
-        f"【惠企政策】{len(enterprises)} 家企业收不到“{title}”的推送，请线下通知",
+        f"【惠企政策】{total} 家企业收不到“{title}”的推送，请线下通知",
         f"{display_name}，您好：\n\n“{title}”本次匹配向以下企业推送了政策，但这些企业在平台上没有"
         f"可接收推送的账号，系统无法通知它们：\n{shown}{more}\n\n"
         f"请电话或上门通知，并在政策管理页登记“已线下通知”：{link}" + SIGNATURE,

@@ -207,7 +207,12 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
         (push, version, workflow.explanation_of(push).get("name") or "")
         for push, version in workflow.unreachable_pushes(db)
     ]
-    context.update(error=None, message=None, unreachable=unreachable)
+    context.update(
+        error=None,
+        message=None,
+        unreachable=unreachable,
+        unreachable_total=workflow.unreachable_count(db),
+    )
     context.update(extra)
     return page(request, "policies/manage.html", context, status=status)
 
