@@ -43,8 +43,8 @@ benefit:
 """
 
 
-def _eligible_uscc(settings: Settings) -> tuple[str, float]:
-    """An enterprise the published policy pushed a benefit to (the largest)."""
+def _eligible_uscc(settings: Settings, rank: int = 0) -> tuple[str, float]:
+    """An enterprise the published policy pushed a benefit to (the largest, or the next ones)."""
     with session_scope(settings.resolved_database_url) as db:
         version = db.scalar(select(PolicyVersion).where(PolicyVersion.policy_id == "e2e-scale-reward",
                                                         PolicyVersion.status == "published"))  # fmt: skip
@@ -52,7 +52,7 @@ def _eligible_uscc(settings: Settings) -> tuple[str, float]:
         push = db.scalar(
             select(PolicyPush).where(PolicyPush.policy_version_id == version.id,
                                      PolicyPush.needs_data.is_(False))
-            .order_by(PolicyPush.amount.desc(), PolicyPush.uscc).limit(1)
+            .order_by(PolicyPush.amount.desc(), PolicyPush.uscc).offset(rank).limit(1)
         )  # fmt: skip
         assert push is not None and push.amount
         return push.uscc, push.amount
@@ -119,6 +119,25 @@ def test_publish_push_confirm_and_disbursement(
     expect(firm.locator("article[data-policy='e2e-scale-reward'] .push-status")).to_have_text(
         "已确认享受"
     )
+
+    # Another enterprise declines: it is asked first, and told that a decline is final.
+    other_uscc, _other_amount = _eligible_uscc(live_settings, rank=1)
+    other = make_account(live_settings, "enterprise", enterprise_uscc=other_uscc)
+    second, second_problems = open_page(browser, f"{live_server}/")
+    browser_login(second, live_server, other.username, PASSWORD)
+    second.goto(f"{live_server}/my/policies")
+    theirs = second.locator("article[data-policy='e2e-scale-reward']")
+    theirs.get_by_role("button", name="放弃").click()
+    expect(second.locator("#consequence")).to_contain_text("将放弃“浏览器测试：规上企业稳增长奖励”")
+    expect(second.locator("#consequence")).to_contain_text("放弃后不能再确认享受")
+    second.get_by_role("link", name="取消，返回").click()
+    expect(theirs.locator(".push-status")).to_have_text("待确认")  # nothing was done
+    theirs.get_by_role("button", name="放弃").click()
+    second.get_by_role("button", name="确认放弃").click()
+    expect(second.locator("#push-message")).to_contain_text("已放弃")
+    expect(theirs.locator(".push-status")).to_have_text("已放弃")
+    assert second_problems == [], second_problems
+    second.close()
 
     # The policy office: the disbursement list, then the Excel file.
     office.get_by_role("link", name="拨付清单").click()
