@@ -47,7 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry_readers.warm_up(settings)
     app.state.import_jobs = ImportJobs()
     if settings.testing_expose_captcha:
-        app.state.captcha_answers = {}
         app.include_router(account.testing_router())
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
