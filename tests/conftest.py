@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -138,30 +139,34 @@ def live_settings(live_data_dir: Path) -> Settings:
 
 
 @contextmanager
-def serving(data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+def serving(data_dir: Path, mailbox: Mailbox, *args: str, **extra_env: str) -> Iterator[str]:
     """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
-    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL."""
+    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL.
+    ``args`` go to ``chanye serve`` (``--workers 2``), ``extra_env`` to its environment."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
-                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base)  # fmt: skip
-    server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chanye serve did not start: {server.stderr!r}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base, **extra_env)  # fmt: skip
+    # Its messages go to a file: a pipe nobody reads would fill up and stop the server.
+    with tempfile.TemporaryFile() as errors:
+        server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port), *args], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    raise RuntimeError(f"chanye serve did not start: {errors.read()!r}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

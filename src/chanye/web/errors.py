@@ -21,7 +21,7 @@ TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405:
           413: "提交的内容过大", 422: "提交的内容不符合要求", 500: "服务器内部错误",
           503: "服务器繁忙"}  # fmt: skip
 BUSY = "服务器繁忙，请稍候片刻再试。"
-RETRY_AFTER_SECONDS = 5
+BUSY_HEADERS = {"Retry-After": "5"}
 log = logging.getLogger("chanye.web")
 
 
@@ -64,14 +64,14 @@ def register_error_pages(app: FastAPI) -> None:
         # No free connection within the pool timeout, a statement over its timeout, a lock not
         # granted, a database down: say so at once (never hang), and serve again when it passes.
         log.warning("database busy or unavailable on %s: %s", request.url.path, exc)
-        return _error_response(request, 503, BUSY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return error_response(request, 503, BUSY, BUSY_HEADERS)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error_response(request, exc.status_code, exc.detail, exc.headers)
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
 
 
-def _error_response(
+def error_response(
     request: Request, status: int, detail: Any, headers: Mapping[str, str] | None
 ) -> Response:
     """Chinese HTML for people, JSON for API clients."""
