@@ -52,7 +52,9 @@ class ReaderCache:
             if self._reader is None or key != self._key:
                 if self._reader is not None:
                     self._reader.close()
-                self._reader = RegistryReader(context.paths, snapshot, overrides)
+                self._reader = RegistryReader(
+                    context.paths, snapshot, overrides, shared_columns=True
+                )
                 self._key = key
             yield self._reader
 
