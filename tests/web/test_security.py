@@ -187,8 +187,9 @@ def test_oversized_bodies_are_refused_before_anything_is_read(app_client: TestCl
 def test_a_fixated_session_is_worthless_after_login(portal: TestClient) -> None:
     settings = settings_of(portal)
     account = make_account(settings, "individual")
-    portal.get("/login")
+    form_token(portal, "/login")  # the form and its captcha: the session is opened here
     planted = portal.cookies.get(SESSION_COOKIE)  # an attacker's id, given to the victim
+    assert planted
     assert login(portal, account.username, PASSWORD).status_code == 303
     assert portal.cookies.get(SESSION_COOKIE) != planted
     attacker = TestClient(portal.app, base_url="https://testserver.local")
