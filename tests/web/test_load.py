@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from chanye.config import Settings
 from chanye.portal.sessions import open_session
@@ -27,6 +28,7 @@ from chanye.web.app import create_app
 from chanye.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from tests.conftest import CHANYE_BIN, cli_env, serving
 from tests.mailbox import Mailbox
+from tests.registry.factory import row, write_csv
 from tests.web.signin import PASSWORD, make_account
 from tests.web.test_access_matrix import _path, app_routes
 
@@ -104,6 +106,17 @@ def test_an_exhausted_pool_answers_503_in_chinese_and_the_app_recovers(
         assert client.get("/policies").status_code == 200  # the connection is back: served again
 
 
+def test_a_statement_over_its_timeout_answers_503(tmp_path: Path, postgres_url: str) -> None:
+    settings = _settings(tmp_path, postgres_url, db_statement_timeout_seconds=0.5)
+    with _app(settings) as client:
+        assert client.get("/").status_code == 200
+        with engine_for(postgres_url).begin() as holder:  # a long migration, say, holds the table
+            holder.execute(text("LOCK TABLE news_articles IN ACCESS EXCLUSIVE MODE"))
+            blocked = client.get("/")
+        assert blocked.status_code == 503 and "服务器繁忙" in blocked.text
+        assert client.get("/").status_code == 200
+
+
 # --- anonymous page views --------------------------------------------------------------------
 
 
@@ -142,6 +155,34 @@ def test_a_post_without_a_session_or_token_is_still_refused(client: TestClient) 
     assert response.status_code == 403 and "CSRF" in response.text
     forged = client.post("/login", data={"csrf_token": "x" * 43, "account": "a"})
     assert forged.status_code == 403
+
+
+def test_an_import_started_on_one_worker_is_followed_on_another(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Two apps on one database stand for two worker processes: the progress page of an import
+    started through one answers through the other, as the import runs in a process of its own."""
+    settings = _settings(tmp_path, database_url)
+    path = write_csv(tmp_path / "名录.csv", [row(i) for i in range(1, 6)])
+    with _app(settings) as first, _app(settings) as second:
+        _signed_in(first, settings, "analyst")
+        second.cookies = first.cookies
+        with path.open("rb") as handle:
+            started = first.post("/registry/imports", files={"file": ("名录.csv", handle)},
+                                 headers={"X-CSRF-Token": _csrf(first)}, follow_redirects=False)  # fmt: skip
+        job = started.headers["location"]
+        deadline = time.monotonic() + 120
+        while 'data-done="true"' not in (progress := second.get(f"{job}/progress").text):
+            assert time.monotonic() < deadline, "the import did not finish"
+            time.sleep(0.1)
+        assert "新增 5 家" in progress
+        assert second.get("/api/registry/search").json()["total"] == 5
+
+
+def _csrf(client: TestClient) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").text)
+    assert token is not None
+    return token.group(1)
 
 
 # --- the real server: parallel logins, workers, a burst of requests --------------------------

@@ -240,7 +240,7 @@ def mapped_columns(con: duckdb.DuckDBPyConnection, select: str, folder: Path, ke
     target = folder / f"search-{key}.arrow"
     if not target.exists():
         tmp = folder / f".search-{key}-{uuid.uuid4().hex}.tmp"
-        batches = con.execute(select).fetch_record_batch(COLUMN_BATCH_ROWS)
+        batches = con.execute(select).to_arrow_reader(COLUMN_BATCH_ROWS)
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batches.schema) as writer:
             for batch in batches:
                 writer.write_batch(batch)
