@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from chanye.config import Settings
+from chanye.store.database import scratch_schema
 from chanye.store.migrate import upgrade
 from chanye.web.app import create_app
 from tests.mailbox import Mailbox
@@ -39,17 +38,8 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema; skipped without a server."""
     if not POSTGRES_URL:
         pytest.skip("CHANYE_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
-    schema = f"chanye_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(POSTGRES_URL, "chanye_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,11 +59,18 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=data_dir)
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+@contextmanager
+def migrated_client(settings: Settings) -> Iterator[TestClient]:
+    """A test client of the app on ``settings``, its database migrated first."""
     upgrade(settings.resolved_database_url)
     # HTTPS, because session cookies are Secure (browsers treat localhost as secure too).
     with TestClient(create_app(settings), base_url="https://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with migrated_client(settings) as test_client:
         yield test_client
 
 

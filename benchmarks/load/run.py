@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
+
+from chanye.store.database import scratch_schema
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results" / "load.json"
@@ -106,17 +106,8 @@ def _database(setup: Setup) -> Iterator[str | None]:
     if setup.database == "sqlite":
         yield None
         return
-    schema = f"chanye_load_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES else "?"
-    try:
-        yield f"{POSTGRES}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(POSTGRES, "chanye_load") as url:
+        yield url
 
 
 ANALYST_SESSIONS = r"""

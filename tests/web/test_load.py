@@ -22,11 +22,9 @@ from sqlalchemy import func, select, text
 from chanye.config import Settings
 from chanye.portal.sessions import open_session
 from chanye.store.database import engine_for, session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import AuditEntry, CaptchaChallenge, WebSession
-from chanye.web.app import create_app
 from chanye.web.auth import CSRF_COOKIE, SESSION_COOKIE
-from tests.conftest import CHANYE_BIN, cli_env, serving
+from tests.conftest import CHANYE_BIN, cli_env, migrated_client, serving
 from tests.mailbox import Mailbox
 from tests.registry.factory import row, write_csv
 from tests.web.signin import PASSWORD, make_account
@@ -41,13 +39,6 @@ def _settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     return Settings(data_dir=data_dir, database_url=database_url, warm_up=False, **extra)  # type: ignore[arg-type]
-
-
-@contextmanager
-def _app(settings: Settings) -> Iterator[TestClient]:
-    upgrade(settings.resolved_database_url)
-    with TestClient(create_app(settings), base_url="https://testserver.local") as client:
-        yield client
 
 
 def _state_rows(settings: Settings) -> dict[str, int]:
@@ -73,7 +64,7 @@ def test_every_page_is_served_with_a_single_database_connection(
     be answered 503: every page must answer without."""
     settings = _settings(tmp_path, database_url, db_pool_size=1, db_max_overflow=0,
                          db_pool_timeout_seconds=3)  # fmt: skip
-    with _app(settings) as client:
+    with migrated_client(settings) as client:
         for anonymous_page in PUBLIC_PAGES:
             assert client.get(anonymous_page).status_code == 200, anonymous_page
         _signed_in(client, settings, "admin")
@@ -94,7 +85,7 @@ def test_an_exhausted_pool_answers_503_in_chinese_and_the_app_recovers(
 ) -> None:
     settings = _settings(tmp_path, database_url, db_pool_size=1, db_max_overflow=0,
                          db_pool_timeout_seconds=0.5)  # fmt: skip
-    with _app(settings) as client:
+    with migrated_client(settings) as client:
         engine = engine_for(settings.resolved_database_url, settings.pool_options)
         with engine.connect():  # someone holds the only connection
             page = client.get("/policies")
@@ -108,7 +99,7 @@ def test_an_exhausted_pool_answers_503_in_chinese_and_the_app_recovers(
 
 def test_a_statement_over_its_timeout_answers_503(tmp_path: Path, postgres_url: str) -> None:
     settings = _settings(tmp_path, postgres_url, db_statement_timeout_seconds=0.5)
-    with _app(settings) as client:
+    with migrated_client(settings) as client:
         assert client.get("/").status_code == 200
         with engine_for(postgres_url).begin() as holder:  # a long migration, say, holds the table
             holder.execute(text("LOCK TABLE news_articles IN ACCESS EXCLUSIVE MODE"))
@@ -122,7 +113,7 @@ def test_a_statement_over_its_timeout_answers_503(tmp_path: Path, postgres_url: 
 
 def test_anonymous_page_views_write_nothing(tmp_path: Path, database_url: str) -> None:
     settings = _settings(tmp_path, database_url)
-    with _app(settings) as client:
+    with migrated_client(settings) as client:
         before = _state_rows(settings)
         for page in PUBLIC_PAGES * 3:
             response = client.get(page)
@@ -164,7 +155,7 @@ def test_an_import_started_on_one_worker_is_followed_on_another(
     started through one answers through the other, as the import runs in a process of its own."""
     settings = _settings(tmp_path, database_url)
     path = write_csv(tmp_path / "名录.csv", [row(i) for i in range(1, 6)])
-    with _app(settings) as first, _app(settings) as second:
+    with migrated_client(settings) as first, migrated_client(settings) as second:
         _signed_in(first, settings, "analyst")
         second.cookies = first.cookies
         with path.open("rb") as handle:
