@@ -142,12 +142,22 @@ def serving(data_dir: Path, mailbox: Mailbox, *args: str, **extra_env: str) -> I
     ``args`` go to ``chanye serve`` (``--workers 2``), ``extra_env`` to its environment."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
-                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base, **extra_env)  # fmt: skip
+    env = cli_env(
+        data_dir,
+        CHANYE_TESTING_EXPOSE_CAPTCHA="true",
+        CHANYE_SMTP_HOST="127.0.0.1",
+        CHANYE_SMTP_PORT=str(mailbox.port),
+        CHANYE_PUBLIC_URL=base,
+        **extra_env,
+    )
     # Its messages go to a file: a pipe nobody reads would fill up and stop the server.
     with tempfile.TemporaryFile() as errors:
-        server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port), *args], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
+        server = subprocess.Popen(
+            [CHANYE_BIN, "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
         try:
             deadline = time.monotonic() + 30
             while True:

@@ -47,5 +47,8 @@ class Analyst(FastHttpUser):
     def search(self) -> None:
         word = random.choice(SEARCH_WORDS)
         page = random.randint(1, 5)
-        self.client.get(f"/registry?q={quote(word)}&page={page}", name="/registry?q=…",
-                        headers={"Cookie": f"chanye_session={self.session}"})  # fmt: skip
+        self.client.get(
+            f"/registry?q={quote(word)}&page={page}",
+            name="/registry?q=…",
+            headers={"Cookie": f"chanye_session={self.session}"},
+        )

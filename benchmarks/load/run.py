@@ -65,9 +65,12 @@ def main() -> dict[str, Any]:
         "clients": USERS,
         "seconds": SECONDS,
         "enterprises": ENTERPRISES,
-        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        },
         "setups": {},
-    }  # fmt: skip
+    }
     for setup in SETUPS:
         with tempfile.TemporaryDirectory(prefix="chanye-load-") as folder, _database(setup) as url:
             figures["setups"][setup.name] = measure(setup, Path(folder), url)
@@ -93,8 +96,11 @@ def measure(setup: Setup, folder: Path, database_url: str | None) -> dict[str, A
 
 def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHANYE_")}
-    env.update(CHANYE_DATA_DIR=str(data_dir), CHANYE_DEMO_ENTERPRISES=str(ENTERPRISES),
-               CHANYE_COOKIE_SECURE="false")  # fmt: skip
+    env.update(
+        CHANYE_DATA_DIR=str(data_dir),
+        CHANYE_DEMO_ENTERPRISES=str(ENTERPRISES),
+        CHANYE_COOKIE_SECURE="false",
+    )
     if database_url:
         env["CHANYE_DATABASE_URL"] = database_url
     return env
@@ -173,10 +179,27 @@ def _warm_up(base: str, session: str, workers: int) -> None:
 
 
 def _locust(base: str, prefix: Path, sessions: Path) -> dict[str, Any]:
-    command = [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless",
-               "--host", base, "--users", str(USERS), "--spawn-rate", str(USERS),
-               "--run-time", f"{SECONDS}s", "--stop-timeout", "10", "--csv", str(prefix),
-               "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(HERE / "locustfile.py"),
+        "--headless",
+        "--host",
+        base,
+        "--users",
+        str(USERS),
+        "--spawn-rate",
+        str(USERS),
+        "--run-time",
+        f"{SECONDS}s",
+        "--stop-timeout",
+        "10",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
     env = {**os.environ, "CHANYE_LOAD_SESSIONS": str(sessions)}
     # Exit code 1 only says some requests failed: the figures say how many.
     subprocess.run(command, env=env, capture_output=True, timeout=SECONDS + 120, check=False)
@@ -211,14 +234,20 @@ def _memory(server: psutil.Process) -> dict[str, Any]:
     per_worker = []
     for process in workers:
         info = process.memory_full_info()
-        per_worker.append({"rss_mb": round(info.rss / 2**20), "uss_mb": round(info.uss / 2**20),
-                           "pss_mb": round(info.pss / 2**20)})  # fmt: skip
+        per_worker.append(
+            {
+                "rss_mb": round(info.rss / 2**20),
+                "uss_mb": round(info.uss / 2**20),
+                "pss_mb": round(info.pss / 2**20),
+            }
+        )
     return {"workers": per_worker, "total_pss_mb": sum(w["pss_mb"] for w in per_worker)}
 
 
 def _run(command: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed: {done.stderr[-2000:]}")
     return done

@@ -99,8 +99,12 @@ class Settings(BaseSettings):
 
     @property
     def pool_options(self) -> PoolOptions:
-        return PoolOptions(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout_seconds,
-                           self.db_statement_timeout_seconds)  # fmt: skip
+        return PoolOptions(
+            self.db_pool_size,
+            self.db_max_overflow,
+            self.db_pool_timeout_seconds,
+            self.db_statement_timeout_seconds,
+        )
 
     def environment(self) -> dict[str, str]:
         """These settings as ``CHANYE_`` variables, for a child process to read the same ones."""

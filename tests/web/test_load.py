@@ -21,8 +21,11 @@ from sqlalchemy import func, select, text
 
 from chanye.config import Settings
 from chanye.portal.sessions import open_session
+from chanye.store.audit import Actor
 from chanye.store.database import engine_for, session_scope
 from chanye.store.models import AuditEntry, CaptchaChallenge, WebSession
+from chanye.system.loader import default_system_text
+from chanye.system.versions import load_into_database
 from chanye.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from tests.conftest import CHANYE_BIN, cli_env, migrated_client, serving
 from tests.mailbox import Mailbox
@@ -43,8 +46,10 @@ def _settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
 
 def _state_rows(settings: Settings) -> dict[str, int]:
     with session_scope(settings.resolved_database_url) as db:
-        return {t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0
-                for t in STATE_TABLES}  # fmt: skip
+        return {
+            t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0
+            for t in STATE_TABLES
+        }
 
 
 def _signed_in(client: TestClient, settings: Settings, role: str) -> None:
@@ -62,8 +67,9 @@ def test_every_page_is_served_with_a_single_database_connection(
 ) -> None:
     """With a pool of one connection, a request that needed a second would wait for itself and
     be answered 503: every page must answer without."""
-    settings = _settings(tmp_path, database_url, db_pool_size=1, db_max_overflow=0,
-                         db_pool_timeout_seconds=3)  # fmt: skip
+    settings = _settings(
+        tmp_path, database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=3
+    )
     with migrated_client(settings) as client:
         for anonymous_page in PUBLIC_PAGES:
             assert client.get(anonymous_page).status_code == 200, anonymous_page
@@ -80,11 +86,26 @@ def test_every_page_is_served_with_a_single_database_connection(
     assert answered >= 30
 
 
+def test_the_cached_system_in_force_follows_a_new_version(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = _settings(tmp_path, database_url)
+    with migrated_client(settings) as client:
+        assert client.get("/api/system").json()["system"]["name"] == "“12218”现代化产业体系"
+        revised = default_system_text().replace(
+            'name = "“12218”现代化产业体系"', 'name = "“12218”现代化产业体系（修订）"', 1
+        )
+        with session_scope(settings.resolved_database_url) as db:  # as `chanye system load` does
+            load_into_database(db, revised, "revised.toml", Actor("test", "admin"))
+        assert client.get("/api/system").json()["system"]["name"].endswith("（修订）")
+
+
 def test_an_exhausted_pool_answers_503_in_chinese_and_the_app_recovers(
     tmp_path: Path, database_url: str
 ) -> None:
-    settings = _settings(tmp_path, database_url, db_pool_size=1, db_max_overflow=0,
-                         db_pool_timeout_seconds=0.5)  # fmt: skip
+    settings = _settings(
+        tmp_path, database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.5
+    )
     with migrated_client(settings) as client:
         engine = engine_for(settings.resolved_database_url, settings.pool_options)
         with engine.connect():  # someone holds the only connection
@@ -133,9 +154,16 @@ def test_a_form_shown_before_the_session_existed_still_posts(portal: TestClient)
     assert token is not None
     assert portal.get("/captcha.png").status_code == 200  # the image the box shows
     answer = portal.get("/testing/captcha-answer").json()["answer"]
-    response = portal.post("/login", data={"csrf_token": token.group(1), "account":
-                           account.username, "password": PASSWORD, "captcha": answer},
-                           follow_redirects=False)  # fmt: skip
+    response = portal.post(
+        "/login",
+        data={
+            "csrf_token": token.group(1),
+            "account": account.username,
+            "password": PASSWORD,
+            "captcha": answer,
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert portal.get("/account").status_code == 200
 
@@ -159,8 +187,12 @@ def test_an_import_started_on_one_worker_is_followed_on_another(
         _signed_in(first, settings, "analyst")
         second.cookies = first.cookies
         with path.open("rb") as handle:
-            started = first.post("/registry/imports", files={"file": ("名录.csv", handle)},
-                                 headers={"X-CSRF-Token": _csrf(first)}, follow_redirects=False)  # fmt: skip
+            started = first.post(
+                "/registry/imports",
+                files={"file": ("名录.csv", handle)},
+                headers={"X-CSRF-Token": _csrf(first)},
+                follow_redirects=False,
+            )
         job = started.headers["location"]
         deadline = time.monotonic() + 120
         while 'data-done="true"' not in (progress := second.get(f"{job}/progress").text):
@@ -184,10 +216,19 @@ def _served(
     tmp_path: Path, database_url: str, mailbox: Mailbox, *args: str
 ) -> Iterator[tuple[str, Settings]]:
     settings = _settings(tmp_path, database_url)
-    env = {"CHANYE_DATABASE_URL": database_url, "CHANYE_COOKIE_SECURE": "false",
-           "CHANYE_WARM_UP": "false"}  # fmt: skip
-    migrated = subprocess.run([CHANYE_BIN, "db", "upgrade"], env=cli_env(settings.data_dir, **env),
-                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    env = {
+        "CHANYE_DATABASE_URL": database_url,
+        "CHANYE_COOKIE_SECURE": "false",
+        "CHANYE_WARM_UP": "false",
+    }
+    migrated = subprocess.run(
+        [CHANYE_BIN, "db", "upgrade"],
+        env=cli_env(settings.data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert migrated.returncode == 0, migrated.stderr
     with serving(settings.data_dir, mailbox, *args, **env) as base:
         yield base, settings
@@ -210,8 +251,7 @@ def test_a_login_form_posted_four_times_at_once_gives_no_error(
     with _served(tmp_path, database_url, mailbox) as (base, settings):
         account = make_account(settings, "individual")
         with httpx.Client() as browser:
-            form = {**_login_form(browser, base), "account": account.username,
-                    "password": PASSWORD}  # fmt: skip
+            form = {**_login_form(browser, base), "account": account.username, "password": PASSWORD}
             cookies = dict(browser.cookies)
 
         def post(_: int) -> int:
@@ -230,16 +270,21 @@ def test_serve_with_two_workers_runs_two_processes_sharing_logins(
 ) -> None:
     with _served(tmp_path, database_url, mailbox, "--workers", "2") as (base, settings):
         port = base.rsplit(":", 1)[1]
-        server = next(p for p in psutil.process_iter(["cmdline"])
-                      if p.info["cmdline"] and "serve" in p.info["cmdline"]
-                      and port in p.info["cmdline"])  # fmt: skip
+        server = next(
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and "serve" in p.info["cmdline"] and port in p.info["cmdline"]
+        )
         workers = [p for p in server.children() if "spawn_main" in " ".join(p.cmdline())]
         assert len(workers) == 2, [p.cmdline() for p in server.children()]
         account = make_account(settings, "individual")
         for _ in range(6):  # each step on a new connection: any worker may answer it
             with httpx.Client(headers={"Connection": "close"}) as browser:
-                form = {**_login_form(browser, base), "account": account.username,
-                        "password": PASSWORD}  # fmt: skip
+                form = {
+                    **_login_form(browser, base),
+                    "account": account.username,
+                    "password": PASSWORD,
+                }
                 assert browser.post(f"{base}/login", data=form).status_code == 303
                 assert browser.get(f"{base}/account").status_code == 200
 

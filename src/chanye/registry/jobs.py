@@ -41,10 +41,20 @@ class ImportJobView:
 def create_job(
     session: Session, file_name: str, stored: Path, actor: Actor, *, strict: bool
 ) -> str:
-    job = ImportJobRecord(id=uuid.uuid4().hex, file_name=file_name, stored_path=str(stored),
-                          strict=strict, started_by=actor.name, started_by_role=actor.role,
-                          client_addr=actor.client_addr, stage=QUEUED, fraction=0.0,
-                          done=False, created_at=utcnow(), updated_at=utcnow())  # fmt: skip
+    job = ImportJobRecord(
+        id=uuid.uuid4().hex,
+        file_name=file_name,
+        stored_path=str(stored),
+        strict=strict,
+        started_by=actor.name,
+        started_by_role=actor.role,
+        client_addr=actor.client_addr,
+        stage=QUEUED,
+        fraction=0.0,
+        done=False,
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
     session.add(job)
     session.flush()
     return job.id
@@ -55,8 +65,9 @@ def find_job(session: Session, job_id: str) -> ImportJobView | None:
     if row is None:
         return None
     result = json.loads(row.result) if row.result else None
-    return ImportJobView(row.id, row.file_name, row.stage, row.fraction, row.done, row.error,
-                         result)  # fmt: skip
+    return ImportJobView(
+        row.id, row.file_name, row.stage, row.fraction, row.done, row.error, result
+    )
 
 
 def job_actor(row: ImportJobRecord) -> Actor:

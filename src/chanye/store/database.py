@@ -43,8 +43,11 @@ def engine_for(url: str, pool: PoolOptions = DEFAULT_POOL) -> Engine:
     """One engine per URL, pool options and process (engines hold the connection pool)."""
     options: dict[str, object] = {}
     if not _in_memory(url):
-        options = {"pool_size": pool.size, "max_overflow": pool.max_overflow,
-                   "pool_timeout": pool.timeout_seconds}  # fmt: skip
+        options = {
+            "pool_size": pool.size,
+            "max_overflow": pool.max_overflow,
+            "pool_timeout": pool.timeout_seconds,
+        }
     engine = create_engine(url, future=True, pool_pre_ping=True, **options)
     limit = pool.statement_timeout_seconds
     milliseconds = None if limit is None else max(1, int(limit * 1000))

@@ -51,8 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(account.testing_router())
     app.add_middleware(CookieMiddleware)
     # Inside the security headers (a 503 carries them too), outside everything that reads the DB.
-    app.add_middleware(AdmissionMiddleware, limit=settings.db_pool_size + settings.db_max_overflow,
-                       wait_seconds=settings.db_pool_timeout_seconds)  # fmt: skip
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.db_pool_size + settings.db_max_overflow,
+        wait_seconds=settings.db_pool_timeout_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     register_error_pages(app)

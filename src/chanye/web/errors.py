@@ -17,9 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chanye.web.auth import LoginRequiredError, RedirectRequiredError
 from chanye.web.templating import templates
 
-TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方法",
-          413: "提交的内容过大", 422: "提交的内容不符合要求", 500: "服务器内部错误",
-          503: "服务器繁忙"}  # fmt: skip
+TITLES = {
+    400: "请求有误",
+    403: "无权访问",
+    404: "页面不存在",
+    405: "不支持的请求方法",
+    413: "提交的内容过大",
+    422: "提交的内容不符合要求",
+    500: "服务器内部错误",
+    503: "服务器繁忙",
+}
 BUSY = "服务器繁忙，请稍候片刻再试。"
 BUSY_HEADERS = {"Retry-After": "5"}
 log = logging.getLogger("chanye.web")
@@ -80,11 +87,15 @@ def error_response(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "title": TITLES.get(status, "请求无法完成"), "detail": detail,
-         "active": None},
+        {
+            "active": None,
+            "status": status,
+            "title": TITLES.get(status, "请求无法完成"),
+            "detail": detail,
+        },
         status_code=status,
         headers=headers,
-    )  # fmt: skip
+    )
 
 
 def _describe(error: Any) -> str:

@@ -29,8 +29,15 @@ def run(settings: Settings, job_id: str) -> None:
         path, strict, actor = Path(row.stored_path), row.strict, job_actor(row)
     progress = ProgressWriter(context.database_url, job_id)
     try:
-        result = import_file(context.database_url, context.paths, context.system, path, actor,
-                             strict=strict, progress=progress)  # fmt: skip
+        result = import_file(
+            context.database_url,
+            context.paths,
+            context.system,
+            path,
+            actor,
+            strict=strict,
+            progress=progress,
+        )
         if result.inserted or result.updated:
             progress("重新匹配已发布政策", 1.0)
             rerun_after_registry_change(context, actor)

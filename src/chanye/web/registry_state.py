@@ -63,16 +63,27 @@ class ImportJobs:
     """Imports started from the web page: recorded in the database and run by a process of their
     own (``chanye.web.import_runner``), whose progress any web worker can read."""
 
-    def start(self, session: Session, settings: Settings, path: Path, display_name: str,
-              actor: Actor, strict: bool) -> str:  # fmt: skip
+    def start(
+        self,
+        session: Session,
+        settings: Settings,
+        path: Path,
+        display_name: str,
+        actor: Actor,
+        strict: bool,
+    ) -> str:
         job_id = create_job(session, display_name, path, actor, strict=strict)
         session.commit()  # the process reads the job's row
         environment = {**os.environ, **settings.environment()}
         log = path.with_name(path.name + ".log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "chanye.web.import_runner", job_id], env=environment,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "chanye.web.import_runner", job_id],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         database_url = settings.resolved_database_url
 
         def reap() -> None:
