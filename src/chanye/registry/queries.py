@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "em
 SEARCH_COLUMNS = (*PAGE_COLUMNS, "industries", "rd_expense")
 COLUMNS_DIR = "columns"  # under the registry's folder: the shared search columns
 COLUMN_BATCH_ROWS = 65_536
+STALE_TMP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -246,11 +248,20 @@ def mapped_columns(con: duckdb.DuckDBPyConnection, select: str, folder: Path, ke
                 writer.write_batch(batch)
         table = pa.ipc.open_file(pa.memory_map(str(tmp))).read_all()
         tmp.replace(target)
-        for stale in folder.glob("search-*.arrow"):
-            if stale != target:
+        for stale in [*folder.glob("search-*.arrow"), *folder.glob(".search-*.tmp")]:
+            if stale != target and _unused(stale):
                 stale.unlink(missing_ok=True)
         return table
     return pa.ipc.open_file(pa.memory_map(str(target))).read_all()
+
+
+def _unused(path: Path) -> bool:
+    """An older state's file, or a temporary file a killed process left (one being written by
+    another worker right now is younger than a minute)."""
+    try:
+        return path.suffix == ".arrow" or time.time() - path.stat().st_mtime > STALE_TMP_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 def _top_rows(key: str, descending: bool, count: int) -> str:

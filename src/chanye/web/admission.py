@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chanye.web.errors import BUSY, BUSY_HEADERS, error_response
 
-# Static files read no database: they need no connection and are never held back.
-EXEMPT_PREFIXES = ("/static/",)
+# Static files read no database, and the health check uses connections of its own (a load
+# balancer must hear from it under load too): neither is held back.
+EXEMPT_PREFIXES = ("/static/", "/healthz")
 
 
 class AdmissionMiddleware:
