@@ -129,6 +129,33 @@ def test_a_statement_over_its_timeout_answers_503(tmp_path: Path, postgres_url: 
         assert client.get("/").status_code == 200
 
 
+def test_requests_past_the_limit_wait_their_turn_then_get_503(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """One request in, stuck on a lock: the next waits its turn, is answered 503 in time, and
+    both kinds of page work again once the lock is gone."""
+    settings = _settings(
+        tmp_path, postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.5
+    )
+    with migrated_client(settings) as client, ThreadPoolExecutor(1) as pool:
+        assert client.get("/").status_code == 200
+        with engine_for(postgres_url).begin() as holder:
+            holder.execute(text("LOCK TABLE news_articles IN ACCESS EXCLUSIVE MODE"))
+            stuck = pool.submit(client.get, "/")
+            while not holder.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                    "relation = 'news_articles'::regclass"
+                )
+            ):
+                assert not stuck.done(), stuck.result().status_code
+                time.sleep(0.02)
+            turned_away = client.get("/system")
+        assert turned_away.status_code == 503 and "服务器繁忙" in turned_away.text
+        assert stuck.result().status_code == 200
+        assert client.get("/system").status_code == 200
+
+
 # --- anonymous page views --------------------------------------------------------------------
 
 
