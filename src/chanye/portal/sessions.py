@@ -1,11 +1,12 @@
 """Server-side browser sessions: the cookie holds a random token, the database only its hash.
 
-A session ends after the security profile's idle timeout. Rows are changed and deleted with
-single statements, never through a loaded object: the same browser may send several requests at
-once (a login form posted twice), and a row another request has just deleted must be a no-op, not
-an error. Logging in never upgrades the session
+A session ends after the security profile's idle timeout. Logging in never upgrades the session
 the visitor arrived with: ``start_login`` deletes it and opens a new one, so a session id planted
 before login (session fixation) is useless afterwards.
+
+Rows are changed and deleted with single statements, never through a loaded object: the same
+browser may send several requests at once (a login form posted twice), and a row another request
+has just deleted must be a no-op for the others, not an error.
 """
 
 from __future__ import annotations

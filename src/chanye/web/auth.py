@@ -55,8 +55,9 @@ class Viewer:
     """The person behind a request (or an anonymous visitor) and their browser session.
 
     ``web_session`` is None for a visitor without one (anonymous page views write nothing); a
-    route that needs state calls ``start_session``. What pages show (name, role, CSRF token) is copied out of the database rows when the request
-    starts, so that an error page can still be drawn after a failed request rolled them back.
+    route that needs state calls ``start_session``. What pages show (name, role, CSRF token) is
+    copied out of the database rows when the request starts, so that an error page can still be
+    drawn after a failed request rolled them back.
     """
 
     web_session: WebSession | None
@@ -156,10 +157,14 @@ def pending_cookies(request: Request) -> PendingCookies:
 def set_cookie(request: Request, name: str, value: str, **options: Any) -> None:
     """Set an HttpOnly, same-site cookie on this request's response (Secure unless turned off)."""
     settings: Settings = request.app.state.settings
-    pending_cookies(request).set.append(
-        (name, value, {"httponly": True, "secure": settings.cookie_secure, "samesite": "lax",
-                       "path": "/", **options})
-    )  # fmt: skip
+    options = {
+        "httponly": True,
+        "secure": settings.cookie_secure,
+        "samesite": "lax",
+        "path": "/",
+        **options,
+    }
+    pending_cookies(request).set.append((name, value, options))
 
 
 def set_session_cookie(request: Request, token: str) -> None:
