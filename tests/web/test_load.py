@@ -229,6 +229,33 @@ def test_an_import_started_on_one_worker_is_followed_on_another(
         assert second.get("/api/registry/search").json()["total"] == 5
 
 
+def test_an_import_process_that_dies_leaves_its_job_failed(
+    client: TestClient, tmp_path: Path
+) -> None:
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    _signed_in(client, settings, "analyst")
+    path = write_csv(tmp_path / "名录.csv", [row(i) for i in range(1, 6)])
+    with path.open("rb") as handle:
+        started = client.post(
+            "/registry/imports",
+            files={"file": ("名录.csv", handle)},
+            headers={"X-CSRF-Token": _csrf(client)},
+            follow_redirects=False,
+        )
+    runner = next(
+        p for p in psutil.Process().children() if "import_runner" in " ".join(p.cmdline())
+    )
+    runner.kill()  # still starting up: nothing imported yet
+    deadline = time.monotonic() + 60
+    while 'data-done="true"' not in (
+        progress := client.get(f"{started.headers['location']}/progress").text
+    ):
+        assert time.monotonic() < deadline, "the job was never marked"
+        time.sleep(0.1)
+    assert "导入进程异常退出" in progress
+    assert client.get("/api/registry/search").json()["total"] == 0
+
+
 def _csrf(client: TestClient) -> str:
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").text)
     assert token is not None
