@@ -11,8 +11,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from chanye.config import Settings
+from chanye.store.database import scratch_schema
 from chanye.store.migrate import upgrade
 from chanye.web.app import create_app
 from tests.mailbox import Mailbox
@@ -38,17 +38,8 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema; skipped without a server."""
     if not POSTGRES_URL:
         pytest.skip("CHANYE_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
-    schema = f"chanye_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(POSTGRES_URL, "chanye_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,11 +59,18 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=data_dir)
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+@contextmanager
+def migrated_client(settings: Settings) -> Iterator[TestClient]:
+    """A test client of the app on ``settings``, its database migrated first."""
     upgrade(settings.resolved_database_url)
     # HTTPS, because session cookies are Secure (browsers treat localhost as secure too).
     with TestClient(create_app(settings), base_url="https://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with migrated_client(settings) as test_client:
         yield test_client
 
 
@@ -138,30 +136,44 @@ def live_settings(live_data_dir: Path) -> Settings:
 
 
 @contextmanager
-def serving(data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+def serving(data_dir: Path, mailbox: Mailbox, *args: str, **extra_env: str) -> Iterator[str]:
     """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
-    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL."""
+    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL.
+    ``args`` go to ``chanye serve`` (``--workers 2``), ``extra_env`` to its environment."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
-                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base)  # fmt: skip
-    server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chanye serve did not start: {server.stderr!r}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    env = cli_env(
+        data_dir,
+        CHANYE_TESTING_EXPOSE_CAPTCHA="true",
+        CHANYE_SMTP_HOST="127.0.0.1",
+        CHANYE_SMTP_PORT=str(mailbox.port),
+        CHANYE_PUBLIC_URL=base,
+        **extra_env,
+    )
+    # Its messages go to a file: a pipe nobody reads would fill up and stop the server.
+    with tempfile.TemporaryFile() as errors:
+        server = subprocess.Popen(
+            [CHANYE_BIN, "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    raise RuntimeError(f"chanye serve did not start: {errors.read()!r}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

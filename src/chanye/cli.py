@@ -205,9 +205,11 @@ def db_upgrade() -> None:
 def serve(
     host: HostOption = None,
     port: PortOption = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (Uvicorn's multi-process mode).")
+    ] = 1,
 ) -> None:
-    """Serve the web app."""
+    """Serve the web app: one process, or N worker processes sharing one socket."""
     import uvicorn
 
     settings = _settings()

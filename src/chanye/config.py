@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chanye.store.database import PoolOptions
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHANYE_", frozen=True)
@@ -68,6 +70,24 @@ class Settings(BaseSettings):
         description="TESTING ONLY: serve the current captcha answer at /testing/captcha-answer so "
         "browser tests can log in. Never turn on in production",
     )
+    db_pool_size: int = Field(
+        default=5, ge=1, description="Database connections each web worker process keeps open"
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections a web worker may open at a peak"
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for a free database connection before it is "
+        "answered 503",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest a web request's database statement may run (PostgreSQL) or wait "
+        "for a lock (SQLite) before it is answered 503",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
 
@@ -76,6 +96,24 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chanye.db').resolve()}"
+
+    @property
+    def pool_options(self) -> PoolOptions:
+        return PoolOptions(
+            self.db_pool_size,
+            self.db_max_overflow,
+            self.db_pool_timeout_seconds,
+            self.db_statement_timeout_seconds,
+        )
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``CHANYE_`` variables, for a child process to read the same ones."""
+        values: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                values[f"CHANYE_{name.upper()}"] = text
+        return values
 
     @property
     def site_url(self) -> str:

@@ -16,12 +16,11 @@ from sqlalchemy import func, inspect, select
 from chanye.config import Settings
 from chanye.portal.sessions import open_session
 from chanye.store.database import engine_for, session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import Base
 from chanye.web.access import allows, roles
-from chanye.web.app import create_app
 from chanye.web.auth import SESSION_COOKIE, OpenAccess
 from chanye.web.paths import TEMPLATES_DIR
+from tests.conftest import migrated_client
 from tests.web.portal_client import captcha, form_token, login, settings_of
 from tests.web.signin import PASSWORD, make_account
 from tests.web.test_access_matrix import _flatten, _path, app_routes
@@ -37,8 +36,7 @@ TRAVERSAL = "../../../../etc/passwd"
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("security"), warm_up=False)
-    upgrade(settings.resolved_database_url)
-    with TestClient(create_app(settings), base_url="https://testserver.local") as client:
+    with migrated_client(settings) as client:
         yield client
 
 
@@ -187,8 +185,9 @@ def test_oversized_bodies_are_refused_before_anything_is_read(app_client: TestCl
 def test_a_fixated_session_is_worthless_after_login(portal: TestClient) -> None:
     settings = settings_of(portal)
     account = make_account(settings, "individual")
-    portal.get("/login")
+    form_token(portal, "/login")  # the form and its captcha: the session is opened here
     planted = portal.cookies.get(SESSION_COOKIE)  # an attacker's id, given to the victim
+    assert planted
     assert login(portal, account.username, PASSWORD).status_code == 303
     assert portal.cookies.get(SESSION_COOKIE) != planted
     attacker = TestClient(portal.app, base_url="https://testserver.local")

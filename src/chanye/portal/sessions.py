@@ -3,6 +3,10 @@
 A session ends after the security profile's idle timeout. Logging in never upgrades the session
 the visitor arrived with: ``start_login`` deletes it and opens a new one, so a session id planted
 before login (session fixation) is useless afterwards.
+
+Rows are changed and deleted with single statements, never through a loaded object: the same
+browser may send several requests at once (a login form posted twice), and a row another request
+has just deleted must be a no-op for the others, not an error.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from chanye.beijing import aware
@@ -41,12 +45,17 @@ def open_session(
     *,
     account_id: int | None = None,
     second_factor_pending: bool = False,
+    csrf_token: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[str, WebSession]:
-    """A new session; returns the cookie token (only its hash is stored) and the row."""
+    """A new session; returns the cookie token (only its hash is stored) and the row.
+
+    ``csrf_token`` keeps the token an anonymous visitor's forms already carry (see
+    ``chanye.web.auth``); a login always gets a new one."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
-    row = WebSession(id=_digest(token), account_id=account_id, csrf_token=secrets.token_urlsafe(32),
+    csrf_token = csrf_token or secrets.token_urlsafe(32)
+    row = WebSession(id=_digest(token), account_id=account_id, csrf_token=csrf_token,
                      captcha_id=None, second_factor_pending=second_factor_pending,
                      client_addr=client_addr, created_at=now, last_seen_at=now)  # fmt: skip
     session.add(row)
@@ -66,17 +75,23 @@ def load_session(
         return Loaded(None)
     if now - aware(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
         account_id = row.account_id
-        session.delete(row)
-        session.flush()
+        end_session(session, row)
         return Loaded(None, timed_out_account=account_id)
     if now - aware(row.last_seen_at) > TOUCH_INTERVAL:
-        row.last_seen_at = now
+        update_session(session, row, last_seen_at=now)
     return Loaded(row)
 
 
+def update_session(session: Session, row: WebSession, **values: object) -> None:
+    """Change a session's columns (a no-op if another request has just ended it)."""
+    session.execute(update(WebSession).where(WebSession.id == row.id).values(**values))
+
+
 def end_session(session: Session, row: WebSession) -> None:
-    session.delete(row)
-    session.flush()
+    """Delete a session (a no-op if another request has just done so)."""
+    session.execute(delete(WebSession).where(WebSession.id == row.id))
+    if row in session:
+        session.expunge(row)
 
 
 def end_all_sessions(session: Session, account_id: int) -> None:

@@ -3,7 +3,9 @@ both start here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 
 from chanye.config import Settings
 from chanye.registry.queries import RegistryReader
@@ -18,22 +20,35 @@ class RegistryContext:
     database_url: str
     paths: RegistryPaths
     system: IndustrialSystem
+    # A web request's own session: reading the state through it, the request never needs a second
+    # database connection. Without one (commands, background work) each read opens its own.
+    session: Session | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RegistryContext:
+    def from_settings(cls, settings: Settings, session: Session | None = None) -> RegistryContext:
         url = settings.resolved_database_url
-        with session_scope(url) as session:
-            system = system_in_force(session)
-        return cls(url, RegistryPaths.under(settings.data_dir), system)
+        paths = RegistryPaths.under(settings.data_dir)
+        if session is not None:
+            return cls(url, paths, system_in_force(session), session)
+        with session_scope(url) as own:
+            system = system_in_force(own)
+        return cls(url, paths, system)
 
     def kinds(self) -> dict[str, str]:
         return {ind.id: kind for kind, ind in self.system.industries()}
 
     def state(self) -> tuple[str | None, list[tuple[str, list[str], list[str], list[str]]]]:
         """What a reader shows: the snapshot in force and the overrides on top of it."""
+        if self.session is not None:
+            return self._state_in(self.session)
         with session_scope(self.database_url) as session:
-            change = change_in_force(session)
-            overrides = overrides_rows(session, self.kinds())
+            return self._state_in(session)
+
+    def _state_in(
+        self, session: Session
+    ) -> tuple[str | None, list[tuple[str, list[str], list[str], list[str]]]]:
+        change = change_in_force(session)
+        overrides = overrides_rows(session, self.kinds())
         return (change.snapshot_after if change else None), overrides
 
     def reader(self) -> RegistryReader:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +15,7 @@ from chanye.registry.importer import formula_safe
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pyarrow as pa
 from chanye.registry.schema import FIELDS, TAG_LABELS
 from chanye.registry.storage import (
     EVIDENCE_VIEW,
@@ -30,6 +34,9 @@ XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "employees",
                 "founded_on", "tags", "clusters", "chain_links", "status")  # fmt: skip
 SEARCH_COLUMNS = (*PAGE_COLUMNS, "industries", "rd_expense")
+COLUMNS_DIR = "columns"  # under the registry's folder: the shared search columns
+COLUMN_BATCH_ROWS = 65_536
+STALE_TMP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -69,17 +76,27 @@ class RegistryReader:
         paths: RegistryPaths,
         snapshot: str | None,
         overrides: list[tuple[str, list[str], list[str], list[str]]],
+        *,
+        shared_columns: bool = False,
     ) -> None:
         self.snapshot = snapshot
         self.con: duckdb.DuckDBPyConnection = connect(paths)
         create_view(self.con, paths, snapshot, overrides)
-        # What search reads, in memory (≈ 250 bytes an enterprise): repeated searches then scan
-        # columns in RAM instead of decompressing Parquet each time. Rows are stored in the
-        # default order (largest revenue first), numbered by ``rid``.
-        self.con.execute(
-            f"CREATE TABLE {SEARCH_TABLE} AS SELECT row_number() OVER (ORDER BY {DEFAULT_ORDER}) AS rid, "
+        # What search reads (≈ 250 bytes an enterprise), numbered by ``rid`` in the default order
+        # (largest revenue first): repeated searches then scan columns in RAM instead of
+        # decompressing Parquet each time. ``shared_columns`` (the web server's readers) keeps
+        # them in a memory-mapped Arrow file, one per registry state: every worker process maps
+        # the same pages of the page cache instead of holding a copy of its own.
+        select = (
+            f"SELECT row_number() OVER (ORDER BY {DEFAULT_ORDER}) AS rid, "
             f"{', '.join(SEARCH_COLUMNS)} FROM {VIEW} ORDER BY rid"
         )
+        if shared_columns:
+            key = hashlib.sha256(repr((snapshot, overrides)).encode()).hexdigest()[:24]
+            self._columns = mapped_columns(self.con, select, paths.root / COLUMNS_DIR, key)
+            self.con.register(SEARCH_TABLE, self._columns)
+        else:
+            self.con.execute(f"CREATE TABLE {SEARCH_TABLE} AS {select}")
 
     @property
     def search_table(self) -> ir.Table:
@@ -211,6 +228,40 @@ class RegistryReader:
         tmp.replace(path)
         row = self.con.execute(f"SELECT count(*) FROM {VIEW}").fetchone()
         return int(row[0]) if row else 0
+
+
+def mapped_columns(con: duckdb.DuckDBPyConnection, select: str, folder: Path, key: str) -> pa.Table:
+    """The result of ``select`` as a memory-mapped Arrow table, written once per ``key``.
+
+    Written to a temporary file, mapped, then renamed into place, so that a worker never maps a
+    half-written file; files of other keys are removed (a worker still mapping one keeps its
+    pages until it lets go: unlinking does not take them away)."""
+    import pyarrow as pa
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"search-{key}.arrow"
+    if not target.exists():
+        tmp = folder / f".search-{key}-{uuid.uuid4().hex}.tmp"
+        batches = con.execute(select).to_arrow_reader(COLUMN_BATCH_ROWS)
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        table = pa.ipc.open_file(pa.memory_map(str(tmp))).read_all()
+        tmp.replace(target)
+        for stale in [*folder.glob("search-*.arrow"), *folder.glob(".search-*.tmp")]:
+            if stale != target and _unused(stale):
+                stale.unlink(missing_ok=True)
+        return table
+    return pa.ipc.open_file(pa.memory_map(str(target))).read_all()
+
+
+def _unused(path: Path) -> bool:
+    """An older state's file, or a temporary file a killed process left (one being written by
+    another worker right now is younger than a minute)."""
+    try:
+        return path.suffix == ".arrow" or time.time() - path.stat().st_mtime > STALE_TMP_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 def _top_rows(key: str, descending: bool, count: int) -> str:

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """How many connections an engine keeps and how long anything may wait (the settings
+    ``db_pool_size``, ``db_max_overflow``, ``db_pool_timeout_seconds`` and
+    ``db_statement_timeout_seconds``; docs/settings.md)."""
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_seconds: float = 10.0
+    # None: no limit on PostgreSQL and SQLite's 5-second wait for a lock (commands, migrations).
+    statement_timeout_seconds: float | None = None
+
+
+DEFAULT_POOL = PoolOptions()
 
 
 def database_exists(url: str) -> bool:
@@ -20,32 +39,80 @@ def database_exists(url: str) -> bool:
 
 
 @cache
-def engine_for(url: str) -> Engine:
-    """One engine per URL and process (engines hold the connection pool)."""
-    engine = create_engine(url, future=True)
+def engine_for(url: str, pool: PoolOptions = DEFAULT_POOL) -> Engine:
+    """One engine per URL, pool options and process (engines hold the connection pool)."""
+    options: dict[str, object] = {}
+    if not _in_memory(url):
+        options = {
+            "pool_size": pool.size,
+            "max_overflow": pool.max_overflow,
+            "pool_timeout": pool.timeout_seconds,
+        }
+    engine = create_engine(url, future=True, pool_pre_ping=True, **options)
+    limit = pool.statement_timeout_seconds
+    milliseconds = None if limit is None else max(1, int(limit * 1000))
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(milliseconds or 5000))
+    elif engine.dialect.name == "postgresql" and milliseconds is not None:
+        event.listen(engine, "connect", _postgresql_timeout(milliseconds))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    # WAL lets the web app read while the CLI writes; foreign keys are off by default in SQLite.
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
-@cache
-def _session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets the web app read while the CLI writes; foreign keys are off by default in
+        # SQLite. SQLite has no statement timeout: the same setting bounds the wait for a lock.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+    return on_connect
+
+
+def _postgresql_timeout(statement_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Set per connection (not in the URL's options, which already carry e.g. a search_path).
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {statement_ms}")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return on_connect
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def scratch_schema(server_url: str, prefix: str) -> Iterator[str]:
+    """A URL of the PostgreSQL server at ``server_url`` whose search_path is a new, empty schema,
+    dropped with everything in it when the block ends (tests and benchmarks)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in server_url else "?"
+    try:
+        yield f"{server_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@cache
+def _session_factory(url: str, pool: PoolOptions) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url, pool), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str, pool: PoolOptions = DEFAULT_POOL) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back when it raises."""
-    session = _session_factory(url)()
+    session = _session_factory(url, pool)()
     try:
         yield session
         session.commit()

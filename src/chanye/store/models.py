@@ -410,3 +410,35 @@ class PolicyPush(Base):
         UniqueConstraint("policy_version_id", "uscc", name="uq_policy_pushes_version_uscc"),
         Index("ix_policy_pushes_uscc", "uscc", "status"),
     )
+
+
+class ImportJobRecord(Base):
+    """A registry import started from the web page: it runs in a process of its own, which
+    writes its progress here, so that any web worker can show it."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), doc="As the uploader named it")
+    stored_path: Mapped[str] = mapped_column(Text, doc="The uploaded file in the data directory")
+    strict: Mapped[bool] = mapped_column(default=False)
+    started_by: Mapped[str] = mapped_column(String(120))
+    started_by_role: Mapped[str] = mapped_column(String(30))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(200), default="排队")
+    fraction: Mapped[float] = mapped_column(default=0.0)
+    result: Mapped[str | None] = mapped_column(Text, doc="JSON: the import's outcome")
+    error: Mapped[str | None] = mapped_column(Text)
+    done: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaptchaTestingAnswer(Base):
+    """TESTING ONLY (setting ``testing_expose_captcha``): a captcha's answer in clear, so that
+    browser tests can log in through whichever worker process answers them."""
+
+    __tablename__ = "testing_captcha_answers"
+
+    challenge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(16))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from chanye.store.audit import Actor, record
@@ -57,26 +57,31 @@ def _newest(session: Session) -> SystemVersion | None:
     return session.scalar(select(SystemVersion).order_by(SystemVersion.id.desc()).limit(1))
 
 
-# Parsed systems by the SHA-256 of their text: the same text always parses to the same (frozen)
-# model, so pages need not re-read the file on every request (parsing takes ~10 ms).
-_PARSED_BY_DIGEST: dict[str, IndustrialSystem] = {}
+# Parsed systems by version id: a version's text never changes, so each process parses it once
+# (~10 ms) and pages only ask the database which version is the newest.
+_PARSED_BY_VERSION: dict[tuple[str, int], IndustrialSystem] = {}
 _PARSED_CACHE_SIZE = 8
+# Databases (by URL) known to have the versions table: the check is made once per process.
+_MIGRATED: set[str] = set()
 
 
 def system_in_force(session: Session) -> IndustrialSystem:
-    """The newest loaded system; the packaged default when none was loaded or the DB is new."""
-    if not inspect(session.get_bind()).has_table(SystemVersion.__tablename__):
-        return load_default_system()
-    newest = session.execute(
-        select(SystemVersion.id, SystemVersion.sha256).order_by(SystemVersion.id.desc()).limit(1)
-    ).first()
+    """The newest loaded system; the packaged default when none was loaded or the DB is new.
+
+    Everything runs on the session's own connection: a request never needs a second one."""
+    database = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if database not in _MIGRATED:
+        if not inspect(session.connection()).has_table(SystemVersion.__tablename__):
+            return load_default_system()
+        _MIGRATED.add(database)
+    newest = session.scalar(select(func.max(SystemVersion.id)))
     if newest is None:
         return load_default_system()
-    cached = _PARSED_BY_DIGEST.get(newest.sha256)
+    cached = _PARSED_BY_VERSION.get((database, newest))
     if cached is None:
-        version = session.get_one(SystemVersion, newest.id)
+        version = session.get_one(SystemVersion, newest)
         cached = parse_system(version.content, version.source_name)
-        if len(_PARSED_BY_DIGEST) >= _PARSED_CACHE_SIZE:
-            _PARSED_BY_DIGEST.clear()
-        _PARSED_BY_DIGEST[newest.sha256] = cached
+        if len(_PARSED_BY_VERSION) >= _PARSED_CACHE_SIZE:
+            _PARSED_BY_VERSION.clear()
+        _PARSED_BY_VERSION[(database, newest)] = cached
     return cached

@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chanye.config import Settings
+from chanye.web.admission import AdmissionMiddleware
 from chanye.web.auth import CookieMiddleware, verify_csrf
 from chanye.web.errors import register_error_pages
 from chanye.web.limits import FORM_LIMIT, BodyLimitMiddleware
@@ -47,9 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry_readers.warm_up(settings)
     app.state.import_jobs = ImportJobs()
     if settings.testing_expose_captcha:
-        app.state.captcha_answers = {}
         app.include_router(account.testing_router())
     app.add_middleware(CookieMiddleware)
+    # Inside the security headers (a 503 carries them too), outside everything that reads the DB.
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.db_pool_size + settings.db_max_overflow,
+        wait_seconds=settings.db_pool_timeout_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     register_error_pages(app)

@@ -29,11 +29,17 @@ from chanye.web.access import allows
 from chanye.web.dependencies import SESSION, SessionDep, SettingsDep, get_settings
 
 SESSION_COOKIE = "chanye_session"
+# The CSRF token of a visitor without a session: a random value in a cookie that the page's forms
+# repeat (double submit). A browser session (a database row) is opened only when state is really
+# needed (a captcha shown, a form posted), and it takes this token over, so forms already on the
+# screen stay valid. Logging in opens a new session with a new token.
+CSRF_COOKIE = "chanye_csrf"
 REMEMBER_COOKIE = "chanye_account"  # the account NAME only, never a password
 REMEMBER_DAYS = 180
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_TOKEN_LENGTH = len(secrets.token_urlsafe(32))
 
 
 def client_addr(request: Request) -> str:
@@ -48,11 +54,13 @@ def profile_for(settings: Settings) -> SecurityProfile:
 class Viewer:
     """The person behind a request (or an anonymous visitor) and their browser session.
 
-    What pages show (name, role, CSRF token) is copied out of the database rows when the request
-    starts, so that an error page can still be drawn after a failed request rolled them back.
+    ``web_session`` is None for a visitor without one (anonymous page views write nothing); a
+    route that needs state calls ``start_session``. What pages show (name, role, CSRF token) is
+    copied out of the database rows when the request starts, so that an error page can still be
+    drawn after a failed request rolled them back.
     """
 
-    web_session: WebSession
+    web_session: WebSession | None
     client_addr: str
     account: Account | None = None
     profile: SecurityProfile | None = None
@@ -66,18 +74,26 @@ class Viewer:
     @classmethod
     def of(
         cls,
-        row: WebSession,
+        row: WebSession | None,
         addr: str,
         account: Account | None,
         profile: SecurityProfile,
         notice: str | None,
+        csrf_token: str,
     ) -> Viewer:
-        viewer = cls(row, addr, account, profile, notice, csrf_token=row.csrf_token)
+        viewer = cls(row, addr, account, profile, notice, csrf_token=csrf_token)
         if account is not None:
             viewer.role, viewer.username = account.role, account.username
             viewer.display_name = account.display_name
             viewer.scope = scope_of(account) if account.role == "chain_leader" else ()
         return viewer
+
+    def start_session(self, db: Session, request: Request) -> WebSession:
+        """This visitor's browser session, opened now if there is none yet."""
+        if self.web_session is None:
+            token, self.web_session = open_session(db, self.client_addr, csrf_token=self.csrf_token)
+            set_session_cookie(request, token)
+        return self.web_session
 
     @property
     def role_label(self) -> str:
@@ -138,12 +154,21 @@ def pending_cookies(request: Request) -> PendingCookies:
     return cookies
 
 
-def set_session_cookie(request: Request, token: str) -> None:
+def set_cookie(request: Request, name: str, value: str, **options: Any) -> None:
+    """Set an HttpOnly, same-site cookie on this request's response (Secure unless turned off)."""
     settings: Settings = request.app.state.settings
-    pending_cookies(request).set.append(
-        (SESSION_COOKIE, token,
-         {"httponly": True, "secure": settings.cookie_secure, "samesite": "lax", "path": "/"})
-    )  # fmt: skip
+    options = {
+        "httponly": True,
+        "secure": settings.cookie_secure,
+        "samesite": "lax",
+        "path": "/",
+        **options,
+    }
+    pending_cookies(request).set.append((name, value, options))
+
+
+def set_session_cookie(request: Request, token: str) -> None:
+    set_cookie(request, SESSION_COOKIE, token)
 
 
 def remember_account(request: Request, account_name: str | None) -> None:
@@ -151,12 +176,7 @@ def remember_account(request: Request, account_name: str | None) -> None:
     if account_name is None:
         pending_cookies(request).delete.append(REMEMBER_COOKIE)
         return
-    settings: Settings = request.app.state.settings
-    pending_cookies(request).set.append(
-        (REMEMBER_COOKIE, quote(account_name),
-         {"httponly": True, "secure": settings.cookie_secure, "samesite": "lax", "path": "/",
-          "max_age": REMEMBER_DAYS * 86400})
-    )  # fmt: skip
+    set_cookie(request, REMEMBER_COOKIE, quote(account_name), max_age=REMEMBER_DAYS * 86400)
 
 
 class CookieMiddleware(BaseHTTPMiddleware):
@@ -172,14 +192,15 @@ class CookieMiddleware(BaseHTTPMiddleware):
 
 
 def get_viewer(request: Request, db: SessionDep, settings: SettingsDep) -> Viewer:
-    """The viewer of this request; an anonymous visitor gets a fresh session (for the CSRF token
-    and the captcha of the login box)."""
+    """The viewer of this request. Reading pages writes nothing for a visitor without a session:
+    the CSRF token then comes from a cookie, and the session is opened when needed."""
     cached: Viewer | None = getattr(request.state, "viewer", None)
     if cached is not None:
         return cached
     profile = profile_for(settings)
     addr = client_addr(request)
-    loaded = load_session(db, request.cookies.get(SESSION_COOKIE), profile.idle_timeout_minutes)
+    sent = request.cookies.get(SESSION_COOKIE)
+    loaded = load_session(db, sent, profile.idle_timeout_minutes)
     notice = None
     if loaded.timed_out_account is not None:
         account = db.get(Account, loaded.timed_out_account)
@@ -188,17 +209,27 @@ def get_viewer(request: Request, db: SessionDep, settings: SettingsDep) -> Viewe
                    str(account.id))  # fmt: skip
         notice = f"超过 {profile.idle_timeout_minutes} 分钟未操作，已自动退出，请重新登录。"
     row = loaded.row
-    if row is None:
-        token, row = open_session(db, addr)
-        set_session_cookie(request, token)
+    if row is None and sent:  # an ended or made-up session id is of no use: forget it
+        pending_cookies(request).delete.append(SESSION_COOKIE)
     account = None
-    if row.account_id is not None and not row.second_factor_pending:
+    if row is not None and row.account_id is not None and not row.second_factor_pending:
         account = db.get(Account, row.account_id)
         if account is not None and account.status != "active":
             account = None
-    viewer = Viewer.of(row, addr, account, profile, notice)
+    csrf = row.csrf_token if row is not None else _anonymous_csrf(request)
+    viewer = Viewer.of(row, addr, account, profile, notice, csrf)
     request.state.viewer = viewer
     return viewer
+
+
+def _anonymous_csrf(request: Request) -> str:
+    """The CSRF token of a visitor without a session: the cookie's, or a new one set now."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if len(token) == CSRF_TOKEN_LENGTH and token.replace("-", "").replace("_", "").isalnum():
+        return token
+    token = secrets.token_urlsafe(32)
+    set_cookie(request, CSRF_COOKIE, token)
+    return token
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

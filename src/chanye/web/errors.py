@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chanye.web.auth import LoginRequiredError, RedirectRequiredError
 from chanye.web.templating import templates
 
-TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方法",
-          413: "提交的内容过大", 422: "提交的内容不符合要求", 500: "服务器内部错误"}  # fmt: skip
+TITLES = {
+    400: "请求有误",
+    403: "无权访问",
+    404: "页面不存在",
+    405: "不支持的请求方法",
+    413: "提交的内容过大",
+    422: "提交的内容不符合要求",
+    500: "服务器内部错误",
+    503: "服务器繁忙",
+}
+BUSY = "服务器繁忙，请稍候片刻再试。"
+BUSY_HEADERS = {"Retry-After": "5"}
+log = logging.getLogger("chanye.web")
 
 
 def wants_json(request: Request) -> bool:
@@ -50,23 +65,37 @@ def register_error_pages(app: FastAPI) -> None:
             status_code=422,
         )  # fmt: skip
 
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        # No free connection within the pool timeout, a statement over its timeout, a lock not
+        # granted, a database down: say so at once (never hang), and serve again when it passes.
+        log.warning("database busy or unavailable on %s: %s", request.url.path, exc)
+        return error_response(request, 503, BUSY, BUSY_HEADERS)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if wants_json(request):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {
-                "status": exc.status_code,
-                "title": TITLES.get(exc.status_code, "请求无法完成"),
-                "detail": exc.detail,
-                "active": None,
-            },
-            status_code=exc.status_code,
-        )
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
+
+
+def error_response(
+    request: Request, status: int, detail: Any, headers: Mapping[str, str] | None
+) -> Response:
+    """Chinese HTML for people, JSON for API clients."""
+    if wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "active": None,
+            "status": status,
+            "title": TITLES.get(status, "请求无法完成"),
+            "detail": detail,
+        },
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _describe(error: Any) -> str:

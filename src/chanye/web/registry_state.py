@@ -1,4 +1,5 @@
-"""Per-process state the registry pages share: one open reader per snapshot, and import jobs.
+"""State the registry pages share: one open reader per snapshot and process, and import jobs
+(in the database, shared by every process).
 
 A reader holds a DuckDB connection over the snapshot in force; it is reused until the snapshot
 or the overrides change. Queries on it are serialised with a lock (a DuckDB connection is not
@@ -7,19 +8,20 @@ safe for concurrent use from several threads).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from chanye.config import Settings
-from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.context import RegistryContext
-from chanye.registry.importer import ImportResult, import_file
+from chanye.registry.jobs import create_job, mark_failed
 from chanye.registry.queries import RegistryReader
-from chanye.registry.storage import RegistryBusyError
 from chanye.store.audit import Actor
 
 
@@ -50,50 +52,48 @@ class ReaderCache:
             if self._reader is None or key != self._key:
                 if self._reader is not None:
                     self._reader.close()
-                self._reader = RegistryReader(context.paths, snapshot, overrides)
+                self._reader = RegistryReader(
+                    context.paths, snapshot, overrides, shared_columns=True
+                )
                 self._key = key
             yield self._reader
 
 
-@dataclass
-class ImportJob:
-    id: str
-    file_name: str
-    stage: str = "排队 / queued"
-    fraction: float = 0.0
-    result: ImportResult | None = None
-    error: str | None = None
-    done: bool = False
-
-
-@dataclass
 class ImportJobs:
-    """Imports started from the web page run in a thread; the page polls their progress."""
+    """Imports started from the web page: recorded in the database and run by a process of their
+    own (``chanye.web.import_runner``), whose progress any web worker can read."""
 
-    jobs: dict[str, ImportJob] = field(default_factory=dict)
+    def start(
+        self,
+        session: Session,
+        settings: Settings,
+        path: Path,
+        display_name: str,
+        actor: Actor,
+        strict: bool,
+    ) -> str:
+        job_id = create_job(session, display_name, path, actor, strict=strict)
+        session.commit()  # the process reads the job's row
+        environment = {**os.environ, **settings.environment()}
+        log = path.with_name(path.name + ".log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chanye.web.import_runner", job_id],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        database_url = settings.resolved_database_url
 
-    def start(self, settings: Settings, path: Path, display_name: str, actor: Actor,
-              strict: bool) -> ImportJob:  # fmt: skip
-        job = ImportJob(id=uuid.uuid4().hex, file_name=display_name)
-        self.jobs[job.id] = job
+        def reap() -> None:
+            # A process killed (by the kernel, or a person) cannot say so itself.
+            code = process.wait()
+            log.close()
+            if code != 0:
+                mark_failed(
+                    database_url, job_id, f"导入进程异常退出（代码 {code}），未导入任何数据"
+                )
 
-        def progress(stage: str, fraction: float) -> None:
-            job.stage, job.fraction = stage, fraction
-
-        def run() -> None:
-            try:
-                context = RegistryContext.from_settings(settings)
-                job.result = import_file(context.database_url, context.paths, context.system,
-                                         path, actor, strict=strict, progress=progress)  # fmt: skip
-                if job.result.inserted or job.result.updated:
-                    progress("重新匹配已发布政策 / re-matching published policies", 1.0)
-                    rerun_after_registry_change(context, actor)
-            except RegistryBusyError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # shown to the user; the import itself changed nothing
-                job.error = f"导入失败 / import failed: {exc}"
-            finally:
-                job.done, job.fraction = True, 1.0
-
-        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
-        return job
+        threading.Thread(target=reap, name=f"import-{job_id}", daemon=True).start()
+        return job_id

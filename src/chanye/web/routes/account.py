@@ -15,9 +15,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from chanye.portal import accounts, emails, totp
-from chanye.portal.captcha import check_challenge, new_challenge
+from chanye.portal.captcha import check_challenge, exposed_answer, new_challenge
 from chanye.portal.mail import MailSettings, send_mail
-from chanye.portal.sessions import end_all_sessions, end_session, open_session
+from chanye.portal.sessions import end_all_sessions, end_session, open_session, update_session
 from chanye.portal.tokens import (
     CONFIRM_EMAIL,
     RESET_PASSWORD,
@@ -51,12 +51,12 @@ page = area_renderer("members")
 
 def captcha_ok(request: Request, db: SessionDep, viewer: Viewer, answer: str) -> bool:
     """Check the captcha this session was shown; it is used up either way."""
-    challenge_id = viewer.web_session.captcha_id
-    viewer.web_session.captcha_id = None
-    answers: dict[str, str] | None = getattr(request.app.state, "captcha_answers", None)
-    if answers is not None and challenge_id:
-        answers.pop(challenge_id, None)
-    return bool(challenge_id) and check_challenge(db, challenge_id or "", answer)
+    row = viewer.web_session
+    challenge_id = row.captcha_id if row is not None else None
+    if row is None or not challenge_id:
+        return False
+    update_session(db, row, captcha_id=None)
+    return check_challenge(db, challenge_id, answer)
 
 
 def _mail(settings: SettingsDep, to: str, mail: emails.Mail) -> None:
@@ -67,12 +67,11 @@ def _mail(settings: SettingsDep, to: str, mail: emails.Mail) -> None:
 
 
 @router.get("/captcha.png", summary="A new image captcha for this session's next form")
-def captcha_image(request: Request, db: SessionDep, viewer: LoginUse) -> Response:
-    challenge = new_challenge(db)
-    viewer.web_session.captcha_id = challenge.id
-    answers: dict[str, str] | None = getattr(request.app.state, "captcha_answers", None)
-    if answers is not None:  # only with the testing setting on
-        answers[challenge.id] = challenge.answer
+def captcha_image(
+    request: Request, db: SessionDep, settings: SettingsDep, viewer: LoginUse
+) -> Response:
+    challenge = new_challenge(db, expose_answer=settings.testing_expose_captcha)
+    update_session(db, viewer.start_session(db, request), captcha_id=challenge.id)
     return Response(challenge.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -87,9 +86,10 @@ def testing_router() -> APIRouter:
     testing = APIRouter()
 
     @testing.get("/testing/captcha-answer", summary="TESTING ONLY: this session's captcha answer")
-    def captcha_answer(request: Request, viewer: LoginUse) -> JSONResponse:
-        answers: dict[str, str] = request.app.state.captcha_answers
-        return JSONResponse({"answer": answers.get(viewer.web_session.captcha_id or "")})
+    def captcha_answer(db: SessionDep, viewer: LoginUse) -> JSONResponse:
+        row = viewer.web_session
+        challenge = row.captcha_id if row is not None else None
+        return JSONResponse({"answer": exposed_answer(db, challenge) if challenge else None})
 
     return testing
 
@@ -135,7 +135,8 @@ def login(
         return refuse(result.zh, result.en)
     user = result.account
     # A new session at login: whatever id the visitor arrived with is discarded (no fixation).
-    end_session(db, viewer.web_session)
+    if viewer.web_session is not None:
+        end_session(db, viewer.web_session)
     pending = user.totp_secret is not None
     token, _row = open_session(db, viewer.client_addr, account_id=user.id,
                                second_factor_pending=pending)  # fmt: skip
@@ -149,7 +150,7 @@ def login(
 
 @router.get("/login/totp", response_class=HTMLResponse, summary="Second login step: one-time code")
 def login_totp_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
-    if not viewer.web_session.second_factor_pending:
+    if viewer.web_session is None or not viewer.web_session.second_factor_pending:
         return RedirectResponse("/login", status_code=303)
     return page(
         request, "account/login_totp.html", {"next": safe_next(next), "hide_header_login": True}
@@ -166,8 +167,10 @@ def login_totp(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     pending = viewer.web_session
-    user = db.get(Account, pending.account_id) if pending.second_factor_pending else None
-    if user is None or not user.totp_secret:
+    user = (
+        db.get(Account, pending.account_id) if pending and pending.second_factor_pending else None
+    )
+    if pending is None or user is None or not user.totp_secret:
         return RedirectResponse("/login", status_code=303)
     locked = accounts.check_lock(db, user.username.lower(), viewer.client_addr,
                                  profile_for(settings), utcnow())  # fmt: skip
@@ -191,7 +194,8 @@ def login_totp(
 def logout(request: Request, db: SessionDep, viewer: LoginUse) -> Response:
     if viewer.account is not None:
         record(db, viewer.actor, "logout", "account", str(viewer.account.id))
-    end_session(db, viewer.web_session)
+    if viewer.web_session is not None:
+        end_session(db, viewer.web_session)
     return RedirectResponse("/", status_code=303)
 
 

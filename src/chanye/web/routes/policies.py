@@ -40,7 +40,7 @@ from chanye.units import format_percent, format_yuan
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
-from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep, request_session
 from chanye.web.pages import area_renderer
 
 router = APIRouter()
@@ -88,7 +88,7 @@ def _populations(request: Request) -> PopulationCache:
 @contextmanager
 def population(request: Request, settings: SettingsDep) -> Iterator[Population]:
     """The enterprises in force today, as policies read them (loaded once per snapshot and day)."""
-    context = RegistryContext.from_settings(settings)
+    context = RegistryContext.from_settings(settings, request_session(request))
     with _populations(request).population(context, today()) as loaded:
         yield loaded
 

@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from chanye.policy.service import rerun_after_registry_change, rollback_conseque
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
+from chanye.registry.jobs import find_job
 from chanye.registry.queries import SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
 from chanye.registry.storage import RegistryBusyError
@@ -26,7 +28,7 @@ from chanye.store.models import RegistryChange
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
-from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.dependencies import SessionDep, SettingsDep, release_connection
 from chanye.web.registry_state import ImportJobs, ReaderCache
 from chanye.web.templating import templates
 
@@ -39,8 +41,8 @@ WriteAccess = Annotated[Viewer, requires("registry", "write")]
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
-def get_context(settings: SettingsDep) -> RegistryContext:
-    return RegistryContext.from_settings(settings)
+def get_context(settings: SettingsDep, session: SessionDep) -> RegistryContext:
+    return RegistryContext.from_settings(settings, session)
 
 
 def get_readers(request: Request) -> ReaderCache:
@@ -266,6 +268,7 @@ def imports_page(
 @router.post("/registry/imports", summary="Upload a file and start importing it")
 def start_import(
     settings: SettingsDep,
+    session: SessionDep,
     jobs: JobsDep,
     viewer: WriteAccess,
     file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
@@ -290,19 +293,19 @@ def start_import(
         raise HTTPException(
             413, f"文件超过 {settings.max_upload_mb} MB 上限 / file larger than the limit"
         )
-    job = jobs.start(settings, target, name, viewer.actor, strict)
-    return RedirectResponse(f"/registry/imports/jobs/{job.id}", status_code=303)
+    job_id = jobs.start(session, settings, target, name, viewer.actor, strict)
+    return RedirectResponse(f"/registry/imports/jobs/{job_id}", status_code=303)
 
 
 @router.get(
     "/registry/imports/jobs/{job_id}", response_class=HTMLResponse, summary="Import progress page"
 )
 def job_page(
-    request: Request, job_id: str, jobs: JobsDep, context: ContextDep, viewer: WriteAccess
+    request: Request, job_id: str, session: SessionDep, context: ContextDep, viewer: WriteAccess
 ) -> HTMLResponse:
-    job = jobs.jobs.get(job_id)
+    job = find_job(session, job_id)
     if job is None:
-        raise HTTPException(404, "没有这个导入任务（服务重启后任务记录会清空，请查看导入历史）")
+        raise HTTPException(404, "没有这个导入任务，请查看导入历史")
     return templates.TemplateResponse(
         request, "registry/job.html", {**_page_context(context), "job": job}
     )
@@ -313,8 +316,10 @@ def job_page(
     response_class=HTMLResponse,
     summary="Import progress (HTMX)",
 )
-def job_progress(request: Request, job_id: str, jobs: JobsDep, viewer: WriteAccess) -> HTMLResponse:
-    job = jobs.jobs.get(job_id)
+def job_progress(
+    request: Request, job_id: str, session: SessionDep, viewer: WriteAccess
+) -> HTMLResponse:
+    job = find_job(session, job_id)
     if job is None:
         raise HTTPException(404, "没有这个导入任务")
     return templates.TemplateResponse(request, "registry/_progress.html", {"job": job})
@@ -357,10 +362,14 @@ def undo_change(
     request: Request,
     change_id: int,
     context: ContextDep,
+    session: SessionDep,
     viewer: WriteAccess,
     confirmed: ConfirmedField = "",
     in_force: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse | HTMLResponse:
+    # The consequence, the undo and the re-run open sessions of their own: hand this one back.
+    release_connection(session)
+    context = replace(context, session=None)
     try:
         if not is_confirmed(confirmed):
             return _undo_confirmation(request, context, change_id)
