@@ -18,3 +18,18 @@ def format_yuan(amount: float | None, digits: int = 2) -> str:
 
 def format_percent(rate: float | None, digits: int = 1) -> str:
     return "—" if rate is None else f"{rate * 100:.{digits}f}%"
+
+
+_COUNT_UNITS = ((1e8, "亿"), (1e4, "万"))
+
+
+def format_count(count: int | None, digits: int = 2) -> str:
+    """Counts as people write them: ``3_600_000`` → ``360万``; ``200_000`` → ``20万``;
+    ``12_345`` → ``1.23万``; below ten thousand, every digit (``3000``)."""
+    if count is None:
+        return "—"
+    for scale, unit in _COUNT_UNITS:
+        if abs(count) >= scale:
+            value = f"{count / scale:.{digits}f}".rstrip("0").rstrip(".")
+            return f"{value}{unit}"
+    return str(count)

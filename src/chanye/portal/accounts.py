@@ -347,8 +347,14 @@ def create_account(
     return account, chosen
 
 
-def scope_of(account: Account) -> tuple[str, ...]:
-    """The industry ids a chain leader is limited to (empty: no limit)."""
+def assigned_industries(account: Account) -> tuple[str, ...]:
+    """The industry ids a chain leader is responsible for (see ``chanye.registry.scope``)."""
     import json
 
     return tuple(json.loads(account.scope_clusters)) if account.scope_clusters else ()
+
+
+def own_enterprise_uscc(account: Account) -> str | None:
+    """The enterprise this account may act for: the one place that answers it, so that what
+    proves the link (a verified binding) is decided here and nowhere else."""
+    return account.enterprise_uscc.strip().upper() if account.enterprise_uscc else None

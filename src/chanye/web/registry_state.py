@@ -21,6 +21,7 @@ from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.queries import RegistryReader
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.audit import Actor
+from chanye.web.wording import chinese
 
 
 class ReaderCache:
@@ -59,7 +60,7 @@ class ReaderCache:
 class ImportJob:
     id: str
     file_name: str
-    stage: str = "排队 / queued"
+    stage: str = "排队"
     fraction: float = 0.0
     result: ImportResult | None = None
     error: str | None = None
@@ -86,12 +87,12 @@ class ImportJobs:
                 job.result = import_file(context.database_url, context.paths, context.system,
                                          path, actor, strict=strict, progress=progress)  # fmt: skip
                 if job.result.inserted or job.result.updated:
-                    progress("重新匹配已发布政策 / re-matching published policies", 1.0)
+                    progress("重新匹配已发布政策", 1.0)
                     rerun_after_registry_change(context, actor)
             except RegistryBusyError as exc:
                 job.error = str(exc)
             except Exception as exc:  # shown to the user; the import itself changed nothing
-                job.error = f"导入失败 / import failed: {exc}"
+                job.error = f"导入失败：{chinese(exc)}"
             finally:
                 job.done, job.fraction = True, 1.0
 

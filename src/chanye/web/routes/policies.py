@@ -139,7 +139,7 @@ def _chosen(db: SessionDep, policy_id: str, version: int | None, drafts_too: boo
         current = workflow.current_version(versions, drafts_too)
         if current is not None:
             return current
-    raise HTTPException(404, f"没有编号为“{policy_id}”的政策 / no such policy")
+    raise HTTPException(404, f"没有编号为“{policy_id}”的政策")
 
 
 @dataclass(frozen=True)
@@ -162,15 +162,14 @@ AnalysedDep = Annotated[Analysed, Depends(analysed_version)]
 def _version(db: SessionDep, version_id: int) -> PolicyVersion:
     found = db.get(PolicyVersion, version_id)
     if found is None:
-        raise HTTPException(404, f"没有编号为 {version_id} 的政策版本 / no such policy version")
+        raise HTTPException(404, f"没有编号为 {version_id} 的政策版本")
     return found
 
 
 def _in_scope(viewer: Viewer, record: dict[str, Any] | None) -> bool:
-    """A chain leader sees only enterprises in their clusters (as in the registry)."""
-    if record is None:
-        return False
-    return not viewer.scope or bool(set(record.get("clusters") or []) & set(viewer.scope))
+    """Whether the viewer may see this enterprise (``chanye.registry.scope``); the enterprises
+    policies read carry their clusters, which is what a chain leader's industries match."""
+    return record is not None and viewer.scope.admits(record["uscc"], record.get("clusters"))
 
 
 # --- the library ----------------------------------------------------------------------------
@@ -220,14 +219,14 @@ def add_draft(
     if file is not None and file.filename:
         content = file.file.read(MAX_POLICY_FILE + 1)
         if len(content) > MAX_POLICY_FILE:
-            return _manage_page(request, db, 413, error="政策文件不能超过 256 KB / file too large")
+            return _manage_page(request, db, 413, error="政策文件不能超过 256 KB")
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return _manage_page(request, db, 400, error="政策文件须为 UTF-8 编码 / not UTF-8")
+            return _manage_page(request, db, 400, error="政策文件须为 UTF-8 编码")
         source_name = SAFE_NAME.sub("_", Path(file.filename).name)[-120:] or "policy.yaml"
     if not text.strip():
-        return _manage_page(request, db, 400, error="请上传政策文件或粘贴其内容 / no policy given")
+        return _manage_page(request, db, 400, error="请上传政策文件或粘贴其内容")
     try:
         version = workflow.add_draft(db, text, source_name, viewer.actor)
     except PolicyFileError as invalid:
@@ -321,8 +320,8 @@ def _mine(
     request: Request, db: SessionDep, system: IndustrialSystem, viewer: Viewer, status: int = 200,
     **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
-    account = viewer.require_account()
-    own = account.enterprise_uscc
+    viewer.require_account()
+    own = viewer.scope.uscc
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
     context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
@@ -344,13 +343,13 @@ def _decide(
     push = db.get(PolicyPush, push_id)
     account = viewer.require_account()
     if push is None:
-        raise HTTPException(404, "没有这条推送 / no such push")
+        raise HTTPException(404, "没有这条推送")
     decide = workflow.confirm if confirm else workflow.decline
     try:
         decide(db, push, account, viewer.actor)
     except workflow.NotYourPushError:
         db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
-        raise HTTPException(404, "没有这条推送 / no such push") from None
+        raise HTTPException(404, "没有这条推送") from None
     except workflow.WorkflowRefusedError as refused:
         return _mine(request, db, system, viewer, 409, error=str(refused))
     db.commit()  # before the browser follows the redirect to the new status
@@ -424,10 +423,9 @@ def _simulation_context(
     loaded: Population, policy: Policy, changes: dict[str, Any], viewer: Viewer,
     system: IndustrialSystem,
 ) -> dict[str, Any]:  # fmt: skip
-    result = simulate(loaded, policy, changes)
+    result = simulate(loaded, policy, changes, scope=viewer.scope)
     districts = {d.code: d.name for d in system.districts}
     industries = {ind.id: ind.name for _, ind in system.industries()}
-    clusters = [c for c in result.by_cluster if not viewer.scope or c["key"] in viewer.scope]
 
     def chart(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
         return {"labels": [names.get(r["key"], r["key"]) for r in rows],
@@ -442,7 +440,7 @@ def _simulation_context(
     return {
         "sim": result,
         "district_chart": chart(result.by_district, districts),
-        "cluster_chart": chart(clusters, industries),
+        "cluster_chart": chart(result.by_cluster, industries),
         "districts": districts,
         "gainers": visible(result.gainers),
         "losers": visible(result.losers),
@@ -556,6 +554,6 @@ def explain_page(
             explain(loaded, policy, uscc) if _in_scope(viewer, loaded.record(uscc)) else None
         )
     if explained is None:
-        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise")
+        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     context = {"version": chosen, "policy": policy, "x": explained.to_dict(), **_labels(system)}
     return page(request, "policies/explain.html", context)

@@ -1,0 +1,19 @@
+"""What people read on pages: Chinese only.
+
+The domain's messages are written for both the command line and the web, Chinese first with an
+English line after a slash ("文件超过 20 MB 上限 / file larger than the limit"); the CLI prints
+both, a page shows only the Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A slash and then text that starts with a Latin letter and holds no Chinese up to the end.
+_ENGLISH_TAIL = re.compile(r"\s*/\s*[A-Za-z][^\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]*$")
+
+
+def chinese(message: object) -> str:
+    """The Chinese part of a bilingual message (the whole text when it has no English tail)."""
+    text = str(message)
+    return _ENGLISH_TAIL.sub("", text) or text

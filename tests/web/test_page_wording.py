@@ -1,0 +1,166 @@
+"""Every page as each role sees it, on the demo city: Chinese only (no English outside the names of
+formats and products), no raw industry ids, no command-line hints, no UTC, no tracker numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from chanye.config import Settings
+from chanye.store.database import session_scope
+from chanye.store.models import (
+    MembershipApplication,
+    NewsArticle,
+    PolicyVersion,
+    RegistryChange,
+    Training,
+)
+from chanye.system.loader import load_system
+from chanye.web.app import create_app
+from tests.web.signin import make_account, sign_in
+
+# Names of formats, products and standards that people read as they are.
+ALLOWED_WORDS = frozenset(
+    ["chanye", "API", "Excel", "CSV", "XLSX", "xlsx", "csv", "Parquet", "YAML", "UTF", "HTTPS", "PDF", "JPG", "PNG", "jpg", "png", "pdf", "Google", "Microsoft", "Authenticator", "App", "OIDC", "TOTP", "CEL"]
+)
+ROLES = ("public", "individual", "enterprise", "member", "analyst", "chain_leader",
+         "investment", "policy_office", "admin")  # fmt: skip
+SCOPE = "icv-nev"
+# Raw-data pages: files, JSON, images, calendars, the API documentation.
+SKIPPED = re.compile(r"^/(api/|openapi|docs|static|healthz|captcha|testing/)|\.(xlsx|csv|ics|png)$")
+ENGLISH = re.compile(r"(?<![A-Za-z0-9_.@/-])[A-Za-z]{2,}(?![A-Za-z0-9_@-])")
+CLI_HINT = re.compile(r"chanye [a-z]")
+VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
+
+
+class _Visible(HTMLParser):
+    """The text a person sees: element text and the attributes browsers show."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "template"):
+            self._hidden += 1
+        for name, value in attrs:
+            if name in VISIBLE_ATTRIBUTES and value:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+def faults(text: str, industry_ids: set[str]) -> list[str]:
+    """What a page must not show people."""
+    found = [f"English “{w}”" for w in ENGLISH.findall(text) if w not in ALLOWED_WORDS]
+    found += [f"command “{m}…”" for m in CLI_HINT.findall(text)]
+    found += ["UTC"] if "UTC" in text else []
+    found += [f"industry id “{i}”" for i in industry_ids if re.search(rf"(?<![\w-]){i}(?![\w-])", text)]
+    found += [f"tracker number “{m}”" for m in re.findall(r"#\d+", text)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo(live_data_dir: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=live_data_dir, warm_up=False)
+    with TestClient(create_app(settings), base_url="https://testserver.local") as client:
+        yield client
+
+
+def _path_values(client: TestClient) -> dict[str, str]:
+    """A real value for each path parameter, from the demo's data."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    values: dict[str, str] = {"industry_id": SCOPE, "tier": "1"}
+    with session_scope(settings.resolved_database_url) as db:
+        version = db.scalars(select(PolicyVersion).where(PolicyVersion.status == "published")).first()
+        if version is not None:
+            values.update(policy_id=version.policy_id, version_id=str(version.id))
+        training = db.scalars(select(Training)).first()
+        if training is not None:
+            values["training_id"] = str(training.id)
+        article = db.scalars(select(NewsArticle)).first()
+        if article is not None:
+            values["slug"] = article.slug
+        application = db.scalars(select(MembershipApplication)).first()
+        if application is not None:
+            values["application_id"] = str(application.id)
+        change = db.scalars(select(RegistryChange)).first()
+        if change is not None:
+            values["change_id"] = str(change.id)
+    return values
+
+
+def _pages(client: TestClient, uscc: str) -> list[str]:
+    values = {**_path_values(client), "uscc": uscc}
+    paths = []
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "\0"), route.path)
+        if "\0" not in path and not SKIPPED.search(path):
+            paths.append(path)
+    return [*paths, "/registry/links?cluster=" + SCOPE, "/no-such-page", "/registry?page=x"]
+
+
+def _an_enterprise_in_scope(client: TestClient) -> str:
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    sign_in(client, make_account(settings, "analyst"))
+    found = client.get("/api/registry/search", params={"cluster": SCOPE, "size": 1}).json()
+    client.cookies.clear()
+    return str(found["rows"][0]["uscc"])
+
+
+def test_every_page_speaks_chinese_to_every_role(demo: TestClient) -> None:
+    settings: Settings = demo.app.state.settings  # type: ignore[attr-defined]
+    system = load_system()
+    industry_ids = {ind.id for _, ind in system.industries()}
+    uscc = _an_enterprise_in_scope(demo)
+    pages = _pages(demo, uscc)
+    problems: dict[str, list[str]] = {}
+    for role in ROLES:
+        demo.cookies.clear()
+        if role != "public":
+            extra = {"scope_clusters": [SCOPE]} if role == "chain_leader" else {}
+            extra = {"enterprise_uscc": uscc} if role in ("enterprise", "member") else extra
+            sign_in(demo, make_account(settings, role, **extra))  # type: ignore[arg-type]
+        for path in pages:
+            answer = demo.get(path, follow_redirects=False)
+            if "text/html" not in answer.headers.get("content-type", ""):
+                continue
+            found = faults(visible_text(answer.text), industry_ids)
+            if found:
+                problems[f"{role} {path} ({answer.status_code})"] = sorted(set(found))
+    assert not problems, "\n".join(f"{page}: {', '.join(found)}" for page, found in problems.items())
+
+
+def test_the_check_finds_what_it_looks_for() -> None:
+    """The checks above can fail: each fault is found in a sample page."""
+    page = visible_text(
+        '<p title="Not Found">请运行 <code>chanye registry override</code>：icv-nev，'
+        "2026-12-01 08:00 UTC，开发任务 #5</p><script>var english = 1;</script>"
+    )
+    found = faults(page, {"icv-nev"})
+    assert set(found) == {"English “Not”", "English “Found”", "English “registry”",
+                          "English “override”", "command “chanye r…”", "UTC",
+                          "industry id “icv-nev”", "tracker number “#5”"}  # fmt: skip
+    assert faults(visible_text("<p>上传 Excel 文件，统一社会信用代码 91440106MA5D0000X1</p>"), set()) == []
