@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from chanye.config import Settings
+from chanye.portal.roles import STAFF_ROLES
 from chanye.store.database import session_scope
 from chanye.store.models import (
     MembershipApplication,
@@ -22,13 +22,14 @@ from chanye.store.models import (
     RegistryChange,
     Training,
 )
-from chanye.system.loader import load_system
+from chanye.system.loader import load_default_system
 from chanye.web.app import create_app
 from tests.web.signin import make_account, sign_in
+from tests.web.test_access_matrix import app_routes
 
 # Names of formats, products and standards that people read as they are.
 ALLOWED_WORDS = frozenset(
-    ["chanye", "API", "Excel", "CSV", "XLSX", "xlsx", "csv", "Parquet", "YAML", "UTF", "HTTPS", "PDF", "JPG", "PNG", "jpg", "png", "pdf", "Google", "Microsoft", "Authenticator", "App", "OIDC", "TOTP", "CEL"]
+    ["GB", "MB", "KB", "AI", "BIM", "EDA", "LED", "Micro", "HTML", "Markdown", "chanye", "API", "Excel", "CSV", "XLSX", "xlsx", "csv", "Parquet", "YAML", "UTF", "HTTPS", "PDF", "JPG", "PNG", "jpg", "png", "pdf", "Google", "Microsoft", "Authenticator", "App", "OIDC", "TOTP", "CEL"]
 )
 ROLES = ("public", "individual", "enterprise", "member", "analyst", "chain_leader",
          "investment", "policy_office", "admin")  # fmt: skip
@@ -43,20 +44,24 @@ VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 class _Visible(HTMLParser):
     """The text a person sees: element text and the attributes browsers show."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules_shown: bool) -> None:
         super().__init__()
         self.parts: list[str] = []
+        self.rules_shown = rules_shown
         self._hidden = 0
+        self._hiding: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
+        if tag in ("script", "style", "template") or (self.rules_shown and _verbatim(attrs)):
             self._hidden += 1
+            self._hiding.append(tag)
         for name, value in attrs:
             if name in VISIBLE_ATTRIBUTES and value:
                 self.parts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template") and self._hidden:
+        if self._hiding and tag == self._hiding[-1]:
+            self._hiding.pop()
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
@@ -64,17 +69,27 @@ class _Visible(HTMLParser):
             self.parts.append(data)
 
 
-def visible_text(html: str) -> str:
-    parser = _Visible()
+def _verbatim(attrs: list[tuple[str, str | None]]) -> bool:
+    """Policy rules as written (``data-rule``) and audit records as stored (``data-record``)."""
+    names = {name for name, _ in attrs}
+    return "data-rule" in names or "data-record" in names
+
+
+def visible_text(html: str, rules_shown: bool = False) -> str:
+    """``rules_shown``: skip policy rules as written (``data-rule``), which staff who analyse and
+    write policies read in their own notation, and audit records as stored (``data-record``, for
+    administrators); no one else is shown either."""
+    parser = _Visible(rules_shown)
     parser.feed(html)
     return " ".join(parser.parts)
 
 
 def faults(text: str, industry_ids: set[str]) -> list[str]:
     """What a page must not show people."""
-    found = [f"English “{w}”" for w in ENGLISH.findall(text) if w not in ALLOWED_WORDS]
+    words = [w for w in ENGLISH.findall(text) if w not in ALLOWED_WORDS and w != "UTC"]
+    found = [f"English “{w}”" for w in words]
     found += [f"command “{m}…”" for m in CLI_HINT.findall(text)]
-    found += ["UTC"] if "UTC" in text else []
+    found += ["UTC"] if re.search(r"(?<![A-Za-z])UTC(?![A-Za-z])", text) else []
     found += [f"industry id “{i}”" for i in industry_ids if re.search(rf"(?<![\w-]){i}(?![\w-])", text)]
     found += [f"tracker number “{m}”" for m in re.findall(r"#\d+", text)]
     return found
@@ -113,12 +128,11 @@ def _path_values(client: TestClient) -> dict[str, str]:
 def _pages(client: TestClient, uscc: str) -> list[str]:
     values = {**_path_values(client), "uscc": uscc}
     paths = []
-    for route in client.app.routes:  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute) or "GET" not in route.methods:
-            continue
-        path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "\0"), route.path)
-        if "\0" not in path and not SKIPPED.search(path):
+    for method, route, _need in app_routes(client.app):
+        path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "\0"), route)
+        if method == "GET" and "\0" not in path and not SKIPPED.search(path):
             paths.append(path)
+    assert len(paths) > 40
     return [*paths, "/registry/links?cluster=" + SCOPE, "/no-such-page", "/registry?page=x"]
 
 
@@ -132,22 +146,29 @@ def _an_enterprise_in_scope(client: TestClient) -> str:
 
 def test_every_page_speaks_chinese_to_every_role(demo: TestClient) -> None:
     settings: Settings = demo.app.state.settings  # type: ignore[attr-defined]
-    system = load_system()
+    system = load_default_system()
     industry_ids = {ind.id for _, ind in system.industries()}
     uscc = _an_enterprise_in_scope(demo)
     pages = _pages(demo, uscc)
     problems: dict[str, list[str]] = {}
     for role in ROLES:
         demo.cookies.clear()
+        own_names: tuple[str, ...] = ()
         if role != "public":
             extra = {"scope_clusters": [SCOPE]} if role == "chain_leader" else {}
             extra = {"enterprise_uscc": uscc} if role in ("enterprise", "member") else extra
-            sign_in(demo, make_account(settings, role, **extra))  # type: ignore[arg-type]
+            account = make_account(settings, role, **extra)  # type: ignore[arg-type]
+            sign_in(demo, account)
+            # The test's own account, named in the page header (names made up by the test).
+            own_names = (account.display_name, account.username)
         for path in pages:
             answer = demo.get(path, follow_redirects=False)
             if "text/html" not in answer.headers.get("content-type", ""):
                 continue
-            found = faults(visible_text(answer.text), industry_ids)
+            text = visible_text(answer.text, rules_shown=role in STAFF_ROLES)
+            for name in own_names:
+                text = text.replace(name, "")
+            found = faults(text, industry_ids)
             if found:
                 problems[f"{role} {path} ({answer.status_code})"] = sorted(set(found))
     assert not problems, "\n".join(f"{page}: {', '.join(found)}" for page, found in problems.items())

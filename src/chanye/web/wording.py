@@ -17,3 +17,13 @@ def chinese(message: object) -> str:
     """The Chinese part of a bilingual message (the whole text when it has no English tail)."""
     text = str(message)
     return _ENGLISH_TAIL.sub("", text) or text
+
+
+# The functions an amount's arithmetic may use, as a person says them.
+_FUNCTIONS = {"min": "取较小值", "max": "取较大值", "round": "四舍五入", "abs": "绝对值"}
+_CALL = re.compile(r"\b(" + "|".join(_FUNCTIONS) + r")\(")
+
+
+def formula_in_words(arithmetic: str) -> str:
+    """``min(营业收入 * 0.005, 2,000,000.00)`` → ``取较小值(营业收入 * 0.005, 2,000,000.00)``."""
+    return _CALL.sub(lambda m: _FUNCTIONS[m.group(1)] + "(", arithmetic)

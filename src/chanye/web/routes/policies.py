@@ -31,8 +31,10 @@ from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
 from chanye.policy.service import PopulationCache
 from chanye.policy.simulate import parse_setting, simulate
+from chanye.portal.accounts import display_names
 from chanye.portal.mail import MailSettings
 from chanye.registry.context import RegistryContext
+from chanye.registry.provenance import describe_changes
 from chanye.registry.schema import TAG_LABELS
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
@@ -199,6 +201,7 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
     runs = workflow.latest_runs(db, [v.id for v in versions])
     context = {"versions": versions, "runs": runs, "problems": [], "text": "", "error": None,
                **extra}  # fmt: skip
+    context["names"] = display_names(db, [v.created_by for v in versions])
     return page(request, "policies/manage.html", context, status=status)
 
 
@@ -326,6 +329,7 @@ def _mine(
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
     context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
                "message": None, "error": None, **_labels(system), **extra}  # fmt: skip
+    context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
     return page(request, "policies/mine.html", context, status=status)
 
 
@@ -400,6 +404,13 @@ def policy_page(
         "manager": viewer.may("policies", "manage"),
         "message": RESULTS.get(result),
         "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+        "sources": describe_changes(db, [latest.registry_change_id] if latest else []),
+        "names": display_names(
+            db,
+            [latest.actor if latest else ""]
+            + [v.created_by for v in versions]
+            + [v.published_by or "" for v in versions],
+        ),
     }
     return page(request, "policies/detail.html", context)
 
@@ -543,6 +554,7 @@ def explain_lookup(
 def explain_page(
     request: Request,
     uscc: str,
+    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
@@ -556,4 +568,5 @@ def explain_page(
     if explained is None:
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     context = {"version": chosen, "policy": policy, "x": explained.to_dict(), **_labels(system)}
+    context["sources"] = describe_changes(db, [explained.source_change])
     return page(request, "policies/explain.html", context)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from chanye.policy import workflow
 from chanye.policy.service import rerun_after_registry_change
+from chanye.portal.accounts import display_names
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
@@ -281,6 +282,7 @@ def imports_page(
     return templates.TemplateResponse(
         request, "registry/imports.html",
         {**_page_context(context), "changes": changes, "message": request.query_params.get("message"),
+         "names": display_names(session, [c.actor for c in changes]),
          "has_errors": {c.id: bool(c.file_name and errors_path_for(Path(c.file_name)).exists()) for c in changes}},
     )  # fmt: skip
 
