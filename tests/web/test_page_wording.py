@@ -29,7 +29,42 @@ from tests.web.test_access_matrix import app_routes
 
 # Names of formats, products and standards that people read as they are.
 ALLOWED_WORDS = frozenset(
-    ["GB", "MB", "KB", "AI", "BIM", "EDA", "LED", "Micro", "HTML", "Markdown", "chanye", "API", "Excel", "CSV", "XLSX", "xlsx", "csv", "Parquet", "YAML", "UTF", "HTTPS", "PDF", "JPG", "PNG", "jpg", "png", "pdf", "Google", "Microsoft", "Authenticator", "App", "OIDC", "TOTP", "CEL"]
+    [
+        "GB",
+        "MB",
+        "KB",
+        "AI",
+        "BIM",
+        "EDA",
+        "LED",
+        "Micro",
+        "HTML",
+        "Markdown",
+        "chanye",
+        "API",
+        "Excel",
+        "CSV",
+        "XLSX",
+        "xlsx",
+        "csv",
+        "Parquet",
+        "YAML",
+        "UTF",
+        "HTTPS",
+        "PDF",
+        "JPG",
+        "PNG",
+        "jpg",
+        "png",
+        "pdf",
+        "Google",
+        "Microsoft",
+        "Authenticator",
+        "App",
+        "OIDC",
+        "TOTP",
+        "CEL",
+    ]
 )
 ROLES = ("public", "individual", "enterprise", "member", "analyst", "chain_leader",
          "investment", "policy_office", "admin")  # fmt: skip
@@ -90,7 +125,9 @@ def faults(text: str, industry_ids: set[str]) -> list[str]:
     found = [f"English “{w}”" for w in words]
     found += [f"command “{m}…”" for m in CLI_HINT.findall(text)]
     found += ["UTC"] if re.search(r"(?<![A-Za-z])UTC(?![A-Za-z])", text) else []
-    found += [f"industry id “{i}”" for i in industry_ids if re.search(rf"(?<![\w-]){i}(?![\w-])", text)]
+    found += [
+        f"industry id “{i}”" for i in industry_ids if re.search(rf"(?<![\w-]){i}(?![\w-])", text)
+    ]
     found += [f"tracker number “{m}”" for m in re.findall(r"#\d+", text)]
     return found
 
@@ -107,7 +144,9 @@ def _path_values(client: TestClient) -> dict[str, str]:
     settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
     values: dict[str, str] = {"industry_id": SCOPE, "tier": "1"}
     with session_scope(settings.resolved_database_url) as db:
-        version = db.scalars(select(PolicyVersion).where(PolicyVersion.status == "published")).first()
+        version = db.scalars(
+            select(PolicyVersion).where(PolicyVersion.status == "published")
+        ).first()
         if version is not None:
             values.update(policy_id=version.policy_id, version_id=str(version.id))
         training = db.scalars(select(Training)).first()
@@ -171,7 +210,9 @@ def test_every_page_speaks_chinese_to_every_role(demo: TestClient) -> None:
             found = faults(text, industry_ids)
             if found:
                 problems[f"{role} {path} ({answer.status_code})"] = sorted(set(found))
-    assert not problems, "\n".join(f"{page}: {', '.join(found)}" for page, found in problems.items())
+    assert not problems, "\n".join(
+        f"{page}: {', '.join(found)}" for page, found in problems.items()
+    )
 
 
 def test_the_check_finds_what_it_looks_for() -> None:
@@ -184,4 +225,7 @@ def test_the_check_finds_what_it_looks_for() -> None:
     assert set(found) == {"English “Not”", "English “Found”", "English “registry”",
                           "English “override”", "command “chanye r…”", "UTC",
                           "industry id “icv-nev”", "tracker number “#5”"}  # fmt: skip
-    assert faults(visible_text("<p>上传 Excel 文件，统一社会信用代码 91440106MA5D0000X1</p>"), set()) == []
+    assert (
+        faults(visible_text("<p>上传 Excel 文件，统一社会信用代码 91440106MA5D0000X1</p>"), set())
+        == []
+    )
