@@ -16,7 +16,7 @@ from chanye.system.model import KIND_LABELS, STAGE_LABELS
 from chanye.units import format_count, format_percent, format_yuan
 from chanye.web.navigation import NAVIGATION
 from chanye.web.paths import TEMPLATES_DIR
-from chanye.web.wording import formula_in_words
+from chanye.web.wording import chinese, formula_in_words
 
 
 def _page_facts(request: Request) -> dict[str, Any]:
@@ -38,6 +38,7 @@ templates.env.globals["code_name"] = lambda code: catalogue().name(code)
 templates.env.filters["beijing"] = beijing_text
 templates.env.filters["person"] = display_name_of
 templates.env.filters["formula"] = formula_in_words
+templates.env.filters["zh"] = chinese
 templates.env.filters["urldecode"] = unquote
 
 
