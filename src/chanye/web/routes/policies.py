@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import BEIJING
+from chanye.config import Settings
 from chanye.policy import workflow
 from chanye.policy.engine import Population
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
@@ -118,10 +119,18 @@ def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
     return show
 
 
-def _labels(system: IndustrialSystem) -> dict[str, Any]:
+def _labels(request: Request, system: IndustrialSystem) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    return {"show": formatter(system), "field_labels": field_labels(settings.annual_figures_year)}
+
+
+def field_labels(figures_year: int) -> dict[str, str]:
+    """What the enterprise data policies read is called on pages; annual figures name their
+    year (``2025年营业收入（元）``)."""
+    annual = {"revenue", "rd_expense", "rd_ratio"}
     return {
-        "show": formatter(system),
-        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+        name: f"{figures_year}年{spec.label}" if name in annual else spec.label
+        for name, spec in FIELD_BY_NAME.items()
     }
 
 
@@ -328,7 +337,7 @@ def _mine(
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
     context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
-               "message": None, "error": None, **_labels(system), **extra}  # fmt: skip
+               "message": None, "error": None, **_labels(request, system), **extra}  # fmt: skip
     context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
     return page(request, "policies/mine.html", context, status=status)
 
@@ -403,7 +412,7 @@ def policy_page(
         "staff": staff,
         "manager": viewer.may("policies", "manage"),
         "message": RESULTS.get(result),
-        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+        "field_labels": field_labels(request.app.state.settings.annual_figures_year),
         "sources": describe_changes(db, [latest.registry_change_id] if latest else []),
         "names": display_names(
             db,
@@ -533,7 +542,7 @@ def near_misses_page(
                   if _in_scope(viewer, loaded.record(m.uscc))]  # fmt: skip
         as_of = loaded.as_of
     context = {"version": chosen, "policy": policy, "misses": misses, "as_of": as_of,
-               **_labels(system)}  # fmt: skip
+               **_labels(request, system)}  # fmt: skip
     return page(request, "policies/near_misses.html", context)
 
 
@@ -567,6 +576,11 @@ def explain_page(
         )
     if explained is None:
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
-    context = {"version": chosen, "policy": policy, "x": explained.to_dict(), **_labels(system)}
+    context = {
+        "version": chosen,
+        "policy": policy,
+        "x": explained.to_dict(),
+        **_labels(request, system),
+    }
     context["sources"] = describe_changes(db, [explained.source_change])
     return page(request, "policies/explain.html", context)
