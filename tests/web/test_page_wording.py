@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from chanye.config import Settings
+from chanye.portal import emails
 from chanye.portal.roles import STAFF_ROLES
 from chanye.store.database import session_scope
 from chanye.store.models import (
@@ -66,8 +67,17 @@ ALLOWED_WORDS = frozenset(
         "CEL",
     ]
 )
-ROLES = ("public", "individual", "enterprise", "member", "analyst", "chain_leader",
-         "investment", "policy_office", "admin")  # fmt: skip
+ROLES = (
+    "public",
+    "individual",
+    "enterprise",
+    "member",
+    "analyst",
+    "chain_leader",
+    "investment",
+    "policy_office",
+    "admin",
+)
 SCOPE = "icv-nev"
 # Raw-data pages: files, JSON, images, calendars, the API documentation.
 SKIPPED = re.compile(r"^/(api/|openapi|docs|static|healthz|captcha|testing/)|\.(xlsx|csv|ics|png)$")
@@ -222,10 +232,54 @@ def test_the_check_finds_what_it_looks_for() -> None:
         "2026-12-01 08:00 UTC，开发任务 #5</p><script>var english = 1;</script>"
     )
     found = faults(page, {"icv-nev"})
-    assert set(found) == {"English “Not”", "English “Found”", "English “registry”",
-                          "English “override”", "command “chanye r…”", "UTC",
-                          "industry id “icv-nev”", "tracker number “#5”"}  # fmt: skip
+    assert set(found) == {
+        "English “Not”",
+        "English “Found”",
+        "English “registry”",
+        "English “override”",
+        "command “chanye r…”",
+        "UTC",
+        "industry id “icv-nev”",
+        "tracker number “#5”",
+    }
     assert (
         faults(visible_text("<p>上传 Excel 文件，统一社会信用代码 91440106MA5D0000X1</p>"), set())
         == []
     )
+
+
+def test_error_pages_and_refusals_are_in_chinese(client: TestClient) -> None:
+    missing = client.get("/no-such-page")
+    assert (
+        missing.status_code == 404
+        and "页面不存在" in missing.text
+        and "Not Found" not in missing.text
+    )
+    assert client.get("/api/no-such-thing").json()["detail"].startswith("您要找的页面不存在")
+    sign_in(client, make_account(client.app.state.settings, "individual"))  # type: ignore[attr-defined]
+    refused = client.get("/registry")
+    assert refused.status_code == 403 and "无权访问此功能" in refused.text
+    assert "may not" not in refused.text
+    assert (
+        client.get("/api/registry/search").json()["detail"] == "您的角色（个人用户）无权访问此功能"
+    )
+
+
+def test_mails_are_in_chinese() -> None:
+    """Every mail the portal sends, subject and body, has no English besides its link."""
+    link = "https://chanye.example.cn/x"
+    written = [
+        emails.confirm_email("李明", link),
+        emails.reset_password("李明", link, 30),
+        emails.password_changed("李明"),
+        emails.membership_submitted("李明", "星河公司", 3, link),
+        emails.membership_under_review("李明", "星河公司", 3, link),
+        emails.membership_approved("李明", "星河公司", 3, link),
+        emails.membership_rejected("李明", "星河公司", 3, "材料不全", link),
+        emails.training_moved_up("李明", "培训", "12月7日", "报告厅", link),
+        emails.training_cancelled("李明", "培训", "12月7日"),
+        emails.policy_pushed("李明", "奖励", "工信局", 300000.0, ["条款 — 数据 — 满足"], link),
+    ]
+    for mail in written:
+        text = f"{mail.subject}\n{mail.body}".replace(link, "")
+        assert not ENGLISH.findall(text), mail.subject

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.queries import RegistryReader, SearchQuery
+from tests.policy.test_workflow import RD
 from tests.registry.factory import row, uscc
 from tests.web.signin import make_account, sign_in, sign_in_as
 from tests.web.test_policy_pages import publish, registry  # noqa: F401  (fixture)
@@ -87,6 +88,14 @@ def test_a_chain_leader_with_no_industry_sees_nothing(client: TestClient, tmp_pa
     assert "尚未分配" in client.get("/account").text
 
 
+def _explained(client: TestClient, code: str) -> str:
+    return client.get(f"/policies/test-rd-reward/explain/{code}").text
+
+
+def _in_scope(client: TestClient, code: str) -> bool:
+    return SCOPE in client.get(f"/api/registry/enterprises/{code}").json()["clusters"]
+
+
 def _chart(page: str, name: str) -> dict[str, Any]:
     found = re.search(rf"id=\"sim-chart-{name}\"[^>]*data-chart='([^']*)'", page)
     assert found, f"no {name} chart"
@@ -101,10 +110,8 @@ def test_a_chain_leaders_simulation_counts_only_their_industries(
     publish(client)
     sign_in_as(client, "analyst")
     usccs = [uscc(n) for n in range(1, 7)]
-    eligible = {u for u in usccs
-                if "符合全部条件" in client.get(f"/policies/test-rd-reward/explain/{u}").text}  # fmt: skip
-    in_scope = {u for u in usccs
-                if SCOPE in client.get(f"/api/registry/enterprises/{u}").json()["clusters"]}  # fmt: skip
+    eligible = {u for u in usccs if "符合全部条件" in _explained(client, u)}
+    in_scope = {u for u in usccs if _in_scope(client, u)}
     city = client.get("/policies/test-rd-reward/simulate/result").text
     client.cookies.clear()
 
@@ -182,3 +189,22 @@ def test_deep_offset_pages_match_the_first_pass(
     finally:
         reader.close()
     assert deep == shallow and sum(len(rows) for rows in deep) == 6
+
+
+def test_a_chain_leaders_near_misses_are_theirs_only(
+    client: TestClient,
+    tmp_path: Path,
+    registry: RegistryContext,  # noqa: F811
+) -> None:
+    publish(client)
+    sign_in_as(client, "analyst")
+    # 7: a consultancy (outside icv-nev) spending too little on R&D, like 5 inside it.
+    _import(client, tmp_path, [row(7, **{"行业代码": "7310", "经营范围": "咨询服务", RD: "50"})])
+    everyone = re.findall(
+        r'data-uscc="(\w+)"', client.get("/policies/test-rd-reward/near-misses").text
+    )
+    in_scope = [u for u in everyone if _in_scope(client, u)]
+    client.cookies.clear()
+    _chain_leader(client)
+    mine = re.findall(r'data-uscc="(\w+)"', client.get("/policies/test-rd-reward/near-misses").text)
+    assert mine == in_scope and len(everyone) > len(in_scope)

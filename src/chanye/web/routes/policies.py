@@ -538,8 +538,7 @@ def near_misses_page(
 ) -> HTMLResponse:
     chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
-        misses = [m for m in near_misses(loaded, policy, limit=100)
-                  if _in_scope(viewer, loaded.record(m.uscc))]  # fmt: skip
+        misses = near_misses(loaded, policy, limit=100, scope=viewer.scope)
         as_of = loaded.as_of
     context = {"version": chosen, "policy": policy, "misses": misses, "as_of": as_of,
                **_labels(request, system)}  # fmt: skip
