@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from chanye.beijing import beijing_text
 from chanye.config import Settings
 from chanye.portal import emails
 from chanye.portal.roles import STAFF_ROLES
@@ -25,8 +26,12 @@ from chanye.store.models import (
 )
 from chanye.system.loader import load_default_system
 from chanye.web.app import create_app
+from tests.portal.test_documents import PDF
+from tests.registry.factory import row, uscc
 from tests.web.signin import make_account, sign_in
 from tests.web.test_access_matrix import app_routes
+from tests.web.test_members_pages import apply
+from tests.web.test_registry_pages import _import
 
 # Names of formats, products and standards that people read as they are.
 ALLOWED_WORDS = frozenset(
@@ -283,3 +288,28 @@ def test_mails_are_in_chinese() -> None:
     for mail in written:
         text = f"{mail.subject}\n{mail.body}".replace(link, "")
         assert not ENGLISH.findall(text), mail.subject
+
+
+def test_pages_after_an_import_and_an_application_speak_chinese(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Pages the demo walk does not reach: an import's progress and history, an application."""
+    industry_ids = {ind.id for _, ind in load_default_system().industries()}
+    sign_in(client, make_account(client.app.state.settings, "analyst"))  # type: ignore[attr-defined]
+    progress = _import(client, tmp_path, [row(1), row(2, **{"营业收入（万元）": "很多"})])
+    assert not faults(visible_text(progress), industry_ids)
+    history = client.get("/registry/imports").text
+    assert not faults(visible_text(history), industry_ids)
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    with session_scope(settings.resolved_database_url) as db:
+        change = db.scalars(select(RegistryChange)).one()
+        started = beijing_text(change.started_at)
+    assert "时间（北京时间）" in history and f"<td>{started}</td>" in history
+
+    client.cookies.clear()
+    sign_in(client, make_account(settings, "enterprise", enterprise_uscc=uscc(1)))
+    submitted = apply(client, uscc(1), [("licence", ("营业执照.pdf", PDF, "application/pdf"))])
+    assert submitted.status_code == 303
+    application = client.get(submitted.headers["location"])
+    assert application.status_code == 200
+    assert not faults(visible_text(application.text), industry_ids)

@@ -169,6 +169,14 @@ def test_keyset_pages_follow_each_other_in_every_order(client: TestClient, tmp_p
                     break
                 params["after"] = str(answer["next_after"])
             assert seen == whole, order
+    first = client.get("/registry/results", params={"size": "2", "sort": "name"}).text
+    cursor = re.search(r'"page": "2",[^}]*"after": "(\d+)"', first)
+    assert cursor, "下一页 continues after the last row shown"
+    second = client.get(
+        "/registry/results",
+        params={"size": "2", "sort": "name", "page": "2", "after": cursor.group(1)},
+    ).text
+    assert "第 2 / 3 页" in second and re.findall(r'data-uscc="(\w+)"', second)[0] not in first
 
 
 def test_deep_offset_pages_match_the_first_pass(
