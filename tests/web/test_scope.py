@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.queries import RegistryReader, SearchQuery
-from tests.policy.test_workflow import RD
+from tests.policy.test_workflow import POLICY, RD
 from tests.registry.factory import row, uscc
 from tests.web.signin import make_account, sign_in, sign_in_as
 from tests.web.test_policy_pages import publish, registry  # noqa: F401  (fixture)
@@ -216,3 +216,26 @@ def test_a_chain_leaders_near_misses_are_theirs_only(
     _chain_leader(client)
     mine = re.findall(r'data-uscc="(\w+)"', client.get("/policies/test-rd-reward/near-misses").text)
     assert mine == in_scope and len(everyone) > len(in_scope)
+
+
+def _publish_other(client: TestClient, text: str) -> None:
+    saved = client.post("/policies/drafts", data={"text": text}, follow_redirects=False)
+    draft = client.get(saved.headers["location"]).text
+    version_id = re.search(r'action="/policies/versions/(\d+)/publish"', draft)
+    assert version_id
+    client.post(f"/policies/versions/{version_id.group(1)}/publish", follow_redirects=False)
+
+
+def test_a_policys_exclusive_group_is_named_by_its_policies(
+    client: TestClient,
+    registry: RegistryContext,  # noqa: F811
+) -> None:
+    grouped = POLICY + "exclusive_group: rd-pool\n"
+    publish(client, grouped)
+    other = grouped.replace("test-rd-reward", "test-rd-bonus").replace(
+        "测试研发投入奖励", "测试研发加计奖励"
+    )
+    _publish_other(client, other)
+    client.cookies.clear()
+    page = client.get("/policies/test-rd-reward").text
+    assert "不重复享受：与“测试研发加计奖励”针对同一事项" in page and "rd-pool" not in page

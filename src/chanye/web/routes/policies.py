@@ -414,6 +414,7 @@ def policy_page(
         "message": RESULTS.get(result),
         "field_labels": field_labels(request.app.state.settings.annual_figures_year),
         "sources": describe_changes(db, [latest.registry_change_id] if latest else []),
+        "group_titles": _same_group(db, workflow.policy_of(chosen)),
         "names": display_names(
             db,
             [latest.actor if latest else ""]
@@ -422,6 +423,18 @@ def policy_page(
         ),
     }
     return page(request, "policies/detail.html", context)
+
+
+def _same_group(db: SessionDep, policy: Policy) -> list[str]:
+    """The titles of the other published policies of this policy's exclusive group."""
+    if not policy.exclusive_group:
+        return []
+    return [
+        v.title
+        for v in workflow.published_versions(db)
+        if v.policy_id != policy.id
+        and workflow.policy_of(v).exclusive_group == policy.exclusive_group
+    ]
 
 
 def _slider(name: str, value: int | float) -> dict[str, Any]:
