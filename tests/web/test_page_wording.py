@@ -34,44 +34,35 @@ from tests.web.test_members_pages import apply
 from tests.web.test_registry_pages import _import
 
 # Names of formats, products and standards that people read as they are.
-ALLOWED_WORDS = frozenset(
-    [
-        "GB",
-        "MB",
-        "KB",
-        "AI",
-        "BIM",
-        "EDA",
-        "LED",
-        "Micro",
-        "HTML",
-        "Markdown",
-        "chanye",
-        "API",
-        "Excel",
-        "CSV",
-        "XLSX",
-        "xlsx",
-        "csv",
-        "Parquet",
-        "YAML",
-        "UTF",
-        "HTTPS",
-        "PDF",
-        "JPG",
-        "PNG",
-        "jpg",
-        "png",
-        "pdf",
-        "Google",
-        "Microsoft",
-        "Authenticator",
-        "App",
-        "OIDC",
-        "TOTP",
-        "CEL",
-    ]
-)
+FORMATS = (
+    "Excel",
+    "CSV",
+    "XLSX",
+    "Parquet",
+    "YAML",
+    "PDF",
+    "PNG",
+    "JPG",
+    "HTML",
+    "Markdown",
+    "MB",
+    "KB",
+    "GB",
+)  # file formats and units
+TERMS = (
+    "AI",
+    "BIM",
+    "EDA",
+    "LED",
+    "Micro",
+    "API",
+    "App",
+    "Google",
+    "Microsoft",
+    "Authenticator",
+)  # industry terms and products written in Latin letters in Chinese text
+# ... and the platform's name, as the authenticator app shows it.
+ALLOWED_WORDS = frozenset((*FORMATS, *TERMS, "chanye"))
 ROLES = (
     "public",
     "individual",

@@ -125,6 +125,11 @@ def test_a_chain_leaders_simulation_counts_only_their_industries(
     assert sum(districts["before"]) == expected
     assert sum(_chart(city, "district")["before"]) == len(eligible)
     assert _chart(result, "cluster")["labels"] == ["智能网联与新能源汽车"]
+    lowered = client.get(
+        "/policies/test-rd-reward/simulate/result", params={"min_rd_expense": "400000"}
+    )
+    gainers = re.findall(r'data-uscc="(\w+)"', lowered.text)
+    assert uscc(5) in gainers and set(gainers) <= in_scope
 
 
 def test_deep_and_invalid_pages(client: TestClient, tmp_path: Path) -> None:

@@ -467,16 +467,13 @@ def _simulation_context(
                 "before_amount": [r["before_amount"] for r in rows],
                 "after_amount": [r["after_amount"] for r in rows]}  # fmt: skip
 
-    def visible(sample: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [s for s in sample if _in_scope(viewer, loaded.record(s["uscc"]))]
-
     return {
         "sim": result,
         "district_chart": chart(result.by_district, districts),
         "cluster_chart": chart(result.by_cluster, industries),
         "districts": districts,
-        "gainers": visible(result.gainers),
-        "losers": visible(result.losers),
+        "gainers": result.gainers,  # the simulation ran within the viewer's scope
+        "losers": result.losers,
     }
 
 
