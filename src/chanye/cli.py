@@ -20,6 +20,7 @@ from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
 from chanye.registry.queries import RegistryReader, SearchQuery
+from chanye.registry.scope import Scope
 from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor
 from chanye.store.audit_cli import audit_app
@@ -282,7 +283,8 @@ def _load_demo_city(settings: Settings) -> str | None:
         return None
     reader = RegistryReader(context.paths, snapshot, overrides)
     try:
-        in_clusters = SearchQuery(within=tuple(c.id for c in context.system.clusters), page_size=1)
+        clusters = Scope.of_industries(c.id for c in context.system.clusters)
+        in_clusters = SearchQuery(scope=clusters, page_size=1)
         rows = reader.search(in_clusters).rows
     finally:
         reader.close()

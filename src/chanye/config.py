@@ -6,12 +6,14 @@ directory. Every setting is documented in ``docs/settings.md``; a test keeps the
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chanye.beijing import BEIJING
 from chanye.store.database import PoolOptions
 
 
@@ -90,6 +92,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
+    figures_year: int | None = Field(
+        default=None,
+        ge=1949,
+        le=2100,
+        description="The year the registry's annual figures (revenue, R&D expense) are for, as "
+        "pages name them (2025年营业收入); last year in Beijing time when unset",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -114,6 +123,11 @@ class Settings(BaseSettings):
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 values[f"CHANYE_{name.upper()}"] = text
         return values
+
+    @property
+    def annual_figures_year(self) -> int:
+        """The year of the registry's annual figures: reports of a year cover the year before."""
+        return self.figures_year or dt.datetime.now(BEIJING).year - 1
 
     @property
     def site_url(self) -> str:

@@ -1,20 +1,34 @@
-"""Money is kept in yuan; people read it in 万元, 亿元 and 万亿元."""
+"""Money is kept in yuan; people read it in 万元, 亿元 and 万亿元. Counts are read in 万 and 亿."""
 
 from __future__ import annotations
 
 _UNITS = ((1e12, "万亿元"), (1e8, "亿元"), (1e4, "万元"))
+_COUNT_UNITS = ((1e8, "亿"), (1e4, "万"))
+
+
+def _scaled(amount: float, units: tuple[tuple[float, str], ...], digits: int) -> str | None:
+    """``amount`` in the largest of ``units`` it reaches (trailing zeros dropped), else None."""
+    for scale, unit in units:
+        if abs(amount) >= scale:
+            value = f"{amount / scale:.{digits}f}".rstrip("0").rstrip(".")
+            return f"{value}{unit}"
+    return None
 
 
 def format_yuan(amount: float | None, digits: int = 2) -> str:
     """``6.0e12`` → ``6万亿元``; ``5.0e11`` → ``5000亿元``; ``12345`` → ``1.23万元``."""
     if amount is None:
         return "—"
-    for scale, unit in _UNITS:
-        if abs(amount) >= scale:
-            value = f"{amount / scale:.{digits}f}".rstrip("0").rstrip(".")
-            return f"{value}{unit}"
-    return f"{amount:,.0f}元"
+    return _scaled(amount, _UNITS, digits) or f"{amount:,.0f}元"
 
 
 def format_percent(rate: float | None, digits: int = 1) -> str:
     return "—" if rate is None else f"{rate * 100:.{digits}f}%"
+
+
+def format_count(count: int | None, digits: int = 2) -> str:
+    """Counts as people write them: ``3_600_000`` → ``360万``; ``200_000`` → ``20万``;
+    ``12_345`` → ``1.23万``; below ten thousand, every digit (``3000``)."""
+    if count is None:
+        return "—"
+    return _scaled(count, _COUNT_UNITS, digits) or str(count)

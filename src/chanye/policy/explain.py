@@ -9,10 +9,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chanye.policy.cel import Node
+from chanye.policy.compile import BASE_TABLE
 from chanye.policy.engine import Population, condition_columns_sql
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
+from chanye.registry.scope import Scope
 
 HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
 OUTCOME_LABELS = {HOLDS: "满足", FAILS: "不满足", UNKNOWN: "待补充（缺少数据）"}
@@ -130,11 +132,17 @@ def shortfall(node: Node, record: dict[str, Any], params: dict[str, Any]) -> flo
     return float(abs(threshold - value))
 
 
-def near_misses(population: Population, policy: Policy, limit: int = 100) -> list[NearMiss]:
-    """Enterprises failing exactly one condition (for a known reason), nearest first."""
+def near_misses(
+    population: Population, policy: Policy, limit: int = 100, scope: Scope | None = None
+) -> list[NearMiss]:
+    """Enterprises failing exactly one condition (for a known reason), nearest first; only
+    those in ``scope`` (a chain leader's industries, matched on the enterprises' clusters)."""
     sql = condition_columns_sql(policy)
+    in_scope, params = (scope or Scope.all()).where("clusters")
     rows = population.con.execute(
-        f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 LIMIT {limit * 20}"
+        f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 "
+        f"AND rid IN (SELECT rid FROM {BASE_TABLE} WHERE {in_scope}) LIMIT {limit * 20}",
+        params,
     ).fetchall()
     misses: list[NearMiss] = []
     for row in rows:

@@ -9,6 +9,7 @@ from typing import Any
 from chanye.policy.compile import BASE_TABLE
 from chanye.policy.engine import Population, compile_set
 from chanye.policy.model import Policy
+from chanye.registry.scope import Scope
 
 
 @dataclass
@@ -35,10 +36,17 @@ class Simulation:
         return asdict(self)
 
 
-def simulate(population: Population, policy: Policy, changes: dict[str, Any],
-             sample: int = 20) -> Simulation:  # fmt: skip
+def simulate(
+    population: Population,
+    policy: Policy,
+    changes: dict[str, Any],
+    sample: int = 20,
+    scope: Scope | None = None,
+) -> Simulation:
     """Eligible counts and amounts before and after, who gains and who loses, by district and
-    cluster. Both sides run in DuckDB over the loaded enterprises."""
+    cluster. Both sides run in DuckDB over the loaded enterprises; every figure counts only the
+    enterprises in ``scope`` (a chain leader's industries), and the cluster chart only its
+    industries."""
     import time
 
     started = time.perf_counter()
@@ -53,6 +61,13 @@ def simulate(population: Population, policy: Policy, changes: dict[str, Any],
                coalesce(b.amount, 0) AS before_amount, coalesce(a.amount, 0) AS after_amount
         FROM sim_before b FULL OUTER JOIN sim_after a ON a.rid = b.rid"""
     )
+    scope = scope or Scope.all()
+    if not scope.everything:
+        condition, params = scope.where("clusters")
+        con.execute(
+            f"DELETE FROM sim_joined WHERE rid NOT IN (SELECT rid FROM {BASE_TABLE} WHERE {condition})",
+            params,
+        )
     totals = con.execute(
         "SELECT count(*) FILTER (WHERE was), coalesce(sum(before_amount), 0), "
         "count(*) FILTER (WHERE now), coalesce(sum(after_amount), 0), "
@@ -62,7 +77,11 @@ def simulate(population: Population, policy: Policy, changes: dict[str, Any],
     result = Simulation(policy.id, changes, Side(int(totals[0]), float(totals[1])),
                         Side(int(totals[2]), float(totals[3])), int(totals[4]), int(totals[5]))  # fmt: skip
     result.by_district = _grouped(population, "district_code")
-    result.by_cluster = _grouped(population, "cluster")
+    result.by_cluster = [
+        row
+        for row in _grouped(population, "cluster")
+        if scope.everything or scope.shows_industry(row["key"])
+    ]
     result.gainers = _sample(population, "now AND NOT was", "after_amount", sample)
     result.losers = _sample(population, "was AND NOT now", "before_amount", sample)
     result.seconds = time.perf_counter() - started

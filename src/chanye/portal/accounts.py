@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
@@ -347,8 +348,35 @@ def create_account(
     return account, chosen
 
 
-def scope_of(account: Account) -> tuple[str, ...]:
-    """The industry ids a chain leader is limited to (empty: no limit)."""
+def assigned_industries(account: Account) -> tuple[str, ...]:
+    """The industry ids a chain leader is responsible for (see ``chanye.registry.scope``)."""
     import json
 
     return tuple(json.loads(account.scope_clusters)) if account.scope_clusters else ()
+
+
+def own_enterprise_uscc(account: Account) -> str | None:
+    """The enterprise this account may act for: the one place that answers it, so that what
+    proves the link (a verified binding) is decided here and nowhere else."""
+    return account.enterprise_uscc.strip().upper() if account.enterprise_uscc else None
+
+
+# Who did something when no person's account did: the command line and the demo loader.
+SYSTEM_ACTORS = {"cli": "平台管理员（后台操作）", "demo": "平台管理员（演示数据）"}
+
+
+def display_name_of(name: str, names: dict[str, str] | None = None) -> str:
+    """How pages name the actor ``name`` of an audited step: the account's display name (from
+    ``names``, see ``display_names``), or what a system actor is, never an internal name."""
+    return (names or {}).get(name) or SYSTEM_ACTORS.get(name) or name
+
+
+def display_names(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    """The display names of the accounts behind these usernames (audit actors)."""
+    wanted = {n for n in usernames if n and n not in SYSTEM_ACTORS}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Account.username, Account.display_name).where(Account.username.in_(wanted))
+    )
+    return {str(username): str(shown) for username, shown in rows.tuples()}

@@ -1,4 +1,4 @@
-"""The texts of the mails the portal sends, in Chinese with an English line for foreign staff."""
+"""The texts of the mails the portal sends: Chinese only, like every page."""
 
 from __future__ import annotations
 
@@ -11,32 +11,31 @@ class Mail:
     body: str
 
 
-SIGNATURE = "\n\n—— chanye 产业协会会员服务平台（系统邮件，请勿直接回复）"
+SIGNATURE = "\n\n—— 产业协会会员服务平台（系统邮件，请勿直接回复）"
 
 
 def confirm_email(display_name: str, link: str) -> Mail:
     return Mail(
-        "【产业协会】请确认您的注册邮箱 / Confirm your e-mail",
+        "【产业协会】请确认您的注册邮箱",
         f"{display_name}，您好：\n\n感谢注册。请在 24 小时内打开下面的链接确认邮箱，确认后即可登录：\n\n"
-        f"{link}\n\n如非本人操作，请忽略本邮件。\n\nOpen the link above to confirm your address."
-        + SIGNATURE,
+        f"{link}\n\n如非本人操作，请忽略本邮件。" + SIGNATURE,
     )
 
 
 def reset_password(display_name: str, link: str, minutes: int) -> Mail:
     return Mail(
-        "【产业协会】重置密码 / Reset your password",
+        "【产业协会】重置密码",
         f"{display_name}，您好：\n\n我们收到了重置密码的请求。请在 {minutes} 分钟内打开下面的链接设置新密码，"
-        f"链接只能使用一次：\n\n{link}\n\n如非本人操作，请忽略本邮件，您的密码不会改变。\n\n"
-        f"The link above resets your password once, within {minutes} minutes." + SIGNATURE,
+        f"链接只能使用一次：\n\n{link}\n\n如非本人操作，请忽略本邮件，您的密码不会改变。"
+        + SIGNATURE,
     )
 
 
 def password_changed(display_name: str) -> Mail:
     return Mail(
-        "【产业协会】您的密码已修改 / Your password was changed",
+        "【产业协会】您的密码已修改",
         f"{display_name}，您好：\n\n您的账号密码刚刚已修改，所有已登录的会话已退出。"
-        "如非本人操作，请立即联系协会秘书处。\n\nYour password was just changed." + SIGNATURE,
+        "如非本人操作，请立即联系协会秘书处。" + SIGNATURE,
     )
 
 
@@ -45,28 +44,25 @@ def password_changed(display_name: str) -> Mail:
 
 def membership_submitted(display_name: str, company: str, number: int, link: str) -> Mail:
     return Mail(
-        f"【产业协会】入会申请已收到（第 {number} 号）/ Membership application received",
+        f"【产业协会】入会申请已收到（第 {number} 号）",
         f"{display_name}，您好：\n\n我们已收到“{company}”的入会申请（第 {number} 号），"
-        f"协会秘书处将尽快审核，审核进展会以邮件通知您。查看申请：\n\n{link}\n\n"
-        f"We received application no. {number}; you will hear from us at each step." + SIGNATURE,
+        f"协会秘书处将尽快审核，审核进展会以邮件通知您。查看申请：\n\n{link}" + SIGNATURE,
     )
 
 
 def membership_under_review(display_name: str, company: str, number: int, link: str) -> Mail:
     return Mail(
-        f"【产业协会】入会申请审核中（第 {number} 号）/ Membership application under review",
+        f"【产业协会】入会申请审核中（第 {number} 号）",
         f"{display_name}，您好：\n\n“{company}”的入会申请（第 {number} 号）已进入审核，"
-        f"审核结果将以邮件通知您。查看申请：\n\n{link}\n\n"
-        f"Application no. {number} is now being reviewed." + SIGNATURE,
+        f"审核结果将以邮件通知您。查看申请：\n\n{link}" + SIGNATURE,
     )
 
 
 def membership_approved(display_name: str, company: str, number: int, link: str) -> Mail:
     return Mail(
-        f"【产业协会】入会申请已批准（第 {number} 号）/ Membership approved",
+        f"【产业协会】入会申请已批准（第 {number} 号）",
         f"{display_name}，您好：\n\n恭喜！“{company}”的入会申请（第 {number} 号）已批准，"
-        f"贵单位现已成为产业协会会员企业，登录后即可查看会员名录。查看申请：\n\n{link}\n\n"
-        f"Application no. {number} was approved: you are now a member." + SIGNATURE,
+        f"贵单位现已成为产业协会会员企业，登录后即可查看会员名录。查看申请：\n\n{link}" + SIGNATURE,
     )
 
 
@@ -74,31 +70,27 @@ def membership_rejected(
     display_name: str, company: str, number: int, reason: str, link: str
 ) -> Mail:
     return Mail(
-        f"【产业协会】入会申请未获批准（第 {number} 号）/ Membership application rejected",
+        f"【产业协会】入会申请未获批准（第 {number} 号）",
         f"{display_name}，您好：\n\n很遗憾，“{company}”的入会申请（第 {number} 号）未获批准。\n\n"
-        f"驳回理由：{reason}\n\n您可以按上述理由完善材料后重新申请。查看申请：\n\n{link}\n\n"
-        f"Application no. {number} was rejected; the reason is given above. You may apply again."
+        f"驳回理由：{reason}\n\n您可以按上述理由完善材料后重新申请。查看申请：\n\n{link}"
         + SIGNATURE,
     )
 
 
 def training_moved_up(display_name: str, title: str, when: str, location: str, link: str) -> Mail:
     return Mail(
-        f"【产业协会】候补成功：您已获得“{title}”的参训名额 / You have a place",
+        f"【产业协会】候补成功：您已获得“{title}”的参训名额",
         f"{display_name}，您好：\n\n有学员取消了报名，您已从候补名单递补为正式参训人员：\n\n"
         f"培训：{title}\n时间：{when}\n地点：{location}\n\n详情与日历文件：{link}\n\n"
-        "如不能参加，请及时在上述页面取消报名，以便名额递补给其他候补人员。\n\n"
-        "Someone cancelled: you moved up from the waiting list and your place is confirmed."
-        + SIGNATURE,
+        "如不能参加，请及时在上述页面取消报名，以便名额递补给其他候补人员。" + SIGNATURE,
     )
 
 
 def training_cancelled(display_name: str, title: str, when: str) -> Mail:
     return Mail(
-        f"【产业协会】培训取消通知：{title} / Training cancelled",
+        f"【产业协会】培训取消通知：{title}",
         f"{display_name}，您好：\n\n很抱歉，您报名的培训“{title}”（{when}）已取消，"
-        "您的报名随之失效。后续安排请留意平台通知。\n\nThe training you signed up for was cancelled."
-        + SIGNATURE,
+        "您的报名随之失效。后续安排请留意平台通知。" + SIGNATURE,
     )
 
 
@@ -115,12 +107,11 @@ def policy_pushed(
         else "经逐条比对，贵企业其余条件均满足，尚缺部分数据（标“待补充”的条款），补充后即可判定。"
     )
     return Mail(
-        f"【惠企政策】免申即享：{title} / A benefit you qualify for",
+        f"【惠企政策】免申即享：{title}",
         f"{display_name}，您好：\n\n{issuer}发布的“{title}”已对全市企业完成匹配。{verdict}\n\n"
         "判定依据（政策条款 — 贵企业在企业库中的数据 — 判定）：\n"
         + "\n".join(f"  {line}" for line in reasons)
-        + f"\n\n查看详情并确认享受或放弃：{link}\n\n"
-        "Your enterprise qualifies for this policy without applying; confirm or decline at the link."
+        + f"\n\n查看详情并确认享受或放弃：{link}"
         + SIGNATURE,
     )
 

@@ -1,4 +1,8 @@
-"""Reading the registry: one enterprise, statistics, search and export (Ibis over DuckDB)."""
+"""Reading the registry: one enterprise, statistics, search and export (DuckDB).
+
+Every read that can show more than one enterprise takes a ``Scope`` (``chanye.registry.scope``):
+its rows, and every figure computed from them, are limited to what the reader may see.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from chanye.registry.importer import formula_safe
-
-if TYPE_CHECKING:
-    import ibis.expr.types as ir
-    import pyarrow as pa
 from chanye.registry.schema import FIELDS, TAG_LABELS
+from chanye.registry.scope import Scope
 from chanye.registry.storage import (
     EVIDENCE_VIEW,
     RECORD_COLUMNS,
@@ -26,10 +27,16 @@ from chanye.registry.storage import (
     create_view,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
 MAX_PAGE_SIZE = 200
 SEARCH_TABLE = "search_rows"
 DEFAULT_ORDER = "revenue DESC NULLS LAST, uscc"
+# Pages whose rows lie within the first ONE_PASS_ROWS come from one aggregate scan (DuckDB's
+# min_by/max_by keep at most a million); deeper pages sort (or continue after a cursor).
+ONE_PASS_ROWS = 10_000
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "employees",
                 "founded_on", "tags", "clusters", "chain_links", "status")  # fmt: skip
@@ -53,8 +60,11 @@ class SearchQuery:
     descending: bool = True
     page: int = 1
     page_size: int = 20
-    # Industries the asker may see (a chain leader's clusters); empty: no restriction.
-    within: tuple[str, ...] = ()
+    # The row id of the previous page's last row (keyset pagination: any depth at the cost of
+    # the first page); None: the page is found by its number.
+    after: int | None = None
+    # Which enterprises the asker may see (a chain leader's industries; an enterprise none).
+    scope: Scope = field(default_factory=Scope.all)
 
 
 @dataclass
@@ -66,6 +76,13 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.query.page_size))
+
+    last_rid: int | None = None  # the row id of the page's last row
+
+    @property
+    def next_after(self) -> int | None:
+        """The cursor of the next page (``SearchQuery.after``), None on the last page."""
+        return self.last_rid if self.query.page < self.pages else None
 
 
 class RegistryReader:
@@ -98,16 +115,12 @@ class RegistryReader:
         else:
             self.con.execute(f"CREATE TABLE {SEARCH_TABLE} AS {select}")
 
-    @property
-    def search_table(self) -> ir.Table:
-        """The search columns as an Ibis table (Ibis is imported only when statistics need it:
-        it costs a quarter of a second at start-up)."""
-        import ibis
-
-        return ibis.duckdb.from_connection(self.con).table(SEARCH_TABLE)
-
-    def count(self) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {SEARCH_TABLE}").fetchone()
+    def count(self, scope: Scope | None = None) -> int:
+        """How many enterprises the registry holds (within ``scope``, when given)."""
+        condition, params = (scope or Scope.all()).where()
+        row = self.con.execute(
+            f"SELECT count(*) FROM {SEARCH_TABLE} WHERE {condition}", params
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:
@@ -144,62 +157,106 @@ class RegistryReader:
 
     # --- statistics -------------------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
-        t = self.search_table
-        total = int(t.count().execute())
-        by_cluster = t.select(cluster=t.clusters.unnest(), revenue=t.revenue)
-        clusters = by_cluster.group_by("cluster").aggregate(
-            enterprises=by_cluster.count(), revenue=by_cluster.revenue.sum()
-        )
-        industries_t = t.select(industry=t.industries.unnest())
-        tags_t = t.select(tag=t.tags.unnest())
+    def stats(self, scope: Scope | None = None) -> dict[str, Any]:
+        """Counts and revenue by industry, district, tag and status, over the enterprises in
+        ``scope`` only; a chain leader's industry figures name only their own industries."""
+        scope = scope or Scope.all()
+        condition, params = scope.where()
+        rows = f"(SELECT * FROM {SEARCH_TABLE} WHERE {condition})"
+
+        def grouped(key: str, source: str = rows) -> list[tuple[Any, ...]]:
+            return self.con.execute(
+                f"SELECT k, count(*), sum(revenue) FROM (SELECT {key} AS k, revenue FROM {source}) "
+                "GROUP BY k ORDER BY k",
+                params,
+            ).fetchall()
+
+        def shown(found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return [r for r in found if scope.shows_industry(str(r[0]))]
+
+        found = self.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE len(industries) = 0) FROM {rows}", params
+        ).fetchone()
         return {
-            "total": total,
+            "total": int(found[0]) if found else 0,
             "by_cluster": {
-                r["cluster"]: {
-                    "enterprises": int(r["enterprises"]),
-                    "revenue": float(r["revenue"] or 0),
-                }
-                for r in clusters.order_by("cluster").to_pyarrow().to_pylist()
+                str(k): {"enterprises": int(n), "revenue": float(revenue or 0)}
+                for k, n, revenue in shown(grouped("unnest(clusters)"))
             },
-            "by_industry": _counts(industries_t, "industry"),
-            "by_district": _counts(t, "district_code"),
-            "by_tag": _counts(tags_t, "tag"),
-            "by_status": _counts(t, "status"),
-            "unclassified": int(t.filter(t.industries.length() == 0).count().execute()),
+            "by_industry": {str(k): int(n) for k, n, _ in shown(grouped("unnest(industries)"))},
+            "by_district": {str(k): int(n) for k, n, _ in grouped("district_code")},
+            "by_tag": {str(k): int(n) for k, n, _ in grouped("unnest(tags)")},
+            "by_status": {str(k): int(n) for k, n, _ in grouped("status")},
+            "unclassified": int(found[1]) if found else 0,
         }
 
     # --- search -----------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """One scan answers both the count and which rows are on the page; then only the page's
-        rows are fetched. (A count and a sorted page as two queries would read a 3.6-million-row
-        name column twice.)"""
+        """One page of a search, with the number of enterprises found. Shallow pages (the usual
+        case) come from one scan; deeper ones by keyset (``after``) or by a sorted offset."""
         where, params = where_clause(query)
         key = query.sort if query.sort in SORT_KEYS else "revenue"
+        order = _Order(key, query.descending)
         size = max(1, min(query.page_size, MAX_PAGE_SIZE))
         offset = (max(query.page, 1) - 1) * size
-        # Count and the top (offset + size) rows in one aggregate pass: max_by/min_by with a
-        # limit keep only that many, so nothing but the page leaves the scan.
-        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        if query.after is None and offset + size <= ONE_PASS_ROWS:
+            total, page_ids = self._first_rows(where, params, order, offset + size)
+            page_ids = page_ids[offset:]
+        elif query.after is not None:
+            total = self._count(where, params)
+            following, cursor = order.after(query.after)
+            page_ids = self._sorted_ids([*where, following], [*params, *cursor], order, size)
+        else:
+            total = self._count(where, params)
+            # Past the end: an empty page, and no huge offset ever reaches DuckDB.
+            page_ids = (
+                self._sorted_ids(where, params, order, size, offset) if offset < total else []
+            )
+        last = page_ids[-1] if page_ids else None
+        return SearchPage(query=query, total=total, rows=self._rows(page_ids), last_rid=last)
+
+    def _first_rows(
+        self, where: list[str], params: list[object], order: _Order, count: int
+    ) -> tuple[int, list[int]]:
+        """The count and the row ids of the first ``count`` rows in one aggregate pass (a count
+        and a sorted page as two queries would read a 3.6-million-row name column twice):
+        max_by/min_by with a limit keep only that many, so nothing but the page leaves the scan."""
         found = self.con.execute(
-            f"SELECT count(*), {_top_rows(key, query.descending, offset + size)} "
-            f"FROM {SEARCH_TABLE} {condition}",
+            f"SELECT count(*), {order.top_rows(count)} FROM {SEARCH_TABLE} {_where(where)}",
             params,
         ).fetchone()
-        total = int(found[0]) if found else 0
-        page_ids = [int(r) for r in (found[1] or [])][offset:] if found else []
-        rows: list[dict[str, Any]] = []
-        if page_ids:
-            # rid is sorted in the table, so an IN list is answered from the zone maps (ms).
-            result = self.con.execute(
-                f"SELECT rid, {', '.join(PAGE_COLUMNS)} FROM {SEARCH_TABLE} "
-                f"WHERE rid IN ({', '.join(map(str, page_ids))})"
-            )
-            names = [d[0] for d in result.description or []]
-            by_id = {r[0]: dict(zip(names[1:], r[1:], strict=True)) for r in result.fetchall()}
-            rows = [{k: _plain(v) for k, v in by_id[i].items()} for i in page_ids]
-        return SearchPage(query=query, total=total, rows=rows)
+        if not found:
+            return 0, []
+        return int(found[0]), [int(r) for r in (found[1] or [])]
+
+    def _count(self, where: list[str], params: list[object]) -> int:
+        row = self.con.execute(
+            f"SELECT count(*) FROM {SEARCH_TABLE} {_where(where)}", params
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _sorted_ids(
+        self, where: list[str], params: list[object], order: _Order, size: int, offset: int = 0
+    ) -> list[int]:
+        found = self.con.execute(
+            f"SELECT rid FROM {SEARCH_TABLE} {_where(where)} ORDER BY {order.sql} "
+            f"LIMIT {int(size)} OFFSET {int(offset)}",
+            params,
+        ).fetchall()
+        return [int(r[0]) for r in found]
+
+    def _rows(self, page_ids: list[int]) -> list[dict[str, Any]]:
+        if not page_ids:
+            return []
+        # rid is sorted in the table, so an IN list is answered from the zone maps (ms).
+        result = self.con.execute(
+            f"SELECT rid, {', '.join(PAGE_COLUMNS)} FROM {SEARCH_TABLE} "
+            f"WHERE rid IN ({', '.join(map(str, page_ids))})"
+        )
+        names = [d[0] for d in result.description or []]
+        by_id = {r[0]: dict(zip(names[1:], r[1:], strict=True)) for r in result.fetchall()}
+        return [{k: _plain(v) for k, v in by_id[i].items()} for i in page_ids]
 
     # --- export -----------------------------------------------------------------------------
 
@@ -264,27 +321,48 @@ def _unused(path: Path) -> bool:
         return False
 
 
-def _top_rows(key: str, descending: bool, count: int) -> str:
-    """SQL aggregate for the row ids of the first ``count`` rows in the asked order; ties are
-    broken by the default order, so pages never overlap."""
-    if key == "revenue" and descending:  # the stored order: the smallest row ids come first
-        return f"min_by(rid, rid, {count})"
-    if key in ("name", "uscc", "founded_on"):
-        value = f"coalesce(CAST({key} AS VARCHAR), '')"
-    else:  # missing numbers sort last either way
-        value = f"coalesce({key}, {'-1e308' if descending else '1e308'})"
-    pick, tie = ("max_by", "-rid") if descending else ("min_by", "rid")
-    return f"{pick}(rid, struct_pack(v := {value}, t := {tie}), {count})"
+@dataclass(frozen=True)
+class _Order:
+    """A search's order: by one value, then (ties, missing values) by the stored row order, so
+    that pages never overlap. Missing numbers sort last either way."""
+
+    key: str
+    descending: bool
+
+    @property
+    def value(self) -> str:
+        if self.key in ("name", "uscc", "founded_on"):
+            return f"coalesce(CAST({self.key} AS VARCHAR), '')"
+        return f"coalesce({self.key}, {'-1e308' if self.descending else '1e308'})"
+
+    @property
+    def sql(self) -> str:
+        return f"{self.value} {'DESC' if self.descending else 'ASC'}, rid"
+
+    def top_rows(self, count: int) -> str:
+        """SQL aggregate for the row ids of the first ``count`` rows in this order."""
+        if self.key == "revenue" and self.descending:  # the stored order: smallest ids first
+            return f"min_by(rid, rid, {count})"
+        pick, tie = ("max_by", "-rid") if self.descending else ("min_by", "rid")
+        return f"{pick}(rid, struct_pack(v := {self.value}, t := {tie}), {count})"
+
+    def after(self, rid: int) -> tuple[str, list[object]]:
+        """The condition for the rows after row ``rid`` in this order (none if it is unknown)."""
+        cursor = f"(SELECT {self.value} FROM {SEARCH_TABLE} WHERE rid = ?)"
+        beyond = "<" if self.descending else ">"
+        return (
+            f"({self.value} {beyond} {cursor} OR ({self.value} = {cursor} AND rid > ?))",
+            [rid, rid, rid],
+        )
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def _plain(value: Any) -> Any:
     """JSON-friendly values (dates as ISO text)."""
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _counts(table: ir.Table, column: str) -> dict[str, int]:
-    grouped = table.group_by(column).aggregate(n=table.count()).order_by(column)
-    return {str(r[column]): int(r["n"]) for r in grouped.to_pyarrow().to_pylist()}
 
 
 def where_clause(q: SearchQuery) -> tuple[list[str], list[object]]:
@@ -309,9 +387,9 @@ def where_clause(q: SearchQuery) -> tuple[list[str], list[object]]:
         if value:
             where.append(f"list_contains({column}, ?)")
             params.append(value)
-    if q.within:
-        where.append("list_has_any(industries, ?)")
-        params.append(list(q.within))
+    in_scope, scope_params = q.scope.where()
+    where.append(in_scope)
+    params += scope_params
     for column, value in (("district_code", q.district), ("status", q.status)):
         if value:
             where.append(f"{column} = ?")

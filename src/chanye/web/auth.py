@@ -19,10 +19,11 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response
 
 from chanye.config import Settings
-from chanye.portal.accounts import scope_of
+from chanye.portal.accounts import assigned_industries, own_enterprise_uscc
 from chanye.portal.roles import ANONYMOUS, is_staff, label
 from chanye.portal.security_profile import SecurityProfile, profile_named
 from chanye.portal.sessions import load_session, open_session
+from chanye.registry.scope import NOTHING, Scope, scope_for
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, WebSession, utcnow
 from chanye.web.access import allows
@@ -69,7 +70,7 @@ class Viewer:
     username: str = "anonymous"
     display_name: str = ""
     csrf_token: str = ""
-    scope: tuple[str, ...] = ()  # industry ids a chain leader is limited to (empty: all)
+    scope: Scope = NOTHING  # which enterprises this viewer may see (chanye.registry.scope)
 
     @classmethod
     def of(
@@ -85,7 +86,9 @@ class Viewer:
         if account is not None:
             viewer.role, viewer.username = account.role, account.username
             viewer.display_name = account.display_name
-            viewer.scope = scope_of(account) if account.role == "chain_leader" else ()
+            viewer.scope = scope_for(
+                account.role, assigned_industries(account), own_enterprise_uscc(account)
+            )
         return viewer
 
     def start_session(self, db: Session, request: Request) -> WebSession:
@@ -111,7 +114,7 @@ class Viewer:
         """The logged-in account (for routes whose requirement already refused anonymous
         visitors; the check keeps the type honest)."""
         if self.account is None:
-            raise HTTPException(401, "请先登录 / login required")
+            raise HTTPException(401, "请先登录")
         return self.account
 
     def may(self, obj: str, act: str) -> bool:
@@ -253,8 +256,7 @@ async def verify_csrf(
         record(db, viewer.actor, "csrf.refused", "route", f"{request.method} {request.url.path}",
                result="refused")  # fmt: skip
         db.commit()  # the refusal is audited even though the request fails
-        raise HTTPException(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试 / "
-                                 "CSRF check failed: reload the page and try again")  # fmt: skip
+        raise HTTPException(403, "表单已失效或来源不明，请刷新页面后重试")
 
 
 class LoginRequiredError(Exception):
@@ -294,9 +296,7 @@ class Requirement:
         db.commit()  # the denial is audited even though the request fails
         if viewer.account is None:
             raise LoginRequiredError(request.url.path)
-        raise HTTPException(
-            403, f"您的角色（{viewer.role_label}）无权访问此功能 / your role may not do this"
-        )
+        raise HTTPException(403, f"您的角色（{viewer.role_label}）无权访问此功能")
 
 
 class OpenAccess:

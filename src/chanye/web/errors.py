@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chanye.web.auth import LoginRequiredError, RedirectRequiredError
 from chanye.web.templating import templates
+from chanye.web.wording import chinese
 
 TITLES = {
     400: "请求有误",
@@ -30,6 +32,13 @@ TITLES = {
 BUSY = "服务器繁忙，请稍候片刻再试。"
 BUSY_HEADERS = {"Retry-After": "5"}
 log = logging.getLogger("chanye.web")
+DETAILS = {
+    401: "请先登录。",
+    404: "您要找的页面不存在，请检查地址是否正确，或从首页进入。",
+    405: "此地址不接受这种请求。",
+    413: "提交的内容超过上限。",
+    500: "服务器出了问题，请稍后再试。",
+}
 
 
 def wants_json(request: Request) -> bool:
@@ -42,7 +51,7 @@ def register_error_pages(app: FastAPI) -> None:
     @app.exception_handler(LoginRequiredError)
     async def login_required(request: Request, exc: LoginRequiredError) -> Response:
         if wants_json(request):
-            return JSONResponse({"detail": "请先登录 / login required"}, status_code=401)
+            return JSONResponse({"detail": "请先登录"}, status_code=401)
         viewer = getattr(request.state, "viewer", None)
         expired = "&expired=1" if viewer is not None and viewer.notice else ""
         return RedirectResponse(f"/login?next={quote(exc.next_path)}{expired}", status_code=303)
@@ -50,8 +59,8 @@ def register_error_pages(app: FastAPI) -> None:
     @app.exception_handler(RedirectRequiredError)
     async def redirect_required(request: Request, exc: RedirectRequiredError) -> Response:
         if wants_json(request):
-            return JSONResponse({"detail": "请先在网页上完成账户安全设置 / finish account "
-                                 f"security steps first: {exc.location}"}, status_code=403)  # fmt: skip
+            detail = f"请先在网页上完成账户安全设置：{exc.location}"
+            return JSONResponse({"detail": detail}, status_code=403)
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(RequestValidationError)
@@ -75,7 +84,7 @@ def register_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(request, exc.status_code, exc.detail, exc.headers)
+        return error_response(request, exc.status_code, _detail(exc), exc.headers)
 
 
 def error_response(
@@ -98,6 +107,16 @@ def error_response(
     )
 
 
+def _detail(exc: StarletteHTTPException) -> Any:
+    """What went wrong, in Chinese: Starlette's own errors carry the English status phrase
+    ("Not Found"), the domain's messages an English tail that only the CLI shows."""
+    if not isinstance(exc.detail, str):
+        return exc.detail
+    if exc.detail == HTTPStatus(exc.status_code).phrase:
+        return DETAILS.get(exc.status_code, "")
+    return chinese(exc.detail)
+
+
 def _describe(error: Any) -> str:
     """One validation error as '字段 name: what is wrong'."""
     where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "请求"
@@ -108,5 +127,11 @@ def _describe(error: Any) -> str:
         "missing": "缺少此项",
         "string_pattern_mismatch": "格式不正确",
         "int_parsing": "应为整数",
-    }.get(kind, error.get("msg", "不符合要求"))
-    return f"字段 {where}：{reason} / {error.get('msg', '')}"
+        "int_from_float": "应为整数",
+        "float_parsing": "应为数字",
+        "bool_parsing": "应为“是”或“否”",
+        "greater_than_equal": "数值过小",
+        "less_than_equal": "数值过大",
+        "date_from_datetime_parsing": "应为日期（如 2026-01-31）",
+    }.get(kind, "不符合要求")
+    return f"字段 {where}：{reason}"

@@ -20,6 +20,7 @@ from chanye.registry.jobs import ProgressWriter, job_actor
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.database import session_scope
 from chanye.store.models import ImportJobRecord
+from chanye.web.wording import chinese
 
 
 def run(settings: Settings, job_id: str) -> None:
@@ -44,7 +45,7 @@ def run(settings: Settings, job_id: str) -> None:
     except RegistryBusyError as exc:
         progress.finish(error=str(exc))
     except Exception as exc:  # shown to the user; the import itself changed nothing
-        progress.finish(error=f"导入失败：{exc}")
+        progress.finish(error=f"导入失败：{chinese(exc)}")
     else:
         progress.finish(outcome=dataclasses.asdict(result))
 

@@ -12,7 +12,6 @@ class Area:
     path: str
     summary: str
     ready: bool = False
-    issue: int | None = None
     coming: tuple[str, ...] = ()
 
 
@@ -36,7 +35,6 @@ NAVIGATION: tuple[Area, ...] = (
         "/policies",
         "惠企政策规则化：免申即享匹配、逐条解释与调整测算。",
         ready=True,
-        issue=5,
         coming=(
             "政策条款写成规则（CEL），对全市企业批量匹配",
             "每项判定逐条解释，列出“差一条”的企业",

@@ -36,7 +36,7 @@ from chanye.web.auth import (
     safe_next,
     set_session_cookie,
 )
-from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
 
 router = APIRouter()
@@ -352,8 +352,10 @@ def reset(
 
 
 @router.get("/account", response_class=HTMLResponse, summary="My account")
-def account_page(request: Request, viewer: AccountSelf) -> HTMLResponse:
-    return page(request, "account/profile.html")
+def account_page(request: Request, viewer: AccountSelf, system: SystemDep) -> HTMLResponse:
+    names = {ind.id: ind.name for _, ind in system.industries()}
+    industries = [names.get(i, "（产业体系中已没有此产业）") for i in viewer.scope.industries]
+    return page(request, "account/profile.html", {"scope_names": industries})
 
 
 @router.get("/account/password", response_class=HTMLResponse, summary="Change-password form")

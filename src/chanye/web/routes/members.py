@@ -33,7 +33,7 @@ LoggedIn = Annotated[Viewer, requires("account", "self")]
 Reviewer = Annotated[Viewer, requires("membership", "review")]
 DirectoryReader = Annotated[Viewer, requires("members", "directory")]
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
-NOT_FOUND = "没有这份入会申请，或您无权查看 / no such application"
+NOT_FOUND = "没有这份入会申请，或您无权查看"
 DONE = {
     "submitted": "入会申请已提交，确认邮件已发送到您的注册邮箱。",
     "review": "已开始审核，申请人已收到邮件通知。",
@@ -237,7 +237,7 @@ def document_download(
     if document is not None and document.application_id == application.id:
         path = documents.stored_path(settings.uploads_dir, document)
     if document is None or path is None:
-        raise HTTPException(404, "没有这个文件 / no such document")
+        raise HTTPException(404, "没有这个文件")
     # Who read an enterprise's documents is worth knowing later.
     record(db, viewer.actor, "membership.document_read", "membership_document", str(document.id),
            after={"application": application.id})  # fmt: skip

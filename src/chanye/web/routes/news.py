@@ -46,7 +46,7 @@ def _article(db: SessionDep, slug: str, viewer: Viewer) -> NewsArticle:
     """The article, or 404 — also for a draft or scheduled article shown to a non-writer."""
     article = news.by_slug(db, slug)
     if article is None or not (news.is_public(article) or _writer(viewer)):
-        raise HTTPException(404, "没有这篇文章，或它尚未发布 / no such article")
+        raise HTTPException(404, "没有这篇文章，或它尚未发布")
     return article
 
 

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import BEIJING
+from chanye.config import Settings
 from chanye.policy import workflow
 from chanye.policy.engine import Population
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
@@ -31,8 +32,10 @@ from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
 from chanye.policy.service import PopulationCache
 from chanye.policy.simulate import parse_setting, simulate
+from chanye.portal.accounts import display_names
 from chanye.portal.mail import MailSettings
 from chanye.registry.context import RegistryContext
+from chanye.registry.provenance import describe_changes
 from chanye.registry.schema import TAG_LABELS
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
@@ -120,10 +123,18 @@ def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
     return show
 
 
-def _labels(system: IndustrialSystem) -> dict[str, Any]:
+def _labels(request: Request, system: IndustrialSystem) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    return {"show": formatter(system), "field_labels": field_labels(settings.annual_figures_year)}
+
+
+def field_labels(figures_year: int) -> dict[str, str]:
+    """What the enterprise data policies read is called on pages; annual figures name their
+    year (``2025年营业收入（元）``)."""
+    annual = {"revenue", "rd_expense", "rd_ratio"}
     return {
-        "show": formatter(system),
-        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+        name: f"{figures_year}年{spec.label}" if name in annual else spec.label
+        for name, spec in FIELD_BY_NAME.items()
     }
 
 
@@ -143,7 +154,7 @@ def _chosen(db: SessionDep, policy_id: str, version: int | None, drafts_too: boo
         current = workflow.current_version(versions, drafts_too)
         if current is not None:
             return current
-    raise HTTPException(404, f"没有编号为“{policy_id}”的政策 / no such policy")
+    raise HTTPException(404, f"没有编号为“{policy_id}”的政策")
 
 
 @dataclass(frozen=True)
@@ -166,15 +177,14 @@ AnalysedDep = Annotated[Analysed, Depends(analysed_version)]
 def _version(db: SessionDep, version_id: int) -> PolicyVersion:
     found = db.get(PolicyVersion, version_id)
     if found is None:
-        raise HTTPException(404, f"没有编号为 {version_id} 的政策版本 / no such policy version")
+        raise HTTPException(404, f"没有编号为 {version_id} 的政策版本")
     return found
 
 
 def _in_scope(viewer: Viewer, record: dict[str, Any] | None) -> bool:
-    """A chain leader sees only enterprises in their clusters (as in the registry)."""
-    if record is None:
-        return False
-    return not viewer.scope or bool(set(record.get("clusters") or []) & set(viewer.scope))
+    """Whether the viewer may see this enterprise (``chanye.registry.scope``); the enterprises
+    policies read carry their clusters, which is what a chain leader's industries match."""
+    return record is not None and viewer.scope.admits(record["uscc"], record.get("clusters"))
 
 
 # --- the library ----------------------------------------------------------------------------
@@ -214,6 +224,9 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
         unreachable_total=workflow.unreachable_count(db),
     )
     context.update(extra)
+    context["names"] = display_names(
+        db, [v.created_by for v in versions] + [v.approved_by or "" for v in versions]
+    )
     return page(request, "policies/manage.html", context, status=status)
 
 
@@ -234,14 +247,14 @@ def add_draft(
     if file is not None and file.filename:
         content = file.file.read(MAX_POLICY_FILE + 1)
         if len(content) > MAX_POLICY_FILE:
-            return _manage_page(request, db, 413, error="政策文件不能超过 256 KB / file too large")
+            return _manage_page(request, db, 413, error="政策文件不能超过 256 KB")
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return _manage_page(request, db, 400, error="政策文件须为 UTF-8 编码 / not UTF-8")
+            return _manage_page(request, db, 400, error="政策文件须为 UTF-8 编码")
         source_name = SAFE_NAME.sub("_", Path(file.filename).name)[-120:] or "policy.yaml"
     if not text.strip():
-        return _manage_page(request, db, 400, error="请上传政策文件或粘贴其内容 / no policy given")
+        return _manage_page(request, db, 400, error="请上传政策文件或粘贴其内容")
     try:
         version = workflow.add_draft(db, text, source_name, viewer.actor)
     except PolicyFileError as invalid:
@@ -410,12 +423,13 @@ def _mine(
     request: Request, db: SessionDep, system: IndustrialSystem, viewer: Viewer, status: int = 200,
     **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
-    account = viewer.require_account()
-    own = account.enterprise_uscc
+    viewer.require_account()
+    own = viewer.scope.uscc
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
     context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
-               "message": None, "error": None, **_labels(system), **extra}  # fmt: skip
+               "message": None, "error": None, **_labels(request, system), **extra}  # fmt: skip
+    context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
     return page(request, "policies/mine.html", context, status=status)
 
 
@@ -433,7 +447,7 @@ def _decide(
     push = db.get(PolicyPush, push_id)
     account = viewer.require_account()
     if push is None:
-        raise HTTPException(404, "没有这条推送 / no such push")
+        raise HTTPException(404, "没有这条推送")
     decide = workflow.confirm if confirm else workflow.decline
     ask_first = not confirm and not is_confirmed(confirmed) and push.status == workflow.PUSHED
     try:
@@ -443,7 +457,7 @@ def _decide(
         decide(db, push, account, viewer.actor)
     except workflow.NotYourPushError:
         db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
-        raise HTTPException(404, "没有这条推送 / no such push") from None
+        raise HTTPException(404, "没有这条推送") from None
     except workflow.WorkflowRefusedError as refused:
         return _mine(request, db, system, viewer, 409, error=str(refused))
     db.commit()  # before the browser follows the redirect to the new status
@@ -531,9 +545,29 @@ def policy_page(
         "staff": staff,
         "manager": viewer.may("policies", "manage"),
         "message": RESULTS.get(result),
-        "field_labels": {n: f.label for n, f in FIELD_BY_NAME.items()},
+        "field_labels": field_labels(request.app.state.settings.annual_figures_year),
+        "sources": describe_changes(db, [latest.registry_change_id] if latest else []),
+        "group_titles": _same_group(db, workflow.policy_of(chosen)),
+        "names": display_names(
+            db,
+            [latest.actor if latest else ""]
+            + [v.created_by for v in versions]
+            + [v.published_by or "" for v in versions],
+        ),
     }
     return page(request, "policies/detail.html", context)
+
+
+def _same_group(db: SessionDep, policy: Policy) -> list[str]:
+    """The titles of the other published policies of this policy's exclusive group."""
+    if not policy.exclusive_group:
+        return []
+    return [
+        v.title
+        for v in workflow.published_versions(db)
+        if v.policy_id != policy.id
+        and workflow.policy_of(v).exclusive_group == policy.exclusive_group
+    ]
 
 
 def _slider(name: str, value: int | float) -> dict[str, Any]:
@@ -555,10 +589,9 @@ def _simulation_context(
     loaded: Population, policy: Policy, changes: dict[str, Any], viewer: Viewer,
     system: IndustrialSystem,
 ) -> dict[str, Any]:  # fmt: skip
-    result = simulate(loaded, policy, changes)
+    result = simulate(loaded, policy, changes, scope=viewer.scope)
     districts = {d.code: d.name for d in system.districts}
     industries = {ind.id: ind.name for _, ind in system.industries()}
-    clusters = [c for c in result.by_cluster if not viewer.scope or c["key"] in viewer.scope]
 
     def chart(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
         return {"labels": [names.get(r["key"], r["key"]) for r in rows],
@@ -567,16 +600,13 @@ def _simulation_context(
                 "before_amount": [r["before_amount"] for r in rows],
                 "after_amount": [r["after_amount"] for r in rows]}  # fmt: skip
 
-    def visible(sample: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [s for s in sample if _in_scope(viewer, loaded.record(s["uscc"]))]
-
     return {
         "sim": result,
         "district_chart": chart(result.by_district, districts),
-        "cluster_chart": chart(clusters, industries),
+        "cluster_chart": chart(result.by_cluster, industries),
         "districts": districts,
-        "gainers": visible(result.gainers),
-        "losers": visible(result.losers),
+        "gainers": result.gainers,  # the simulation ran within the viewer's scope
+        "losers": result.losers,
     }
 
 
@@ -651,11 +681,10 @@ def near_misses_page(
 ) -> HTMLResponse:
     chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
-        misses = [m for m in near_misses(loaded, policy, limit=100)
-                  if _in_scope(viewer, loaded.record(m.uscc))]  # fmt: skip
+        misses = near_misses(loaded, policy, limit=100, scope=viewer.scope)
         as_of = loaded.as_of
     context = {"version": chosen, "policy": policy, "misses": misses, "as_of": as_of,
-               **_labels(system)}  # fmt: skip
+               **_labels(request, system)}  # fmt: skip
     return page(request, "policies/near_misses.html", context)
 
 
@@ -676,6 +705,7 @@ def explain_lookup(
 def explain_page(
     request: Request,
     uscc: str,
+    db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: Analyse,
@@ -687,6 +717,12 @@ def explain_page(
             explain(loaded, policy, uscc) if _in_scope(viewer, loaded.record(uscc)) else None
         )
     if explained is None:
-        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise")
-    context = {"version": chosen, "policy": policy, "x": explained.to_dict(), **_labels(system)}
+        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
+    context = {
+        "version": chosen,
+        "policy": policy,
+        "x": explained.to_dict(),
+        **_labels(request, system),
+    }
+    context["sources"] = describe_changes(db, [explained.source_change])
     return page(request, "policies/explain.html", context)

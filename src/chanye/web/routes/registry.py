@@ -17,12 +17,14 @@ from sqlalchemy import select
 
 from chanye.policy import workflow
 from chanye.policy.service import rerun_after_registry_change, rollback_consequence
+from chanye.portal.accounts import display_names
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
 from chanye.registry.jobs import find_job
-from chanye.registry.queries import SORT_KEYS, SearchQuery
+from chanye.registry.queries import MAX_PAGE_SIZE, SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
+from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.models import RegistryChange
 from chanye.web.auth import Viewer, requires
@@ -38,6 +40,7 @@ TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
 ReadAccess = Annotated[Viewer, requires("registry", "read")]
 OwnAccess = Annotated[Viewer, requires("registry", "own")]
 WriteAccess = Annotated[Viewer, requires("registry", "write")]
+MAX_PAGE = 1_000_000  # beyond any registry's last page at the smallest size; later pages are empty
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
@@ -72,8 +75,11 @@ def search_query(
     status: Annotated[str | None, Query(description="active or closed")] = None,
     sort: Annotated[str, Query(description=f"One of {', '.join(SORT_KEYS)}")] = "revenue",
     desc: Annotated[bool, Query(description="Descending order")] = True,
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=200)] = 20,
+    page: Annotated[str, Query(description="Page number, from 1")] = "1",
+    size: Annotated[str, Query(description=f"Rows a page, 1 to {MAX_PAGE_SIZE}")] = "20",
+    after: Annotated[
+        str | None, Query(description="Keyset cursor: the previous page's next_after")
+    ] = None,
 ) -> SearchQuery:
     return SearchQuery(
         text=q or None, cluster=cluster or None, chain_link=link or None,
@@ -81,8 +87,20 @@ def search_query(
         min_revenue=_wan_to_yuan(min_revenue_wan, "最低营业收入"),
         max_revenue=_wan_to_yuan(max_revenue_wan, "最高营业收入"),
         status=status if status in ("active", "closed") else None, sort=sort if sort in SORT_KEYS else "revenue",
-        descending=desc, page=page, page_size=size, within=viewer.scope,
+        descending=desc, page=_whole(page, "页码", 1, MAX_PAGE),
+        page_size=_whole(size, "每页条数", 1, MAX_PAGE_SIZE),
+        after=_whole(after, "翻页位置", 0, MAX_PAGE * MAX_PAGE_SIZE) if after else None,
+        scope=viewer.scope,
     )  # fmt: skip
+
+
+def _whole(value: str, label: str, low: int, high: int) -> int:
+    """A whole number from the query string within [low, high], or a 400 saying which field."""
+    text = value.strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+    if number is None or not low <= number <= high:
+        raise HTTPException(400, f"{label}应为 {low} 到 {high:,} 之间的整数（收到“{value[:20]}”）")
+    return number
 
 
 def _wan_to_yuan(value: str | None, label: str) -> float | None:
@@ -92,21 +110,34 @@ def _wan_to_yuan(value: str | None, label: str) -> float | None:
     try:
         amount = float(value)
     except ValueError:
-        raise HTTPException(400, f"{label}应为数字（万元）/ {label} must be a number") from None
+        raise HTTPException(400, f"{label}应为数字（万元）") from None
     if amount < 0:
-        raise HTTPException(400, f"{label}不能为负数 / must not be negative")
+        raise HTTPException(400, f"{label}不能为负数")
     return amount * 1e4
 
 
 QueryDep = Annotated[SearchQuery, Depends(search_query)]
 
 
-def _page_context(context: RegistryContext) -> dict[str, Any]:
+def _page_context(context: RegistryContext, scope: Scope | None = None) -> dict[str, Any]:
     system = context.system
+    shown = scope or Scope.all()
+    names = {ind.id: ind.name for _, ind in system.industries()}
     return {
         "system": system,
+        "scope": shown,
+        "scope_names": [names[i] for i in shown.industries if i in names],
+        # The industries this viewer may search in, by kind (a chain leader: only their own).
+        "industry_groups": [
+            (kind, [ind for ind in group if shown.shows_industry(ind.id)])
+            for kind, group in (
+                ("战略性产业集群", system.clusters),
+                ("未来产业", system.future_industries),
+                ("现代服务业", system.service_industries),
+            )
+        ],
         "districts": {d.code: d.name for d in system.districts},
-        "industry_names": {ind.id: ind.name for _, ind in system.industries()},
+        "industry_names": names,
         "link_names": {lk.id: lk.name for _, ind in system.industries() for lk in ind.links},
         "tag_names": TAG_NAMES,
         "active": "registry",
@@ -122,8 +153,15 @@ def _render_search(
     """The whole search page, or (for HTMX) only its results, for one query."""
     with readers.reader(context) as reader:
         results = reader.search(query)
-        total = reader.count()
-    values = {**_page_context(context), "results": results, "query": query, "registry_total": total}
+        in_scope = reader.count(query.scope)
+        empty = in_scope == 0 and (query.scope.everything or reader.count() == 0)
+    values = {
+        **_page_context(context, query.scope),
+        "results": results,
+        "query": query,
+        "registry_total": in_scope,
+        "registry_empty": empty,
+    }
     template = "registry/search.html" if page else "registry/_results.html"
     return templates.TemplateResponse(request, template, values)
 
@@ -163,6 +201,7 @@ def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> di
         "total": results.total,
         "page": query.page,
         "pages": results.pages,
+        "next_after": results.next_after,
         "rows": results.rows,
     }
 
@@ -170,10 +209,7 @@ def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> di
 @router.get("/api/registry/stats", summary="Registry statistics (JSON)")
 def stats_json(context: ContextDep, readers: ReadersDep, viewer: ReadAccess) -> dict[str, Any]:
     with readers.reader(context) as reader:
-        stats = reader.stats()
-    if viewer.scope:  # a chain leader sees the figures of their own clusters only
-        stats["by_cluster"] = {k: v for k, v in stats["by_cluster"].items() if k in viewer.scope}
-    return stats
+        return reader.stats(viewer.scope)
 
 
 # --- one enterprise -----------------------------------------------------------------------------
@@ -186,23 +222,12 @@ def _enterprise_or_404(
     those in their clusters. A record one may not see answers 404 like a missing one, so that
     probing does not reveal which enterprises exist."""
     record = None
-    if _may_see(viewer, uscc):
+    if viewer.scope.admits_uscc(uscc):
         with readers.reader(context) as reader:
             record = reader.show(uscc)
-    if record is not None and viewer.scope and not set(record["industries"]) & set(viewer.scope):
-        record = None
-    if record is None:
-        raise HTTPException(
-            404, f"企业库中没有统一社会信用代码为“{uscc}”的企业 / no enterprise {uscc}"
-        )
+    if record is None or not viewer.scope.admits(record["uscc"], record["industries"]):
+        raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     return record
-
-
-def _may_see(viewer: Viewer, uscc: str) -> bool:
-    if viewer.may("registry", "read"):
-        return True
-    own = viewer.account.enterprise_uscc if viewer.account else None
-    return own is not None and own == uscc.upper()
 
 
 @router.get(
@@ -261,6 +286,7 @@ def imports_page(
     return templates.TemplateResponse(
         request, "registry/imports.html",
         {**_page_context(context), "changes": changes, "message": request.query_params.get("message"),
+         "names": display_names(session, [c.actor for c in changes]),
          "has_errors": {c.id: bool(c.file_name and errors_path_for(Path(c.file_name)).exists()) for c in changes}},
     )  # fmt: skip
 
@@ -276,7 +302,7 @@ def start_import(
 ) -> RedirectResponse:
     name = SAFE_NAME.sub("_", Path(file.filename or "upload.csv").name)[-120:]
     if Path(name).suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm", ".parquet"):
-        raise HTTPException(400, "只接受 CSV、XLSX 或 Parquet 文件 / CSV, XLSX or Parquet only")
+        raise HTTPException(400, "只接受 CSV、XLSX 或 Parquet 文件")
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     target = folder / name
@@ -290,9 +316,7 @@ def start_import(
             out.write(chunk)
     if written > limit:
         shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(
-            413, f"文件超过 {settings.max_upload_mb} MB 上限 / file larger than the limit"
-        )
+        raise HTTPException(413, f"文件超过 {settings.max_upload_mb} MB 上限")
     job_id = jobs.start(session, settings, target, name, viewer.actor, strict)
     return RedirectResponse(f"/registry/imports/jobs/{job_id}", status_code=303)
 
@@ -332,7 +356,7 @@ def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Res
     change = session.get(RegistryChange, change_id)
     report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
     if report is None or not report.exists():
-        raise HTTPException(404, f"第 {change_id} 号导入没有错误报告 / no error report")
+        raise HTTPException(404, f"第 {change_id} 号导入没有错误报告")
     return Response(
         _csv_to_xlsx(report),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -19,7 +19,7 @@ router = APIRouter(dependencies=[requires("system", "read")])
 def _industry_or_404(system: IndustrialSystem, industry_id: str) -> Industry:
     industry = system.industry(industry_id)
     if industry is None:
-        raise HTTPException(404, f"没有标识为“{industry_id}”的产业 / no industry {industry_id!r}")
+        raise HTTPException(404, f"没有标识为“{industry_id}”的产业")
     return industry
 
 
@@ -39,7 +39,7 @@ def cluster_rows(
     tier: Annotated[str | None, Query(description="Tier id; all tiers when omitted")] = None,
 ) -> HTMLResponse:
     if tier and system.tier(tier) is None:
-        raise HTTPException(404, f"没有标识为“{tier}”的梯队 / no tier {tier!r}")
+        raise HTTPException(404, f"没有标识为“{tier}”的梯队")
     clusters = system.clusters_in_tier(tier) if tier else system.clusters
     return templates.TemplateResponse(
         request, "system/_cluster_rows.html", {"system": system, "clusters": clusters}

@@ -45,7 +45,7 @@ page = area_renderer("trainings")
 def _training(db: SessionDep, training_id: int) -> Training:
     training = db.get(Training, training_id)
     if training is None:
-        raise HTTPException(404, f"没有编号为 {training_id} 的培训 / no such training")
+        raise HTTPException(404, f"没有编号为 {training_id} 的培训")
     return training
 
 
