@@ -38,9 +38,27 @@ def database_exists(url: str) -> bool:
     return Path(parsed.database).exists()
 
 
-@cache
+# One engine per URL, pool options and process: engines hold the connection pools.
+_ENGINES: dict[tuple[str, PoolOptions], Engine] = {}
+
+
 def engine_for(url: str, pool: PoolOptions = DEFAULT_POOL) -> Engine:
-    """One engine per URL, pool options and process (engines hold the connection pool)."""
+    """The process's engine for ``url`` with these pool options, created on first use."""
+    engine = _ENGINES.get((url, pool))
+    if engine is None:
+        engine = _ENGINES.setdefault((url, pool), _new_engine(url, pool))
+    return engine
+
+
+def dispose_engines(url: str) -> None:
+    """Close every pooled connection to ``url`` and forget its engines (a database about to be
+    dropped must not keep idle connections open on the server)."""
+    for key in [key for key in _ENGINES if key[0] == url]:
+        _ENGINES.pop(key).dispose()
+    _session_factory.cache_clear()
+
+
+def _new_engine(url: str, pool: PoolOptions) -> Engine:
     options: dict[str, object] = {}
     if not _in_memory(url):
         options = {
@@ -96,9 +114,11 @@ def scratch_schema(server_url: str, prefix: str) -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in server_url else "?"
+    url = f"{server_url}{separator}options=-csearch_path%3D{schema}"
     try:
-        yield f"{server_url}{separator}options=-csearch_path%3D{schema}"
+        yield url
     finally:
+        dispose_engines(url)
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
