@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +67,33 @@ class Settings(BaseSettings):
         default=False,
         description="TESTING ONLY: serve the current captcha answer at /testing/captcha-answer so "
         "browser tests can log in. Never turn on in production",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the identity provider (统一身份认证, OpenID Connect) enterprise "
+        "accounts may bind through; https (loopback excepted). Off unless the client id and "
+        "secret are set too",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="chanye's client id at the identity provider"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="chanye's client secret at the identity provider"
+    )
+    oidc_uscc_claim: str = Field(
+        default="uscc",
+        min_length=1,
+        description="Name of the ID-token claim carrying the enterprise's USCC",
+    )
+    oidc_scope: str = Field(
+        default="openid",
+        min_length=1,
+        description="Scopes asked of the identity provider (space-separated; must include openid)",
+    )
+    oidc_button_label: str = Field(
+        default="统一身份认证登录",
+        min_length=1,
+        description="Label of the button that binds through the identity provider (e.g. 粤商通登录)",
     )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")

@@ -30,7 +30,7 @@ from chanye.policy.engine import Population, compile_set, condition_columns_sql
 from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
-from chanye.portal import emails
+from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor, record
@@ -410,10 +410,12 @@ def notify_new_pushes(
 ) -> int:
     """Mail the accounts of the enterprises that got a new push in this run; returns how many
     mails went out. A mail that cannot be sent does not undo the run (the push is on the
-    enterprise's page either way)."""
+    enterprise's page either way). Only accounts verified for the enterprise are told."""
+    bound = binding.verified_pairs().subquery()
     rows = session.execute(
         select(PolicyPush, Account, PolicyVersion)
-        .join(Account, Account.enterprise_uscc == PolicyPush.uscc)
+        .join(bound, bound.c.uscc == PolicyPush.uscc)
+        .join(Account, Account.id == bound.c.account_id)
         .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
         .where(PolicyPush.first_run_id == run.id, PolicyPush.status == PUSHED,
                Account.status == "active", Account.email_confirmed.is_(True))
@@ -449,10 +451,11 @@ def decline(session: Session, push: PolicyPush, account: Account, actor: Actor) 
 
 def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, to: str) -> None:
     action = "policy.push.confirm" if to == CONFIRMED else "policy.push.decline"
-    own = (account.enterprise_uscc or "").strip().upper()
+    own = binding.verified_uscc(session, account)
     if own != push.uscc:
         record(session, actor, action, "policy_push", str(push.id),
-               after={"uscc": push.uscc, "account_uscc": own or None}, result="refused")  # fmt: skip
+               after={"uscc": push.uscc, "account_uscc": account.enterprise_uscc,
+                      "verified_uscc": own}, result="refused")  # fmt: skip
         raise NotYourPushError()
     version = session.get(PolicyVersion, push.policy_version_id)
     if version is None or version.status != PUBLISHED:

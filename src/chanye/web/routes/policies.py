@@ -31,6 +31,7 @@ from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
 from chanye.policy.service import PopulationCache
 from chanye.policy.simulate import parse_setting, simulate
+from chanye.portal.binding import verified_uscc
 from chanye.portal.mail import MailSettings
 from chanye.registry.context import RegistryContext
 from chanye.registry.schema import TAG_LABELS
@@ -322,10 +323,10 @@ def _mine(
     **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
     account = viewer.require_account()
-    own = account.enterprise_uscc
+    own = verified_uscc(db, account)
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
-    context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
+    context = {"own": own, "claimed": account.enterprise_uscc, "items": items, "rivals": workflow.exclusive_rivals(pushes),
                "message": None, "error": None, **_labels(system), **extra}  # fmt: skip
     return page(request, "policies/mine.html", context, status=status)
 

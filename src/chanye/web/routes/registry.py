@@ -13,9 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
 from chanye.policy.service import rerun_after_registry_change
+from chanye.portal.binding import verified_uscc
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for
@@ -176,13 +178,13 @@ def stats_json(context: ContextDep, readers: ReadersDep, viewer: ReadAccess) -> 
 
 
 def _enterprise_or_404(
-    context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer
+    context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer, db: Session
 ) -> dict[str, Any]:
-    """The record, if this viewer may see it: an enterprise only its own, a chain leader only
-    those in their clusters. A record one may not see answers 404 like a missing one, so that
-    probing does not reveal which enterprises exist."""
+    """The record, if this viewer may see it: an enterprise only its own (once its binding is
+    verified), a chain leader only those in their clusters. A record one may not see answers 404
+    like a missing one, so that probing does not reveal which enterprises exist."""
     record = None
-    if _may_see(viewer, uscc):
+    if _may_see(viewer, uscc, db):
         with readers.reader(context) as reader:
             record = reader.show(uscc)
     if record is not None and viewer.scope and not set(record["industries"]) & set(viewer.scope):
@@ -194,10 +196,10 @@ def _enterprise_or_404(
     return record
 
 
-def _may_see(viewer: Viewer, uscc: str) -> bool:
+def _may_see(viewer: Viewer, uscc: str, db: Session) -> bool:
     if viewer.may("registry", "read"):
         return True
-    own = viewer.account.enterprise_uscc if viewer.account else None
+    own = verified_uscc(db, viewer.account)
     return own is not None and own == uscc.upper()
 
 
@@ -212,7 +214,7 @@ def enterprise_page(
     session: SessionDep,
     viewer: OwnAccess,
 ) -> HTMLResponse:
-    record = _enterprise_or_404(context, readers, uscc, viewer)
+    record = _enterprise_or_404(context, readers, uscc, viewer, session)
     return templates.TemplateResponse(
         request,
         "registry/enterprise.html",
@@ -241,9 +243,9 @@ def evidence_by_industry(evidence: list[dict[str, Any]]) -> dict[str, list[dict[
 
 @router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
 def enterprise_json(
-    uscc: str, context: ContextDep, readers: ReadersDep, viewer: OwnAccess
+    uscc: str, context: ContextDep, readers: ReadersDep, session: SessionDep, viewer: OwnAccess
 ) -> dict[str, Any]:
-    return _enterprise_or_404(context, readers, uscc, viewer)
+    return _enterprise_or_404(context, readers, uscc, viewer, session)
 
 
 # --- imports ------------------------------------------------------------------------------------
