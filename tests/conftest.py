@@ -27,6 +27,7 @@ from chanye.config import Settings
 from chanye.store.migrate import upgrade
 from chanye.web.app import create_app
 from tests.mailbox import Mailbox
+from tests.oidc_provider import OidcProvider
 
 POSTGRES_URL = os.environ.get("CHANYE_TEST_DATABASE_URL")
 CHANYE_BIN = str(Path(sys.executable).with_name("chanye"))
@@ -110,6 +111,23 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
     finally:
         box.stop()
+
+
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider (统一身份认证 stand-in) on a free local port."""
+    provider = OidcProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def oidc_provider(identity_provider: OidcProvider) -> OidcProvider:
+    """The provider, behaving again as a good one, for this test."""
+    identity_provider.reset()
+    return identity_provider
 
 
 @pytest.fixture
