@@ -156,13 +156,15 @@ def live_settings(live_data_dir: Path) -> Settings:
 
 
 @contextmanager
-def serving(data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+def serving(data_dir: Path, mailbox: Mailbox, **settings: str) -> Iterator[str]:
     """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
-    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL."""
+    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL.
+    ``settings`` are more of its settings (``oidc_issuer="..."`` for CHANYE_OIDC_ISSUER)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
-                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base)  # fmt: skip
+                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base,
+                  **{f"CHANYE_{name.upper()}": value for name, value in settings.items()})  # fmt: skip
     server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:

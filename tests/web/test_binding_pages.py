@@ -268,7 +268,7 @@ def test_accounts_that_cannot_bind_are_told_so(client: TestClient, settings: Set
     sign_in_as(client, "enterprise")  # no USCC
     assert 'id="no-uscc"' in client.get("/account/binding").text
     assert upload(client, licence=LICENCE, authorisation=LETTER).status_code == 400
-    assert client.post("/account/binding/oidc").status_code == 404  # no identity provider
+    assert client.get("/account/binding/oidc").status_code == 404  # no identity provider
     sign_in_as(client, "individual")
     assert client.get("/account/binding").status_code == 403
     sign_in_as(client, "investment")

@@ -54,7 +54,7 @@ def to_provider_and_back(client: TestClient) -> str:
     browser back to (not yet followed)."""
     page = client.get("/account/binding").text
     assert 'id="oidc-button"' in page and "粤商通登录" in page
-    started = client.post("/account/binding/oidc", follow_redirects=False)
+    started = client.get("/account/binding/oidc", follow_redirects=False)
     assert started.status_code == 303, started.text
     authorize = started.headers["location"]
     query = parse_qs(urlsplit(authorize).query)

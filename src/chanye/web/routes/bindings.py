@@ -142,7 +142,7 @@ def _provider(settings: Settings) -> identity.Provider:
     return provider
 
 
-@router.post("/account/binding/oidc", summary="Go to the identity provider (统一身份认证) to bind")
+@router.get("/account/binding/oidc", summary="Go to the identity provider (统一身份认证) to bind")
 def start_identity(
     request: Request, db: SessionDep, settings: SettingsDep, viewer: Own
 ) -> Response:
