@@ -199,7 +199,8 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         actions = [(a.action, a.result) for a in db.scalars(select(AuditEntry))]
         assert actions.count(("policy.run", "success")) == 4
         assert ("policy.draft", "success") in actions and ("policy.publish", "success") in actions
-        assert actions.count(("policy.push.confirm", "refused")) == 3  # another enterprise, none, an unverified claimant
+        # Refused: another enterprise, an account of none, an unverified claimant.
+        assert actions.count(("policy.push.confirm", "refused")) == 3
         assert actions.count(("policy.push.confirm", "success")) == 1
         assert ("policy.push.decline", "success") in actions
         assert db.scalar(select(PolicyRun.id).order_by(PolicyRun.id.desc())) == 4

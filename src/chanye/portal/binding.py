@@ -30,8 +30,8 @@ from chanye.portal import documents, emails
 from chanye.portal.accounts import Problem, find_account
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.portal.roles import ENTERPRISE_ROLES
-from chanye.store.audit import Actor, record
-from chanye.store.models import Account, AuditEntry, BindingDocument, EnterpriseBinding, utcnow
+from chanye.store.audit import Actor, record, trail
+from chanye.store.models import Account, BindingDocument, EnterpriseBinding, utcnow
 
 PENDING, VERIFIED, REJECTED, REVOKED = "pending", "verified", "rejected", "revoked"
 STATE_LABELS = {PENDING: "待核验", VERIFIED: "已核验", REJECTED: "已驳回", REVOKED: "已解除"}
@@ -280,18 +280,7 @@ def decide(
         if account is not None:
             _tell_verified(settings, account, binding)
         return
-    before, now = _state_of(binding), utcnow()
-    binding.state, binding.reason, binding.decided_by = REJECTED, reason, actor.name
-    binding.decided_at = binding.updated_at = now
-    record(
-        session,
-        actor,
-        "binding.reject",
-        OBJECT_TYPE,
-        str(binding.id),
-        before=before,
-        after={**_state_of(binding), "reason": reason},
-    )
+    _close(session, binding, REJECTED, reason, actor)
     if account is not None:
         _send(
             settings,
@@ -519,19 +508,8 @@ def revoke(
 def _revoke(
     session: Session, settings: Settings, binding: EnterpriseBinding, reason: str, actor: Actor
 ) -> None:
-    before, now = _state_of(binding), utcnow()
     was_admin = binding.enterprise_role == ENTERPRISE_ADMIN
-    binding.state, binding.reason, binding.decided_by = REVOKED, reason, actor.name
-    binding.decided_at = binding.updated_at = now
-    record(
-        session,
-        actor,
-        "binding.revoke",
-        OBJECT_TYPE,
-        str(binding.id),
-        before=before,
-        after={**_state_of(binding), "reason": reason},
-    )
+    _close(session, binding, REVOKED, reason, actor)
     if was_admin:
         _promote_successor(session, binding.uscc, actor)
     account = session.get(Account, binding.account_id)
@@ -539,6 +517,25 @@ def _revoke(
         _send(
             settings, account, emails.binding_revoked(account.display_name, reason, _link(settings))
         )
+
+
+def _close(
+    session: Session, binding: EnterpriseBinding, state: str, reason: str, actor: Actor
+) -> None:
+    """Reject (documents waiting) or revoke (verified) a binding, with the reason, audited."""
+    before, now = _state_of(binding), utcnow()
+    binding.state, binding.reason, binding.decided_by = state, reason, actor.name
+    binding.decided_at = binding.updated_at = now
+    action = "binding.reject" if state == REJECTED else "binding.revoke"
+    record(
+        session,
+        actor,
+        action,
+        OBJECT_TYPE,
+        str(binding.id),
+        before=before,
+        after={**_state_of(binding), "reason": reason},
+    )
 
 
 def _promote_successor(session: Session, uscc: str, actor: Actor) -> None:
@@ -610,15 +607,7 @@ class Step:
 
 
 def timeline(session: Session, binding_id: int) -> list[Step]:
-    entries = session.scalars(
-        select(AuditEntry)
-        .where(
-            AuditEntry.object_type == OBJECT_TYPE,
-            AuditEntry.object_id == str(binding_id),
-            AuditEntry.action.in_(STEP_LABELS),
-        )
-        .order_by(AuditEntry.id)
-    )
+    entries = trail(session, OBJECT_TYPE, str(binding_id), STEP_LABELS)
     return [Step(e.at, STEP_LABELS[e.action], e.actor, e.result) for e in entries]
 
 

@@ -32,6 +32,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from chanye.beijing import aware
@@ -41,6 +42,7 @@ from chanye.store.audit import Actor, record
 from chanye.store.models import Account, EnterpriseBinding, IdentityLogin, utcnow
 
 TRIP_MINUTES = 10
+STALE_AFTER = dt.timedelta(days=1)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 CALLBACK_PATH = "/account/binding/oidc/callback"
 TIMEOUT_SECONDS = 10
@@ -124,6 +126,8 @@ def start(session: Session, provider: Provider, account: Account, web_session_id
         metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
     )
     now = utcnow()
+    # Trips that never came back are of no use after they expire: drop the old ones.
+    session.execute(delete(IdentityLogin).where(IdentityLogin.expires_at < now - STALE_AFTER))
     session.add(
         IdentityLogin(
             state_hash=_hash(state),

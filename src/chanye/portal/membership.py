@@ -21,8 +21,8 @@ from chanye.config import Settings
 from chanye.portal import binding, documents, emails
 from chanye.portal.accounts import EMAIL, MOBILE, Problem
 from chanye.portal.mail import MailSettings, send_mail
-from chanye.store.audit import Actor, record
-from chanye.store.models import Account, AuditEntry, MembershipApplication, utcnow
+from chanye.store.audit import Actor, record, trail
+from chanye.store.models import Account, MembershipApplication, utcnow
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
 
@@ -340,12 +340,7 @@ class Step:
 
 
 def timeline(session: Session, application_id: int) -> list[Step]:
-    entries = session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.object_type == OBJECT_TYPE, AuditEntry.object_id == str(application_id),
-               AuditEntry.action.in_(STEP_LABELS))
-        .order_by(AuditEntry.id)
-    )  # fmt: skip
+    entries = trail(session, OBJECT_TYPE, str(application_id), STEP_LABELS)
     return [Step(e.at, STEP_LABELS[e.action], e.actor, e.role, e.action) for e in entries]
 
 

@@ -238,20 +238,25 @@ class MembershipApplication(Base):
     __table_args__ = (Index("ix_membership_applications_status", "status", "id"),)
 
 
-class MembershipDocument(Base):
-    """A file uploaded with an application, stored outside the web root under a random name."""
+class StoredFileColumns:
+    """What a document row keeps about its file (see ``chanye.portal.documents``)."""
 
-    __tablename__ = "membership_documents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))  # licence / other
+    kind: Mapped[str] = mapped_column(String(20))  # licence / other / authorisation
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(60), doc="As detected from the content")
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     stored_name: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MembershipDocument(StoredFileColumns, Base):
+    """A file uploaded with an application, stored outside the web root under a random name."""
+
+    __tablename__ = "membership_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_membership_documents_application", "application_id"),)
 
@@ -442,20 +447,13 @@ class EnterpriseBinding(Base):
     )
 
 
-class BindingDocument(Base):
+class BindingDocument(StoredFileColumns, Base):
     """A file uploaded to verify a binding (营业执照, 授权委托书), stored like membership's."""
 
     __tablename__ = "binding_documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     binding_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))  # licence / authorisation
-    original_name: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(60), doc="As detected from the content")
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    stored_name: Mapped[str] = mapped_column(String(80))
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_binding_documents_binding", "binding_id"),)
 

@@ -8,16 +8,17 @@ domain answer 400/409 with the page and its reasons (never 403: the route itself
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from chanye.config import Settings
 from chanye.portal import binding, documents, identity
 from chanye.portal.accounts import Problem
 from chanye.portal.binding import BindingRefusedError
-from chanye.store.audit import record
+from chanye.store.audit import Actor, record
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
@@ -83,18 +84,19 @@ def _own_step(
     request: Request,
     db: SessionDep,
     settings: Settings,
-    account: Account,
+    viewer: Viewer,
     done: str,
-    refused_status: int,
-    step: Callable[[], object],
+    step: Callable[[Session, Settings, Account, Any, Actor], object],
+    argument: Any,
 ) -> Response:
-    """Take one step on the account's binding: back to its page, with the outcome."""
+    """Take one step on the account's binding (``step(db, settings, account, argument, actor)``):
+    back to its page with the outcome. Refused uploads answer 400, refused steps 409."""
+    account = viewer.require_account()
     try:
-        step()
+        step(db, settings, account, argument, viewer.actor)
     except BindingRefusedError as refused:
-        return _own_page(
-            request, db, settings, account, _messages(refused.problems), refused_status
-        )
+        status = 400 if done == "submitted" else 409
+        return _own_page(request, db, settings, account, _messages(refused.problems), status)
     return RedirectResponse(f"/account/binding?done={done}", 303)
 
 
@@ -118,21 +120,12 @@ def submit_documents(
         UploadFile | None, File(description="授权委托书, signed by the legal representative")
     ] = None,
 ) -> Response:
-    account = viewer.require_account()
     limit = settings.max_document_mb << 20
     uploads = [
         *read_upload(licence, documents.LICENCE, limit),
         *read_upload(authorisation, documents.AUTHORISATION, limit),
     ]
-    return _own_step(
-        request,
-        db,
-        settings,
-        account,
-        "submitted",
-        400,
-        lambda: binding.submit_documents(db, settings, account, uploads, viewer.actor),
-    )
+    return _own_step(request, db, settings, viewer, "submitted", binding.submit_documents, uploads)
 
 
 def _provider(settings: Settings) -> identity.Provider:
@@ -193,16 +186,7 @@ def invite(
     viewer: Own,
     invitee: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    account = viewer.require_account()
-    return _own_step(
-        request,
-        db,
-        settings,
-        account,
-        "invited",
-        409,
-        lambda: binding.invite(db, settings, account, invitee, viewer.actor),
-    )
+    return _own_step(request, db, settings, viewer, "invited", binding.invite, invitee)
 
 
 @router.post(
@@ -212,16 +196,7 @@ def invite(
 def remove(
     request: Request, binding_id: int, db: SessionDep, settings: SettingsDep, viewer: Own
 ) -> Response:
-    account = viewer.require_account()
-    return _own_step(
-        request,
-        db,
-        settings,
-        account,
-        "removed",
-        409,
-        lambda: binding.remove(db, settings, account, binding_id, viewer.actor),
-    )
+    return _own_step(request, db, settings, viewer, "removed", binding.remove, binding_id)
 
 
 # --- staff ------------------------------------------------------------------------------------
