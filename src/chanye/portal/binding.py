@@ -188,13 +188,8 @@ def submit_documents(
         raise BindingRefusedError(problems)
     binding = binding or _new_binding(session, account)
     before = _state_of(binding)
-    now = utcnow()
-    binding.state, binding.method, binding.submitted_at, binding.updated_at = (
-        PENDING,
-        DOCUMENTS,
-        now,
-        now,
-    )
+    binding.state, binding.method = PENDING, DOCUMENTS
+    binding.submitted_at = binding.updated_at = utcnow()
     binding.reason = binding.decided_by = binding.decided_at = binding.enterprise_role = None
     stored = documents.write_files(session, uploads, settings.uploads_dir / FOLDER)
     session.add_all(BindingDocument(binding_id=binding.id, **asdict(s)) for s in stored)
@@ -323,7 +318,7 @@ def _verify(
     subject: str | None = None,
 ) -> None:
     """Make a binding verified; its enterprise's first verified account is its administrator."""
-    before, now = _state_of(binding), utcnow()
+    before = _state_of(binding)
     has_admin = session.scalar(
         select(EnterpriseBinding.id)
         .where(
@@ -336,17 +331,7 @@ def _verify(
     )
     binding.state, binding.method, binding.subject = VERIFIED, method, subject
     binding.enterprise_role = ENTERPRISE_MEMBER if has_admin else ENTERPRISE_ADMIN
-    binding.decided_by, binding.reason = actor.name, None
-    binding.decided_at = binding.updated_at = now
-    record(
-        session,
-        actor,
-        action,
-        OBJECT_TYPE,
-        str(binding.id),
-        before=before,
-        after=_state_of(binding),
-    )
+    _settle(session, binding, None, actor, action, before)
 
 
 # --- the other ways to verify ----------------------------------------------------------------
@@ -523,19 +508,25 @@ def _close(
     session: Session, binding: EnterpriseBinding, state: str, reason: str, actor: Actor
 ) -> None:
     """Reject (documents waiting) or revoke (verified) a binding, with the reason, audited."""
-    before, now = _state_of(binding), utcnow()
-    binding.state, binding.reason, binding.decided_by = state, reason, actor.name
-    binding.decided_at = binding.updated_at = now
+    before = _state_of(binding)
+    binding.state = state
     action = "binding.reject" if state == REJECTED else "binding.revoke"
-    record(
-        session,
-        actor,
-        action,
-        OBJECT_TYPE,
-        str(binding.id),
-        before=before,
-        after={**_state_of(binding), "reason": reason},
-    )
+    _settle(session, binding, reason, actor, action, before)
+
+
+def _settle(
+    session: Session,
+    binding: EnterpriseBinding,
+    reason: str | None,
+    actor: Actor,
+    action: str,
+    before: dict[str, str | None],
+) -> None:
+    """Who decided, when and why; audited with the state before and after."""
+    binding.reason, binding.decided_by = reason, actor.name
+    binding.decided_at = binding.updated_at = utcnow()
+    after = {**_state_of(binding), **({"reason": reason} if reason else {})}
+    record(session, actor, action, OBJECT_TYPE, str(binding.id), before=before, after=after)
 
 
 def _promote_successor(session: Session, uscc: str, actor: Actor) -> None:
