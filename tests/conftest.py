@@ -27,6 +27,7 @@ from chanye.store.database import scratch_schema
 from chanye.store.migrate import upgrade
 from chanye.web.app import create_app
 from tests.mailbox import Mailbox
+from tests.oidc_provider import OidcProvider
 
 POSTGRES_URL = os.environ.get("CHANYE_TEST_DATABASE_URL")
 CHANYE_BIN = str(Path(sys.executable).with_name("chanye"))
@@ -110,6 +111,23 @@ def mailbox() -> Iterator[Mailbox]:
         box.stop()
 
 
+@pytest.fixture(scope="session")
+def identity_provider() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider (统一身份认证 stand-in) on a free local port."""
+    provider = OidcProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def oidc_provider(identity_provider: OidcProvider) -> OidcProvider:
+    """The provider, behaving again as a good one, for this test."""
+    identity_provider.reset()
+    return identity_provider
+
+
 @pytest.fixture
 def portal(tmp_path: Path, mailbox: Mailbox) -> Iterator[TestClient]:
     """The app with the captcha testing setting on and mail going to a real SMTP server."""
@@ -135,11 +153,16 @@ def live_settings(live_data_dir: Path) -> Settings:
     return Settings(data_dir=live_data_dir)
 
 
+def _variable(name: str) -> str:
+    return name if name.startswith("CHANYE_") else f"CHANYE_{name.upper()}"
+
+
 @contextmanager
 def serving(data_dir: Path, mailbox: Mailbox, *args: str, **extra_env: str) -> Iterator[str]:
     """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
     ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL.
-    ``args`` go to ``chanye serve`` (``--workers 2``), ``extra_env`` to its environment."""
+    ``args`` go to ``chanye serve`` (``--workers 2``), ``extra_env`` to its environment: settings
+    by their variable (``CHANYE_WARM_UP``) or field name (``oidc_issuer``)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = cli_env(
@@ -148,7 +171,7 @@ def serving(data_dir: Path, mailbox: Mailbox, *args: str, **extra_env: str) -> I
         CHANYE_SMTP_HOST="127.0.0.1",
         CHANYE_SMTP_PORT=str(mailbox.port),
         CHANYE_PUBLIC_URL=base,
-        **extra_env,
+        **{_variable(name): value for name, value in extra_env.items()},
     )
     # Its messages go to a file: a pipe nobody reads would fill up and stop the server.
     with tempfile.TemporaryFile() as errors:

@@ -10,7 +10,7 @@ import datetime as dt
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chanye.beijing import BEIJING
@@ -90,6 +90,33 @@ class Settings(BaseSettings):
         description="Longest a web request's database statement may run (PostgreSQL) or wait "
         "for a lock (SQLite) before it is answered 503",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the identity provider (统一身份认证, OpenID Connect) enterprise "
+        "accounts may bind through; https (loopback excepted). Off unless the client id and "
+        "secret are set too",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="chanye's client id at the identity provider"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="chanye's client secret at the identity provider"
+    )
+    oidc_uscc_claim: str = Field(
+        default="uscc",
+        min_length=1,
+        description="Name of the ID-token claim carrying the enterprise's USCC",
+    )
+    oidc_scope: str = Field(
+        default="openid",
+        min_length=1,
+        description="Scopes asked of the identity provider (space-separated; must include openid)",
+    )
+    oidc_button_label: str = Field(
+        default="统一身份认证登录",
+        min_length=1,
+        description="Label of the button that binds through the identity provider (e.g. 粤商通登录)",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
     figures_year: int | None = Field(
@@ -119,6 +146,8 @@ class Settings(BaseSettings):
         """These settings as ``CHANYE_`` variables, for a child process to read the same ones."""
         values: dict[str, str] = {}
         for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             if value is not None:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 values[f"CHANYE_{name.upper()}"] = text

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
 from chanye.policy.engine import Population
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.service import load_population
+from chanye.portal import binding
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
 from chanye.registry.storage import RegistryPaths
@@ -83,8 +85,25 @@ def pushes(url: str) -> dict[str, PolicyPush]:
     return {p.uscc: p for p in found}
 
 
-def enterprise(n: int | None) -> Account:
-    return Account(username=f"e{n}", enterprise_uscc=uscc(n) if n else None, role="enterprise")
+def enterprise(db: Session, n: int | None, verified: bool = True) -> Account:
+    """The account of enterprise n (made once), its binding verified unless told otherwise."""
+    username = f"e{n}" if verified else f"claimant{n}"
+    account = db.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        account = Account(
+            username=username,
+            email=f"{username}@example.cn",
+            display_name=username,
+            kind="enterprise",
+            role="enterprise",
+            password_hash="-",
+            enterprise_uscc=uscc(n) if n else None,
+        )
+        db.add(account)
+        db.flush()
+        if verified and n:
+            binding.verify_by_administrator(db, account, Actor("test", "admin"))
+    return account
 
 
 def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Path) -> None:
@@ -114,20 +133,25 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         push_1 = db.get(PolicyPush, first[uscc(1)].id)
         assert push_1 is not None
         with pytest.raises(workflow.NotYourPushError):
-            workflow.confirm(db, push_1, enterprise(2), Actor("e2", "enterprise"))
+            workflow.confirm(db, push_1, enterprise(db, 2), Actor("e2", "enterprise"))
         with pytest.raises(workflow.NotYourPushError):
-            workflow.confirm(db, push_1, enterprise(None), Actor("x", "enterprise"))
+            workflow.confirm(db, push_1, enterprise(db, None), Actor("x", "enterprise"))
+        # Claiming the USCC is not enough: an account whose binding is not verified is refused.
+        with pytest.raises(workflow.NotYourPushError):
+            workflow.confirm(
+                db, push_1, enterprise(db, 1, verified=False), Actor("c1", "enterprise")
+            )
     with session_scope(url) as db:
         push_1, push_3 = (
             db.get(PolicyPush, first[uscc(1)].id),
             db.get(PolicyPush, first[uscc(3)].id),
         )
         assert push_1 is not None and push_3 is not None
-        workflow.confirm(db, push_1, enterprise(1), Actor("e1", "enterprise"))
+        workflow.confirm(db, push_1, enterprise(db, 1), Actor("e1", "enterprise"))
         with pytest.raises(workflow.WorkflowRefusedError, match="尚缺部分数据"):
-            workflow.confirm(db, push_3, enterprise(3), Actor("e3", "enterprise"))
+            workflow.confirm(db, push_3, enterprise(db, 3), Actor("e3", "enterprise"))
         with pytest.raises(workflow.WorkflowRefusedError, match="不能再更改"):
-            workflow.decline(db, push_1, enterprise(1), Actor("e1", "enterprise"))
+            workflow.decline(db, push_1, enterprise(db, 1), Actor("e1", "enterprise"))
 
     # The registry changes: 2 no longer qualifies, 5 now does, 1's R&D rises after it confirmed.
     population = load(
@@ -168,7 +192,7 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         assert (run.gained, run.lost) == (1, 0)
         declined = db.get(PolicyPush, third[uscc(5)].id)
         assert declined is not None
-        workflow.decline(db, declined, enterprise(5), Actor("e5", "enterprise"))
+        workflow.decline(db, declined, enterprise(db, 5), Actor("e5", "enterprise"))
     fourth = pushes(url)
     assert len(fourth) == 4 and fourth[uscc(2)].status == workflow.PUSHED
     assert fourth[uscc(5)].status == workflow.DECLINED and fourth[uscc(5)].decided_by == "e5"
@@ -177,7 +201,8 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         actions = [(a.action, a.result) for a in db.scalars(select(AuditEntry))]
         assert actions.count(("policy.run", "success")) == 4
         assert ("policy.draft", "success") in actions and ("policy.publish", "success") in actions
-        assert actions.count(("policy.push.confirm", "refused")) == 2
+        # Refused: another enterprise, an account of none, an unverified claimant.
+        assert actions.count(("policy.push.confirm", "refused")) == 3
         assert actions.count(("policy.push.confirm", "success")) == 1
         assert ("policy.push.decline", "success") in actions
         assert db.scalar(select(PolicyRun.id).order_by(PolicyRun.id.desc())) == 4
@@ -274,10 +299,10 @@ def test_no_double_benefit_within_an_exclusive_group(
             "测试研发另一补助", "测试研发投入奖励"
         ]  # fmt: skip
         first, second = (push for push, _version in mine)
-        workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
+        workflow.confirm(db, first, enterprise(db, 1), Actor("e1", "enterprise"))
         with pytest.raises(workflow.WorkflowRefusedError, match="不重复享受"):
-            workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
-        workflow.decline(db, second, enterprise(1), Actor("e1", "enterprise"))
+            workflow.confirm(db, second, enterprise(db, 1), Actor("e1", "enterprise"))
+        workflow.decline(db, second, enterprise(db, 1), Actor("e1", "enterprise"))
 
 
 def test_a_cap_group_limits_what_one_enterprise_is_paid(
@@ -292,6 +317,6 @@ def test_a_cap_group_limits_what_one_enterprise_is_paid(
                 db, workflow.add_draft(db, text, "c.yaml", OFFICE), REVIEWER, population
             )
         first, second = (push for push, _version in workflow.pushes_for(db, uscc(1)))
-        workflow.confirm(db, first, enterprise(1), Actor("e1", "enterprise"))
-        workflow.confirm(db, second, enterprise(1), Actor("e1", "enterprise"))
+        workflow.confirm(db, first, enterprise(db, 1), Actor("e1", "enterprise"))
+        workflow.confirm(db, second, enterprise(db, 1), Actor("e1", "enterprise"))
         assert (first.amount, second.amount) == (300000.0, 100000.0)  # the rest of the cap

@@ -10,6 +10,7 @@ import pyotp
 
 from chanye.config import Settings
 from chanye.portal.accounts import authenticate
+from chanye.portal.binding import verified_uscc
 from chanye.portal.roles import STAFF_ROLES
 from chanye.portal.security_profile import PROFILES
 from chanye.store.database import session_scope
@@ -38,3 +39,5 @@ def test_demo_prints_working_logins_for_every_role(tmp_path: Path) -> None:
                 assert not key
         member = db.query(Account).filter_by(username="member").one()
         assert member.enterprise_uscc  # the demo member is an enterprise of the demo city
+        # ...bound to it (verified), so that it sees that enterprise's record and pushes.
+        assert verified_uscc(db, member) == member.enterprise_uscc

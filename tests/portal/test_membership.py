@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from chanye.config import Settings
 from chanye.portal import membership
 from chanye.portal.accounts import create_account
+from chanye.portal.binding import verified_uscc
 from chanye.portal.documents import Upload
 from chanye.portal.membership import ApplicationForm, MembershipRefusedError
 from chanye.store.audit import Actor, verify_chain
@@ -128,9 +129,12 @@ def test_submit_review_approve_makes_a_member_and_tells_the_applicant(settings: 
         assert session.get_one(Account, account_id).role == "member"
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         actions = [e.action for e in entries]
-        assert actions[-4:] == ["membership.submit", "membership.start_review",
-                                "membership.approve", "account.role"]  # fmt: skip
-        role_change = entries[-1]
+        assert actions[-5:] == ["membership.submit", "membership.start_review",
+                                "membership.approve", "account.role", "binding.verify"]  # fmt: skip
+        # Approval verifies the enterprise binding too: the licence was checked by staff.
+        assert verified_uscc(session, session.get_one(Account, account_id)) == uscc(1)
+        assert json.loads(entries[-1].after or "")["method"] == "membership"
+        role_change = entries[-2]
         assert json.loads(role_change.before or "") == {"role": "enterprise"}
         assert json.loads(role_change.after or "")["role"] == "member"
         assert (role_change.actor, role_change.object_id) == ("analyst1", str(account_id))

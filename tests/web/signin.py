@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from chanye.config import Settings
 from chanye.portal import totp
 from chanye.portal.accounts import create_account
+from chanye.portal.binding import verify_by_administrator
 from chanye.portal.roles import is_staff
 from chanye.portal.sessions import open_session
 from chanye.store.audit import Actor
@@ -21,7 +22,9 @@ PASSWORD = "Zq8!chanye-test"
 _numbers = itertools.count(1)
 
 
-def make_account(settings: Settings, role: str, **extra: object) -> Account:
+def make_account(settings: Settings, role: str, verified: bool = True, **extra: object) -> Account:
+    """An account made as an administrator makes it (``chanye account create``): one with a USCC
+    has its binding verified, unless ``verified=False`` (as if it had only registered)."""
     number = next(_numbers)
     with session_scope(settings.resolved_database_url) as db:
         account, _password = create_account(
@@ -31,6 +34,8 @@ def make_account(settings: Settings, role: str, **extra: object) -> Account:
         )  # fmt: skip
         if is_staff(role):
             account.totp_secret = totp.new_secret()
+        if verified and account.enterprise_uscc:
+            verify_by_administrator(db, account, Actor("test", "admin"))
         db.flush()
         db.expunge(account)
     return account

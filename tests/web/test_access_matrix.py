@@ -7,21 +7,33 @@ role: a refusal where the policy grants, or anything but a refusal where it does
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from chanye.config import Settings
+from chanye.portal import binding, documents
+from chanye.portal.documents import Upload
 from chanye.portal.sessions import open_session
+from chanye.registry.context import RegistryContext
+from chanye.store.audit import Actor
 from chanye.store.database import session_scope
 from chanye.store.migrate import upgrade
+from chanye.store.models import Account, PolicyPush
 from chanye.web.access import allows, roles
 from chanye.web.app import create_app
 from chanye.web.auth import SESSION_COOKIE, OpenAccess, Requirement
-from tests.web.signin import make_account
+from tests.portal.test_documents import PDF
+from tests.registry.factory import uscc
+from tests.web.signin import make_account, sign_in
+from tests.web.test_policy_pages import publish, registry
+
+__all__ = ["registry"]  # the fixture: enterprises 1–6 in the registry
 
 SAMPLE_PARAMS = {"industry_id": "icv-nev", "uscc": "91440101MA5CXXXX0X", "slug": "no-such"}
 
@@ -98,10 +110,77 @@ def test_role_against_every_route(matrix_app: tuple[TestClient, Settings], role:
             token, row = open_session(db, "matrix", account_id=account.id if account else None)
             csrf = row.csrf_token
         client.cookies.set(SESSION_COOKIE, token, domain="testserver.local")
-        response = client.request(method, _path(path), headers={"X-CSRF-Token": csrf},
-                                  follow_redirects=False)  # fmt: skip
+        response = client.request(
+            method, _path(path), headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        )
         granted = isinstance(need, OpenAccess) or allows(role, need.obj, need.act)
         if _refused(response, anonymous=account is None) == granted:
-            disagreements.append(f"{method} {path}: policy {'grants' if granted else 'refuses'}"
-                                 f" {need!r}, app answered {response.status_code}")  # fmt: skip
+            disagreements.append(
+                f"{method} {path}: policy {'grants' if granted else 'refuses'}"
+                f" {need!r}, app answered {response.status_code}"
+            )
     assert not disagreements, "\n".join(disagreements)
+
+
+# --- binding states: who may act for an enterprise -----------------------------------------------
+
+ENTERPRISE_DATA = {("registry", "own"), ("policies", "own")}
+BINDING_STATES = ("unsubmitted", "pending", "verified", "rejected", "revoked")
+LICENCE_AND_LETTER = [
+    Upload(documents.LICENCE, "执照.pdf", PDF),
+    Upload(documents.AUTHORISATION, "委托书.pdf", PDF),
+]
+
+
+def account_in(settings: Settings, state: str, uscc: str) -> Account:
+    """An enterprise account claiming ``uscc`` whose binding is in ``state``."""
+    account = make_account(
+        settings, "enterprise", verified=state == "verified", enterprise_uscc=uscc
+    )
+    staff = Actor("analyst", "analyst")
+    with session_scope(settings.resolved_database_url) as db:
+        own = db.get_one(Account, account.id)
+        if state in ("pending", "rejected"):
+            binding.submit_documents(db, settings, own, LICENCE_AND_LETTER, Actor(own.username))
+        if state == "rejected":
+            binding.decide(db, settings, binding.binding_of(db, own), "reject", "材料不全", staff)  # type: ignore[arg-type]
+        if state == "revoked":
+            binding.verify_by_administrator(db, own, staff)
+            binding.revoke(db, settings, binding.binding_of(db, own), "已离职", staff)  # type: ignore[arg-type]
+    return account
+
+
+def test_binding_states_against_enterprise_data_routes(
+    client: TestClient, settings: Settings, registry: RegistryContext
+) -> None:
+    """Every route that opens an enterprise's own data, for an account claiming that enterprise in
+    each binding state: only a verified binding opens anything."""
+    publish(client)
+    firm = uscc(1)
+    with session_scope(settings.resolved_database_url) as db:
+        push_id = db.scalars(select(PolicyPush.id).where(PolicyPush.uscc == firm)).one()
+    routes = sorted(
+        (
+            (m, p)
+            for m, p, need in app_routes(client.app)
+            if isinstance(need, Requirement) and (need.obj, need.act) in ENTERPRISE_DATA
+        ),
+        key=lambda route: route[0] == "POST",
+    )
+    assert len(routes) == 5, routes  # record, its JSON, the pushes, confirm, decline
+    opened = {}
+    for state in BINDING_STATES:
+        sign_in(client, account_in(settings, state, firm))
+        for method, path in routes:
+            if method == "POST" and path.endswith("/decline"):
+                continue  # confirm opens or not the same way; declining would end the push
+            url = re.sub(r"\{push_id[^}]*\}", str(push_id), path.replace("{uscc}", firm))
+            response = client.request(method, url, follow_redirects=False)
+            if path == "/my/policies":
+                assert response.status_code == 200
+                opened[state, path] = f'data-push="{push_id}"' in response.text
+            else:
+                assert response.status_code in (200, 303, 404), (state, path, response.status_code)
+                opened[state, path] = response.status_code != 404
+    denied = [key for key, was_open in opened.items() if was_open != (key[0] == "verified")]
+    assert not denied, f"opened (or refused) against its binding state: {denied}"

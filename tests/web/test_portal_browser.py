@@ -24,12 +24,15 @@ pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Wx5$portal-renewed"
 
 
-def register_enterprise(page: Any, base: str, username: str, email: str, number: int) -> None:
+def register_enterprise(
+    page: Any, base: str, username: str, email: str, number: int, code: str | None = None
+) -> None:
+    """Register an enterprise account through the form, with ``uscc(number)`` or ``code``."""
     page.goto(f"{base}/register")
     page.check("input[name=kind][value=enterprise]")
     page.fill("input[name=username]", username)
     page.fill("input[name=display_name]", f"广州浏览器测试{number}号有限公司")
-    page.fill("input[name=enterprise_uscc]", uscc(number))
+    page.fill("input[name=enterprise_uscc]", code or uscc(number))
     page.fill("input[name=contact_name]", "陈晓")
     page.fill("input[name=mobile]", f"139{number:08d}")
     page.fill("input[name=email]", email)

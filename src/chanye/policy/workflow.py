@@ -31,7 +31,7 @@ from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.receivers import receivers
-from chanye.portal import emails
+from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.registry.storage import change_in_force
 from chanye.store.audit import Actor, record
@@ -681,10 +681,11 @@ def check_own_push(
     session: Session, push: PolicyPush, account: Account, actor: Actor, action: str
 ) -> None:
     """Only the enterprise's own push: another's is refused (audited) as if it did not exist."""
-    own = (account.enterprise_uscc or "").strip().upper()
+    own = binding.verified_uscc(session, account)
     if own != push.uscc:
         record(session, actor, action, "policy_push", str(push.id),
-               after={"uscc": push.uscc, "account_uscc": own or None}, result="refused")  # fmt: skip
+               after={"uscc": push.uscc, "account_uscc": account.enterprise_uscc,
+                      "verified_uscc": own}, result="refused")  # fmt: skip
         raise NotYourPushError()
 
 

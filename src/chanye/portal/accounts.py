@@ -355,12 +355,6 @@ def assigned_industries(account: Account) -> tuple[str, ...]:
     return tuple(json.loads(account.scope_clusters)) if account.scope_clusters else ()
 
 
-def own_enterprise_uscc(account: Account) -> str | None:
-    """The enterprise this account may act for: the one place that answers it, so that what
-    proves the link (a verified binding) is decided here and nowhere else."""
-    return account.enterprise_uscc.strip().upper() if account.enterprise_uscc else None
-
-
 # Who did something when no person's account did: the command line and the demo loader.
 SYSTEM_ACTORS = {"cli": "平台管理员（后台操作）", "demo": "平台管理员（演示数据）"}
 

@@ -17,6 +17,7 @@ from chanye.portal.accounts import (
     create_account,
     find_account,
 )
+from chanye.portal.binding import verify_by_administrator
 from chanye.portal.roles import ROLE_LABELS, STAFF_ROLES, label
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
@@ -61,6 +62,8 @@ def account_create(
                 db, username=username, email=email, display_name=name or username, role=role,
                 actor=CLI_ACTOR, enterprise_uscc=uscc, scope_clusters=cluster or None,
             )  # fmt: skip
+            if uscc:  # the administrator opens it for the enterprise: the binding is verified
+                verify_by_administrator(db, account, CLI_ACTOR)
     except AccountRefusedError as refused:
         err.print(f"无法创建账号 / refused: {refused}", markup=False)
         sys.exit(1)

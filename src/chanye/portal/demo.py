@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from chanye.portal import news, totp, trainings
 from chanye.portal.accounts import create_account, temporary_password
+from chanye.portal.binding import verify_by_administrator
 from chanye.portal.roles import is_staff, label
 from chanye.store.audit import Actor
 from chanye.store.models import Account
@@ -55,6 +56,8 @@ def seed_demo_accounts(
             password=password, scope_clusters=list(person.scope) or None,
             enterprise_uscc=member_uscc if person.with_enterprise else None,
         )  # fmt: skip
+        if person.with_enterprise and member_uscc:  # the demo member sees its pushes
+            verify_by_administrator(session, account, DEMO_ACTOR)
         if is_staff(person.role):
             # Staff log in with a second factor (等保三级): the demo enrols them with a key that
             # goes into an authenticator app, printed beside the password.

@@ -1,4 +1,5 @@
-"""Documents uploaded with a membership application: checked by content, stored out of reach.
+"""Documents uploaded by enterprises (a membership application, a binding's verification):
+checked by content, stored out of reach.
 
 The type of a file is decided by its first bytes (PDF, JPEG or PNG); the file name and the
 browser's content type are not trusted. Files are stored outside the web root under a random
@@ -13,8 +14,9 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 from sqlalchemy import event, select
@@ -25,7 +27,9 @@ from chanye.store.models import MembershipDocument
 
 LICENCE = "licence"
 OTHER = "other"
-KIND_LABELS = {LICENCE: "营业执照", OTHER: "其他材料"}
+AUTHORISATION = "authorisation"
+KIND_LABELS = {LICENCE: "营业执照", OTHER: "其他材料", AUTHORISATION: "授权委托书"}
+FIELD_OF = {LICENCE: LICENCE, OTHER: "others", AUTHORISATION: AUTHORISATION}
 MAX_OTHER_DOCUMENTS = 4
 FOLDER = "membership"
 STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|jpg|png)$")
@@ -45,6 +49,24 @@ SIGNATURES: tuple[tuple[bytes, FileType], ...] = (
     (b"\x89PNG\r\n\x1a\n", FileType("image/png", "png", "PNG 图片")),
 )
 LABEL_OF = {file_type.content_type: file_type.label for _magic, file_type in SIGNATURES}
+
+
+class StoredDocument(Protocol):
+    """What every stored document row has (``MembershipDocument``, ``BindingDocument``)."""
+
+    stored_name: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file written under its random name, with what its row keeps about it."""
+
+    kind: str
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    stored_name: str
 
 
 @dataclass(frozen=True)
@@ -72,17 +94,9 @@ def display_name(filename: str) -> str:
 
 
 def document_problems(uploads: Sequence[Upload], max_mb: int) -> list[Problem]:
-    """Every reason to refuse these uploads (none: all may be stored)."""
-    problems: list[Problem] = []
-    licences = [u for u in uploads if u.kind == LICENCE]
-    others = [u for u in uploads if u.kind == OTHER]
-    if not licences:
-        problems.append(Problem(LICENCE, f"请上传营业执照（{ACCEPTED}）",
-                                "the business licence is required"))  # fmt: skip
-    elif len(licences) > 1:
-        problems.append(Problem(LICENCE, "营业执照只能上传一个文件",
-                                "upload the business licence as one file"))  # fmt: skip
-    if len(others) > MAX_OTHER_DOCUMENTS:
+    """Every reason to refuse a membership application's uploads (none: all may be stored)."""
+    problems = one_of_each(uploads, (LICENCE,))
+    if len([u for u in uploads if u.kind == OTHER]) > MAX_OTHER_DOCUMENTS:
         problems.append(Problem("others", f"其他材料最多 {MAX_OTHER_DOCUMENTS} 个文件",
                                 f"at most {MAX_OTHER_DOCUMENTS} other documents"))  # fmt: skip
     for upload in uploads:
@@ -90,8 +104,40 @@ def document_problems(uploads: Sequence[Upload], max_mb: int) -> list[Problem]:
     return problems
 
 
+def required_problems(
+    uploads: Sequence[Upload], kinds: Sequence[str], max_mb: int
+) -> list[Problem]:
+    """Every reason to refuse uploads that must be exactly one file of each of ``kinds``."""
+    problems = one_of_each(uploads, kinds)
+    problems += [
+        Problem(FIELD_OF.get(u.kind, u.kind), "不需要这种材料", f"unexpected {u.kind}")
+        for u in uploads
+        if u.kind not in kinds
+    ]
+    for upload in uploads:
+        problems += _file_problems(upload, max_mb)
+    return problems
+
+
+def one_of_each(uploads: Sequence[Upload], kinds: Sequence[str]) -> list[Problem]:
+    problems = []
+    for kind in kinds:
+        label, count = KIND_LABELS[kind], sum(1 for u in uploads if u.kind == kind)
+        if not count:
+            problems.append(
+                Problem(FIELD_OF[kind], f"请上传{label}（{ACCEPTED}）", f"the {kind} is required")
+            )
+        elif count > 1:
+            problems.append(
+                Problem(
+                    FIELD_OF[kind], f"{label}只能上传一个文件", f"upload the {kind} as one file"
+                )
+            )
+    return problems
+
+
 def _file_problems(upload: Upload, max_mb: int) -> list[Problem]:
-    field = LICENCE if upload.kind == LICENCE else "others"
+    field = FIELD_OF.get(upload.kind, upload.kind)
     name = display_name(upload.filename)
     if not upload.content:
         return [Problem(field, f"文件“{name}”是空文件", f"{name}: the file is empty")]
@@ -107,27 +153,36 @@ def _file_problems(upload: Upload, max_mb: int) -> list[Problem]:
 def store(
     session: Session, application_id: int, uploads: Sequence[Upload], uploads_dir: Path
 ) -> list[MembershipDocument]:
-    """Write checked uploads under random names and add their rows to the session.
+    """Write a membership application's checked uploads and add their rows to the session."""
+    rows = [
+        MembershipDocument(application_id=application_id, **asdict(stored))
+        for stored in write_files(session, uploads, uploads_dir / FOLDER)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
 
-    Call only after ``document_problems`` found nothing. Files are removed again if the session's
-    transaction rolls back (a failed commit, a later error in the request).
+
+def write_files(session: Session, uploads: Sequence[Upload], folder: Path) -> list[StoredFile]:
+    """Write checked uploads into ``folder`` under random names.
+
+    Call only after the uploads' problems were found to be none. Files are removed again if the
+    session's transaction rolls back (a failed commit, a later error in the request).
     """
-    folder = uploads_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     written = _discard_on_rollback(session)
-    rows = []
+    stored = []
     for upload in uploads:
         file_type = detect_type(upload.content)
-        if file_type is None:  # document_problems refuses these; never store one by mistake
+        if file_type is None:  # the problem checks refuse these; never store one by mistake
             raise ValueError(f"unchecked upload {upload.filename!r}")
         stored_name = f"{uuid.uuid4().hex}.{file_type.extension}"
         path = folder / stored_name
         with path.open("xb") as out:
             written.append(path)
             out.write(upload.content)
-        rows.append(
-            MembershipDocument(
-                application_id=application_id,
+        stored.append(
+            StoredFile(
                 kind=upload.kind,
                 original_name=display_name(upload.filename),
                 content_type=file_type.content_type,
@@ -136,9 +191,7 @@ def store(
                 stored_name=stored_name,
             )
         )
-    session.add_all(rows)
-    session.flush()
-    return rows
+    return stored
 
 
 def _discard_on_rollback(session: Session) -> list[Path]:
@@ -162,11 +215,11 @@ def _discard_on_rollback(session: Session) -> list[Path]:
     return paths
 
 
-def stored_path(uploads_dir: Path, document: MembershipDocument) -> Path | None:
+def stored_path(uploads_dir: Path, document: StoredDocument, folder: str = FOLDER) -> Path | None:
     """Where a document's file is, if it is there (and its stored name is one we make)."""
     if not STORED_NAME.match(document.stored_name):
         return None
-    path = uploads_dir / FOLDER / document.stored_name
+    path = uploads_dir / folder / document.stored_name
     return path if path.is_file() else None
 
 

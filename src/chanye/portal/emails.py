@@ -129,3 +129,32 @@ def pushes_unreachable(
         f"可接收推送的账号，系统无法通知它们：\n{shown}{more}\n\n"
         f"请电话或上门通知，并在政策管理页登记“已线下通知”：{link}" + SIGNATURE,
     )
+
+
+# --- enterprise bindings (企业绑定核验) -------------------------------------------------------
+
+
+def binding_verified(company: str, how: str, link: str) -> Mail:
+    return Mail(
+        "【产业协会】企业绑定已核验",
+        f"{company}，您好：\n\n您的账号与本企业的绑定已核验（{how}）。"
+        f"现在可以查看本企业的企业库信息和政策推送，并确认享受或放弃：\n\n{link}" + SIGNATURE,
+    )
+
+
+def binding_rejected(company: str, reason: str, link: str) -> Mail:
+    return Mail(
+        "【产业协会】企业绑定未通过核验",
+        f"{company}，您好：\n\n很遗憾，您提交的企业绑定核验材料未通过审核。\n\n"
+        f"驳回理由：{reason}\n\n您可以按上述理由重新上传材料，或使用统一身份认证核验：\n\n{link}"
+        + SIGNATURE,
+    )
+
+
+def binding_revoked(company: str, reason: str, link: str) -> Mail:
+    return Mail(
+        "【产业协会】企业绑定已解除",
+        f"{company}，您好：\n\n您的账号与本企业的绑定已解除，"
+        f"此后不能再查看或办理该企业的事项。\n\n原因：{reason}\n\n"
+        f"如有疑问，请联系贵企业的企业管理员或协会秘书处。账号页面：\n\n{link}" + SIGNATURE,
+    )

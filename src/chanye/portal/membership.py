@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 
 from chanye.config import Settings
-from chanye.portal import documents, emails
+from chanye.portal import binding, documents, emails
 from chanye.portal.accounts import EMAIL, MOBILE, Problem
 from chanye.portal.mail import MailSettings, send_mail
-from chanye.store.audit import Actor, record
-from chanye.store.models import Account, AuditEntry, MembershipApplication, utcnow
+from chanye.store.audit import Actor, record, trail
+from chanye.store.models import Account, MembershipApplication, utcnow
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
 
@@ -223,7 +223,7 @@ def decide(
     actor: Actor,
 ) -> None:
     """批准 or 驳回 an application under review; rejection needs a reason. Approval makes the
-    applicant's account a member."""
+    applicant's account a member and verifies its enterprise binding (the licence was checked)."""
     session.refresh(application, with_for_update=True)
     reason = reason.strip()
     problems = _decision_problems(application, decision, reason)
@@ -242,6 +242,7 @@ def decide(
         return
     if status == APPROVED:
         _make_member(session, applicant, application, actor)
+        binding.verify_by_membership(session, applicant, application.enterprise_uscc, actor)
         _tell(settings, applicant, application, emails.membership_approved)
     else:
         link = _link(settings, application)
@@ -347,12 +348,7 @@ class Step:
 
 
 def timeline(session: Session, application_id: int) -> list[Step]:
-    entries = session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.object_type == OBJECT_TYPE, AuditEntry.object_id == str(application_id),
-               AuditEntry.action.in_(STEP_LABELS))
-        .order_by(AuditEntry.id)
-    )  # fmt: skip
+    entries = trail(session, OBJECT_TYPE, str(application_id), STEP_LABELS)
     return [Step(e.at, STEP_LABELS[e.action], e.actor, e.role, e.action) for e in entries]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +95,20 @@ def verify_chain(session: Session) -> list[int]:
             broken.append(entry.id)
         previous = entry.row_hash
     return broken
+
+
+def trail(
+    session: Session, object_type: str, object_id: str, actions: Collection[str]
+) -> list[AuditEntry]:
+    """The audited steps of one object (of these actions), oldest first: its history."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.object_type == object_type,
+                AuditEntry.object_id == object_id,
+                AuditEntry.action.in_(actions),
+            )
+            .order_by(AuditEntry.id)
+        )
+    )

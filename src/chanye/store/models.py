@@ -238,20 +238,25 @@ class MembershipApplication(Base):
     __table_args__ = (Index("ix_membership_applications_status", "status", "id"),)
 
 
-class MembershipDocument(Base):
-    """A file uploaded with an application, stored outside the web root under a random name."""
+class StoredFileColumns:
+    """What a document row keeps about its file (see ``chanye.portal.documents``)."""
 
-    __tablename__ = "membership_documents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))  # licence / other
+    kind: Mapped[str] = mapped_column(String(20))  # licence / other / authorisation
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(60), doc="As detected from the content")
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     stored_name: Mapped[str] = mapped_column(String(80))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MembershipDocument(StoredFileColumns, Base):
+    """A file uploaded with an application, stored outside the web root under a random name."""
+
+    __tablename__ = "membership_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_membership_documents_application", "application_id"),)
 
@@ -442,3 +447,70 @@ class CaptchaTestingAnswer(Base):
 
     challenge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     answer: Mapped[str] = mapped_column(String(16))
+
+
+class EnterpriseBinding(Base):
+    """The link between an account and the enterprise it claims to act for (one per pair).
+
+    pending (待核验) → verified (已核验) / rejected (已驳回); verified → revoked (已解除). Only a
+    verified binding opens anything of the enterprise (``chanye.portal.binding.verified_uscc``);
+    an account without a row is pending too, with nothing submitted yet.
+    """
+
+    __tablename__ = "enterprise_bindings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    uscc: Mapped[str] = mapped_column(String(18))
+    state: Mapped[str] = mapped_column(String(20))  # pending / verified / rejected / revoked
+    method: Mapped[str | None] = mapped_column(
+        String(30), doc="documents / identity_provider / membership / invitation / administrator"
+    )
+    enterprise_role: Mapped[str | None] = mapped_column(
+        String(20), doc="administrator (企业管理员) / member (经办人), once verified"
+    )
+    subject: Mapped[str | None] = mapped_column(
+        String(255), doc="The identity provider's subject that vouched for it"
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text, doc="Why it was rejected or revoked")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "uscc", name="uq_enterprise_bindings_account_uscc"),
+        Index("ix_enterprise_bindings_uscc", "uscc", "state"),
+        Index("ix_enterprise_bindings_state", "state", "id"),
+    )
+
+
+class BindingDocument(StoredFileColumns, Base):
+    """A file uploaded to verify a binding (营业执照, 授权委托书), stored like membership's."""
+
+    __tablename__ = "binding_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    binding_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_binding_documents_binding", "binding_id"),)
+
+
+class IdentityLogin(Base):
+    """One trip to the identity provider (统一身份认证), kept until it returns: single-use.
+
+    Only a hash of ``state`` is kept; the nonce and the PKCE verifier live minutes, for one
+    callback of the same browser session and account.
+    """
+
+    __tablename__ = "identity_logins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    web_session_id: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,6 +18,7 @@ from chanye.web.routes import (
     account,
     admin,
     areas,
+    bindings,
     docs,
     health,
     home,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         system,
         registry,
         members,
+        bindings,
         trainings,
         news,
         admin,
@@ -83,6 +85,8 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
         "/registry/imports": settings.max_upload_mb << 20,
         # Membership: a few documents of up to max_document_mb each, plus the form.
         "/members/apply": (settings.max_document_mb << 20) * 6 + FORM_LIMIT,
+        # Binding: the licence and the authorisation letter.
+        "/account/binding/documents": (settings.max_document_mb << 20) * 2 + FORM_LIMIT,
     }
 
     def limit_for(path: str) -> int:

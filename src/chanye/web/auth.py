@@ -19,7 +19,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response
 
 from chanye.config import Settings
-from chanye.portal.accounts import assigned_industries, own_enterprise_uscc
+from chanye.portal.accounts import assigned_industries
+from chanye.portal.binding import verified_uscc
 from chanye.portal.roles import ANONYMOUS, is_staff, label
 from chanye.portal.security_profile import SecurityProfile, profile_named
 from chanye.portal.sessions import load_session, open_session
@@ -81,14 +82,13 @@ class Viewer:
         profile: SecurityProfile,
         notice: str | None,
         csrf_token: str,
+        own_uscc: str | None = None,
     ) -> Viewer:
         viewer = cls(row, addr, account, profile, notice, csrf_token=csrf_token)
         if account is not None:
             viewer.role, viewer.username = account.role, account.username
             viewer.display_name = account.display_name
-            viewer.scope = scope_for(
-                account.role, assigned_industries(account), own_enterprise_uscc(account)
-            )
+            viewer.scope = scope_for(account.role, assigned_industries(account), own_uscc)
         return viewer
 
     def start_session(self, db: Session, request: Request) -> WebSession:
@@ -220,7 +220,7 @@ def get_viewer(request: Request, db: SessionDep, settings: SettingsDep) -> Viewe
         if account is not None and account.status != "active":
             account = None
     csrf = row.csrf_token if row is not None else _anonymous_csrf(request)
-    viewer = Viewer.of(row, addr, account, profile, notice, csrf)
+    viewer = Viewer.of(row, addr, account, profile, notice, csrf, verified_uscc(db, account))
     request.state.viewer = viewer
     return viewer
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from chanye.portal import accounts, emails, totp
+from chanye.portal import accounts, binding, emails, totp
 from chanye.portal.captcha import check_challenge, exposed_answer, new_challenge
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.portal.sessions import end_all_sessions, end_session, open_session, update_session
@@ -249,9 +249,16 @@ def register(
     token = issue_token(db, user, CONFIRM_EMAIL, dt.timedelta(hours=CONFIRM_HOURS))
     link = f"{settings.site_url}/register/confirm?token={token}"
     _mail(settings, user.email, emails.confirm_email(user.display_name, link))
+    unverified = (
+        "企业账号登录后须先完成企业绑定核验（上传营业执照和授权委托书，或统一身份认证），"
+        "核验通过前看不到本企业的任何信息，也不能办理政策推送。"
+        if user.enterprise_uscc
+        else ""
+    )
     return page(request, "account/message.html", {
         "title": "注册成功，请确认邮箱",
-        "message": f"确认邮件已发送至 {user.email}，请在 {CONFIRM_HOURS} 小时内点击邮件中的链接完成注册。",
+        "message": f"确认邮件已发送至 {user.email}，请在 {CONFIRM_HOURS} 小时内点击邮件中的链接完成注册。"
+        + unverified,
     })  # fmt: skip
 
 
@@ -352,10 +359,18 @@ def reset(
 
 
 @router.get("/account", response_class=HTMLResponse, summary="My account")
-def account_page(request: Request, viewer: AccountSelf, system: SystemDep) -> HTMLResponse:
+def account_page(
+    request: Request, db: SessionDep, viewer: AccountSelf, system: SystemDep
+) -> HTMLResponse:
+    account = viewer.require_account()
     names = {ind.id: ind.name for _, ind in system.industries()}
     industries = [names.get(i, "（产业体系中已没有此产业）") for i in viewer.scope.industries]
-    return page(request, "account/profile.html", {"scope_names": industries})
+    standing = binding.standing(db, account) if account.enterprise_uscc else None
+    return page(
+        request,
+        "account/profile.html",
+        {"scope_names": industries, "standing": standing, "state_labels": binding.STATE_LABELS},
+    )
 
 
 @router.get("/account/password", response_class=HTMLResponse, summary="Change-password form")

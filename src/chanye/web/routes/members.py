@@ -24,6 +24,7 @@ from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
+from chanye.web.uploads import read_upload
 
 router = APIRouter()
 
@@ -147,9 +148,9 @@ def apply(
         contact_email=contact_email, introduction=introduction,
     )  # fmt: skip
     limit = settings.max_document_mb << 20
-    uploads = [*_read(licence, documents.LICENCE, limit)]
+    uploads = [*read_upload(licence, documents.LICENCE, limit)]
     for other in others or []:
-        uploads += _read(other, documents.OTHER, limit)
+        uploads += read_upload(other, documents.OTHER, limit)
     try:
         application = membership.submit(db, settings, account, form, uploads, viewer.actor)
     except MembershipRefusedError as refused:
@@ -158,17 +159,6 @@ def apply(
         )
         return page(request, "members/apply.html", context, status=400)
     return RedirectResponse(f"/members/applications/{application.id}?done=submitted", 303)
-
-
-def _read(file: UploadFile | None, kind: str, limit: int) -> list[documents.Upload]:
-    """The upload of one file input; nothing when no file was chosen. At most one byte over the
-    limit is read: enough to know it is too large."""
-    if file is None:
-        return []
-    content = file.file.read(limit + 1)
-    if not file.filename and not content:  # the browser sends an empty part for "no file"
-        return []
-    return [documents.Upload(kind, file.filename or "", content)]
 
 
 # --- one application -----------------------------------------------------------------------

@@ -423,11 +423,11 @@ def _mine(
     request: Request, db: SessionDep, system: IndustrialSystem, viewer: Viewer, status: int = 200,
     **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
-    viewer.require_account()
+    account = viewer.require_account()
     own = viewer.scope.uscc
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
-    context = {"own": own, "items": items, "rivals": workflow.exclusive_rivals(pushes),
+    context = {"own": own, "claimed": account.enterprise_uscc, "items": items, "rivals": workflow.exclusive_rivals(pushes),
                "message": None, "error": None, **_labels(request, system), **extra}  # fmt: skip
     context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
     return page(request, "policies/mine.html", context, status=status)

@@ -218,9 +218,9 @@ def stats_json(context: ContextDep, readers: ReadersDep, viewer: ReadAccess) -> 
 def _enterprise_or_404(
     context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer
 ) -> dict[str, Any]:
-    """The record, if this viewer may see it: an enterprise only its own, a chain leader only
-    those in their clusters. A record one may not see answers 404 like a missing one, so that
-    probing does not reveal which enterprises exist."""
+    """The record, if this viewer may see it: an enterprise only its own (once its binding is
+    verified), a chain leader only those in their clusters. A record one may not see answers 404
+    like a missing one, so that probing does not reveal which enterprises exist."""
     record = None
     if viewer.scope.admits_uscc(uscc):
         with readers.reader(context) as reader:
@@ -270,7 +270,7 @@ def evidence_by_industry(evidence: list[dict[str, Any]]) -> dict[str, list[dict[
 
 @router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
 def enterprise_json(
-    uscc: str, context: ContextDep, readers: ReadersDep, viewer: OwnAccess
+    uscc: str, context: ContextDep, readers: ReadersDep, session: SessionDep, viewer: OwnAccess
 ) -> dict[str, Any]:
     return _enterprise_or_404(context, readers, uscc, viewer)
 
