@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
 from chanye.policy.receivers import receivers
+from chanye.portal import binding
 from chanye.registry.context import RegistryContext
-from chanye.store.audit import verify_chain
+from chanye.store.audit import Actor, verify_chain
 from chanye.store.database import session_scope
 from chanye.store.models import Account, AuditEntry, PolicyPush
 from tests.policy.test_workflow import (
@@ -28,8 +30,9 @@ from tests.registry.factory import uscc
 __all__ = ["context"]  # the fixture
 
 
-def _account(n: int, status: str = "active") -> Account:
-    return Account(
+def _account(db: Session, n: int, status: str = "active", verified: bool = True) -> Account:
+    """Enterprise n's account; its binding verified unless told otherwise."""
+    account = Account(
         username=f"e{n}",
         email=f"e{n}@example.cn",
         display_name=f"企业{n}",
@@ -40,6 +43,11 @@ def _account(n: int, status: str = "active") -> Account:
         status=status,
         email_confirmed=True,
     )
+    db.add(account)
+    db.flush()
+    if verified:
+        binding.verify_by_administrator(db, account, Actor("test", "admin"))
+    return account
 
 
 def test_the_drafter_cannot_approve_a_benefit(context: RegistryContext, tmp_path: Path) -> None:
@@ -84,7 +92,7 @@ def test_expiring_withdraws_undecided_pushes_and_keeps_decisions(
         version = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         workflow.publish(db, version, REVIEWER, population)
         first = db.scalars(select(PolicyPush).where(PolicyPush.uscc == uscc(1))).one()
-        workflow.confirm(db, first, _account(1), OFFICE)
+        workflow.confirm(db, first, _account(db, 1), OFFICE)
         assert workflow.undecided_count(db, version) == (2, 1)
         assert workflow.expire(db, version, OFFICE) == 2
         assert version.status == workflow.EXPIRED and first.status == workflow.CONFIRMED
@@ -95,13 +103,16 @@ def test_expiring_withdraws_undecided_pushes_and_keeps_decisions(
 def test_who_can_receive_is_one_definition(context: RegistryContext, tmp_path: Path) -> None:
     population = load(context, tmp_path, registry_rows())
     with session_scope(context.database_url) as db:
-        db.add_all([_account(1), _account(2, status="disabled")])
-        db.flush()
+        _account(db, 1)
+        _account(db, 2, status="disabled")
+        _account(db, 3, verified=False)  # a USCC typed in, never proven: it reaches nothing
         assert [u for u, _ in db.execute(receivers()).all()] == [uscc(1)]
         version = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         run = workflow.publish(db, version, REVIEWER, population)
         unreachable = workflow.unreachable_pushes(db, run.id)
-        assert [p.uscc for p, _ in unreachable] == sorted([uscc(2), uscc(3)])  # 2: disabled
+        assert [p.uscc for p, _ in unreachable] == sorted(
+            [uscc(2), uscc(3)]
+        )  # 2: disabled, 3: not verified
         workflow.mark_offline_notice(db, unreachable[0][0], OFFICE)
         assert [p.uscc for p, _ in workflow.unreachable_pushes(db)] == [uscc(3)]
         with pytest.raises(workflow.WorkflowRefusedError):

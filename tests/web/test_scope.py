@@ -228,7 +228,9 @@ def _publish_other(client: TestClient, text: str) -> None:
     draft = client.get(saved.headers["location"]).text
     version_id = re.search(r'action="/policies/versions/(\d+)/publish"', draft)
     assert version_id
-    client.post(f"/policies/versions/{version_id.group(1)}/publish", follow_redirects=False)
+    sign_in_as(client, "policy_office")  # the second person (双人复核)
+    done = client.post(f"/policies/versions/{version_id.group(1)}/publish", follow_redirects=False)
+    assert done.status_code == 303, done.text
 
 
 def test_a_policys_exclusive_group_is_named_by_its_policies(

@@ -64,14 +64,16 @@ def test_a_benefit_needs_a_second_person(
         assert db.get_one(PolicyVersion, version_id).status == "draft"
 
     reviewer = sign_in_as(client, "policy_office")
-    assert f"由 {drafter.username} 起草" in client.get("/policies/test-rd-reward?version=1").text
+    assert (
+        f"由 {drafter.display_name} 起草" in client.get("/policies/test-rd-reward?version=1").text
+    )
     done = client.post(f"/policies/versions/{version_id}/publish", follow_redirects=False)
     assert done.status_code == 303
     with session_scope(settings.resolved_database_url) as db:
         version = db.get_one(PolicyVersion, version_id)
         assert (version.status, version.approved_by) == ("published", reviewer.username)
     assert _audited(settings, "policy.approve")[-1] == (reviewer.username, "success")
-    assert "复核：" + reviewer.username in client.get("/policies/manage").text
+    assert "复核：" + reviewer.display_name in client.get("/policies/manage").text
 
     # A policy that pays nothing needs no second person.
     sign_in(client, drafter)
