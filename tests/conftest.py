@@ -138,13 +138,14 @@ def live_settings(live_data_dir: Path) -> Settings:
 
 
 @contextmanager
-def serving(data_dir: Path, mailbox: Mailbox) -> Iterator[str]:
+def serving(data_dir: Path, mailbox: Mailbox, **settings: str) -> Iterator[str]:
     """``chanye serve`` on ``data_dir`` as a real process on a free port, sending mail to
-    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL."""
+    ``mailbox`` and (testing setting) serving the captcha answer to tests; yields its URL.
+    ``settings`` are more CHANYE_ variables for the server."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = cli_env(data_dir, CHANYE_TESTING_EXPOSE_CAPTCHA="true", CHANYE_SMTP_HOST="127.0.0.1",
-                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base)  # fmt: skip
+                  CHANYE_SMTP_PORT=str(mailbox.port), CHANYE_PUBLIC_URL=base, **settings)  # fmt: skip
     server = subprocess.Popen([CHANYE_BIN, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
@@ -239,9 +240,9 @@ def browser_login(
     with page.expect_navigation():
         page.get_by_role("button", name="登录", exact=True).click()
     if totp_secret is not None:
-        import pyotp
+        from tests.web.signin import fresh_code
 
         page.wait_for_url("**/login/totp**")
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
+        page.fill("input[name=code]", fresh_code(totp_secret))
         with page.expect_navigation():
             page.get_by_role("button", name="验证").click()

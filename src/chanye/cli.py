@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.policy.cli import policy_app
+from chanye.portal.accounts import seal_stored_secrets
 from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
@@ -65,6 +67,13 @@ HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 
 
+@app.callback()
+def owner_only_files() -> None:
+    """chanye 产业 — a city's modern industrial system as data."""
+    # Everything chanye writes (database, keys, uploads, snapshots, mail) is for its owner only.
+    os.umask(0o077)
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -74,6 +83,8 @@ def _migrated_settings() -> Settings:
     settings = _settings()
     settings.ensure_data_dir()
     upgrade(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        seal_stored_secrets(session)
     return settings
 
 
@@ -211,12 +222,17 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    trusted = settings.trusted_proxy_list
     uvicorn.run(
         "chanye.web.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # X-Forwarded-For is believed from the configured proxies only; uvicorn's default would
+        # believe any client on loopback, so an attacker there could pick its own address.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chanye.store.sealing import KEY_FILE_NAME, key_from_file, use_key_from
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,17 @@ class Settings(BaseSettings):
         description="TESTING ONLY: serve the current captcha answer at /testing/captcha-answer so "
         "browser tests can log in. Never turn on in production",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key sealing secrets at rest (TOTP secrets); when unset, one is "
+        "generated into data_dir/secret.key (mode 0600) on first start. Keep it out of backups "
+        "of the database",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed; empty: the peer address is the client's (X-Forwarded-For ignored)",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
 
@@ -90,6 +103,24 @@ class Settings(BaseSettings):
         """Uploaded documents: inside the data directory, never under the web root."""
         return self.data_dir / "uploads"
 
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [address.strip() for address in self.trusted_proxies.split(",") if address.strip()]
+
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data directory, created readable by its owner only."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
+
+    def model_post_init(self, _context: object) -> None:
+        # The database's secrets are sealed with this deployment's key, read when first needed.
+        use_key_from(self.resolved_database_url, self._sealing_key)
+
+    def _sealing_key(self) -> str | bytes:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return key_from_file(self.secret_key_file)
