@@ -74,6 +74,18 @@ def load_session(
     return Loaded(row)
 
 
+def peek_session(
+    session: Session, token: str | None, idle_minutes: int, now: dt.datetime | None = None
+) -> WebSession | None:
+    """The live session for a cookie token, read only (an idle one is left for ``load_session``)."""
+    row = session.get(WebSession, _digest(token)) if token else None
+    if row is None or (now or utcnow()) - aware(row.last_seen_at) > dt.timedelta(
+        minutes=idle_minutes
+    ):
+        return None
+    return row
+
+
 def end_session(session: Session, row: WebSession) -> None:
     session.delete(row)
     session.flush()

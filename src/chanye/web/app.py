@@ -28,6 +28,7 @@ from chanye.web.routes import (
     trainings,
 )
 from chanye.web.security import SecurityHeadersMiddleware
+from chanye.web.uploads import UploadGateMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.testing_expose_captcha:
         app.state.captcha_answers = {}
         app.include_router(account.testing_router())
+    app.add_middleware(UploadGateMiddleware)
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
