@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=2048, ge=1, description="Largest file the web import page accepts, in MB"
     )
+    max_xlsx_rows: int = Field(
+        default=300_000,
+        ge=1,
+        description="Most rows an imported XLSX sheet may have (larger files: CSV)",
+    )
+    max_xlsx_expanded_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="Most an imported XLSX may expand to when unzipped, in MB (refuses zip bombs)",
+    )
     warm_up: bool = Field(
         default=True,
         description="Load the registry's search columns in the background when the app starts",

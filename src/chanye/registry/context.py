@@ -3,10 +3,11 @@ both start here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chanye.config import Settings
 from chanye.registry.queries import RegistryReader
+from chanye.registry.reading import ReadLimits
 from chanye.registry.storage import RegistryPaths, change_in_force, overrides_rows
 from chanye.store.database import session_scope
 from chanye.system.model import IndustrialSystem
@@ -18,13 +19,16 @@ class RegistryContext:
     database_url: str
     paths: RegistryPaths
     system: IndustrialSystem
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistryContext:
         url = settings.resolved_database_url
         with session_scope(url) as session:
             system = system_in_force(session)
-        return cls(url, RegistryPaths.under(settings.data_dir), system)
+        limits = ReadLimits(xlsx_rows=settings.max_xlsx_rows,
+                            xlsx_expanded_bytes=settings.max_xlsx_expanded_mb << 20)  # fmt: skip
+        return cls(url, RegistryPaths.under(settings.data_dir), system, limits)
 
     def kinds(self) -> dict[str, str]:
         return {ind.id: kind for kind, ind in self.system.industries()}

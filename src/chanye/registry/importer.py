@@ -7,6 +7,7 @@ is written as a new snapshot and takes effect only when the change row commits.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from sqlalchemy import update
 from chanye.registry.classify import (
     build_rules,
 )
-from chanye.registry.reading import UnreadableFileError, read_source
+from chanye.registry.reading import ReadLimits, UnreadableFileError, read_source
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RECORD_COLUMNS,
@@ -122,6 +123,7 @@ def import_file(
     sheet: str | None = None,
     progress: Progress = _no_progress,
     errors_path: Path | None = None,
+    limits: ReadLimits = ReadLimits(),
 ) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(file=path)
@@ -131,7 +133,7 @@ def import_file(
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
             _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
-                 errors_path or errors_path_for(path), result, workdir)  # fmt: skip
+                 errors_path or errors_path_for(path), result, workdir, limits)  # fmt: skip
         finally:
             con.close()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -178,16 +180,49 @@ def _run(
     errors_path: Path,
     result: ImportResult,
     workdir: Path,
+    limits: ReadLimits,
 ) -> None:
     change_id = _start_change(database_url, path, actor)
     result.change_id = change_id
-    progress("读取 / reading", 0.0)
     try:
-        source = read_source(con, path, sheet, workdir=workdir)
+        _read_check_and_commit(con, database_url, paths, system, path, actor, strict, sheet,
+                               progress, errors_path, result, workdir, limits)  # fmt: skip
     except UnreadableFileError as exc:
         result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
         _fail_change(database_url, change_id, result.message, result)
-        return
+    except BaseException as exc:
+        # Whatever went wrong, the change is not left 'running': it failed, and says why.
+        _fail_change(database_url, change_id, f"导入失败：{_reason(exc)}", result)
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        return "内存不足，文件过大"
+    if isinstance(exc, KeyboardInterrupt):
+        return "已中断"
+    return f"程序出错（{type(exc).__name__}）"
+
+
+def _read_check_and_commit(
+    con: duckdb.DuckDBPyConnection,
+    database_url: str,
+    paths: RegistryPaths,
+    system: IndustrialSystem,
+    path: Path,
+    actor: Actor,
+    strict: bool,
+    sheet: str | None,
+    progress: Progress,
+    errors_path: Path,
+    result: ImportResult,
+    workdir: Path,
+    limits: ReadLimits,
+) -> None:
+    change_id = result.change_id
+    assert change_id is not None
+    progress("读取 / reading", 0.0)
+    source = read_source(con, path, sheet, workdir=workdir, limits=limits)
     result.ignored_headers = source.ignored_headers
     digest = BackgroundDigest(path)
     progress("校验 / checking", 0.2)
@@ -247,6 +282,33 @@ def write_faults(con: duckdb.DuckDBPyConnection, target: Path) -> None:
         while chunk := src.read(1 << 22):
             dst.write(chunk)
     tmp.unlink()
+
+
+XLSX_MAX_ROWS = 1_048_576  # a sheet holds no more, the header included
+
+
+def errors_xlsx_for(report: Path) -> Path:
+    """The error report as XLSX, written once beside the CSV (in write-only mode, row by row
+    from the file: a report of a million rows never has to fit in memory)."""
+    from openpyxl import Workbook
+
+    target = report.with_suffix(".xlsx")
+    if target.exists() and target.stat().st_mtime >= report.stat().st_mtime:
+        return target
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("不合格行")
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        for index, row in enumerate(csv.reader(handle)):
+            if index == XLSX_MAX_ROWS - 1:
+                sheet.append(
+                    [f"（Excel 一张表最多 {XLSX_MAX_ROWS:,} 行，其余见 CSV 格式的错误报告）"]
+                )
+                break
+            sheet.append([int(row[0]) if index and row[0].isdigit() else row[0], *row[1:]])
+    draft = target.with_name(target.name + ".tmp")
+    workbook.save(draft)
+    draft.replace(target)
+    return target
 
 
 def formula_safe(column: str) -> str:

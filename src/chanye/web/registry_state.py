@@ -84,7 +84,8 @@ class ImportJobs:
             try:
                 context = RegistryContext.from_settings(settings)
                 job.result = import_file(context.database_url, context.paths, context.system,
-                                         path, actor, strict=strict, progress=progress)  # fmt: skip
+                                         path, actor, strict=strict, progress=progress,
+                                         limits=context.limits)  # fmt: skip
                 if job.result.inserted or job.result.updated:
                     progress("重新匹配已发布政策 / re-matching published policies", 1.0)
                     rerun_after_registry_change(context, actor)

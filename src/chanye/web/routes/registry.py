@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shutil
 import uuid
@@ -11,14 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from chanye.policy import workflow
 from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
-from chanye.registry.importer import errors_path_for
+from chanye.registry.importer import errors_path_for, errors_xlsx_for
 from chanye.registry.queries import SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
 from chanye.registry.storage import RegistryBusyError
@@ -326,24 +324,11 @@ def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Res
     report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
     if report is None or not report.exists():
         raise HTTPException(404, f"第 {change_id} 号导入没有错误报告 / no error report")
-    return Response(
-        _csv_to_xlsx(report),
+    return FileResponse(
+        errors_xlsx_for(report),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{change_id}-errors.xlsx"'},
     )
-
-
-def _csv_to_xlsx(path: Path) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("不合格行")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for index, row in enumerate(csv.reader(handle)):
-            sheet.append([int(row[0]) if index and row[0].isdigit() else row[0], *row[1:]])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 @router.post("/registry/changes/{change_id}/rollback", summary="Undo an import")
