@@ -20,9 +20,10 @@ from chanye.portal.accounts import seal_stored_secrets
 from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
+from chanye.registry.housekeeping import tidy
 from chanye.registry.importer import import_file
 from chanye.registry.queries import RegistryReader, SearchQuery
-from chanye.registry.storage import change_in_force
+from chanye.registry.storage import RegistryPaths, change_in_force
 from chanye.store.audit import Actor
 from chanye.store.audit_cli import audit_app
 from chanye.store.database import database_exists, session_scope
@@ -222,6 +223,9 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    # What killed imports left, and uploads past their retention, go before serving.
+    tidy(RegistryPaths.under(settings.data_dir), settings.registry_uploads_dir,
+         settings.upload_retention_days)  # fmt: skip
     trusted = settings.trusted_proxy_list
     uvicorn.run(
         "chanye.web.app:create_app",

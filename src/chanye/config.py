@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=2048, ge=1, description="Largest file the web import page accepts, in MB"
     )
+    upload_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days a file uploaded to the registry import page is kept (with its error "
+        "report) before it is deleted",
+    )
     max_xlsx_rows: int = Field(
         default=300_000,
         ge=1,
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Uploaded documents: inside the data directory, never under the web root."""
         return self.data_dir / "uploads"
+
+    @property
+    def registry_uploads_dir(self) -> Path:
+        """Files uploaded for registry imports, kept for ``upload_retention_days``."""
+        return self.uploads_dir / "registry"
 
     @property
     def secret_key_file(self) -> Path:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from chanye.registry.classify import (
     build_rules,
 )
-from chanye.registry.importer import mark_interrupted
+from chanye.registry.importer import recover_killed_changes
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RegistryPaths,
@@ -48,7 +48,7 @@ def rollback(
     Changes made after it are undone too (their rows were built on top of it); they are listed.
     """
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             target = session.get(RegistryChange, change_id)
             if target is None:
@@ -108,7 +108,7 @@ def reclassify(
     """Re-run classification over the whole registry (after the system file changed)."""
     started = time.perf_counter()
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             current = change_in_force(session)
             change = RegistryChange(kind="classify", status="running", actor=actor.name,

@@ -39,7 +39,9 @@ def _context() -> RegistryContext:
     settings = Settings()
     settings.ensure_data_dir()
     upgrade(settings.resolved_database_url)
-    return RegistryContext.from_settings(settings)
+    context = RegistryContext.from_settings(settings)
+    context.tidy()
+    return context
 
 
 @contextmanager

@@ -4,8 +4,10 @@ both start here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chanye.config import Settings
+from chanye.registry.housekeeping import tidy
 from chanye.registry.queries import RegistryReader
 from chanye.registry.reading import ReadLimits
 from chanye.registry.storage import RegistryPaths, change_in_force, overrides_rows
@@ -20,6 +22,8 @@ class RegistryContext:
     paths: RegistryPaths
     system: IndustrialSystem
     limits: ReadLimits = field(default_factory=ReadLimits)
+    uploads: Path | None = None  # the web page's uploads, deleted after the retention period
+    upload_retention_days: int = 30
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistryContext:
@@ -28,7 +32,12 @@ class RegistryContext:
             system = system_in_force(session)
         limits = ReadLimits(xlsx_rows=settings.max_xlsx_rows,
                             xlsx_expanded_bytes=settings.max_xlsx_expanded_mb << 20)  # fmt: skip
-        return cls(url, RegistryPaths.under(settings.data_dir), system, limits)
+        return cls(url, RegistryPaths.under(settings.data_dir), system, limits,
+                   settings.registry_uploads_dir, settings.upload_retention_days)  # fmt: skip
+
+    def tidy(self) -> None:
+        """Clear what killed changes left and uploads past their retention (see housekeeping)."""
+        tidy(self.paths, self.uploads, self.upload_retention_days)
 
     def kinds(self) -> dict[str, str]:
         return {ind.id: kind for kind, ind in self.system.industries()}

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from chanye.registry.classify import (
     build_rules,
 )
+from chanye.registry.housekeeping import clean_scratch
 from chanye.registry.reading import ReadLimits, UnreadableFileError, read_source
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
@@ -112,6 +113,12 @@ def mark_interrupted(database_url: str) -> None:
         )
 
 
+def recover_killed_changes(database_url: str, paths: RegistryPaths) -> None:
+    """At the start of a change, under the writer lock: what a killed one left is cleared."""
+    mark_interrupted(database_url)
+    clean_scratch(paths)
+
+
 def import_file(
     database_url: str,
     paths: RegistryPaths,
@@ -128,7 +135,7 @@ def import_file(
     started = time.perf_counter()
     result = ImportResult(file=path)
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
         con = connect(paths)
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:

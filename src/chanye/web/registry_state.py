@@ -17,9 +17,10 @@ from pathlib import Path
 from chanye.config import Settings
 from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.context import RegistryContext
+from chanye.registry.housekeeping import discard_refused_upload, tidy
 from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.queries import RegistryReader
-from chanye.registry.storage import RegistryBusyError
+from chanye.registry.storage import RegistryBusyError, RegistryPaths
 from chanye.store.audit import Actor
 
 
@@ -94,6 +95,9 @@ class ImportJobs:
             except Exception as exc:  # shown to the user; the import itself changed nothing
                 job.error = f"导入失败 / import failed: {exc}"
             finally:
+                discard_refused_upload(path, job.result.status if job.result else None)
+                tidy(RegistryPaths.under(settings.data_dir), settings.registry_uploads_dir,
+                     settings.upload_retention_days)  # fmt: skip
                 job.done, job.fraction = True, 1.0
 
         threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()

@@ -270,17 +270,21 @@ def start_import(
     name = SAFE_NAME.sub("_", Path(file.filename or "upload.csv").name)[-120:]
     if Path(name).suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm", ".parquet"):
         raise HTTPException(400, "只接受 CSV、XLSX 或 Parquet 文件 / CSV, XLSX or Parquet only")
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+    folder = settings.registry_uploads_dir / uuid.uuid4().hex
     folder.mkdir(parents=True)
     target = folder / name
     limit = settings.max_upload_mb * 2**20
     written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(1 << 22):
-            written += len(chunk)
-            if written > limit:
-                break
-            out.write(chunk)
+    try:
+        with target.open("wb") as out:
+            while chunk := file.file.read(1 << 22):
+                written += len(chunk)
+                if written > limit:
+                    break
+                out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing of a broken upload is kept
+        raise
     if written > limit:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(
