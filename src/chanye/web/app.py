@@ -52,8 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(account.testing_router())
     app.add_middleware(UploadGateMiddleware)
     app.add_middleware(CookieMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: even a 413 carries the headers
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (

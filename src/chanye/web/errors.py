@@ -7,10 +7,11 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chanye.web.auth import LoginRequiredError, RedirectRequiredError
+from chanye.web.security import NO_STORE, SECURITY_HEADERS
 from chanye.web.templating import templates
 
 TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方法",
@@ -67,6 +68,25 @@ def register_error_pages(app: FastAPI) -> None:
             },
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        # Answered outside every middleware (Starlette's ServerErrorMiddleware): the headers the
+        # middleware would add are set here. The exception is still logged by Starlette.
+        headers = {**SECURITY_HEADERS, "Cache-Control": NO_STORE}
+        if wants_json(request):
+            return JSONResponse({"detail": "服务器内部错误，请稍后重试"}, status_code=500,
+                                headers=headers)  # fmt: skip
+        return HTMLResponse(_UNHANDLED_PAGE, status_code=500, headers=headers)
+
+
+# A plain page: the templates may be what failed, and the page must not fail too.
+_UNHANDLED_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>500 服务器内部错误'
+    '</title><link rel="stylesheet" href="/static/css/chanye.css"></head><body><main class="panel">'
+    "<h1>500 · 服务器内部错误</h1><p>处理请求时出错，已记录。请稍后重试；如果一再出现，请联系管理员。</p>"
+    '<p><a href="/">返回首页</a></p></main></body></html>'
+)
 
 
 def _describe(error: Any) -> str:
