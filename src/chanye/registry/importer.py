@@ -136,11 +136,19 @@ def import_file(
     result = ImportResult(file=path)
     with writer_lock(paths):
         recover_killed_changes(database_url, paths)
+        result.change_id = _start_change(database_url, path, actor)
         con = connect(paths)
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
             _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
                  errors_path or errors_path_for(path), result, workdir, limits)  # fmt: skip
+        except UnreadableFileError as exc:
+            result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
+            _fail_change(database_url, result.change_id, result.message, result)
+        except BaseException as exc:
+            # Whatever went wrong, the change is not left 'running': it failed, and says why.
+            _fail_change(database_url, result.change_id, f"导入失败：{_reason(exc)}", result)
+            raise
         finally:
             con.close()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -174,35 +182,6 @@ def _fail_change(database_url: str, change_id: int, message: str, result: Import
         )
 
 
-def _run(
-    con: duckdb.DuckDBPyConnection,
-    database_url: str,
-    paths: RegistryPaths,
-    system: IndustrialSystem,
-    path: Path,
-    actor: Actor,
-    strict: bool,
-    sheet: str | None,
-    progress: Progress,
-    errors_path: Path,
-    result: ImportResult,
-    workdir: Path,
-    limits: ReadLimits,
-) -> None:
-    change_id = _start_change(database_url, path, actor)
-    result.change_id = change_id
-    try:
-        _read_check_and_commit(con, database_url, paths, system, path, actor, strict, sheet,
-                               progress, errors_path, result, workdir, limits)  # fmt: skip
-    except UnreadableFileError as exc:
-        result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
-        _fail_change(database_url, change_id, result.message, result)
-    except BaseException as exc:
-        # Whatever went wrong, the change is not left 'running': it failed, and says why.
-        _fail_change(database_url, change_id, f"导入失败：{_reason(exc)}", result)
-        raise
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
         return "内存不足，文件过大"
@@ -211,7 +190,7 @@ def _reason(exc: BaseException) -> str:
     return f"程序出错（{type(exc).__name__}）"
 
 
-def _read_check_and_commit(
+def _run(
     con: duckdb.DuckDBPyConnection,
     database_url: str,
     paths: RegistryPaths,
