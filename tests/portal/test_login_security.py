@@ -177,3 +177,22 @@ def test_secrets_stored_in_clear_before_are_sealed(url: str) -> None:
     with session_scope(url) as db:
         assert db.scalars(select(Account)).one().totp_secret == SECRET
         assert seal_stored_secrets(db) == 0
+
+
+def test_the_same_code_sent_twice_at_once_is_accepted_once(url: str) -> None:
+    import threading
+
+    _with_second_factor(url)
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def send() -> None:
+        start.wait()
+        outcomes.append(_second_factor(url, _code(T0), "10.9.1.1", T0))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok", "动态口令不正确", "动态口令不正确", "动态口令不正确"]

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, column, func, or_, select, table
+from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from stdnum.cn import uscc as stdnum_uscc
@@ -224,13 +224,25 @@ def check_second_factor(
     if locked is not None:
         return locked
     step = totp.matching_step(account.totp_secret or "", code, account.totp_last_step, now)
-    _attempt(session, account, client_addr, now, succeeded=step is not None)
-    if step is None:
+    accepted = step is not None and _use_step(session, account, step)
+    _attempt(session, account, client_addr, now, succeeded=accepted)
+    if not accepted:
         record(session, actor, "login.second_factor", "account", str(account.id), result="failure")
         return LoginResult(False, account=account, zh="动态口令不正确", en="wrong one-time code")
-    account.totp_last_step = step
     record(session, actor, "login.second_factor", "account", str(account.id))
     return LoginResult(True, account=account)
+
+
+def _use_step(session: Session, account: Account, step: int) -> bool:
+    """Record ``step`` as used, unless it (or a later one) already is: one conditional UPDATE,
+    so two requests racing with the same code cannot both succeed."""
+    used = session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .where(or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
+    return bool(used.rowcount)  # type: ignore[attr-defined]
 
 
 def enrol_second_factor(
