@@ -274,9 +274,9 @@ def browser_login(
     with page.expect_navigation():
         page.get_by_role("button", name="登录", exact=True).click()
     if totp_secret is not None:
-        import pyotp
+        from tests.web.signin import fresh_code
 
         page.wait_for_url("**/login/totp**")
-        page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
+        page.fill("input[name=code]", fresh_code(totp_secret))
         with page.expect_navigation():
             page.get_by_role("button", name="验证").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,13 +16,15 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.policy.cli import policy_app
+from chanye.portal.accounts import seal_stored_secrets
 from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
+from chanye.registry.housekeeping import tidy
 from chanye.registry.importer import import_file
 from chanye.registry.queries import RegistryReader, SearchQuery
 from chanye.registry.scope import Scope
-from chanye.registry.storage import change_in_force
+from chanye.registry.storage import RegistryPaths, change_in_force
 from chanye.store.audit import Actor
 from chanye.store.audit_cli import audit_app
 from chanye.store.database import database_exists, session_scope
@@ -66,6 +69,13 @@ HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 
 
+@app.callback()
+def owner_only_files() -> None:
+    """chanye 产业 — a city's modern industrial system as data."""
+    # Everything chanye writes (database, keys, uploads, snapshots, mail) is for its owner only.
+    os.umask(0o077)
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -75,6 +85,8 @@ def _migrated_settings() -> Settings:
     settings = _settings()
     settings.ensure_data_dir()
     upgrade(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        seal_stored_secrets(session)
     return settings
 
 
@@ -214,12 +226,20 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    # What killed imports left, and uploads past their retention, go before serving.
+    tidy(RegistryPaths.under(settings.data_dir), settings.registry_uploads_dir,
+         settings.upload_retention_days)  # fmt: skip
+    trusted = settings.trusted_proxy_list
     uvicorn.run(
         "chanye.web.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # X-Forwarded-For is believed from the configured proxies only; uvicorn's default would
+        # believe any client on loopback, so an attacker there could pick its own address.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chanye.beijing import BEIJING
 from chanye.store.database import PoolOptions
+from chanye.store.sealing import KEY_FILE_NAME, key_from_file, use_key_from
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,22 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(
         default=2048, ge=1, description="Largest file the web import page accepts, in MB"
+    )
+    upload_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days a file uploaded to the registry import page is kept (with its error "
+        "report) before it is deleted",
+    )
+    max_xlsx_rows: int = Field(
+        default=300_000,
+        ge=1,
+        description="Most rows an imported XLSX sheet may have (larger files: CSV)",
+    )
+    max_xlsx_expanded_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="Most an imported XLSX may expand to when unzipped, in MB (refuses zip bombs)",
     )
     warm_up: bool = Field(
         default=True,
@@ -117,6 +134,17 @@ class Settings(BaseSettings):
         min_length=1,
         description="Label of the button that binds through the identity provider (e.g. 粤商通登录)",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key sealing secrets at rest (TOTP secrets); when unset, one is "
+        "generated into data_dir/secret.key (mode 0600) on first start. Keep it out of backups "
+        "of the database",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed; empty: the peer address is the client's (X-Forwarded-For ignored)",
+    )
     host: str = Field(default="127.0.0.1", description="Address `chanye serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `chanye serve` listens on")
     figures_year: int | None = Field(
@@ -171,6 +199,29 @@ class Settings(BaseSettings):
         """Uploaded documents: inside the data directory, never under the web root."""
         return self.data_dir / "uploads"
 
+    @property
+    def registry_uploads_dir(self) -> Path:
+        """Files uploaded for registry imports, kept for ``upload_retention_days``."""
+        return self.uploads_dir / "registry"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [address.strip() for address in self.trusted_proxies.split(",") if address.strip()]
+
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data directory, created readable by its owner only."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
+
+    def model_post_init(self, _context: object) -> None:
+        # The database's secrets are sealed with this deployment's key, read when first needed.
+        use_key_from(self.resolved_database_url, self._sealing_key)
+
+    def _sealing_key(self) -> str | bytes:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return key_from_file(self.secret_key_file)

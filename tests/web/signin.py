@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
+import pyotp
 from fastapi.testclient import TestClient
 
 from chanye.config import Settings
@@ -20,6 +22,16 @@ from chanye.web.auth import SESSION_COOKIE
 
 PASSWORD = "Zq8!chanye-test"
 _numbers = itertools.count(1)
+_steps_used: dict[str, int] = {}
+
+
+def fresh_code(secret: str) -> str:
+    """A code of ``secret`` the server has not accepted yet: a code works once (RFC 6238 §5.2),
+    so a second use within the same 30 s takes the next step's code (still inside the window)."""
+    generator = pyotp.TOTP(secret)
+    step = max(generator.timecode(dt.datetime.now(dt.UTC)), _steps_used.get(secret, -1) + 1)
+    _steps_used[secret] = step
+    return generator.generate_otp(step)
 
 
 def make_account(settings: Settings, role: str, verified: bool = True, **extra: object) -> Account:

@@ -1,7 +1,8 @@
 """Accounts: registration with checks a person can act on, and login with lockout.
 
 The lockout rule comes from the security profile: after ``lockout_failures`` failed logins within
-``lockout_window_minutes``, for one account or from one client address, logins are refused for
+``lockout_window_minutes``, for one account (by username, e-mail or mobile alike, wrong passwords
+and wrong one-time codes together) or from one client address, logins are refused for
 ``lockout_minutes`` and the message says when to try again. Failure messages never say whether
 the account exists.
 """
@@ -13,16 +14,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, column, func, or_, select, table, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from stdnum.cn import uscc as stdnum_uscc
 
 from chanye.beijing import BEIJING, aware
+from chanye.portal import totp
 from chanye.portal.passwords import check_password, hash_password, needs_rehash, verify_password
 from chanye.portal.roles import STAFF_ROLES as STAFF
 from chanye.portal.security_profile import SecurityProfile
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, LoginAttempt, utcnow
+from chanye.store.sealing import is_sealed
 
 USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -131,17 +135,23 @@ class LoginResult:
 
 
 def _locked_until(
-    session: Session, column: object, value: str, profile: SecurityProfile, now: dt.datetime
+    session: Session,
+    counted: ColumnElement[bool],
+    profile: SecurityProfile,
+    now: dt.datetime,
+    *,
+    reset_by_success: bool,
 ) -> dt.datetime | None:
-    """When the lock on this account name or address ends, if it is locked now."""
-    since = now - dt.timedelta(minutes=profile.lockout_window_minutes)
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))  # type: ignore[arg-type]
-    )
-    start = max(since, aware(last_success)) if last_success else since
+    """When the lock on the failures matching ``counted`` ends, if it is locked now."""
+    start = now - dt.timedelta(minutes=profile.lockout_window_minutes)
+    if reset_by_success:
+        last_success = session.scalar(
+            select(func.max(LoginAttempt.at)).where(counted, LoginAttempt.succeeded.is_(True))
+        )
+        start = max(start, aware(last_success)) if last_success else start
     failures = session.scalars(
         select(LoginAttempt.at)
-        .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)  # type: ignore[arg-type]
+        .where(counted, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
         .order_by(LoginAttempt.at.desc())
         .limit(profile.lockout_failures)
     ).all()
@@ -151,14 +161,34 @@ def _locked_until(
     return until if until > now else None
 
 
+def _attempts_of(account: Account | None, name: str) -> ColumnElement[bool]:
+    """The attempts counted together: all of one account, by whichever name it was typed; for a
+    name matching no account, that name's (so a lock says nothing about whether one exists)."""
+    if account is not None:
+        return LoginAttempt.account_id == account.id
+    return and_(LoginAttempt.account_id.is_(None), LoginAttempt.account_name == name)
+
+
 def check_lock(
-    session: Session, name: str, client_addr: str, profile: SecurityProfile, now: dt.datetime
+    session: Session,
+    name: str,
+    account: Account | None,
+    client_addr: str,
+    profile: SecurityProfile,
+    now: dt.datetime,
 ) -> LoginResult | None:
-    """A refusal saying when to retry, if the account name or the address is locked now."""
+    """A refusal saying when to retry, if the account or the address is locked now.
+
+    The account's count restarts at a complete login (with the second factor when enrolled), so
+    a correct password alone does not restart the count of wrong codes. The address's count is
+    never restarted by a success: logging in to one's own account must not clear the failures
+    of guesses at others.
+    """
     locks = [
-        _locked_until(session, LoginAttempt.account_name, name, profile, now),
-        _locked_until(session, LoginAttempt.client_addr, client_addr, profile, now),
-    ]
+        _locked_until(session, _attempts_of(account, name), profile, now, reset_by_success=True),
+        _locked_until(session, LoginAttempt.client_addr == client_addr, profile, now,
+                      reset_by_success=False),
+    ]  # fmt: skip
     until = max((lock for lock in locks if lock), default=None)
     if until is None:
         return None
@@ -169,12 +199,106 @@ def check_lock(
                        en=f"too many failed logins: try again after {until:%H:%M} UTC", retry_at=until)  # fmt: skip
 
 
-def second_factor_failed(session: Session, account: Account, client_addr: str) -> None:
-    """A wrong one-time code counts towards the lockout like a wrong password."""
-    session.add(LoginAttempt(at=utcnow(), account_name=account.username.lower(),
-                             client_addr=client_addr, succeeded=False))  # fmt: skip
-    record(session, Actor(account.username, account.role, client_addr), "login.second_factor",
-           "account", str(account.id), result="failure")  # fmt: skip
+def _attempt(
+    session: Session, account: Account, client_addr: str, now: dt.datetime, *, succeeded: bool
+) -> None:
+    session.add(LoginAttempt(at=now, account_name=account.username.lower(), account_id=account.id,
+                             client_addr=client_addr, succeeded=succeeded))  # fmt: skip
+
+
+def check_second_factor(
+    session: Session,
+    account: Account,
+    code: str,
+    client_addr: str,
+    profile: SecurityProfile,
+    now: dt.datetime | None = None,
+) -> LoginResult:
+    """The second login step: a code of the account's TOTP secret not accepted before.
+
+    A wrong code counts towards the account's lockout like a wrong password, and a code already
+    accepted once (RFC 6238 §5.2) is wrong.
+    """
+    now = now or utcnow()
+    actor = Actor(account.username, account.role, client_addr)
+    locked = check_lock(session, account.username.lower(), account, client_addr, profile, now)
+    if locked is not None:
+        return locked
+    step = totp.matching_step(account.totp_secret or "", code, account.totp_last_step, now)
+    accepted = step is not None and _use_step(session, account, step)
+    _attempt(session, account, client_addr, now, succeeded=accepted)
+    if not accepted:
+        record(session, actor, "login.second_factor", "account", str(account.id), result="failure")
+        return LoginResult(False, account=account, zh="动态口令不正确", en="wrong one-time code")
+    record(session, actor, "login.second_factor", "account", str(account.id))
+    return LoginResult(True, account=account)
+
+
+def _use_step(session: Session, account: Account, step: int) -> bool:
+    """Record ``step`` as used, unless it (or a later one) already is: one conditional UPDATE,
+    so two requests racing with the same code cannot both succeed."""
+    used = session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .where(or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
+    return bool(used.rowcount)  # type: ignore[attr-defined]
+
+
+def enrol_second_factor(
+    session: Session,
+    account: Account,
+    secret: str,
+    code: str,
+    proof: tuple[str, str] | None,
+    client_addr: str,
+    profile: SecurityProfile,
+) -> None:
+    """Bind a new TOTP secret, proven by a first code of it (raises AccountRefusedError).
+
+    Replacing an enrolled secret also needs ``proof``, the current password and a current code of
+    the enrolled secret: a session left open must not be enough to take over the second factor.
+    Wrong proofs count towards the account's lockout.
+    """
+    now = utcnow()
+    replacing = account.totp_secret is not None
+    if replacing:
+        _check_proof(session, account, proof or ("", ""), client_addr, profile, now)
+    step = totp.matching_step(secret, code, now=now)
+    if step is None:
+        raise AccountRefusedError([Problem("code", "动态口令不正确，请核对手机时间后重试",
+                                           "wrong one-time code")])  # fmt: skip
+    account.totp_secret = secret
+    account.totp_last_step = step
+    record(session, Actor(account.username, account.role, client_addr), "account.enable_totp",
+           "account", str(account.id), before={"two_factor": replacing},
+           after={"two_factor": True, "replaced": replacing})  # fmt: skip
+
+
+def _check_proof(
+    session: Session,
+    account: Account,
+    proof: tuple[str, str],
+    client_addr: str,
+    profile: SecurityProfile,
+    now: dt.datetime,
+) -> None:
+    password, code = proof
+    locked = check_lock(session, account.username.lower(), account, client_addr, profile, now)
+    if locked is not None:
+        raise AccountRefusedError([Problem("current_code", locked.zh, locked.en)])
+    problems = []
+    if not verify_password(account.password_hash, password):
+        problems.append(Problem("current_password", "当前密码不正确", "wrong current password"))
+    elif totp.matching_step(account.totp_secret or "", code, account.totp_last_step, now) is None:
+        problems.append(Problem("current_code", "当前身份验证器的动态口令不正确",
+                                "wrong code of the enrolled authenticator"))  # fmt: skip
+    if problems:
+        _attempt(session, account, client_addr, now, succeeded=False)
+        record(session, Actor(account.username, account.role, client_addr),
+               "account.enable_totp", "account", str(account.id), result="failure")  # fmt: skip
+        raise AccountRefusedError(problems)
 
 
 def authenticate(
@@ -185,30 +309,27 @@ def authenticate(
     profile: SecurityProfile,
     now: dt.datetime | None = None,
 ) -> LoginResult:
-    """Check a login by username, e-mail or mobile; every outcome is recorded and audited."""
+    """Check a login by username, e-mail or mobile; every outcome is recorded and audited.
+
+    For an account with a second factor, a correct password is not yet a login: the lockout
+    count goes on until ``check_second_factor`` accepts a code.
+    """
     now = now or utcnow()
     name = identifier.strip().lower()
     actor = Actor(name or "-", "anonymous", client_addr)
-    locked = check_lock(session, name, client_addr, profile, now)
+    account = find_account(session, name)
+    locked = check_lock(session, name, account, client_addr, profile, now)
     if locked is not None:
         return locked
-    account = session.scalar(
-        select(Account).where(
-            or_(
-                func.lower(Account.username) == name,
-                func.lower(Account.email) == name,
-                Account.mobile == name,
-            )
-        )
-    )
     valid = verify_password(account.password_hash if account else _DUMMY_HASH, password)
     succeeded = bool(account and valid and account.status == "active")
-    session.add(
-        LoginAttempt(at=now, account_name=name, client_addr=client_addr, succeeded=succeeded)
-    )
     if not succeeded or account is None:
+        session.add(LoginAttempt(at=now, account_name=name, client_addr=client_addr,
+                                 account_id=account.id if account else None, succeeded=False))  # fmt: skip
         record(session, actor, "login.failure", "account", name, result="failure")
         return LoginResult(False, zh="账号或密码错误", en="wrong account or password")
+    if account.totp_secret is None:
+        _attempt(session, account, client_addr, now, succeeded=True)
     if not account.email_confirmed:
         record(session, actor, "login.unconfirmed", "account", str(account.id), result="refused")
         return LoginResult(False, account=account, unconfirmed=True,
@@ -346,6 +467,24 @@ def create_account(
     record(session, actor, "account.create", "account", str(account.id),
            after={"username": username, "role": role, "scope_clusters": scope_clusters})  # fmt: skip
     return account, chosen
+
+
+def seal_stored_secrets(session: Session) -> int:
+    """Encrypt TOTP secrets stored in clear before sealing existed; returns how many."""
+    raw = table("accounts", column("id"), column("totp_secret"))
+    plain = [
+        account_id
+        for account_id, stored in session.execute(select(raw.c.id, raw.c.totp_secret))
+        if stored is not None and not is_sealed(stored)
+    ]
+    for account_id in plain:
+        account = session.get(Account, account_id)
+        if account is not None:
+            flag_modified(account, "totp_secret")  # written again, so sealed on the way
+    if plain:
+        record(session, Actor(), "account.seal_secrets", "account", None,
+               after={"sealed": len(plain)})  # fmt: skip
+    return len(plain)
 
 
 def assigned_industries(account: Account) -> tuple[str, ...]:

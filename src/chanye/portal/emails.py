@@ -39,6 +39,15 @@ def password_changed(display_name: str) -> Mail:
     )
 
 
+def second_factor_changed(display_name: str, replaced: bool) -> Mail:
+    what = "更换了双因素登录的身份验证器" if replaced else "开启了双因素登录"
+    return Mail(
+        "【产业协会】双因素登录已变更",
+        f"{display_name}，您好：\n\n您的账号刚刚{what}，此后登录须使用新绑定的身份验证器中的动态口令。"
+        "如非本人操作，请立即修改密码并联系协会秘书处。" + SIGNATURE,
+    )
+
+
 # --- membership applications (入会申请) ---------------------------------------------------
 
 

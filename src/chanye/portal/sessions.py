@@ -87,6 +87,18 @@ def update_session(session: Session, row: WebSession, **values: object) -> None:
     session.execute(update(WebSession).where(WebSession.id == row.id).values(**values))
 
 
+def peek_session(
+    session: Session, token: str | None, idle_minutes: int, now: dt.datetime | None = None
+) -> WebSession | None:
+    """The live session for a cookie token, read only (an idle one is left for ``load_session``)."""
+    row = session.get(WebSession, _digest(token)) if token else None
+    if row is None or (now or utcnow()) - aware(row.last_seen_at) > dt.timedelta(
+        minutes=idle_minutes
+    ):
+        return None
+    return row
+
+
 def end_session(session: Session, row: WebSession) -> None:
     """Delete a session (a no-op if another request has just done so)."""
     session.execute(delete(WebSession).where(WebSession.id == row.id))

@@ -50,6 +50,20 @@ def issue_token(
     return token
 
 
+def issue_decoy_token(session: Session, purpose: str, now: dt.datetime | None = None) -> None:
+    """The work of ``issue_token`` for no account: a request for an account that does not exist
+    must take as long as one for an account that does, or timing would tell them apart."""
+    now = now or utcnow()
+    session.execute(
+        update(AccountToken)
+        .where(AccountToken.account_id.is_(None), AccountToken.purpose == purpose,
+               AccountToken.used_at.is_(None))
+        .values(used_at=now)
+    )  # fmt: skip
+    _digest(secrets.token_urlsafe(32))
+    session.flush()
+
+
 def redeem_token(
     session: Session, token: str, purpose: str, now: dt.datetime | None = None, *, use: bool = True
 ) -> Account:

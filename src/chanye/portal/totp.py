@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hmac
 import io
 
 import pyotp
@@ -18,8 +20,25 @@ def new_secret() -> str:
 
 def verify(secret: str, code: str) -> bool:
     """True for the current code or its neighbours (a phone clock a little off still works)."""
+    return matching_step(secret, code) is not None
+
+
+def matching_step(
+    secret: str, code: str, after_step: int | None = None, now: dt.datetime | None = None
+) -> int | None:
+    """The time step whose code this is: the current one or a neighbour, and later than
+    ``after_step``, the last step already accepted (RFC 6238 §5.2: a code is accepted once)."""
     code = "".join(ch for ch in code if ch.isdigit())
-    return len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != 6:
+        return None
+    generator = pyotp.TOTP(secret)
+    current = generator.timecode(now or dt.datetime.now(dt.UTC))
+    for step in (current - 1, current, current + 1):
+        if after_step is not None and step <= after_step:
+            continue
+        if hmac.compare_digest(generator.generate_otp(step), code):
+            return step
+    return None
 
 
 def current_code(secret: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from chanye.registry.classify import (
     build_rules,
 )
-from chanye.registry.importer import mark_interrupted
+from chanye.registry.importer import recover_killed_changes
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RegistryPaths,
@@ -186,7 +186,7 @@ def rollback(
     change in force when the consequence was shown), refuse if the registry changed since.
     """
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             plan = _plan(session, change_id)
             if planned_in_force is not None and planned_in_force != plan.in_force:
@@ -263,7 +263,7 @@ def reclassify(
     """Re-run classification over the whole registry (after the system file changed)."""
     started = time.perf_counter()
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             current = change_in_force(session)
             change = RegistryChange(kind="classify", status="running", actor=actor.name,

@@ -39,7 +39,9 @@ def _context() -> RegistryContext:
     settings = Settings()
     settings.ensure_data_dir()
     upgrade(settings.resolved_database_url)
-    return RegistryContext.from_settings(settings)
+    context = RegistryContext.from_settings(settings)
+    context.tidy()
+    return context
 
 
 @contextmanager
@@ -80,7 +82,7 @@ def import_command(
         task = bar.add_task("导入 / importing", total=1.0)
         result = import_file(
             context.database_url, context.paths, context.system, path, CLI_ACTOR,
-            strict=strict, sheet=sheet,
+            strict=strict, sheet=sheet, limits=context.limits,
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
         )  # fmt: skip
     _report(result)

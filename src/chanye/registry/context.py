@@ -4,11 +4,14 @@ both start here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from chanye.config import Settings
+from chanye.registry.housekeeping import tidy
 from chanye.registry.queries import RegistryReader
+from chanye.registry.reading import ReadLimits
 from chanye.registry.storage import RegistryPaths, change_in_force, overrides_rows
 from chanye.store.database import session_scope
 from chanye.system.model import IndustrialSystem
@@ -20,6 +23,9 @@ class RegistryContext:
     database_url: str
     paths: RegistryPaths
     system: IndustrialSystem
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    uploads: Path | None = None  # the web page's uploads, deleted after the retention period
+    upload_retention_days: int = 30
     # A web request's own session: reading the state through it, the request never needs a second
     # database connection. Without one (commands, background work) each read opens its own.
     session: Session | None = field(default=None, compare=False, repr=False)
@@ -28,11 +34,28 @@ class RegistryContext:
     def from_settings(cls, settings: Settings, session: Session | None = None) -> RegistryContext:
         url = settings.resolved_database_url
         paths = RegistryPaths.under(settings.data_dir)
+        limits = ReadLimits(
+            xlsx_rows=settings.max_xlsx_rows,
+            xlsx_expanded_bytes=settings.max_xlsx_expanded_mb << 20,
+        )
         if session is not None:
-            return cls(url, paths, system_in_force(session), session)
-        with session_scope(url) as own:
-            system = system_in_force(own)
-        return cls(url, paths, system)
+            system = system_in_force(session)
+        else:
+            with session_scope(url) as own:
+                system = system_in_force(own)
+        return cls(
+            url,
+            paths,
+            system,
+            limits=limits,
+            uploads=settings.registry_uploads_dir,
+            upload_retention_days=settings.upload_retention_days,
+            session=session,
+        )
+
+    def tidy(self) -> None:
+        """Clear what killed changes left and uploads past their retention (see housekeeping)."""
+        tidy(self.paths, self.uploads, self.upload_retention_days)
 
     def kinds(self) -> dict[str, str]:
         return {ind.id: kind for kind, ind in self.system.industries()}

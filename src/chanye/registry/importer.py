@@ -7,6 +7,7 @@ is written as a new snapshot and takes effect only when the change row commits.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import shutil
 import tempfile
@@ -22,7 +23,8 @@ from sqlalchemy import update
 from chanye.registry.classify import (
     build_rules,
 )
-from chanye.registry.reading import UnreadableFileError, read_source
+from chanye.registry.housekeeping import clean_scratch
+from chanye.registry.reading import ReadLimits, UnreadableFileError, read_source
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RECORD_COLUMNS,
@@ -111,6 +113,12 @@ def mark_interrupted(database_url: str) -> None:
         )
 
 
+def recover_killed_changes(database_url: str, paths: RegistryPaths) -> None:
+    """At the start of a change, under the writer lock: what a killed one left is cleared."""
+    mark_interrupted(database_url)
+    clean_scratch(paths)
+
+
 def import_file(
     database_url: str,
     paths: RegistryPaths,
@@ -122,16 +130,25 @@ def import_file(
     sheet: str | None = None,
     progress: Progress = _no_progress,
     errors_path: Path | None = None,
+    limits: ReadLimits = ReadLimits(),
 ) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(file=path)
     with writer_lock(paths):
-        mark_interrupted(database_url)
+        recover_killed_changes(database_url, paths)
+        result.change_id = _start_change(database_url, path, actor)
         con = connect(paths)
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
             _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
-                 errors_path or errors_path_for(path), result, workdir)  # fmt: skip
+                 errors_path or errors_path_for(path), result, workdir, limits)  # fmt: skip
+        except UnreadableFileError as exc:
+            result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
+            _fail_change(database_url, result.change_id, result.message, result)
+        except BaseException as exc:
+            # Whatever went wrong, the change is not left 'running': it failed, and says why.
+            _fail_change(database_url, result.change_id, f"导入失败：{_reason(exc)}", result)
+            raise
         finally:
             con.close()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -165,6 +182,14 @@ def _fail_change(database_url: str, change_id: int, message: str, result: Import
         )
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        return "内存不足，文件过大"
+    if isinstance(exc, KeyboardInterrupt):
+        return "已中断"
+    return f"程序出错（{type(exc).__name__}）"
+
+
 def _run(
     con: duckdb.DuckDBPyConnection,
     database_url: str,
@@ -178,16 +203,12 @@ def _run(
     errors_path: Path,
     result: ImportResult,
     workdir: Path,
+    limits: ReadLimits,
 ) -> None:
-    change_id = _start_change(database_url, path, actor)
-    result.change_id = change_id
+    change_id = result.change_id
+    assert change_id is not None
     progress("读取 / reading", 0.0)
-    try:
-        source = read_source(con, path, sheet, workdir=workdir)
-    except UnreadableFileError as exc:
-        result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
-        _fail_change(database_url, change_id, result.message, result)
-        return
+    source = read_source(con, path, sheet, workdir=workdir, limits=limits)
     result.ignored_headers = source.ignored_headers
     digest = BackgroundDigest(path)
     progress("校验 / checking", 0.2)
@@ -247,6 +268,33 @@ def write_faults(con: duckdb.DuckDBPyConnection, target: Path) -> None:
         while chunk := src.read(1 << 22):
             dst.write(chunk)
     tmp.unlink()
+
+
+XLSX_MAX_ROWS = 1_048_576  # a sheet holds no more, the header included
+
+
+def errors_xlsx_for(report: Path) -> Path:
+    """The error report as XLSX, written once beside the CSV (in write-only mode, row by row
+    from the file: a report of a million rows never has to fit in memory)."""
+    from openpyxl import Workbook
+
+    target = report.with_suffix(".xlsx")
+    if target.exists() and target.stat().st_mtime >= report.stat().st_mtime:
+        return target
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("不合格行")
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        for index, row in enumerate(csv.reader(handle)):
+            if index == XLSX_MAX_ROWS - 1:
+                sheet.append(
+                    [f"（Excel 一张表最多 {XLSX_MAX_ROWS:,} 行，其余见 CSV 格式的错误报告）"]
+                )
+                break
+            sheet.append([int(row[0]) if index and row[0].isdigit() else row[0], *row[1:]])
+    draft = target.with_name(target.name + ".tmp")
+    workbook.save(draft)
+    draft.replace(target)
+    return target
 
 
 def formula_safe(column: str) -> str:

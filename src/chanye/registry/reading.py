@@ -9,10 +9,10 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import shutil
+import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,19 @@ OVERFLOW_COLUMN = "__overflow"
 OVERFLOW_COLUMNS = 8
 HEADER_SEARCH_ROWS = 30  # title rows above the header: how far down to look for it
 ENCODING_SAMPLE = 1 << 20
+MAX_LINE_BYTES = 8 << 20  # one CSV record; DuckDB's default (2 MB) would refuse long texts
+XLSX_BATCH_ROWS = 50_000  # rows of a sheet held in memory at once
+# Python's csv module refuses fields over 128 KiB by default; the header search reads with it.
+csv.field_size_limit(MAX_LINE_BYTES)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a spreadsheet is read before it is refused (a crafted XLSX can expand a few
+    megabytes into gigabytes, or hold a million rows that take minutes to parse)."""
+
+    xlsx_rows: int = 300_000
+    xlsx_expanded_bytes: int = 1 << 30
 
 
 class UnreadableFileError(Exception):
@@ -67,6 +80,7 @@ def read_source(
     path: Path,
     sheet: str | None = None,
     workdir: Path | None = None,
+    limits: ReadLimits = ReadLimits(),
 ) -> SourceFile:
     """Prepare ``path`` for typing: ``SourceFile.relation`` is SQL that yields one text column per
     matched field. Raise UnreadableFileError when the file cannot be used at all.
@@ -79,7 +93,7 @@ def read_source(
     if suffix in (".csv", ".txt"):
         return _read_csv(path, workdir or Path(tempfile.mkdtemp(prefix="chanye-read-")))
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(con, path, sheet)
+        return _read_xlsx(con, path, sheet, limits)
     if suffix == ".parquet":
         return _read_parquet(con, path)
     raise UnreadableFileError(
@@ -147,9 +161,12 @@ def _find_header(path: Path, rows: Iterable[Sequence[object]]) -> tuple[int, Seq
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the start of the file decodes as such, else GB18030."""
+    """UTF-16 with a BOM (Excel's "Unicode text"), UTF-8 (with or without BOM) when the start of
+    the file decodes as such, else GB18030."""
     with path.open("rb") as handle:
         sample = handle.read(ENCODING_SAMPLE)
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if b"\x00" in sample[:4096]:
@@ -163,26 +180,69 @@ def detect_encoding(path: Path) -> str:
         codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
     except UnicodeDecodeError:
         raise UnreadableFileError(
-            path, "无法识别文件编码（支持 UTF-8、GBK、GB18030）", "unknown text encoding"
+            path, "无法识别文件编码（支持 UTF-8、UTF-16、GBK、GB18030）", "unknown text encoding"
         ) from None
     return "gb18030"
 
 
+ENCODING_NAMES = {"utf-16": "UTF-16", "gb18030": "GBK/GB18030", "utf-8-sig": "UTF-8"}
+
+
 def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
+    """A UTF-8 copy; a byte that does not decode refuses the file, naming its line."""
     target = workdir / "source-utf8.csv"
-    try:
-        with (
-            path.open("r", encoding=encoding, newline="") as src,
-            target.open("w", encoding="utf-8", newline="") as dst,
-        ):
-            shutil.copyfileobj(src, dst, 1 << 22)
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(
-            path,
-            f"文件含有无法按 {encoding} 解码的字节",
-            f"bytes not valid {encoding}: {exc.reason}",
-        ) from None
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newline = "\n".encode(encoding.replace("utf-16", "utf-16-le"))
+    lines = 1
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 22):
+            try:
+                dst.write(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                line = lines + _lines_before(chunk, exc.start, newline)
+                raise _undecodable(path, line, ENCODING_NAMES.get(encoding, encoding)) from None
+            lines += _lines_before(chunk, len(chunk), newline)
+        try:
+            dst.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            raise _undecodable(path, lines, ENCODING_NAMES.get(encoding, encoding)) from None
     return target
+
+
+def _lines_before(chunk: bytes, end: int, newline: bytes) -> int:
+    return chunk.count(newline, 0, end)
+
+
+def _undecodable(path: Path, line: int, encoding: str) -> UnreadableFileError:
+    return UnreadableFileError(
+        path,
+        f"第 {line} 行含有无法按 {encoding} 解码的字节（文件可能由不同编码的内容拼接而成），"
+        f"请将整个文件另存为 UTF-8 后再导入",
+        f"line {line}: bytes not valid {encoding}",
+    )
+
+
+def _refuse_unclosed_quote(path: Path, utf8: Path) -> None:
+    """An unclosed quote makes every line after it one text field, silently: refuse the file,
+    naming the line where the quote opens. Quotes come in pairs in a well-formed CSV (a quote
+    inside a quoted text is doubled), so an odd count is the sign; it costs one scan of bytes."""
+    quotes = 0
+    with utf8.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            quotes += chunk.count(b'"')
+    if quotes % 2 == 0:
+        return
+    opened_at, inside = 0, False
+    with utf8.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.count(b'"') % 2:
+                inside = not inside
+                opened_at = number if inside else opened_at
+    raise UnreadableFileError(
+        path,
+        f"第 {opened_at} 行的引号没有闭合（其后各行都会被并入这一个字段），请检查引号是否成对",
+        f"line {opened_at}: unclosed quote",
+    )
 
 
 def _read_csv(path: Path, workdir: Path) -> SourceFile:
@@ -190,9 +250,8 @@ def _read_csv(path: Path, workdir: Path) -> SourceFile:
     reading (no raw copy of a 700 MB file in memory). Rows are numbered by insertion order."""
     encoding = detect_encoding(path)
     utf8 = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, workdir)
-    with utf8.open("r", encoding="utf-8-sig", newline="") as handle:
-        head = list(_first_rows(csv.reader(handle), HEADER_SEARCH_ROWS))
-    header_index, header = _find_header(path, head)
+    _refuse_unclosed_quote(path, utf8)
+    delimiter, header_index, header = _find_csv_header(path, utf8)
     matched, ignored = _match_columns(path, header)
     # Every column as text. Extra trailing fields (an unquoted comma in a text) land in the
     # overflow columns, so the row is reported rather than silently cut short.
@@ -204,25 +263,77 @@ def _read_csv(path: Path, workdir: Path) -> SourceFile:
         SELECT {select}, nullif(concat_ws(',', {overflow}), '') AS {OVERFLOW_COLUMN}
         FROM read_csv('{escaped}', header = false, skip = {header_index + 1}, all_varchar = true,
                       columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
-                      quote = '"', escape = '"', delim = ',', store_rejects = true,
-                      null_padding = true, strict_mode = false, auto_detect = false))"""
+                      quote = '"', escape = '"', delim = '{delimiter}', store_rejects = true,
+                      null_padding = true, strict_mode = false, auto_detect = false,
+                      max_line_size = {MAX_LINE_BYTES}))"""
     return SourceFile(path, "csv", [c for c in matched if c], ignored, encoding,
                       header_row=header_index + 1, relation=relation,
                       row_offset=header_index + 2)  # fmt: skip
 
 
+def read_csv_rows(source: SourceFile, run: Callable[[str], None]) -> None:
+    """Run ``run`` on the CSV's relation. DuckDB's parallel reader cannot split a file whose
+    quoted texts hold line breaks; such a file is read again by one thread. A fault DuckDB stops
+    at is the clerk's to fix: it is reported with its line, not as a program error."""
+    try:
+        run(source.relation)
+    except duckdb.Error as exc:
+        if "parallel=false" not in str(exc):
+            raise _csv_fault(source.path, exc) from None
+        try:
+            run(
+                source.relation.replace(
+                    "auto_detect = false", "auto_detect = false, parallel = false"
+                )
+            )
+        except duckdb.Error as again:
+            raise _csv_fault(source.path, again) from None
+
+
+def _csv_fault(path: Path, exc: duckdb.Error) -> UnreadableFileError:
+    found = re.search(r"Line: (\d+)", str(exc))
+    where = f"第 {found.group(1)} 行" if found else "文件中有一行"
+    return UnreadableFileError(
+        path, f"{where}无法读取（请检查引号是否成对、分隔符是否一致）", str(exc).splitlines()[0]
+    )
+
+
+def _find_csv_header(path: Path, utf8: Path) -> tuple[str, int, Sequence[object]]:
+    """The delimiter (comma, or tab as in Excel's "Unicode text"), and the header row."""
+    refusal: UnreadableFileError | None = None
+    for delimiter in (",", "\t"):
+        with utf8.open("r", encoding="utf-8-sig", newline="") as handle:
+            head = list(_first_rows(csv.reader(handle, delimiter=delimiter), HEADER_SEARCH_ROWS))
+        try:
+            return (delimiter, *_find_header(path, head))
+        except UnreadableFileError as exc:
+            refusal = refusal or exc
+    assert refusal is not None
+    raise refusal
+
+
+# What DuckDB's reject table calls a fault → what a clerk reads.
+REJECT_REASONS = {
+    "INVALID ENCODING": (
+        "含有不是 UTF-8 编码的字节（文件开头是 UTF-8，这里不是：文件可能由不同编码的内容"
+        "拼接而成），请将整个文件另存为 UTF-8 后再导入"
+    ),
+    "LINE SIZE OVER MAXIMUM": f"过长（一行超过 {MAX_LINE_BYTES >> 20} MB），请检查是否缺少换行或引号",
+    "TOO MANY COLUMNS": "字段数远多于表头，请检查分隔符",
+}
+
+
 def refuse_unparsable(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A CSV line the reader cannot parse (usually an unclosed quote) makes the rows after it
-    unreliable: refuse the whole file, naming the lines, rather than import a guess."""
+    """A CSV line the reader cannot parse makes the rows after it unreliable: refuse the whole
+    file, naming the lines, rather than import a guess."""
     rows = con.execute(
-        "SELECT line, error_message FROM reject_errors ORDER BY line LIMIT 5"
+        "SELECT line, error_type, error_message FROM reject_errors ORDER BY line LIMIT 5"
     ).fetchall()
     if rows:
-        lines = "、".join(str(line) for line, _ in rows)
+        lines = "、".join(str(line) for line, _type, _message in rows)
+        reason = REJECT_REASONS.get(str(rows[0][1]), "无法解析（请检查引号是否成对）")
         raise UnreadableFileError(
-            path,
-            f"第 {lines} 行无法解析（请检查引号是否成对）",
-            f"cannot parse line(s) {lines}: {rows[0][1]}",
+            path, f"第 {lines} 行{reason}", f"cannot parse line(s) {lines}: {rows[0][2]}"
         )
 
 
@@ -249,10 +360,13 @@ def _cell_text(value: object) -> str | None:
     return text or None
 
 
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> SourceFile:
+def _read_xlsx(
+    con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, limits: ReadLimits
+) -> SourceFile:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _refuse_zip_bomb(path, limits)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
@@ -270,10 +384,8 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
         last_error: UnreadableFileError | None = None
         for name in candidates:
             try:
-                return _read_sheet(con, path, workbook[name], name)
-            except (
-                UnreadableFileError
-            ) as exc:  # try the next sheet: the data may not be on the first
+                return _read_sheet(con, path, workbook[name], name, limits)
+            except _NoHeaderError as exc:  # try the next sheet: the data may not be on the first
                 last_error = exc
         assert last_error is not None
         raise last_error
@@ -281,39 +393,96 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
         workbook.close()
 
 
+class _NoHeaderError(UnreadableFileError):
+    """A sheet without a usable header: another sheet of the workbook may hold the data."""
+
+
+def _refuse_zip_bomb(path: Path, limits: ReadLimits) -> None:
+    """Refuse, before parsing, an XLSX whose parts expand beyond the limit: the zip's directory
+    states every part's size, and reading stops at the stated size, so it cannot lie."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise UnreadableFileError(path, "无法作为 Excel 文件打开", "not a zip archive") from None
+    if expanded > limits.xlsx_expanded_bytes:
+        raise UnreadableFileError(
+            path,
+            f"Excel 文件解压后有 {expanded >> 20:,} MB，超过 {limits.xlsx_expanded_bytes >> 20:,} MB "
+            "上限（文件可能被构造为“压缩炸弹”）；数据量大时请另存为 CSV 后导入",
+            f"XLSX expands to {expanded >> 20} MB, over the limit",
+        )
+
+
+def _refuse_too_many_rows(path: Path, name: str, rows: int, limits: ReadLimits) -> None:
+    if rows > limits.xlsx_rows:
+        raise UnreadableFileError(
+            path,
+            f"工作表“{name}”超过 {limits.xlsx_rows:,} 行上限；数据量大时请另存为 CSV 后导入",
+            f"sheet {name!r} has more than {limits.xlsx_rows} rows",
+        )
+
+
 def _read_sheet(
-    con: duckdb.DuckDBPyConnection, path: Path, worksheet: object, name: str
+    con: duckdb.DuckDBPyConnection, path: Path, worksheet: object, name: str, limits: ReadLimits
 ) -> SourceFile:
+    """Stream the sheet's rows into table ``raw`` in batches (never all of it in memory)."""
+    # The sheet's stated size, when it states one, refuses a huge sheet before any row is read.
+    _refuse_too_many_rows(path, name, getattr(worksheet, "max_row", None) or 0, limits)
     rows = worksheet.iter_rows(values_only=True)  # type: ignore[attr-defined]
     head: list[tuple[object, ...]] = []
     for row in rows:
         head.append(row)
         if len(head) >= HEADER_SEARCH_ROWS:
             break
-    header_index, header = _find_header(path, head)
-    matched, ignored = _match_columns(path, header)
+    try:
+        header_index, header = _find_header(path, head)
+        matched, ignored = _match_columns(path, header)
+    except UnreadableFileError as exc:
+        raise _NoHeaderError(exc.file, exc.zh, exc.en) from None
     wanted = [(i, c) for i, c in enumerate(matched) if c]
-    columns: dict[str, list[str | None]] = {c.field: [] for _, c in wanted}
-    numbers: list[int] = []
+    batch = _SheetBatch(con, [c.field for _, c in wanted])
 
     def take(row_number: int, row: Sequence[object]) -> None:
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             return  # blank rows (often below the data) are not records
-        for i, column in wanted:
-            columns[column.field].append(_cell_text(row[i]) if i < len(row) else None)
-        numbers.append(row_number)
+        _refuse_too_many_rows(path, name, row_number, limits)
+        batch.add(row_number, [_cell_text(row[i]) if i < len(row) else None for i, _ in wanted])
 
     for offset, row in enumerate(head[header_index + 1 :], start=header_index + 2):
         take(offset, row)
     for offset, row in enumerate(rows, start=len(head) + 1):
         take(offset, row)
-    table = pa.table({**{k: pa.array(v, pa.string()) for k, v in columns.items()},
-                      ROW_COLUMN: pa.array(numbers, pa.int64())})  # fmt: skip
-    con.register("xlsx_rows", table)
-    con.execute(f"CREATE OR REPLACE TABLE {RAW_TABLE} AS SELECT * FROM xlsx_rows")
-    con.unregister("xlsx_rows")
+    batch.flush()
     return SourceFile(path, "xlsx", [c for _, c in wanted], ignored, sheet=name,
                       header_row=header_index + 1)  # fmt: skip
+
+
+class _SheetBatch:
+    """Rows of a sheet, appended to table ``raw`` every ``XLSX_BATCH_ROWS`` rows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, fields: list[str]) -> None:
+        self.con, self.fields = con, fields
+        self.values: list[list[str | None]] = [[] for _ in fields]
+        self.numbers: list[int] = []
+        columns = ", ".join([*(f'"{f}" VARCHAR' for f in fields), f"{ROW_COLUMN} BIGINT"])
+        con.execute(f"CREATE OR REPLACE TABLE {RAW_TABLE} ({columns})")
+
+    def add(self, row_number: int, cells: list[str | None]) -> None:
+        for column, cell in zip(self.values, cells, strict=True):
+            column.append(cell)
+        self.numbers.append(row_number)
+        if len(self.numbers) >= XLSX_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        table = pa.table({**{f: pa.array(v, pa.string()) for f, v in zip(self.fields, self.values, strict=True)},
+                          ROW_COLUMN: pa.array(self.numbers, pa.int64())})  # fmt: skip
+        self.con.register("xlsx_rows", table)
+        self.con.execute(f"INSERT INTO {RAW_TABLE} SELECT * FROM xlsx_rows")
+        self.con.unregister("xlsx_rows")
+        self.values = [[] for _ in self.fields]
+        self.numbers = []
 
 
 # --- Parquet ------------------------------------------------------------------------------------

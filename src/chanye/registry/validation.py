@@ -17,7 +17,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from chanye.registry.reading import OVERFLOW_COLUMN, ROW_COLUMN, SourceFile, refuse_unparsable
+from chanye.registry.reading import (
+    OVERFLOW_COLUMN,
+    ROW_COLUMN,
+    SourceFile,
+    read_csv_rows,
+    refuse_unparsable,
+)
 from chanye.registry.schema import FIELDS, FieldSpec, status_lookup, tag_lookup
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import IndustrialSystem
@@ -29,10 +35,16 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d")
 EXCEL_EPOCH = "1899-12-30"  # Excel's day 0 (it counts 1900 as a leap year)
+MAX_TEXT_CHARS = 10_000  # far above any real name or business scope; more is a broken file
+SHOWN_CHARS = 50  # how much of an over-long text the error report repeats
 
 # code → (Chinese, English); {extra} is filled per row.
 REASONS: dict[str, tuple[str, str]] = {
     "missing": ("必填项为空", "required value is empty"),
+    "too_long": (
+        f"内容过长（{{extra}} 字，上限 {MAX_TEXT_CHARS:,} 字）",
+        f"text too long ({{extra}} characters, at most {MAX_TEXT_CHARS})",
+    ),
     "uscc_length": ("统一社会信用代码应为18位", "USCC must have 18 characters"),
     "uscc_format": (
         "统一社会信用代码含有不允许的字符（前8位为数字，不含 I、O、S、V、Z）",
@@ -135,8 +147,9 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
             "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
         ))  # fmt: skip
     if spec.kind == "text":
+        missing = f"WHEN {text} IS NULL THEN 'missing' " if spec.required else ""
         return FieldSql(
-            text, f"CASE WHEN {text} IS NULL THEN 'missing' END" if spec.required else "NULL"
+            text, f"CASE {missing}WHEN length({text}) > {MAX_TEXT_CHARS} THEN 'too_long' END"
         )
     if spec.kind == "district":
         lookup = _case(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
@@ -201,12 +214,21 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
     raise AssertionError(spec.kind)
 
 
+def _shown_value(spec: FieldSpec) -> str:
+    """The value as written, for the report; an over-long text only by its start."""
+    raw = f'"{spec.name}__raw"'
+    return (f"CASE WHEN \"{spec.name}__err\" = 'too_long' THEN left({raw}, {SHOWN_CHARS}) || '…' "
+            f"ELSE {raw} END")  # fmt: skip
+
+
 def _extra_sql(spec: FieldSpec, system: IndustrialSystem) -> str:
     """What fills {extra} in a reason, computed for faulty rows of ``typed_rows`` only."""
     if spec.kind == "uscc":
         return "CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END"
     if spec.kind == "district":
         return _q("、".join(d.name for d in system.districts))
+    if spec.kind == "text":
+        return f'CAST(length(trim("{spec.name}__raw")) AS VARCHAR)'
     if spec.kind == "tags":
         mapped = _case("p", tag_lookup())
         return (
@@ -248,18 +270,25 @@ def validate(
     # Typed rows go to a Parquet file in the work directory, not to memory: the later steps read
     # only the columns they need, and a city-sized file never has to fit in RAM.
     typed_file = str(workdir / "typed.parquet").replace("'", "''")
-    con.execute(
-        f"""
-        COPY (
-        SELECT {ROW_COLUMN + ", " if has_row else ""}{kept},
-               CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END AS uscc_expected,
-               CASE WHEN overflow__raw IS NOT NULL THEN 'overflow' END AS row__err, overflow__raw
-        FROM (
-            SELECT *, {", ".join(typed)}
-            FROM {prepared.replace("INPUT", f"(SELECT {ROW_COLUMN + ', ' if has_row else ''}{renamed}, {overflow} AS overflow__raw FROM {source.relation})")}
-        )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION UNCOMPRESSED, ROW_GROUP_SIZE 100000)
-        """
-    )
+
+    def type_rows(relation: str) -> None:
+        con.execute(
+            f"""
+            COPY (
+            SELECT {ROW_COLUMN + ", " if has_row else ""}{kept},
+                   CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END AS uscc_expected,
+                   CASE WHEN overflow__raw IS NOT NULL THEN 'overflow' END AS row__err, overflow__raw
+            FROM (
+                SELECT *, {", ".join(typed)}
+                FROM {prepared.replace("INPUT", f"(SELECT {ROW_COLUMN + ', ' if has_row else ''}{renamed}, {overflow} AS overflow__raw FROM {relation})")}
+            )) TO '{typed_file}' (FORMAT PARQUET, COMPRESSION UNCOMPRESSED, ROW_GROUP_SIZE 100000)
+            """
+        )
+
+    if source.format == "csv":
+        read_csv_rows(source, type_rows)
+    else:
+        type_rows(source.relation)
     if source.format == "csv":
         refuse_unparsable(con, source.path)
     # Row order mattered for numbering the rows as written; from here on it does not, and
@@ -314,7 +343,7 @@ def _build_faults(
         f"CREATE OR REPLACE TEMP TABLE faulty AS SELECT * FROM typed_rows WHERE {any_error}"
     )
     selects = [
-        f"""SELECT {ROW_COLUMN} AS row, {_q(spec_header)} AS column_header, "{spec.name}__raw" AS value,
+        f"""SELECT {ROW_COLUMN} AS row, {_q(spec_header)} AS column_header, {_shown_value(spec)} AS value,
                    "{spec.name}__err" AS code, {_extra_sql(spec, system)} AS extra
             FROM faulty WHERE "{spec.name}__err" IS NOT NULL"""
         for spec, spec_header in ((s, headers[s.name]) for s in present)

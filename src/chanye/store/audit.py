@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from chanye.store.models import AuditEntry, utcnow
@@ -51,6 +51,20 @@ def _row_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+def _serialise_writers(session: Session) -> None:
+    """Hold the database's write lock before reading the last hash, so no two rows share it.
+
+    PostgreSQL has advisory locks. SQLite has one writer lock per file: a write statement takes
+    it (the driver opens the transaction first), and holding it also means this transaction reads
+    the latest committed row. The statement changes nothing; it is there for the lock it takes.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(8240301)"))
+    elif dialect == "sqlite":
+        session.execute(update(AuditEntry).where(AuditEntry.id.is_(None)).values(id=AuditEntry.id))
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -63,9 +77,7 @@ def record(
     result: str = "success",
 ) -> AuditEntry:
     """Append an audit row in the caller's transaction, so the row and the change land together."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise writers so that two transactions never chain onto the same previous row.
-        session.execute(text("SELECT pg_advisory_xact_lock(8240301)"))
+    _serialise_writers(session)
     last = session.scalar(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1))
     entry = AuditEntry(
         at=utcnow(),

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from chanye.store.sealing import remember_engine
+
 
 @dataclass(frozen=True)
 class PoolOptions:
@@ -67,6 +69,7 @@ def _new_engine(url: str, pool: PoolOptions) -> Engine:
             "pool_timeout": pool.timeout_seconds,
         }
     engine = create_engine(url, future=True, pool_pre_ping=True, **options)
+    remember_engine(engine, url)
     limit = pool.statement_timeout_seconds
     milliseconds = None if limit is None else max(1, int(limit * 1000))
     if engine.dialect.name == "sqlite":
@@ -83,6 +86,7 @@ def _in_memory(url: str) -> bool:
 
 def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        _owner_only(dbapi_connection)
         # WAL lets the web app read while the CLI writes; foreign keys are off by default in
         # SQLite. SQLite has no statement timeout: the same setting bounds the wait for a lock.
         cursor = dbapi_connection.cursor()
@@ -103,6 +107,18 @@ def _postgresql_timeout(statement_ms: int) -> Callable[[Any, Any], None]:
         dbapi_connection.commit()
 
     return on_connect
+
+
+def _owner_only(dbapi_connection: object) -> None:
+    """The database file readable by its owner only; SQLite gives its WAL files the same mode,
+    so this runs before journal_mode=WAL creates them."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[2]]
+    cursor.close()
+    for name in files:
+        path = Path(name)
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 @contextmanager

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chanye.store.sealing import SealedString
 
 # Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -142,7 +153,10 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")  # active / disabled
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     totp_secret: Mapped[str | None] = mapped_column(
-        String(64), doc="Base32 TOTP secret, once enrolled"
+        SealedString(), doc="Base32 TOTP secret, once enrolled; encrypted at rest"
+    )
+    totp_last_step: Mapped[int | None] = mapped_column(
+        BigInteger, doc="The last TOTP time step accepted: a code is accepted only once"
     )
     scope_clusters: Mapped[str | None] = mapped_column(
         Text, doc="JSON list of industry ids a chain leader may see; null: no restriction"
@@ -159,9 +173,13 @@ class LoginAttempt(Base):
     account_name: Mapped[str] = mapped_column(String(254))
     client_addr: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool]
+    account_id: Mapped[int | None] = mapped_column(
+        Integer, doc="The account the attempt was for, when one matched: lockout is per account"
+    )
 
     __table_args__ = (
         Index("ix_login_attempts_account", "account_name", "at"),
+        Index("ix_login_attempts_account_id", "account_id", "at"),
         Index("ix_login_attempts_client", "client_addr", "at"),
     )
 

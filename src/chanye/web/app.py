@@ -30,6 +30,7 @@ from chanye.web.routes import (
     trainings,
 )
 from chanye.web.security import SecurityHeadersMiddleware
+from chanye.web.upload_gate import UploadGateMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.import_jobs = ImportJobs()
     if settings.testing_expose_captcha:
         app.include_router(account.testing_router())
+    app.add_middleware(UploadGateMiddleware)
     app.add_middleware(CookieMiddleware)
     # Inside the security headers (a 503 carries them too), outside everything that reads the DB.
     app.add_middleware(
@@ -57,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.db_pool_size + settings.db_max_overflow,
         wait_seconds=settings.db_pool_timeout_seconds,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: even a 413 carries the headers
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (

@@ -283,6 +283,8 @@ class Requirement:
         return f"requires({self.obj!r}, {self.act!r})"
 
     def __call__(self, request: Request, viewer: ViewerDep, db: SessionDep) -> Viewer:
+        # A page anonymous visitors may not see is private: never kept by a cache.
+        request.state.private = not allows(ANONYMOUS, self.obj, self.act)
         if viewer.account is not None and (self.obj, self.act) not in FORCED_FLOW_ALLOWED:
             if viewer.must_change_password:
                 raise RedirectRequiredError("/account/password")

@@ -10,12 +10,13 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chanye.web.auth import LoginRequiredError, RedirectRequiredError
+from chanye.web.security import NO_STORE, SECURITY_HEADERS
 from chanye.web.templating import templates
 from chanye.web.wording import chinese
 
@@ -86,6 +87,16 @@ def register_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(request, exc.status_code, _detail(exc), exc.headers)
 
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        # Answered outside every middleware (Starlette's ServerErrorMiddleware): the headers the
+        # middleware would add are set here. The exception is still logged by Starlette.
+        headers = {**SECURITY_HEADERS, "Cache-Control": NO_STORE}
+        if wants_json(request):
+            return JSONResponse({"detail": "服务器内部错误，请稍后重试"}, status_code=500,
+                                headers=headers)  # fmt: skip
+        return HTMLResponse(_UNHANDLED_PAGE, status_code=500, headers=headers)
+
 
 def error_response(
     request: Request, status: int, detail: Any, headers: Mapping[str, str] | None
@@ -115,6 +126,15 @@ def _detail(exc: StarletteHTTPException) -> Any:
     if exc.detail == HTTPStatus(exc.status_code).phrase:
         return DETAILS.get(exc.status_code, "")
     return chinese(exc.detail)
+
+
+# A plain page: the templates may be what failed, and the page must not fail too.
+_UNHANDLED_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>500 服务器内部错误'
+    '</title><link rel="stylesheet" href="/static/css/chanye.css"></head><body><main class="panel">'
+    "<h1>500 · 服务器内部错误</h1><p>处理请求时出错，已记录。请稍后重试；如果一再出现，请联系管理员。</p>"
+    '<p><a href="/">返回首页</a></p></main></body></html>'
+)
 
 
 def _describe(error: Any) -> str:

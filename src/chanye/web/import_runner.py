@@ -15,6 +15,7 @@ from pathlib import Path
 from chanye.config import Settings
 from chanye.policy.service import rerun_after_registry_change
 from chanye.registry.context import RegistryContext
+from chanye.registry.housekeeping import discard_refused_upload
 from chanye.registry.importer import import_file
 from chanye.registry.jobs import ProgressWriter, job_actor
 from chanye.registry.storage import RegistryBusyError
@@ -29,6 +30,7 @@ def run(settings: Settings, job_id: str) -> None:
         row = session.get_one(ImportJobRecord, job_id)
         path, strict, actor = Path(row.stored_path), row.strict, job_actor(row)
     progress = ProgressWriter(context.database_url, job_id)
+    result = None
     try:
         result = import_file(
             context.database_url,
@@ -38,6 +40,7 @@ def run(settings: Settings, job_id: str) -> None:
             actor,
             strict=strict,
             progress=progress,
+            limits=context.limits,
         )
         if result.inserted or result.updated:
             progress("重新匹配已发布政策", 1.0)
@@ -48,6 +51,9 @@ def run(settings: Settings, job_id: str) -> None:
         progress.finish(error=f"导入失败：{chinese(exc)}")
     else:
         progress.finish(outcome=dataclasses.asdict(result))
+    finally:
+        discard_refused_upload(path, result.status if result else None)
+        context.tidy()
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from chanye.portal import accounts, binding, emails, totp
@@ -22,11 +22,12 @@ from chanye.portal.tokens import (
     CONFIRM_EMAIL,
     RESET_PASSWORD,
     TokenRefusedError,
+    issue_decoy_token,
     issue_token,
     redeem_token,
 )
 from chanye.store.audit import Actor, record
-from chanye.store.models import Account, utcnow
+from chanye.store.models import Account
 from chanye.web.auth import (
     REMEMBER_COOKIE,
     Viewer,
@@ -172,21 +173,18 @@ def login_totp(
     )
     if pending is None or user is None or not user.totp_secret:
         return RedirectResponse("/login", status_code=303)
-    locked = accounts.check_lock(db, user.username.lower(), viewer.client_addr,
-                                 profile_for(settings), utcnow())  # fmt: skip
-    if locked is not None:
+    checked = accounts.check_second_factor(db, user, code, viewer.client_addr,
+                                           profile_for(settings))  # fmt: skip
+    if checked.retry_at is not None:
         end_session(db, pending)
-        return page(request, "account/login.html", _login_context(request, next, error=locked.zh),
+        return page(request, "account/login.html", _login_context(request, next, error=checked.zh),
                     status=400)  # fmt: skip
-    if not totp.verify(user.totp_secret, code):
-        accounts.second_factor_failed(db, user, viewer.client_addr)
-        context = {"next": safe_next(next), "error": "动态口令不正确", "hide_header_login": True}
+    if not checked.ok:
+        context = {"next": safe_next(next), "error": checked.zh, "hide_header_login": True}
         return page(request, "account/login_totp.html", context, status=400)
     end_session(db, pending)
     token, _row = open_session(db, viewer.client_addr, account_id=user.id)
     set_session_cookie(request, token)
-    record(db, Actor(user.username, user.role, viewer.client_addr),
-           "login.second_factor", "account", str(user.id))  # fmt: skip
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -289,6 +287,7 @@ def forgot(
     db: SessionDep,
     settings: SettingsDep,
     viewer: LoginUse,
+    background: BackgroundTasks,
     account: Annotated[str, Form(max_length=254)] = "",
     captcha: Annotated[str, Form(max_length=16)] = "",
 ) -> HTMLResponse:
@@ -303,7 +302,11 @@ def forgot(
     if user is not None and user.status == "active":
         token = issue_token(db, user, RESET_PASSWORD, dt.timedelta(minutes=minutes))
         link = f"{settings.site_url}/password/reset?token={token}"
-        _mail(settings, user.email, emails.reset_password(user.display_name, link, minutes))
+        # Sent after the answer: the time to answer must not tell whether the account exists.
+        mail = emails.reset_password(user.display_name, link, minutes)
+        background.add_task(_mail, settings, user.email, mail)
+    else:
+        issue_decoy_token(db, RESET_PASSWORD)
     # The same answer whether or not the account exists: the form must not reveal accounts.
     return page(request, "account/message.html", {
         "title": "重置链接已发送",
@@ -419,20 +422,24 @@ def _totp_context(user: Account, secret: str, **extra: Any) -> dict[str, Any]:
     return {"secret": secret, "qr": totp.qr_data_url(uri), **extra}
 
 
-@router.post("/account/totp", summary="Turn on two-factor login with a first code")
+@router.post("/account/totp", summary="Turn on two-factor login, or replace the authenticator")
 def enable_totp(
     request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     viewer: AccountSelf,
     secret: Annotated[str, Form(min_length=16, max_length=64, pattern="^[A-Z2-7]+=*$")],
     code: Annotated[str, Form(max_length=16)] = "",
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    current_code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     user = viewer.require_account()
-    if not totp.verify(secret, code):
-        context = _totp_context(user, secret, error="动态口令不正确，请核对手机时间后重试")
-        return page(request, "account/totp.html", context, 400)
-    before = {"two_factor": user.totp_secret is not None}
-    user.totp_secret = secret
-    record(db, viewer.actor, "account.enable_totp", "account", str(user.id), before=before,
-           after={"two_factor": True})  # fmt: skip
+    replacing = user.totp_secret is not None
+    try:
+        accounts.enrol_second_factor(db, user, secret, code, (current_password, current_code),
+                                     viewer.client_addr, profile_for(settings))  # fmt: skip
+    except accounts.AccountRefusedError as refused:
+        error = "；".join(problem.zh for problem in refused.problems)
+        return page(request, "account/totp.html", _totp_context(user, secret, error=error), 400)
+    _mail(settings, user.email, emails.second_factor_changed(user.display_name, replacing))
     return RedirectResponse("/account?changed=totp", status_code=303)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shutil
 import uuid
@@ -12,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from chanye.policy import workflow
@@ -20,7 +18,7 @@ from chanye.policy.service import rerun_after_registry_change, rollback_conseque
 from chanye.portal.accounts import display_names
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
-from chanye.registry.importer import errors_path_for
+from chanye.registry.importer import errors_path_for, errors_xlsx_for
 from chanye.registry.jobs import find_job
 from chanye.registry.queries import MAX_PAGE_SIZE, SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
@@ -303,17 +301,21 @@ def start_import(
     name = SAFE_NAME.sub("_", Path(file.filename or "upload.csv").name)[-120:]
     if Path(name).suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm", ".parquet"):
         raise HTTPException(400, "只接受 CSV、XLSX 或 Parquet 文件")
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+    folder = settings.registry_uploads_dir / uuid.uuid4().hex
     folder.mkdir(parents=True)
     target = folder / name
     limit = settings.max_upload_mb * 2**20
     written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(1 << 22):
-            written += len(chunk)
-            if written > limit:
-                break
-            out.write(chunk)
+    try:
+        with target.open("wb") as out:
+            while chunk := file.file.read(1 << 22):
+                written += len(chunk)
+                if written > limit:
+                    break
+                out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing of a broken upload is kept
+        raise
     if written > limit:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(413, f"文件超过 {settings.max_upload_mb} MB 上限")
@@ -357,24 +359,11 @@ def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Res
     report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
     if report is None or not report.exists():
         raise HTTPException(404, f"第 {change_id} 号导入没有错误报告")
-    return Response(
-        _csv_to_xlsx(report),
+    return FileResponse(
+        errors_xlsx_for(report),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{change_id}-errors.xlsx"'},
     )
-
-
-def _csv_to_xlsx(path: Path) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("不合格行")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for index, row in enumerate(csv.reader(handle)):
-            sheet.append([int(row[0]) if index and row[0].isdigit() else row[0], *row[1:]])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 @router.post(
