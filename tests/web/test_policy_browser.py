@@ -96,7 +96,7 @@ def test_publish_push_confirm_and_disbursement(
     office, office_problems = open_page(browser, f"{live_server}/")
     browser_login(office, live_server, reviewer.username, PASSWORD, reviewer.totp_secret)
     office.goto(f"{live_server}/policies/e2e-scale-reward")
-    expect(office.locator("#two-person-note")).to_contain_text(f"由 {officer.username} 起草")
+    expect(office.locator("#two-person-note")).to_contain_text(f"由 {officer.display_name} 起草")
     office.get_by_role("button", name="复核并发布").click()
     expect(office.locator("#latest-run")).to_contain_text("本次匹配结果")
     eligible = int(office.locator("#run-eligible").inner_text().replace(",", ""))

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from chanye.config import Settings
 from chanye.web.app import create_app
+from chanye.web.auth import open_access
 from chanye.web.security import SECURITY_HEADERS
 from tests.web.signin import sign_in_as
 
@@ -29,19 +30,25 @@ def test_a_body_over_the_cap_is_refused_with_the_headers(client: TestClient) -> 
 
 @pytest.fixture
 def broken(tmp_path: Path) -> Iterator[TestClient]:
-    """An app whose database has no tables (never migrated): every page fails unhandled."""
+    """The app with two routes that fail with an error nothing handles."""
     settings = Settings(data_dir=tmp_path, warm_up=False)
     app = create_app(settings)
+
+    def fail() -> None:
+        raise RuntimeError("sqlite: no such table (a fault of the kind nothing handles)")
+
+    for path in ("/broken", "/api/broken"):
+        app.add_api_route(path, fail, dependencies=[open_access()])
     with TestClient(app, base_url="https://testserver.local", raise_server_exceptions=False) as c:
         yield c
 
 
 def test_an_unhandled_error_answers_500_with_the_headers(broken: TestClient) -> None:
-    page = broken.get("/system")
+    page = broken.get("/broken")
     assert page.status_code == 500 and "服务器内部错误" in page.text
     assert _has_security_headers(page.headers) and page.headers["cache-control"] == "no-store"
     assert "Traceback" not in page.text and "sqlite" not in page.text.lower()
-    api = broken.get("/api/system", headers={"Accept": "application/json"})
+    api = broken.get("/api/broken", headers={"Accept": "application/json"})
     assert api.status_code == 500 and api.json()["detail"].startswith("服务器内部错误")
     assert _has_security_headers(api.headers)
 

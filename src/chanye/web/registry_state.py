@@ -75,7 +75,9 @@ class ImportJobs:
         job_id = create_job(session, display_name, path, actor, strict=strict)
         session.commit()  # the process reads the job's row
         environment = {**os.environ, **settings.environment()}
-        log = path.with_name(path.name + ".log").open("wb")
+        logs = settings.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        log = (logs / f"import-{job_id}.log").open("wb")  # what the import process says
         process = subprocess.Popen(
             [sys.executable, "-m", "chanye.web.import_runner", job_id],
             env=environment,
