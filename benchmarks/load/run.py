@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,8 @@ class Setup:
 
 
 SETUPS = (Setup("sqlite-1-worker", 1, "sqlite"), Setup("postgresql-4-workers", 4, "postgresql"))
+# A comma-separated subset of the set-ups' names, to measure one again (all by default).
+ONLY = {n for n in os.environ.get("CHANYE_BENCH_LOAD_SETUPS", "").split(",") if n}
 
 
 def main() -> dict[str, Any]:
@@ -71,10 +74,13 @@ def main() -> dict[str, Any]:
         },
         "setups": {},
     }
-    for setup in SETUPS:
+    for setup in [s for s in SETUPS if not ONLY or s.name in ONLY]:
         with tempfile.TemporaryDirectory(prefix="chanye-load-") as folder, _database(setup) as url:
             figures["setups"][setup.name] = measure(setup, Path(folder), url)
         print(json.dumps({setup.name: figures["setups"][setup.name]["all"]}, ensure_ascii=False))
+    if ONLY:  # a partial run is printed, never written over the figures of a whole one
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return figures
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return figures
@@ -86,12 +92,27 @@ def measure(setup: Setup, folder: Path, database_url: str | None) -> dict[str, A
     _run([str(BIN / "chanye"), "demo", "--no-serve"], env, SETUP_TIMEOUT)
     sessions = folder / "sessions.txt"
     sessions.write_text("\n".join(_analyst_sessions(env, USERS)) + "\n", encoding="utf-8")
-    with _serving(setup, env) as (base, server):
+    log = folder / "server.log"
+    with _serving(setup, env, log) as (base, server):
         _warm_up(base, sessions.read_text(encoding="utf-8").split()[0], setup.workers)
         stats = _locust(base, folder / "stats", sessions)
         memory = _memory(server)
         healthy = httpx.get(f"{base}/healthz", timeout=30).json()["status"] == "ok"
-    return {**stats, "memory": memory, "healthy_after": healthy}
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if os.environ.get("CHANYE_BENCH_LOAD_KEEP_LOG"):
+        Path(os.environ["CHANYE_BENCH_LOAD_KEEP_LOG"]).write_text(text, encoding="utf-8")
+    errors = _server_errors(text)
+    return {**stats, "server_errors": errors, "memory": memory, "healthy_after": healthy}
+
+
+def _server_errors(log: str) -> dict[str, int]:
+    """The last line of every traceback the server logged (the exception), with its count."""
+    counts: dict[str, int] = {}
+    for trace in log.split("Traceback (most recent call last):")[1:]:
+        lines = [line for line in trace.splitlines() if line and not line.startswith(" ")]
+        if lines:
+            counts[lines[0][:300]] = counts.get(lines[0][:300], 0) + 1
+    return counts
 
 
 def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
@@ -143,13 +164,15 @@ def _analyst_sessions(env: dict[str, str], count: int) -> list[str]:
 
 
 @contextmanager
-def _serving(setup: Setup, env: dict[str, str]) -> Iterator[tuple[str, psutil.Process]]:
+def _serving(
+    setup: Setup, env: dict[str, str], log_path: Path
+) -> Iterator[tuple[str, psutil.Process]]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     command = [str(BIN / "chanye"), "serve", "--port", str(port), "--workers", str(setup.workers)]
-    with tempfile.TemporaryFile() as log:
+    with log_path.open("wb") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         try:
             _wait_until_up(base, server)
@@ -172,10 +195,16 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
 
 
 def _warm_up(base: str, session: str, workers: int) -> None:
-    """A few searches before measuring, so that each worker has opened its registry reader."""
-    with httpx.Client(cookies={"chanye_session": session}, timeout=120) as client:
-        for _ in range(4 * workers):
-            client.get(f"{base}/registry", headers={"Connection": "close"}).raise_for_status()
+    """Searches before measuring, many at once so that every worker gets some and has opened its
+    registry reader (a worker doing that during the run would stall its share of the clients)."""
+
+    def search(_: int) -> None:
+        with httpx.Client(cookies={"chanye_session": session}, timeout=120) as client:
+            for _ in range(4):
+                client.get(f"{base}/registry", headers={"Connection": "close"}).raise_for_status()
+
+    with ThreadPoolExecutor(8 * workers) as pool:
+        list(pool.map(search, range(8 * workers)))
 
 
 def _locust(base: str, prefix: Path, sessions: Path) -> dict[str, Any]:
@@ -203,13 +232,25 @@ def _locust(base: str, prefix: Path, sessions: Path) -> dict[str, Any]:
     env = {**os.environ, "CHANYE_LOAD_SESSIONS": str(sessions)}
     # Exit code 1 only says some requests failed: the figures say how many.
     subprocess.run(command, env=env, capture_output=True, timeout=SECONDS + 120, check=False)
-    return _figures(prefix.with_name(prefix.name + "_stats.csv"))
+    return _figures(prefix)
 
 
-def _figures(stats_csv: Path) -> dict[str, Any]:
-    rows = list(csv.DictReader(stats_csv.open(encoding="utf-8")))
+def _figures(prefix: Path) -> dict[str, Any]:
+    stats = prefix.with_name(prefix.name + "_stats.csv")
+    rows = list(csv.DictReader(stats.open(encoding="utf-8")))
     by_name = {("all" if r["Name"] == "Aggregated" else r["Name"]): _row(r) for r in rows}
-    return {"all": by_name.pop("all"), "by_page": by_name}
+    return {"all": by_name.pop("all"), "by_page": by_name, "failures": _failures(prefix)}
+
+
+def _failures(prefix: Path) -> list[dict[str, Any]]:
+    """What the failed requests got (status or connection error), as locust counted them."""
+    failures = prefix.with_name(prefix.name + "_failures.csv")
+    if not failures.exists():
+        return []
+    return [
+        {"page": r["Name"], "error": r["Error"], "count": int(r["Occurrences"])}
+        for r in csv.DictReader(failures.open(encoding="utf-8"))
+    ]
 
 
 def _row(row: dict[str, str]) -> dict[str, Any]:

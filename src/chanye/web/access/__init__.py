@@ -7,6 +7,7 @@ and walk every role against it.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -24,8 +25,16 @@ def enforcer() -> casbin.Enforcer:
     return casbin.Enforcer(str(MODEL_FILE), str(POLICY_FILE))
 
 
+# casbin evaluates its matcher with ``ast.parse``, which CPython 3.11 does not make safe in
+# several threads at once (gh-106905: a spurious SystemError, seen here as 500s under load). The
+# policy file fixes every decision, so each is worked out once, one at a time, then remembered.
+_ENFORCING = threading.Lock()
+
+
+@cache
 def allows(role: str, obj: str, act: str) -> bool:
-    return bool(enforcer().enforce(role, obj, act))
+    with _ENFORCING:
+        return bool(enforcer().enforce(role, obj, act))
 
 
 def roles() -> tuple[str, ...]:
