@@ -11,10 +11,18 @@ from benchmarks.policy.run import chanye_hook, run
 
 def main() -> None:
     figures = run(chanye_evaluate=chanye_hook())
-    summary = {name: figures["competitors"][name].get("seconds", figures["competitors"][name].get("warm_seconds"))
-               for name in figures["competitors"]}  # fmt: skip
-    print(json.dumps({"seconds": summary, "all_agree": figures["all_agree"],
-                      "ratios": figures["ratios"]}, ensure_ascii=False))  # fmt: skip
+    summary = {
+        name: figures["competitors"][name].get(
+            "seconds", figures["competitors"][name].get("warm_seconds")
+        )
+        for name in figures["competitors"]
+    }
+    print(
+        json.dumps(
+            {"seconds": summary, "all_agree": figures["all_agree"], "ratios": figures["ratios"]},
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -102,8 +102,20 @@ def city_file() -> Path:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"city-{ENTERPRISES}-seed1.csv"
     if not path.exists():
-        subprocess.run([CHANYE, "synth", "city", "--enterprises", str(ENTERPRISES), "--seed", "1",
-                        "--out", str(path)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                CHANYE,
+                "synth",
+                "city",
+                "--enterprises",
+                str(ENTERPRISES),
+                "--seed",
+                "1",
+                "--out",
+                str(path),
+            ],
+            check=True,
+        )
     return path
 
 

@@ -131,9 +131,14 @@ def oidc_provider(identity_provider: OidcProvider) -> OidcProvider:
 @pytest.fixture
 def portal(tmp_path: Path, mailbox: Mailbox) -> Iterator[TestClient]:
     """The app with the captcha testing setting on and mail going to a real SMTP server."""
-    settings = Settings(data_dir=tmp_path, warm_up=False, testing_expose_captcha=True,
-                        smtp_host="127.0.0.1", smtp_port=mailbox.port,
-                        public_url="https://testserver.local")  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path,
+        warm_up=False,
+        testing_expose_captcha=True,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        public_url="https://testserver.local",
+    )
     upgrade(settings.resolved_database_url)
     with TestClient(create_app(settings), base_url="https://testserver.local") as client:
         yield client

@@ -64,11 +64,13 @@ def evaluate(policies: Sequence[str], population: Path, *, as_of: dt.date) -> Ch
 def _write(pairs: pa.Table, policies: list[Any], population: Population) -> float:
     began = time.perf_counter()
     ids = pa.array([p.id for p in policies])
-    table = pa.table({
-        "policy_id": ids.take(pairs["p"]),
-        "uscc": population.usccs.take(pairs["rid"]),
-        "amount": pairs["amount"],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "policy_id": ids.take(pairs["p"]),
+            "uscc": population.usccs.take(pairs["rid"]),
+            "amount": pairs["amount"],
+        }
+    )
     with tempfile.TemporaryDirectory() as folder:
         pq.write_table(table, Path(folder) / "eligible.parquet")
     return time.perf_counter() - began
@@ -83,11 +85,16 @@ def _incremental(population: Population, policies: list[Any], previous: pa.Table
     # What the import hands over: the changed enterprises' new rows (not timed: that is the import).
     rows = population.con.execute(
         f"SELECT * REPLACE (revenue * 1.5 AS revenue, rd_expense * 2 AS rd_expense) "
-        f"FROM {BASE_TABLE} WHERE rid IN (SELECT unnest(?)) ORDER BY rid", [changed.tolist()]
-    ).to_arrow_table()  # fmt: skip
+        f"FROM {BASE_TABLE} WHERE rid IN (SELECT unnest(?)) ORDER BY rid",
+        [changed.tolist()],
+    ).to_arrow_table()
     _now, gained, lost, seconds = rerun_changed_columnar(rows, policies, previous, population.as_of)
-    return {"incremental_changed": len(changed), "incremental_seconds": round(seconds, 4),
-            "incremental_gained": len(gained), "incremental_lost": len(lost)}  # fmt: skip
+    return {
+        "incremental_changed": len(changed),
+        "incremental_seconds": round(seconds, 4),
+        "incremental_gained": len(gained),
+        "incremental_lost": len(lost),
+    }
 
 
 def _explain_and_simulate(
@@ -109,9 +116,11 @@ def _explain_and_simulate(
     simulated = None
     if number is not None:
         simulated = simulate(population, policy, {number: policy.parameters[number] * 0.8}).seconds
-    return {"explain_seconds": round(min(runs), 5),
-            "simulate_seconds": None if simulated is None else round(simulated, 3),
-            "simulated_policy": policy.id}  # fmt: skip
+    return {
+        "explain_seconds": round(min(runs), 5),
+        "simulate_seconds": None if simulated is None else round(simulated, 3),
+        "simulated_policy": policy.id,
+    }
 
 
 def _by_policy(pairs: pa.Table, policies: list[Any], size: int) -> dict[str, tuple[Any, Any]]:

@@ -75,10 +75,19 @@ class Policy:
 
 # (kind, weight): how often a kind of condition appears in a policy.
 KINDS: tuple[tuple[str, int], ...] = (
-    ("revenue-min", 6), ("revenue-max", 2), ("employees-min", 3), ("employees-max", 3),
-    ("rd-ratio-min", 4), ("age-min", 3), ("age-max", 2), ("district", 3), ("industry", 3),
-    ("tag-has", 4), ("tag-lacks", 2), ("cluster", 2),
-)  # fmt: skip
+    ("revenue-min", 6),
+    ("revenue-max", 2),
+    ("employees-min", 3),
+    ("employees-max", 3),
+    ("rd-ratio-min", 4),
+    ("age-min", 3),
+    ("age-max", 2),
+    ("district", 3),
+    ("industry", 3),
+    ("tag-has", 4),
+    ("tag-lacks", 2),
+    ("cluster", 2),
+)
 REVENUE_MIN = (5.0e5, 1.0e6, 5.0e6, 1.0e7, 2.0e7, 5.0e7)
 REVENUE_MAX = (4.0e8, 1.0e9, 2.0e9)
 EMPLOYEES_MIN = (3, 5, 10, 20, 50)
@@ -88,17 +97,46 @@ AGE_MIN = (1, 2, 3, 5)
 AGE_MAX = (3, 5, 8, 10)
 # GB/T 4754 divisions a Guangzhou policy typically names: manufacturing and tech services.
 INDUSTRY_PREFIXES = ("26", "27", "34", "35", "36", "38", "39", "40", "63", "64", "65", "73")
-TAGS_REQUIRED = ("high_tech", "high_tech", "above_scale", "above_scale", "specialized_sme",
-                 "little_giant", "chain_leader")  # fmt: skip
+TAGS_REQUIRED = (
+    "high_tech",
+    "high_tech",
+    "above_scale",
+    "above_scale",
+    "specialized_sme",
+    "little_giant",
+    "chain_leader",
+)
 TAGS_EXCLUDED = ("listed", "above_scale", "unicorn")
-TAG_NAMES = {"above_scale": "规模以上企业", "high_tech": "高新技术企业",
-             "specialized_sme": "专精特新中小企业", "little_giant": "专精特新“小巨人”企业",
-             "chain_leader": "链主企业", "listed": "上市企业", "unicorn": "独角兽企业"}  # fmt: skip
-TITLES = ("研发投入后补助", "专精特新企业奖励", "小升规企业奖励", "高新技术企业认定奖励",
-          "新能源汽车产业链扶持", "低空经济企业扶持", "人工智能算力券", "区级产业发展扶持",
-          "科技型中小企业补助", "先进制造业发展专项", "数字化转型补助", "初创企业成长奖励")  # fmt: skip
-ISSUERS = ("广州市科学技术局", "广州市工业和信息化局", "广州市发展和改革委员会",
-           "广州市商务局", "广州开发区管委会")  # fmt: skip
+TAG_NAMES = {
+    "above_scale": "规模以上企业",
+    "high_tech": "高新技术企业",
+    "specialized_sme": "专精特新中小企业",
+    "little_giant": "专精特新“小巨人”企业",
+    "chain_leader": "链主企业",
+    "listed": "上市企业",
+    "unicorn": "独角兽企业",
+}
+TITLES = (
+    "研发投入后补助",
+    "专精特新企业奖励",
+    "小升规企业奖励",
+    "高新技术企业认定奖励",
+    "新能源汽车产业链扶持",
+    "低空经济企业扶持",
+    "人工智能算力券",
+    "区级产业发展扶持",
+    "科技型中小企业补助",
+    "先进制造业发展专项",
+    "数字化转型补助",
+    "初创企业成长奖励",
+)
+ISSUERS = (
+    "广州市科学技术局",
+    "广州市工业和信息化局",
+    "广州市发展和改革委员会",
+    "广州市商务局",
+    "广州开发区管委会",
+)
 
 
 @cache
@@ -137,8 +175,9 @@ def _numeric(kind: str, rng: random.Random, chosen: dict[str, Condition]) -> Con
         return Condition(kind, "employees", "<", v, f"从业人员少于{v}人", "max_employees")
     if kind == "rd-ratio-min":
         v = rng.choice(RD_RATIO_MIN)
-        return Condition(kind, "rd_ratio", ">=", v, f"研发费用占营业收入比例不低于{v * 100:g}%",
-                         "min_rd_ratio")  # fmt: skip
+        return Condition(
+            kind, "rd_ratio", ">=", v, f"研发费用占营业收入比例不低于{v * 100:g}%", "min_rd_ratio"
+        )
     if kind == "age-min":
         v = rng.choice(AGE_MIN)
         return Condition(kind, "age_years", ">=", v, f"成立满{v}年", "min_age")
@@ -152,12 +191,18 @@ def _condition(kind: str, rng: random.Random, chosen: dict[str, Condition]) -> C
     if kind == "district":
         picked = sorted(rng.sample(districts(), rng.randint(1, 4)))
         names = "、".join(name for _, name in picked)
-        return Condition(kind, "district_code", "in", tuple(c for c, _ in picked),
-                         f"注册地位于{names}")  # fmt: skip
+        return Condition(
+            kind, "district_code", "in", tuple(c for c, _ in picked), f"注册地位于{names}"
+        )
     if kind == "industry":
         prefixes = tuple(sorted(rng.sample(INDUSTRY_PREFIXES, rng.choice((1, 1, 2)))))
-        return Condition(kind, "industry_code", "prefix", prefixes,
-                         f"所属行业为国民经济行业分类{'、'.join(prefixes)}大类")  # fmt: skip
+        return Condition(
+            kind,
+            "industry_code",
+            "prefix",
+            prefixes,
+            f"所属行业为国民经济行业分类{'、'.join(prefixes)}大类",
+        )
     if kind == "tag-has":
         tag = rng.choice(TAGS_REQUIRED)
         return Condition(kind, "tags", "has", tag, f"为{TAG_NAMES[tag]}")
@@ -167,8 +212,9 @@ def _condition(kind: str, rng: random.Random, chosen: dict[str, Condition]) -> C
         return Condition(kind, "tags", "lacks", tag, f"非{TAG_NAMES[tag]}")
     if kind == "cluster":
         cluster = rng.choice(sorted(cluster_names()))
-        return Condition(kind, "clusters", "has", cluster,
-                         f"属于{cluster_names()[cluster]}产业集群")  # fmt: skip
+        return Condition(
+            kind, "clusters", "has", cluster, f"属于{cluster_names()[cluster]}产业集群"
+        )
     return _numeric(kind, rng, chosen)
 
 
@@ -183,8 +229,11 @@ def _amount(rng: random.Random) -> Amount:
         return Amount("share", field, (("rate", rate), ("cap", cap)))
     tier = rng.choice((50, 100, 300))
     low = rng.choice((1.0e5, 2.0e5))
-    return Amount("tiered", "employees",
-                  (("tier_employees", tier), ("high_amount", low * 3), ("low_amount", low)))  # fmt: skip
+    return Amount(
+        "tiered",
+        "employees",
+        (("tier_employees", tier), ("high_amount", low * 3), ("low_amount", low)),
+    )
 
 
 def _kinds(rng: random.Random, count: int) -> list[str]:
@@ -211,8 +260,9 @@ def generate_policies(count: int = 100, seed: int = 1) -> list[Policy]:
             for i, c in enumerate(chosen.values(), start=1)
         )
         title = f"{rng.choice(TITLES)}（生成{number:03d}）"
-        policies.append(Policy(f"gen-{number:03d}", title, rng.choice(ISSUERS), conditions,
-                               _amount(rng)))  # fmt: skip
+        policies.append(
+            Policy(f"gen-{number:03d}", title, rng.choice(ISSUERS), conditions, _amount(rng))
+        )
     return policies
 
 

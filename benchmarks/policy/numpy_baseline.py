@@ -14,8 +14,11 @@ from benchmarks.policy.generate import Amount, Condition, Policy
 from benchmarks.policy.outcome import Outcome
 from benchmarks.policy.population import BoolArray, FloatArray, Population
 
-COMPARE: dict[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<": operator.lt,
-                                                 "<=": operator.le}  # fmt: skip
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def condition_holds(pop: Population, c: Condition) -> BoolArray:
@@ -53,8 +56,11 @@ def amount(pop: Population, a: Amount, rows: npt.NDArray[np.int64]) -> FloatArra
         values: FloatArray = getattr(pop, a.field)[rows]
         return np.minimum(values * a.param("rate"), a.param("cap"))  # NaN stays NaN
     employees = pop.employees[rows]
-    tiered = np.where(employees >= a.param("tier_employees"), float(a.param("high_amount")),
-                      float(a.param("low_amount")))  # fmt: skip
+    tiered = np.where(
+        employees >= a.param("tier_employees"),
+        float(a.param("high_amount")),
+        float(a.param("low_amount")),
+    )
     return np.where(pop.known("employees")[rows], tiered, np.nan)
 
 

@@ -39,8 +39,11 @@ from benchmarks.policy.outcome import Outcome
 from benchmarks.policy.population import Population
 
 Formula = Callable[[Any, Any, Any], Any]
-COMPARE: dict[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<": operator.lt,
-                                                 "<=": operator.le}  # fmt: skip
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 FLOAT_INPUTS = ("revenue", "rd_expense", "rd_ratio")
 INT_INPUTS = ("employees", "age_years")
 
@@ -64,10 +67,16 @@ class Model:
     listed: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _add(model: Model, name: str, value_type: type, formula: Formula | None = None,
-         **extra: Any) -> None:  # fmt: skip
-    attributes: dict[str, Any] = {"value_type": value_type, "entity": model.entity,
-                                  "definition_period": DateUnit.YEAR, "label": name, **extra}  # fmt: skip
+def _add(
+    model: Model, name: str, value_type: type, formula: Formula | None = None, **extra: Any
+) -> None:
+    attributes: dict[str, Any] = {
+        "value_type": value_type,
+        "entity": model.entity,
+        "definition_period": DateUnit.YEAR,
+        "label": name,
+        **extra,
+    }
     if formula is not None:
         attributes["formula"] = formula
     variable = model.system.add_variable(type(name, (Variable,), attributes))
@@ -84,10 +93,15 @@ def build_model(
     enterprise = build_entity(key="enterprise", plural="enterprises", label="企业", is_person=True)
     system = TaxBenefitSystem([enterprise])
     start = VALID_FROM.isoformat()
-    system.parameters = ParameterNode("", data={"policies": {
-        name_of(p.id): {k: {"values": {start: v}} for k, v in p.parameters.items()}
-        for p in policies
-    }})  # fmt: skip
+    system.parameters = ParameterNode(
+        "",
+        data={
+            "policies": {
+                name_of(p.id): {k: {"values": {start: v}} for k, v in p.parameters.items()}
+                for p in policies
+            }
+        },
+    )
     members = [(f"d{code}", code) for code in district_ids] + [("unknown", "未知 / unknown")]
     districts = indexed_enums.Enum("District", members)
     model = Model(system, enterprise, list(policies), districts)
@@ -96,8 +110,13 @@ def build_model(
     for name in INT_INPUTS:
         _add(model, name, int)
         _add(model, f"{name}_known", bool)
-    _add(model, "district_code", indexed_enums.Enum, possible_values=districts,
-         default_value=districts.unknown)  # fmt: skip
+    _add(
+        model,
+        "district_code",
+        indexed_enums.Enum,
+        possible_values=districts,
+        default_value=districts.unknown,
+    )
     _add(model, "industry_code", str, max_length=4)
     _add(model, "tags_known", bool)
     named = {
@@ -162,8 +181,9 @@ def _amount_formula(policy_name: str, a: Amount) -> Formula:
         elif a.kind == "share":
             value = np.minimum(enterprise(a.field, period) * p.rate, p.cap)
         else:
-            tiers = np.where(enterprise("employees", period) >= p.tier_employees,
-                             p.high_amount, p.low_amount)  # fmt: skip
+            tiers = np.where(
+                enterprise("employees", period) >= p.tier_employees, p.high_amount, p.low_amount
+            )
             value = np.where(enterprise("employees_known", period), tiers, np.nan)
         return np.where(eligible, value, 0.0)
 
@@ -223,6 +243,9 @@ def run(pop: Population, policies: Sequence[Policy]) -> tuple[dict[str, Outcome]
     loaded = time.perf_counter()
     results = calculate(model, sim, str(pop.as_of.year))
     done = time.perf_counter()
-    timings = {"build_system_seconds": built - started, "set_input_seconds": loaded - built,
-               "seconds": done - loaded}  # fmt: skip
+    timings = {
+        "build_system_seconds": built - started,
+        "set_input_seconds": loaded - built,
+        "seconds": done - loaded,
+    }
     return results, timings

@@ -32,12 +32,27 @@ AS_OF = dt.date(2026, 1, 1)  # age_years is counted to this day
 CHANYE = str(Path(sys.executable).with_name("chanye"))
 
 # Share of enterprises whose value is blanked, per field (a null in the population file).
-MISSING: dict[str, float] = {"revenue": 0.01, "employees": 0.01, "rd_expense": 0.02,
-                             "founded_on": 0.005, "district_code": 0.003,
-                             "industry_code": 0.003, "tags": 0.002}  # fmt: skip
+MISSING: dict[str, float] = {
+    "revenue": 0.01,
+    "employees": 0.01,
+    "rd_expense": 0.02,
+    "founded_on": 0.005,
+    "district_code": 0.003,
+    "industry_code": 0.003,
+    "tags": 0.002,
+}
 # The columns the competitors read (chanye's engine reads the whole file).
-COLUMNS = ("uscc", "revenue", "employees", "rd_expense", "founded_on", "district_code",
-           "industry_code", "tags", "clusters")  # fmt: skip
+COLUMNS = (
+    "uscc",
+    "revenue",
+    "employees",
+    "rd_expense",
+    "founded_on",
+    "district_code",
+    "industry_code",
+    "tags",
+    "clusters",
+)
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -82,8 +97,20 @@ def _registry_snapshot(n: int, seed: int) -> Path:
     DATA.mkdir(exist_ok=True)
     city = DATA / f"city-{n}-seed{seed}.parquet"
     if not city.exists():
-        subprocess.run([CHANYE, "synth", "city", "--enterprises", str(n), "--seed", str(seed),
-                        "--out", str(city)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                CHANYE,
+                "synth",
+                "city",
+                "--enterprises",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(city),
+            ],
+            check=True,
+        )
     data_dir = DATA / f"policy-registry-{n}-seed{seed}"
     found = _snapshot_in_force(data_dir)
     if found is None:
@@ -147,8 +174,11 @@ class Population:
 
     def has(self, field: str, item: str) -> BoolArray:
         """Whether ``item`` is in the enterprise's tags / clusters (False where the list is missing)."""
-        ids, bits = ((self.tag_ids, self.tag_bits) if field == "tags"
-                     else (self.cluster_ids, self.cluster_bits))  # fmt: skip
+        ids, bits = (
+            (self.tag_ids, self.tag_bits)
+            if field == "tags"
+            else (self.cluster_ids, self.cluster_bits)
+        )
         if item not in ids:
             return np.zeros(self.size, dtype=np.bool_)
         held: BoolArray = (bits & np.uint64(1 << ids.index(item))) != 0
@@ -167,8 +197,15 @@ class Population:
             "tags": self.tags.take(pa.array(rows)).to_pylist(),
             "clusters": self.clusters.take(pa.array(rows)).to_pylist(),
         }
-        for field in ("revenue", "rd_expense", "rd_ratio", "employees", "age_years",
-                      "district_code", "industry_code"):  # fmt: skip
+        for field in (
+            "revenue",
+            "rd_expense",
+            "rd_ratio",
+            "employees",
+            "age_years",
+            "district_code",
+            "industry_code",
+        ):
             mask = self.missing[field][rows]
             values = picked[field]
             for i in np.flatnonzero(mask):

@@ -50,8 +50,10 @@ def amount_text(a: Amount) -> str:
         return _literal(a.param("amount"))
     if a.kind == "share":
         return f"$min([{a.field} * {_literal(a.param('rate'))}, {_literal(a.param('cap'))}])"
-    return (f"employees >= {a.param('tier_employees')} ? {_literal(a.param('high_amount'))}"
-            f" : {_literal(a.param('low_amount'))}")  # fmt: skip
+    return (
+        f"employees >= {a.param('tier_employees')} ? {_literal(a.param('high_amount'))}"
+        f" : {_literal(a.param('low_amount'))}"
+    )
 
 
 @dataclass(frozen=True)

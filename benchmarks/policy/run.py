@@ -119,11 +119,18 @@ def run_numpy(
 ) -> tuple[dict[str, Outcome], dict[str, Any]]:
     with one_core():
         results, runs = best_of(lambda: numpy_baseline.evaluate(pop, policies), repeats)
-    setup = ("per policy, the AND of its conditions' boolean arrays over the columns (district as "
-             "categorical codes, industry prefix by np.strings.startswith, tags/clusters as bit "
-             "masks), the amount on the eligible rows")  # fmt: skip
-    figures = {"seconds": min(runs), "runs": runs, "cores": 1, "numpy": np.__version__,
-               "setup": setup}  # fmt: skip
+    setup = (
+        "per policy, the AND of its conditions' boolean arrays over the columns (district as "
+        "categorical codes, industry prefix by np.strings.startswith, tags/clusters as bit "
+        "masks), the amount on the eligible rows"
+    )
+    figures = {
+        "seconds": min(runs),
+        "runs": runs,
+        "cores": 1,
+        "numpy": np.__version__,
+        "setup": setup,
+    }
     return results, figures
 
 
@@ -132,12 +139,18 @@ def run_openfisca(
 ) -> tuple[dict[str, Outcome], dict[str, Any]]:
     from benchmarks.policy import openfisca_model
 
-    setup = ("TaxBenefitSystem built in code: entity enterprise, thresholds as parameters, one "
-             "Variable per condition, per eligibility and per amount (numpy formulas); one "
-             "Simulation over the population; seconds: calculating every amount and eligibility, "
-             "the best of the runs, each a fresh simulation")  # fmt: skip
-    figures: dict[str, Any] = {"runs": [], "cores": 1, "openfisca_core": version("openfisca-core"),
-                               "setup": setup}  # fmt: skip
+    setup = (
+        "TaxBenefitSystem built in code: entity enterprise, thresholds as parameters, one "
+        "Variable per condition, per eligibility and per amount (numpy formulas); one "
+        "Simulation over the population; seconds: calculating every amount and eligibility, "
+        "the best of the runs, each a fresh simulation"
+    )
+    figures: dict[str, Any] = {
+        "runs": [],
+        "cores": 1,
+        "openfisca_core": version("openfisca-core"),
+        "setup": setup,
+    }
     results: dict[str, Outcome] = {}
     with one_core():
         for _ in range(repeats):
@@ -163,13 +176,17 @@ def run_rule_engine(
         results, seconds = timed(lambda: engine.evaluate(compiled, records))
     scale = pop.size / len(rows)
     figures = {
-        "sample": len(rows), "sample_seconds": round(seconds, 2), "scale": round(scale, 2),
-        "seconds": round(seconds * scale, 1), "records_seconds": round(records_seconds, 2),
-        "compile_seconds": round(compile_seconds, 3), "cores": 1,
+        "sample": len(rows),
+        "sample_seconds": round(seconds, 2),
+        "scale": round(scale, 2),
+        "seconds": round(seconds * scale, 1),
+        "records_seconds": round(records_seconds, 2),
+        "compile_seconds": round(compile_seconds, 3),
+        "cores": 1,
         "rule_engine": version("rule-engine"),
         "setup": "one Rule per policy (conditions joined by and, each guarded against null) and "
         "one per amount, matched record by record on dicts; seconds: the sample's time x scale",
-    }  # fmt: skip
+    }
     return results, figures, rows
 
 
@@ -178,8 +195,13 @@ def run_chanye(
 ) -> tuple[dict[str, Outcome], dict[str, Any]]:
     result = chanye_evaluate(texts, path, as_of=AS_OF)
     outcomes = {pid: Outcome.from_full(e, a) for pid, (e, a) in result.results.items()}
-    figures = {"cold_seconds": round(result.cold_seconds, 3), "warm_seconds": round(result.warm_seconds, 3),
-               "write_seconds": round(result.write_seconds, 3), "cores": os.cpu_count(), **result.details}  # fmt: skip
+    figures = {
+        "cold_seconds": round(result.cold_seconds, 3),
+        "warm_seconds": round(result.warm_seconds, 3),
+        "write_seconds": round(result.write_seconds, 3),
+        "cores": os.cpu_count(),
+        **result.details,
+    }
     return outcomes, figures
 
 
@@ -217,10 +239,15 @@ def run(
     on_sample = {pid: o.subset(rows) for pid, o in reference.items()}
     rule_agreement = agreement(disagreements(on_sample, sampled))
 
-    competitors: dict[str, Any] = {"numpy": numpy_figures, "openfisca": openfisca_figures,
-                                   "rule_engine": rule_figures}  # fmt: skip
-    agreements = {"openfisca_vs_numpy": openfisca_agreement,
-                  "rule_engine_vs_numpy_on_sample": rule_agreement}  # fmt: skip
+    competitors: dict[str, Any] = {
+        "numpy": numpy_figures,
+        "openfisca": openfisca_figures,
+        "rule_engine": rule_figures,
+    }
+    agreements = {
+        "openfisca_vs_numpy": openfisca_agreement,
+        "rule_engine_vs_numpy_on_sample": rule_agreement,
+    }
     ratios: dict[str, float] = {}
     if chanye_evaluate is not None:
         print("chanye ...")
@@ -229,8 +256,10 @@ def run(
         competitors["chanye"] = chanye_figures
         agreements["chanye_vs_numpy"] = agreement(disagreements(reference, chanye))
         warm = max(chanye_figures["warm_seconds"], 1e-9)
-        ratios = {f"{name}_over_chanye_warm": round(float(competitors[name]["seconds"]) / warm, 1)
-                  for name in ("openfisca", "numpy", "rule_engine")}  # fmt: skip
+        ratios = {
+            f"{name}_over_chanye_warm": round(float(competitors[name]["seconds"]) / warm, 1)
+            for name in ("openfisca", "numpy", "rule_engine")
+        }
 
     figures = {
         "benchmark": "policy",

@@ -227,8 +227,11 @@ def serve(
 
     settings = _settings()
     # What killed imports left, and uploads past their retention, go before serving.
-    tidy(RegistryPaths.under(settings.data_dir), settings.registry_uploads_dir,
-         settings.upload_retention_days)  # fmt: skip
+    tidy(
+        RegistryPaths.under(settings.data_dir),
+        settings.registry_uploads_dir,
+        settings.upload_retention_days,
+    )
     trusted = settings.trusted_proxy_list
     uvicorn.run(
         "chanye.web.app:create_app",
@@ -259,8 +262,10 @@ def demo(
     _seed_policies(settings)
     url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nchanye 已就绪 / ready: {url}")
-    out.print("登录 / log in: 首页右侧“会员登录”，账号与密码如下（只在本机保存于 "
-              f"{settings.data_dir / 'demo' / 'accounts.txt'}）：")  # fmt: skip
+    out.print(
+        "登录 / log in: 首页右侧“会员登录”，账号与密码如下（只在本机保存于 "
+        f"{settings.data_dir / 'demo' / 'accounts.txt'}）："
+    )
     for line in logins:
         out.print("  " + line.replace("\t", "  "), markup=False, soft_wrap=True)
     out.print(
@@ -318,8 +323,9 @@ def _generate_demo_city(settings: Settings, context: RegistryContext) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     out.print(f"生成演示城市 / generating the demo city: {settings.demo_enterprises} 家企业 ...")
     write_city(generate_city(settings.demo_enterprises, DEMO_SEED, context.system), path)
-    result = import_file(context.database_url, context.paths, context.system, path,
-                         Actor(name="demo", role="admin"))  # fmt: skip
+    result = import_file(
+        context.database_url, context.paths, context.system, path, Actor(name="demo", role="admin")
+    )
     out.print(
         f"企业库已载入 {result.total_after} 家企业（{result.seconds:.1f} s）/ registry loaded"
     )

@@ -32,8 +32,15 @@ from benchmarks.policy.outcome import Outcome, disagreements
 from benchmarks.policy.population import AS_OF, Population, from_table
 from benchmarks.policy.run import ChanyeRun, run_chanye
 
-TAGS = ["high_tech", "above_scale", "specialized_sme", "little_giant", "chain_leader", "listed",
-        "unicorn"]  # fmt: skip
+TAGS = [
+    "high_tech",
+    "above_scale",
+    "specialized_sme",
+    "little_giant",
+    "chain_leader",
+    "listed",
+    "unicorn",
+]
 CLUSTERS = ["icv-nev", "ai", "biomed-health", "software-internet", "low-altitude-aerospace"]
 
 
@@ -91,8 +98,11 @@ def policies() -> list[Policy]:
     """10 generated policies (seed 3 uses every kind of condition and amount), and each of their
     conditions alone, so that a condition wrong on a few enterprises cannot hide in a conjunction."""
     generated = generate_policies(10, seed=3)
-    alone = [Policy(f"{p.id}-{c.id}", p.title, p.issuer, (c,), p.amount)
-             for p in generated for c in p.conditions]  # fmt: skip
+    alone = [
+        Policy(f"{p.id}-{c.id}", p.title, p.issuer, (c,), p.amount)
+        for p in generated
+        for c in p.conditions
+    ]
     return generated + alone
 
 
@@ -154,8 +164,9 @@ def test_the_policy_file_has_doubles_for_money_and_ints_for_counts(policies: lis
         assert document["benefit"]["amount"] == amount_cel(policy.amount)
 
 
-def test_numpy_and_rule_engine_agree(pop: Population, policies: list[Policy],
-                                     reference: dict[str, Outcome]) -> None:  # fmt: skip
+def test_numpy_and_rule_engine_agree(
+    pop: Population, policies: list[Policy], reference: dict[str, Outcome]
+) -> None:
     compiled = rule_engine.compile_policies(policies)
     per_record = rule_engine.evaluate(compiled, pop.records(np.arange(pop.size)))
     assert disagreements(reference, per_record) == {}
@@ -164,10 +175,14 @@ def test_numpy_and_rule_engine_agree(pop: Population, policies: list[Policy],
     assert any(np.isnan(o.amount).any() for o in reference.values())  # amounts reading a gap
 
 
-def test_openfisca_agrees(pop: Population, policies: list[Policy],
-                          reference: dict[str, Outcome]) -> None:  # fmt: skip
-    pytest.importorskip("openfisca_core", reason="openfisca-core is not installed: "
-                        "`pip install -e '.[bench]'` (make bench installs it)")  # fmt: skip
+def test_openfisca_agrees(
+    pop: Population, policies: list[Policy], reference: dict[str, Outcome]
+) -> None:
+    pytest.importorskip(
+        "openfisca_core",
+        reason="openfisca-core is not installed: "
+        "`pip install -e '.[bench]'` (make bench installs it)",
+    )
     from benchmarks.policy import openfisca_model
 
     results, timings = openfisca_model.run(pop, policies)
@@ -187,8 +202,10 @@ def test_a_flipped_decision_is_caught(reference: dict[str, Outcome]) -> None:
 
 def test_a_missing_value_never_holds() -> None:
     table = tiny_table(4)
-    blank = {"revenue": pa.array([None, 3e7, 3e7, 0.0], pa.float64()),
-             "tags": pa.array([["high_tech"], None, [], []], pa.list_(pa.string()))}  # fmt: skip
+    blank = {
+        "revenue": pa.array([None, 3e7, 3e7, 0.0], pa.float64()),
+        "tags": pa.array([["high_tech"], None, [], []], pa.list_(pa.string())),
+    }
     for name, column in blank.items():
         table = table.set_column(table.schema.get_field_index(name), name, column)
     pop = from_table(table)

@@ -81,10 +81,13 @@ amounts = st.sampled_from(
 
 def policy_text(whens: list[str], amount: str) -> str:
     lines = [
-        "id: random-policy", "title: 随机政策", "issuer: 测试",
+        "id: random-policy",
+        "title: 随机政策",
+        "issuer: 测试",
         f"valid: {{from: {VALID_FROM}, to: {VALID_TO}}}",
-        "parameters: {min_revenue: 1000000.0, rate: 0.1, cap: 500000.0}", "conditions:",
-    ]  # fmt: skip
+        "parameters: {min_revenue: 1000000.0, rate: 0.1, cap: 500000.0}",
+        "conditions:",
+    ]
     for i, when in enumerate(whens):
         lines += [f"  - id: c{i}", f"    when: '{when}'"]
     lines += ["benefit:", f"  amount: '{amount}'"]
@@ -112,8 +115,15 @@ enterprises = st.lists(
     min_size=1,
     max_size=25,
 )
-as_of_dates = st.sampled_from([VALID_FROM, VALID_TO, VALID_FROM - dt.timedelta(days=1),
-                               VALID_TO + dt.timedelta(days=1), dt.date(2026, 3, 15)])  # fmt: skip
+as_of_dates = st.sampled_from(
+    [
+        VALID_FROM,
+        VALID_TO,
+        VALID_FROM - dt.timedelta(days=1),
+        VALID_TO + dt.timedelta(days=1),
+        dt.date(2026, 3, 15),
+    ]
+)
 
 
 def population_of(records: list[dict[str, Any]], as_of: dt.date) -> Population:
@@ -125,18 +135,32 @@ def population_of(records: list[dict[str, Any]], as_of: dt.date) -> Population:
         " change_id BIGINT)"
     )
     for i, r in enumerate(records):
-        con.execute("INSERT INTO source VALUES (?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, 1)",
-                    [f"U{i:05d}", f"企业{i}", r["district_code"], r["industry_code"], r["founded_on"],
-                     r["revenue"], r["employees"], r["rd_expense"], r["tags"], r["status"],
-                     r["clusters"]])  # fmt: skip
+        con.execute(
+            "INSERT INTO source VALUES (?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, 1)",
+            [
+                f"U{i:05d}",
+                f"企业{i}",
+                r["district_code"],
+                r["industry_code"],
+                r["founded_on"],
+                r["revenue"],
+                r["employees"],
+                r["rd_expense"],
+                r["tags"],
+                r["status"],
+                r["clusters"],
+            ],
+        )
     return Population.load(con, "source", as_of)
 
 
 def cel_python(policy: Policy, record: dict[str, Any]) -> tuple[bool, float | None]:
     """The same CEL per enterprise with cel-python; a missing value is an absent key."""
     present = {k: _cel_value(v) for k, v in record.items() if v is not None and k != "rid"}
-    activation = {"enterprise": celtypes.MapType({celtypes.StringType(k): v for k, v in present.items()}),
-                  "params": celpy.json_to_cel(policy.parameters)}  # fmt: skip
+    activation = {
+        "enterprise": celtypes.MapType({celtypes.StringType(k): v for k, v in present.items()}),
+        "params": celpy.json_to_cel(policy.parameters),
+    }
     env = celpy.Environment()
     functions = {"min": lambda a, b: min(a, b), "max": lambda a, b: max(a, b)}
 
@@ -201,9 +225,19 @@ def test_batch_interpreter_and_cel_python_agree(
 
 
 def test_derived_fields_as_of_a_date() -> None:
-    records = [{"revenue": 0.0, "rd_expense": 5.0, "employees": 3, "founded_on": dt.date(2020, 3, 1),
-                "district_code": None, "industry_code": None, "tags": [], "clusters": [],
-                "status": "active"}]  # fmt: skip
+    records = [
+        {
+            "revenue": 0.0,
+            "rd_expense": 5.0,
+            "employees": 3,
+            "founded_on": dt.date(2020, 3, 1),
+            "district_code": None,
+            "industry_code": None,
+            "tags": [],
+            "clusters": [],
+            "status": "active",
+        }
+    ]
     before = population_of(records, dt.date(2025, 2, 28)).record("U00000")
     on = population_of(records, dt.date(2025, 3, 1)).record("U00000")
     assert before is not None and on is not None
@@ -223,9 +257,19 @@ def test_derived_fields_as_of_a_date() -> None:
 )
 def test_missing_values_follow_cel(when: str, eligible: bool) -> None:
     """The absorbing cases of CEL's error semantics, one by one, in all four evaluators."""
-    records = [{"revenue": 0.0, "rd_expense": None, "employees": None, "founded_on": None,
-                "district_code": None, "industry_code": None, "tags": None, "clusters": [],
-                "status": None}]  # fmt: skip
+    records = [
+        {
+            "revenue": 0.0,
+            "rd_expense": None,
+            "employees": None,
+            "founded_on": None,
+            "district_code": None,
+            "industry_code": None,
+            "tags": None,
+            "clusters": [],
+            "status": None,
+        }
+    ]
     policy = load_policy_text(policy_text([when], "params.cap"), "m.yaml")
     population = population_of(records, VALID_FROM)
     record = population.record("U00000")

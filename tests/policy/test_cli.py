@@ -46,8 +46,16 @@ def test_match_writes_the_contract_columns_and_agrees_with_explain(
     assert rows and all(r["eligible"] == "true" and r["failed"] == "" for r in rows)
     assert f"符合条件 {len(rows)} 项" in result.stdout
     first = rows[0]
-    explained = run_cli("policy", "explain", first["policy_id"], first["uscc"], "--as-of",
-                        "2026-06-30", "--json", data_dir=city)  # fmt: skip
+    explained = run_cli(
+        "policy",
+        "explain",
+        first["policy_id"],
+        first["uscc"],
+        "--as-of",
+        "2026-06-30",
+        "--json",
+        data_dir=city,
+    )
     decision = json.loads(explained.stdout)
     assert decision["eligible"] is True
     assert decision["amount"] == pytest.approx(float(first["amount"]))
@@ -56,8 +64,17 @@ def test_match_writes_the_contract_columns_and_agrees_with_explain(
 
 def test_match_all_lists_the_failed_conditions(tmp_path: Path, city: Path) -> None:
     out = tmp_path / "all.parquet"
-    result = run_cli("policy", "match", "demo-ai-compute-voucher", "--all", "--as-of", "2026-06-30",
-                     "--out", str(out), data_dir=city)  # fmt: skip
+    result = run_cli(
+        "policy",
+        "match",
+        "demo-ai-compute-voucher",
+        "--all",
+        "--as-of",
+        "2026-06-30",
+        "--out",
+        str(out),
+        data_dir=city,
+    )
     assert result.returncode == 0, result.stderr
     table = pq.read_table(out).to_pylist()
     assert len(table) == DEMO_ENTERPRISES
@@ -66,15 +83,33 @@ def test_match_all_lists_the_failed_conditions(tmp_path: Path, city: Path) -> No
     assert failing and all(r["failed"] for r in failing)
     assert "ai" in {f for r in failing for f in r["failed"].split(";")}
     outside = tmp_path / "outside.csv"
-    run_cli("policy", "match", "demo-ai-compute-voucher", "--all", "--as-of", "2030-01-01",
-            "--out", str(outside), data_dir=city)  # fmt: skip
+    run_cli(
+        "policy",
+        "match",
+        "demo-ai-compute-voucher",
+        "--all",
+        "--as-of",
+        "2030-01-01",
+        "--out",
+        str(outside),
+        data_dir=city,
+    )
     with outside.open(encoding="utf-8") as handle:
         assert {r["failed"] for r in csv.DictReader(handle)} == {"valid"}
 
 
 def test_simulate_before_and_after(city: Path) -> None:
-    result = run_cli("policy", "simulate", "demo-ai-compute-voucher", "--set", "min_rd_expense=0.0",
-                     "--as-of", "2026-06-30", "--json", data_dir=city)  # fmt: skip
+    result = run_cli(
+        "policy",
+        "simulate",
+        "demo-ai-compute-voucher",
+        "--set",
+        "min_rd_expense=0.0",
+        "--as-of",
+        "2026-06-30",
+        "--json",
+        data_dir=city,
+    )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["after"]["eligible"] >= figures["before"]["eligible"]

@@ -21,14 +21,34 @@ FILES = sorted(DEMO.glob("*.yaml"))
 DEMO_MARK = "# 演示用政策：条款为平台示例改写，非真实文件"
 
 FIELDS = {
-    "uscc", "name", "district_code", "industry_code", "business_scope", "founded_on",
-    "registered_capital", "revenue", "employees", "rd_expense", "tags", "status", "age_years",
-    "rd_ratio", "clusters",
-}  # fmt: skip
+    "uscc",
+    "name",
+    "district_code",
+    "industry_code",
+    "business_scope",
+    "founded_on",
+    "registered_capital",
+    "revenue",
+    "employees",
+    "rd_expense",
+    "tags",
+    "status",
+    "age_years",
+    "rd_ratio",
+    "clusters",
+}
 DOUBLE_FIELDS = ("registered_capital", "revenue", "rd_expense", "rd_ratio")
 INT_FIELDS = ("employees", "age_years")
-TAGS = {"above_scale", "high_tech", "specialized_sme", "little_giant", "single_champion",
-        "unicorn", "listed", "chain_leader"}  # fmt: skip
+TAGS = {
+    "above_scale",
+    "high_tech",
+    "specialized_sme",
+    "little_giant",
+    "single_champion",
+    "unicorn",
+    "listed",
+    "chain_leader",
+}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
 ALLOWED = {*REQUIRED, "exclusive_group"}
 ARTICLE = re.compile(r"（第[一二三四五六七八九十]+条(第[一二三四五六七八九十]+款)?[^（）]*）$")
@@ -241,8 +261,15 @@ CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
         "years",
     ),
 }
-NOBODY = enterprise(status="closed", district_code="440103", industry_code="5191",
-                    revenue=1000000.0, employees=5, rd_expense=0.0, age_years=1)  # fmt: skip
+NOBODY = enterprise(
+    status="closed",
+    district_code="440103",
+    industry_code="5191",
+    revenue=1000000.0,
+    employees=5,
+    rd_expense=0.0,
+    age_years=1,
+)
 
 
 def test_every_policy_has_a_case() -> None:

@@ -21,20 +21,31 @@ POLICY = load_policy_text(GOOD, "rd.yaml")
 def enterprise(
     revenue: float | None, tags: list[str] | None, rd: float | None = 1.0e6
 ) -> dict[str, object]:
-    return {"revenue": revenue, "rd_expense": rd, "employees": 50, "founded_on": dt.date(2015, 1, 1),
-            "district_code": "440106", "industry_code": "3841", "tags": tags, "clusters": [],
-            "status": "active"}  # fmt: skip
+    return {
+        "revenue": revenue,
+        "rd_expense": rd,
+        "employees": 50,
+        "founded_on": dt.date(2015, 1, 1),
+        "district_code": "440106",
+        "industry_code": "3841",
+        "tags": tags,
+        "clusters": [],
+        "status": "active",
+    }
 
 
 @pytest.fixture
 def population():  # type: ignore[no-untyped-def]
-    return population_of([
-        enterprise(3.0e7, ["high_tech"]),          # U00000 eligible: 10% of 1,000,000
-        enterprise(1.9e7, ["high_tech"]),          # U00001 near miss: revenue short by 1,000,000
-        enterprise(None, ["high_tech"]),           # U00002 needs data: revenue missing
-        enterprise(3.0e7, []),                     # U00003 fails: not high-tech
-        enterprise(3.0e7, ["high_tech"], rd=None), # U00004 eligible, amount unknown
-    ], AS_OF)  # fmt: skip
+    return population_of(
+        [
+            enterprise(3.0e7, ["high_tech"]),  # U00000 eligible: 10% of 1,000,000
+            enterprise(1.9e7, ["high_tech"]),  # U00001 near miss: revenue short by 1,000,000
+            enterprise(None, ["high_tech"]),  # U00002 needs data: revenue missing
+            enterprise(3.0e7, []),  # U00003 fails: not high-tech
+            enterprise(3.0e7, ["high_tech"], rd=None),  # U00004 eligible, amount unknown
+        ],
+        AS_OF,
+    )
 
 
 def test_explanation_in_the_words_of_the_policy(population) -> None:  # type: ignore[no-untyped-def]
@@ -75,15 +86,25 @@ def test_simulation_before_and_after(population) -> None:  # type: ignore[no-unt
     assert result.after.total_amount == pytest.approx(400000.0)
     assert (result.gained, result.lost) == (1, 0)
     assert result.gainers[0]["uscc"] == "U00001"
-    assert result.by_district == [{"key": "440106", "before_eligible": 2, "before_amount": 100000.0,
-                                   "after_eligible": 3, "after_amount": 400000.0}]  # fmt: skip
+    assert result.by_district == [
+        {
+            "key": "440106",
+            "before_eligible": 2,
+            "before_amount": 100000.0,
+            "after_eligible": 3,
+            "after_amount": 400000.0,
+        }
+    ]
 
 
 def test_no_double_benefit_within_an_exclusive_group(population) -> None:  # type: ignore[no-untyped-def]
     from chanye.policy.combine import apply_exclusions
 
-    higher = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: higher").replace(
-        "rate: 0.1", "rate: 0.3") + "exclusive_group: rd-expense\n", "h.yaml")  # fmt: skip
+    higher = load_policy_text(
+        GOOD.replace("id: demo-rd-subsidy", "id: higher").replace("rate: 0.1", "rate: 0.3")
+        + "exclusive_group: rd-expense\n",
+        "h.yaml",
+    )
     lower = load_policy_text(GOOD + "exclusive_group: rd-expense\n", "l.yaml")
     other = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: other"), "o.yaml")
     policies = [lower, higher, other]

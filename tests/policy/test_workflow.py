@@ -231,12 +231,17 @@ def test_versions_drafts_and_expiry(context: RegistryContext, tmp_path: Path) ->
     population = load(context, tmp_path, registry_rows())
     with session_scope(url) as db:
         with pytest.raises(PolicyFileError) as bad:
-            workflow.add_draft(db, POLICY.replace("enterprise.rd_expense >=", "enterprise.rd >="),
-                               "bad.yaml", OFFICE)  # fmt: skip
+            workflow.add_draft(
+                db,
+                POLICY.replace("enterprise.rd_expense >=", "enterprise.rd >="),
+                "bad.yaml",
+                OFFICE,
+            )
         assert str(bad.value.problems[0]).startswith("bad.yaml:15:")
         with pytest.raises(PolicyFileError, match="保留字"):
-            workflow.add_draft(db, POLICY.replace("id: test-rd-reward", "id: manage"), "m.yaml",
-                               OFFICE)  # fmt: skip
+            workflow.add_draft(
+                db, POLICY.replace("id: test-rd-reward", "id: manage"), "m.yaml", OFFICE
+            )
         first = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         with pytest.raises(workflow.WorkflowRefusedError, match="内容相同"):
             workflow.add_draft(db, POLICY, "again.yaml", OFFICE)
@@ -261,8 +266,9 @@ def test_policy_out_of_validity_pushes_nothing(context: RegistryContext, tmp_pat
     population = load(context, tmp_path, registry_rows())
     expired = POLICY.replace("to: 2027-12-31", "to: 2026-06-29")
     with session_scope(context.database_url) as db:
-        run = workflow.publish(db, workflow.add_draft(db, expired, "old.yaml", OFFICE), REVIEWER,
-                               population)  # fmt: skip
+        run = workflow.publish(
+            db, workflow.add_draft(db, expired, "old.yaml", OFFICE), REVIEWER, population
+        )
         assert (run.eligible, run.needs_data) == (0, 0)
 
 
@@ -296,8 +302,9 @@ def test_no_double_benefit_within_an_exclusive_group(
         assert len(mine) == 2
         rivals = workflow.exclusive_rivals(mine)
         assert sorted(title for titles in rivals.values() for title in titles) == [
-            "测试研发另一补助", "测试研发投入奖励"
-        ]  # fmt: skip
+            "测试研发另一补助",
+            "测试研发投入奖励",
+        ]
         first, second = (push for push, _version in mine)
         workflow.confirm(db, first, enterprise(db, 1), Actor("e1", "enterprise"))
         with pytest.raises(workflow.WorkflowRefusedError, match="不重复享受"):

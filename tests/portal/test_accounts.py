@@ -27,9 +27,16 @@ T0 = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
 
 
 def enterprise(**changes: str) -> Registration:
-    values = {"username": "xinghe", "email": "hr@xinghe.example", "password": PASSWORD,
-              "display_name": "广州星河科技有限公司", "kind": "enterprise", "mobile": "13800138000",
-              "enterprise_uscc": uscc(1), "contact_name": "李明"}  # fmt: skip
+    values = {
+        "username": "xinghe",
+        "email": "hr@xinghe.example",
+        "password": PASSWORD,
+        "display_name": "广州星河科技有限公司",
+        "kind": "enterprise",
+        "mobile": "13800138000",
+        "enterprise_uscc": uscc(1),
+        "contact_name": "李明",
+    }
     values.update(changes)
     return Registration(**values)
 
@@ -55,8 +62,13 @@ def test_login_waits_for_the_email_to_be_confirmed(database_url: str) -> None:
 
 
 def test_registration_refuses_with_every_reason(url: str) -> None:
-    bad = enterprise(username="1x", email="not-mail", mobile="12345", enterprise_uscc=uscc(2)[:-1] + "0",
-                     password="xinghe123")  # fmt: skip
+    bad = enterprise(
+        username="1x",
+        email="not-mail",
+        mobile="12345",
+        enterprise_uscc=uscc(2)[:-1] + "0",
+        password="xinghe123",
+    )
     with session_scope(url) as session, pytest.raises(AccountRefusedError) as caught:
         register(session, bad, PROFILE)
     fields = {p.field for p in caught.value.problems}
@@ -85,8 +97,14 @@ def test_login_by_username_email_or_mobile(url: str) -> None:
 def test_lockout_after_five_failures_per_account_then_released(url: str) -> None:
     for i in range(5):
         with session_scope(url) as session:
-            assert not authenticate(session, "xinghe", "wrong-Pass1!", f"10.1.0.{i}", PROFILE,
-                                    now=T0 + dt.timedelta(minutes=i)).ok  # fmt: skip
+            assert not authenticate(
+                session,
+                "xinghe",
+                "wrong-Pass1!",
+                f"10.1.0.{i}",
+                PROFILE,
+                now=T0 + dt.timedelta(minutes=i),
+            ).ok
     with session_scope(url) as session:
         locked = authenticate(
             session, "xinghe", PASSWORD, "10.9.9.9", PROFILE, now=T0 + dt.timedelta(minutes=5)

@@ -31,8 +31,14 @@ def db(database_url: str) -> Iterator[Session]:
 
 
 def add(db: Session, at: dt.datetime, actor: Actor, action: str, **kw: object) -> int:
-    entry = record(db, actor, action, str(kw.pop("object_type", "account")),
-                   str(kw.pop("object_id", "7")), **kw)  # type: ignore[arg-type]  # fmt: skip
+    entry = record(
+        db,
+        actor,
+        action,
+        str(kw.pop("object_type", "account")),
+        str(kw.pop("object_id", "7")),
+        **kw,
+    )  # type: ignore[arg-type]
     # The time is set as if the row had been written then (the hash no longer matters here).
     db.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(at=at))
     return entry.id
@@ -46,13 +52,35 @@ def log(db: Session) -> dict[str, int]:
         # 2025-02-05 23:30 Beijing
         "login": add(db, dt.datetime(2025, 2, 5, 15, 30, tzinfo=UTC), admin, "login"),
         # 2025-02-06 00:10 Beijing: a Beijing day that began on the UTC evening before
-        "news": add(db, dt.datetime(2025, 2, 5, 16, 10, tzinfo=UTC), analyst, "news.create",
-                    object_type="news_article", object_id="3", after={"title": "=HYPERLINK()"}),
-        "denied": add(db, dt.datetime(2025, 2, 6, 15, 59, tzinfo=UTC), analyst, "access.denied",
-                      object_type="route", object_id="GET /admin/audit", result="refused"),
-        "update": add(db, dt.datetime(2025, 2, 7, 2, 0, tzinfo=UTC), analyst, "news.update",
-                      object_type="news_article", object_id="3", before={"a": 1}, after={"a": 2}),
-    }  # fmt: skip
+        "news": add(
+            db,
+            dt.datetime(2025, 2, 5, 16, 10, tzinfo=UTC),
+            analyst,
+            "news.create",
+            object_type="news_article",
+            object_id="3",
+            after={"title": "=HYPERLINK()"},
+        ),
+        "denied": add(
+            db,
+            dt.datetime(2025, 2, 6, 15, 59, tzinfo=UTC),
+            analyst,
+            "access.denied",
+            object_type="route",
+            object_id="GET /admin/audit",
+            result="refused",
+        ),
+        "update": add(
+            db,
+            dt.datetime(2025, 2, 7, 2, 0, tzinfo=UTC),
+            analyst,
+            "news.update",
+            object_type="news_article",
+            object_id="3",
+            before={"a": 1},
+            after={"a": 2},
+        ),
+    }
 
 
 def ids(db: Session, **kw: str) -> list[int]:

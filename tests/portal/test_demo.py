@@ -21,10 +21,17 @@ from tests.conftest import run_cli
 def test_demo_prints_working_logins_for_every_role(tmp_path: Path) -> None:
     result = run_cli("demo", "--no-serve", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
-    logins = re.findall(r"^  (\w+)  (\S+)  (.+?)(?:  动态口令密钥 / TOTP key: ([A-Z2-7]+))?$",
-                        result.stdout, re.M)  # fmt: skip
-    assert {name for name, *_ in logins} == {"admin", "analyst", "chainleader", "investment",
-                                              "policy", "member"}  # fmt: skip
+    logins = re.findall(
+        r"^  (\w+)  (\S+)  (.+?)(?:  动态口令密钥 / TOTP key: ([A-Z2-7]+))?$", result.stdout, re.M
+    )
+    assert {name for name, *_ in logins} == {
+        "admin",
+        "analyst",
+        "chainleader",
+        "investment",
+        "policy",
+        "member",
+    }
     assert (tmp_path / "demo" / "accounts.txt").stat().st_mode & 0o077 == 0  # owner only
     url = Settings(data_dir=tmp_path).resolved_database_url
     with session_scope(url) as db:

@@ -37,9 +37,16 @@ def url(database_url: str) -> str:
     upgrade(database_url)
     use_key(database_url, Fernet.generate_key())
     with session_scope(database_url) as db:
-        account, _ = create_account(db, username="xinghe", email="hr@xinghe.example",
-                                    display_name="星河", role="enterprise", actor=Actor(),
-                                    password=PASSWORD, enterprise_uscc="91440101MA5CXXXX0X")  # fmt: skip
+        account, _ = create_account(
+            db,
+            username="xinghe",
+            email="hr@xinghe.example",
+            display_name="星河",
+            role="enterprise",
+            actor=Actor(),
+            password=PASSWORD,
+            enterprise_uscc="91440101MA5CXXXX0X",
+        )
         account.mobile = "13800138000"
     return database_url
 

@@ -40,19 +40,32 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 def enterprise(settings: Settings, name: str, code: str | None, role: str = "enterprise") -> int:
     with session_scope(settings.resolved_database_url) as session:
-        account, _ = create_account(session, username=name, email=f"{name}@example.cn",
-                                    display_name=f"广州{name}科技有限公司", role=role,
-                                    actor=Actor("test", "admin"), password="Zq8!chanye-test",
-                                    enterprise_uscc=code)  # fmt: skip
+        account, _ = create_account(
+            session,
+            username=name,
+            email=f"{name}@example.cn",
+            display_name=f"广州{name}科技有限公司",
+            role=role,
+            actor=Actor("test", "admin"),
+            password="Zq8!chanye-test",
+            enterprise_uscc=code,
+        )
         return account.id
 
 
 def form(**changes: str) -> ApplicationForm:
-    values = {"company_name": "广州星河科技有限公司", "enterprise_uscc": uscc(1),
-              "legal_representative": "王强", "industry_id": "icv-nev", "district": "440106",
-              "address": "广州市天河区科韵路 1 号", "contact_name": "李明",
-              "contact_mobile": "13800138000", "contact_email": "liming@xinghe.example",
-              "introduction": "动力电池管理系统"}  # fmt: skip
+    values = {
+        "company_name": "广州星河科技有限公司",
+        "enterprise_uscc": uscc(1),
+        "legal_representative": "王强",
+        "industry_id": "icv-nev",
+        "district": "440106",
+        "address": "广州市天河区科韵路 1 号",
+        "contact_name": "李明",
+        "contact_mobile": "13800138000",
+        "contact_email": "liming@xinghe.example",
+        "introduction": "动力电池管理系统",
+    }
     values.update(changes)
     return ApplicationForm(**values)
 
@@ -64,10 +77,13 @@ def submit(settings: Settings, account_id: int, **kw: object) -> int:
     with session_scope(settings.resolved_database_url) as session:
         account = session.get_one(Account, account_id)
         application = membership.submit(
-            session, settings, account, kw.get("form", form()),  # type: ignore[arg-type]
+            session,
+            settings,
+            account,
+            kw.get("form", form()),  # type: ignore[arg-type]
             kw.get("uploads", LICENCE),  # type: ignore[arg-type]
             Actor(account.username, account.role, "10.0.0.1"),
-        )  # fmt: skip
+        )
         return application.id
 
 
@@ -96,14 +112,27 @@ def counts(settings: Settings) -> tuple[int, int, int]:
 
 def test_refusal_lists_every_problem_and_writes_nothing(settings: Settings) -> None:
     account_id = enterprise(settings, "xinghe", uscc(1))
-    bad = form(company_name=" ", enterprise_uscc=uscc(2), industry_id="no-such-industry",
-               district="110101", contact_mobile="12345", contact_email="not-mail")  # fmt: skip
+    bad = form(
+        company_name=" ",
+        enterprise_uscc=uscc(2),
+        industry_id="no-such-industry",
+        district="110101",
+        contact_mobile="12345",
+        contact_email="not-mail",
+    )
     uploads = [Upload("licence", "营业执照.pdf", EXE)]
     with pytest.raises(MembershipRefusedError) as refused:
         submit(settings, account_id, form=bad, uploads=uploads)
     problems = {p.field: f"{p.zh} / {p.en}" for p in refused.value.problems}
-    assert set(problems) == {"company_name", "enterprise_uscc", "industry_id", "district",
-                             "contact_mobile", "contact_email", "licence"}  # fmt: skip
+    assert set(problems) == {
+        "company_name",
+        "enterprise_uscc",
+        "industry_id",
+        "district",
+        "contact_mobile",
+        "contact_email",
+        "licence",
+    }
     assert uscc(1) in problems["enterprise_uscc"] and "一致" in problems["enterprise_uscc"]
     assert "营业执照.pdf" in problems["licence"]
     assert counts(settings) == (0, 0, 0) and mails(settings) == []
@@ -129,8 +158,13 @@ def test_submit_review_approve_makes_a_member_and_tells_the_applicant(settings: 
         assert session.get_one(Account, account_id).role == "member"
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         actions = [e.action for e in entries]
-        assert actions[-5:] == ["membership.submit", "membership.start_review",
-                                "membership.approve", "account.role", "binding.verify"]  # fmt: skip
+        assert actions[-5:] == [
+            "membership.submit",
+            "membership.start_review",
+            "membership.approve",
+            "account.role",
+            "binding.verify",
+        ]
         # Approval verifies the enterprise binding too: the licence was checked by staff.
         assert verified_uscc(session, session.get_one(Account, account_id)) == uscc(1)
         assert json.loads(entries[-1].after or "")["method"] == "membership"
@@ -190,8 +224,9 @@ def test_directory_lists_members_with_industry_and_district_names(settings: Sett
     )
     seeded = enterprise(settings, "seeded", uscc(3), role="member")  # made by an administrator
     with session_scope(settings.resolved_database_url) as session:
-        first = session.scalar(select(MembershipApplication).where(
-            MembershipApplication.account_id == applicant))  # fmt: skip
+        first = session.scalar(
+            select(MembershipApplication).where(MembershipApplication.account_id == applicant)
+        )
         assert first is not None
         membership.decide(session, settings, first, "approve", "", REVIEWER)
     with session_scope(settings.resolved_database_url) as session:
@@ -203,7 +238,10 @@ def test_directory_lists_members_with_industry_and_district_names(settings: Sett
         ]
         xinghe = found.rows[1]
         assert (xinghe.industry, xinghe.district, xinghe.contact_name) == (
-            "智能网联与新能源汽车", "天河区", "李明")  # fmt: skip
+            "智能网联与新能源汽车",
+            "天河区",
+            "李明",
+        )
         assert [m.company_name for m in membership.directory(session, system, "星河").rows] == [
             "广州星河科技有限公司"
         ]

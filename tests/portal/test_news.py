@@ -30,8 +30,12 @@ def db(database_url: str) -> Iterator[Session]:
 
 
 def draft(**kw: str) -> ArticleDraft:
-    values = {"title": "广州召开高质量发展大会", "category": "industry",
-              "body_markdown": "正文**要点**", **kw}  # fmt: skip
+    values = {
+        "title": "广州召开高质量发展大会",
+        "category": "industry",
+        "body_markdown": "正文**要点**",
+        **kw,
+    }
     return ArticleDraft(**values)
 
 
@@ -44,8 +48,9 @@ def test_create_generates_a_dated_slug_and_audits(db: Session) -> None:
     first = news.create_article(db, draft(published_at="2025-02-06T09:30"), EDITOR, NOW)
     second = news.create_article(db, draft(published_at="2025-02-06 23:10"), EDITOR, NOW)
     assert (first.slug, second.slug) == ("2025-02-06-1", "2025-02-06-2")
-    assert first.published_at.replace(tzinfo=dt.UTC) == dt.datetime(2025, 2, 6, 1, 30,
-                                                                    tzinfo=dt.UTC)  # fmt: skip
+    assert first.published_at.replace(tzinfo=dt.UTC) == dt.datetime(
+        2025, 2, 6, 1, 30, tzinfo=dt.UTC
+    )
     assert first.author == "editor" and first.status == "published"
     rows = audit_rows(db, "news.create")
     assert [r.object_id for r in rows] == [str(first.id), str(second.id)]
@@ -57,9 +62,18 @@ def test_create_generates_a_dated_slug_and_audits(db: Session) -> None:
 
 def test_every_problem_names_its_field(db: Session) -> None:
     with pytest.raises(NewsRefusedError) as refused:
-        news.create_article(db, ArticleDraft(title=" ", category="gossip", body_markdown="",
-                                             slug="Bad Slug!", status="hidden",
-                                             published_at="明天"), EDITOR)  # fmt: skip
+        news.create_article(
+            db,
+            ArticleDraft(
+                title=" ",
+                category="gossip",
+                body_markdown="",
+                slug="Bad Slug!",
+                status="hidden",
+                published_at="明天",
+            ),
+            EDITOR,
+        )
     fields = {p.field for p in refused.value.problems}
     assert fields == {"title", "body_markdown", "category", "slug", "status", "published_at"}
     messages = {p.field: f"{p.zh} / {p.en}" for p in refused.value.problems}
@@ -81,8 +95,12 @@ def test_limits_and_reserved_or_taken_slugs(db: Session) -> None:
 
 def test_update_records_before_and_after(db: Session) -> None:
     article = news.create_article(db, draft(slug="plan"), EDITOR, NOW)
-    news.update_article(db, article, draft(title="五年冲刺6万亿元", slug="targets",
-                                           category="policy", status="draft"), EDITOR)  # fmt: skip
+    news.update_article(
+        db,
+        article,
+        draft(title="五年冲刺6万亿元", slug="targets", category="policy", status="draft"),
+        EDITOR,
+    )
     assert (article.slug, article.category, article.status) == ("targets", "policy", "draft")
     assert article.published_at.replace(tzinfo=dt.UTC) == NOW  # an empty time keeps the old one
     (row,) = audit_rows(db, "news.update")
@@ -100,8 +118,15 @@ def test_update_records_before_and_after(db: Session) -> None:
 
 def test_listing_hides_drafts_and_scheduled_and_pages(db: Session) -> None:
     for day in range(1, 13):
-        news.create_article(db, draft(title=f"第{day}篇", published_at=f"2025-01-{day:02d}T10:00",
-                                      category="policy" if day % 2 else "industry"), EDITOR)  # fmt: skip
+        news.create_article(
+            db,
+            draft(
+                title=f"第{day}篇",
+                published_at=f"2025-01-{day:02d}T10:00",
+                category="policy" if day % 2 else "industry",
+            ),
+            EDITOR,
+        )
     news.create_article(db, draft(title="草稿", status="draft"), EDITOR)
     news.create_article(db, draft(title="定时", published_at="2099-01-01T08:00"), EDITOR)
 
@@ -126,8 +151,17 @@ def test_demo_articles_report_the_conference(db: Session) -> None:
     assert news.seed_demo(db) >= 4
     articles = news.listing(db, page_size=50).articles
     bodies = "\n".join(a.title + a.body_markdown for a in articles)
-    for fact in ("12218", "产业第一、制造业立市", "两业融合", "6 万亿", "万亿级", "2029",
-                 "一个工作专班", "免申即享", "培训"):  # fmt: skip
+    for fact in (
+        "12218",
+        "产业第一、制造业立市",
+        "两业融合",
+        "6 万亿",
+        "万亿级",
+        "2029",
+        "一个工作专班",
+        "免申即享",
+        "培训",
+    ):
         assert fact in bodies, fact
     for article in articles:  # the reports (not the short notice) are 300–600 characters
         if article.category != "notices":

@@ -48,9 +48,14 @@ def mailer(tmp_path: Path) -> trainings.Mailer:
 
 def person(db: Session, name: str, mobile: str | None = None) -> Account:
     account, _ = create_account(
-        db, username=name, email=f"{name}@example.cn", display_name=f"{name} 公司",
-        role="member", actor=Actor("test", "admin"), password="Zq8!chanye-test",
-    )  # fmt: skip
+        db,
+        username=name,
+        email=f"{name}@example.cn",
+        display_name=f"{name} 公司",
+        role="member",
+        actor=Actor("test", "admin"),
+        password="Zq8!chanye-test",
+    )
     account.mobile = mobile
     return account
 
@@ -63,10 +68,14 @@ def local(days: float, hour: int = 9) -> str:
 
 def draft(capacity: int = 1, **changes: str) -> trainings.TrainingDraft:
     values = {
-        "title": "低空经济应用场景对接会", "summary": "**场景发布**与对接",
-        "location": "黄埔区 低空经济产业园", "organizer": "产业协会",
-        "starts_at": local(7, 9), "ends_at": local(7, 12), "capacity": str(capacity),
-    }  # fmt: skip
+        "title": "低空经济应用场景对接会",
+        "summary": "**场景发布**与对接",
+        "location": "黄埔区 低空经济产业园",
+        "organizer": "产业协会",
+        "starts_at": local(7, 9),
+        "ends_at": local(7, 12),
+        "capacity": str(capacity),
+    }
     values.update(changes)
     return trainings.TrainingDraft(**values)
 
@@ -107,8 +116,12 @@ def test_waiting_list_moves_up_on_cancel_and_mails(db: Session, mailer: training
     actions = list(
         db.scalars(select(AuditEntry.action).where(AuditEntry.action.like("training.%")))
     )
-    assert actions == ["training.create", *["training.signup"] * 3, "training.cancel_signup",
-                       "training.move_up"]  # fmt: skip
+    assert actions == [
+        "training.create",
+        *["training.signup"] * 3,
+        "training.cancel_signup",
+        "training.move_up",
+    ]
     assert verify_chain(db) == []
 
 
@@ -148,8 +161,9 @@ def test_no_sign_up_once_started_or_cancelled(db: Session) -> None:
     with pytest.raises(trainings.TrainingRefusedError):
         trainings.sign_up(db, later, a, who(db, a), now=moment.astimezone(dt.UTC))
     form = trainings.draft_of(later)
-    trainings.update_training(db, later, trainings.TrainingDraft(**{**form.__dict__,
-                              "status": "cancelled"}), STAFF)  # fmt: skip
+    trainings.update_training(
+        db, later, trainings.TrainingDraft(**{**form.__dict__, "status": "cancelled"}), STAFF
+    )
     with pytest.raises(trainings.TrainingRefusedError, match="已取消"):
         trainings.sign_up(db, later, a, who(db, a))
     assert db.scalars(select(TrainingSignup)).first() is None
@@ -167,8 +181,10 @@ def test_raising_capacity_moves_up_and_lowering_below_confirmed_is_refused(
 
     assert [m.username for m in moved] == ["bravo", "charlie"]
     assert trainings.place_of(db, training, people[3]) == trainings.Place("waitlisted", 1)
-    assert sorted(m["To"] for m in outbox_mails(mailer)) == ["bravo@example.cn",
-                                                            "charlie@example.cn"]  # fmt: skip
+    assert sorted(m["To"] for m in outbox_mails(mailer)) == [
+        "bravo@example.cn",
+        "charlie@example.cn",
+    ]
     with pytest.raises(trainings.TrainingRefusedError) as refused:
         trainings.update_training(db, training, draft(capacity=2), STAFF, mailer)
     assert refused.value.problems[0].field == "capacity"
@@ -223,8 +239,10 @@ def test_two_people_taking_the_last_place_are_not_both_confirmed(url: str) -> No
         thread.start()
         thread.join(0.5)  # the second sign-up runs while the first is not yet committed
     thread.join(10)
-    assert places == {"first": trainings.Place("confirmed"),
-                      "second": trainings.Place("waitlisted", 1)}  # fmt: skip
+    assert places == {
+        "first": trainings.Place("confirmed"),
+        "second": trainings.Place("waitlisted", 1),
+    }
 
 
 def _unfold(text: str) -> list[str]:

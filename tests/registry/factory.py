@@ -8,8 +8,20 @@ from pathlib import Path
 
 from stdnum.cn import uscc as stdnum_uscc
 
-HEADERS = ["统一社会信用代码", "企业名称", "所属区", "行业代码", "经营范围", "成立日期",
-           "注册资本（万元）", "营业收入（万元）", "从业人员", "研发费用（万元）", "企业标签", "登记状态"]  # fmt: skip
+HEADERS = [
+    "统一社会信用代码",
+    "企业名称",
+    "所属区",
+    "行业代码",
+    "经营范围",
+    "成立日期",
+    "注册资本（万元）",
+    "营业收入（万元）",
+    "从业人员",
+    "研发费用（万元）",
+    "企业标签",
+    "登记状态",
+]
 
 
 def uscc(n: int, district: str = "440106") -> str:
@@ -36,8 +48,13 @@ def row(n: int, **overrides: str) -> list[str]:
     return [values[h] for h in HEADERS]
 
 
-def write_csv(path: Path, rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS,
-              encoding: str = "utf-8", title_rows: Sequence[str] = ()) -> Path:  # fmt: skip
+def write_csv(
+    path: Path,
+    rows: Sequence[Sequence[str]],
+    headers: Sequence[str] = HEADERS,
+    encoding: str = "utf-8",
+    title_rows: Sequence[str] = (),
+) -> Path:
     with path.open("w", encoding=encoding, newline="") as handle:
         for title in title_rows:
             handle.write(title + "\n")

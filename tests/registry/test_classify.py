@@ -29,8 +29,13 @@ ROWS = [
 
 
 def imported(context: RegistryContext, tmp_path: Path) -> RegistryContext:
-    result = import_file(context.database_url, context.paths, context.system,
-                         write_csv(tmp_path / "in.csv", ROWS), ANALYST)  # fmt: skip
+    result = import_file(
+        context.database_url,
+        context.paths,
+        context.system,
+        write_csv(tmp_path / "in.csv", ROWS),
+        ANALYST,
+    )
     assert result.exit_code == 0, result
     return context
 

@@ -18,8 +18,13 @@ FORMULA_NAME = '=HYPERLINK("http://example.invalid","点我")'
 
 def _imported(context: RegistryContext, tmp_path: Path) -> None:
     rows = [row(1), row(2, **{"企业名称": FORMULA_NAME, "经营范围": "@SUM(1+1)"})]
-    result = import_file(context.database_url, context.paths, context.system,
-                         write_csv(tmp_path / "in.csv", rows), ANALYST)  # fmt: skip
+    result = import_file(
+        context.database_url,
+        context.paths,
+        context.system,
+        write_csv(tmp_path / "in.csv", rows),
+        ANALYST,
+    )
     assert result.exit_code == 0
 
 

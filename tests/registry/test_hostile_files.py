@@ -23,8 +23,14 @@ from tests.registry.test_import_cli import registry_json
 
 
 def _import(path: Path, data_dir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHANYE_BIN, "registry", "import", str(path)], capture_output=True,
-                          text=True, env=cli_env(data_dir, **settings), timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [CHANYE_BIN, "registry", "import", str(path)],
+        capture_output=True,
+        text=True,
+        env=cli_env(data_dir, **settings),
+        timeout=300,
+        check=False,
+    )
 
 
 def _statuses(data_dir: Path) -> list[str]:
@@ -41,8 +47,9 @@ def _total(data_dir: Path) -> int:
 def test_an_unclosed_quote_refuses_the_file_naming_the_line(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "quote.csv", [row(1), row(2)])
     third = ",".join(row(3)).replace("广州测试3号", '"广州测试3号')  # the quote never closes
-    path.write_text(path.read_text(encoding="utf-8") + third + "\n" + ",".join(row(4)) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        path.read_text(encoding="utf-8") + third + "\n" + ",".join(row(4)) + "\n", encoding="utf-8"
+    )
     result = _import(path, tmp_path / "d")
     assert result.returncode == 2
     assert "第 4 行的引号没有闭合" in result.stderr and "nothing imported" in result.stderr
@@ -145,8 +152,9 @@ def test_a_sheet_over_the_row_cap_is_refused(tmp_path: Path) -> None:
     result = _import(path, tmp_path / "d", CHANYE_MAX_XLSX_ROWS="100")
     assert result.returncode == 2 and "超过 100 行上限" in result.stderr
     # Without the stated size, the cap still holds while the rows stream in.
-    _rewrite_part(path, "xl/worksheets/sheet1.xml",
-                  lambda old: re.sub(rb"<dimension [^>]*/>", b"", old))  # fmt: skip
+    _rewrite_part(
+        path, "xl/worksheets/sheet1.xml", lambda old: re.sub(rb"<dimension [^>]*/>", b"", old)
+    )
     again = _import(path, tmp_path / "d", CHANYE_MAX_XLSX_ROWS="100")
     assert again.returncode == 2 and "超过 100 行上限" in again.stderr
     assert _statuses(tmp_path / "d") == ["failed", "failed"]
@@ -164,8 +172,10 @@ def test_the_error_report_as_xlsx_is_written_from_the_file_beside_it(tmp_path: P
     from chanye.registry.importer import errors_xlsx_for
 
     report = tmp_path / "in.csv.errors.csv"
-    report.write_text("\ufeff行号 row,列 column,值 value,原因,reason\n3,营业收入,约500,应为数字,x\n",
-                      encoding="utf-8")  # fmt: skip
+    report.write_text(
+        "\ufeff行号 row,列 column,值 value,原因,reason\n3,营业收入,约500,应为数字,x\n",
+        encoding="utf-8",
+    )
     written = errors_xlsx_for(report)
     assert written == tmp_path / "in.csv.errors.xlsx"
     sheet = openpyxl.load_workbook(written, read_only=True).active

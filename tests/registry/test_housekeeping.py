@@ -57,9 +57,12 @@ def test_uploads_past_their_retention_are_deleted(tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     old = _upload_folder(data_dir, "old", 40)
     recent = _upload_folder(data_dir, "recent", 10)
-    kept_longer = subprocess.run([CHANYE_BIN, "registry", "imports"], capture_output=True,
-                                 env=cli_env(data_dir, CHANYE_UPLOAD_RETENTION_DAYS="60"),
-                                 check=False)  # fmt: skip
+    kept_longer = subprocess.run(
+        [CHANYE_BIN, "registry", "imports"],
+        capture_output=True,
+        env=cli_env(data_dir, CHANYE_UPLOAD_RETENTION_DAYS="60"),
+        check=False,
+    )
     assert kept_longer.returncode == 0 and old.exists()
     assert run_cli("registry", "imports", data_dir=data_dir).returncode == 0  # 30 days
     assert not old.exists() and recent.exists()
@@ -73,8 +76,11 @@ def test_a_refused_upload_is_not_kept(client: TestClient, tmp_path: Path) -> Non
     bad = tmp_path / "upload.csv"
     bad.write_text("甲,乙\n1,2\n", encoding="utf-8")
     with bad.open("rb") as handle:
-        response = client.post("/registry/imports", files={"file": ("坏.csv", handle, "text/csv")},
-                               follow_redirects=False)  # fmt: skip
+        response = client.post(
+            "/registry/imports",
+            files={"file": ("坏.csv", handle, "text/csv")},
+            follow_redirects=False,
+        )
     job = response.headers["location"]
     for _ in range(200):
         if 'data-done="true"' in (progress := client.get(f"{job}/progress").text):

@@ -66,8 +66,11 @@ def test_upsert_keeps_what_an_update_file_does_not_carry(tmp_path: Path) -> None
     run_cli(
         "registry", "import", str(write_csv(tmp_path / "a.csv", [row(1), row(2)])), data_dir=data
     )
-    update = write_csv(tmp_path / "b.csv", [[uscc(1), "广州测试1号科技有限公司", "8000", ""], [uscc(3), "广州新公司", "1", "99"]],
-                       headers=["统一社会信用代码", "企业名称", "营业收入（万元）", "从业人员"])  # fmt: skip
+    update = write_csv(
+        tmp_path / "b.csv",
+        [[uscc(1), "广州测试1号科技有限公司", "8000", ""], [uscc(3), "广州新公司", "1", "99"]],
+        headers=["统一社会信用代码", "企业名称", "营业收入（万元）", "从业人员"],
+    )
     result = run_cli("registry", "import", str(update), data_dir=data)
     assert result.returncode == 0, result.stderr
     assert "新增 inserted 1, 更新 updated 1" in result.stderr

@@ -36,8 +36,12 @@ def test_killed_import_changes_nothing(tmp_path: Path) -> None:
         tmp_path / "big.csv", [row(n, **{"营业收入（万元）": str(n)}) for n in range(1, BIG)]
     )
 
-    process = subprocess.Popen([CHANYE_BIN, "registry", "import", str(big)], env=cli_env(data),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [CHANYE_BIN, "registry", "import", str(big)],
+        env=cli_env(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while _status(data)[-1:] != ["running"]:
         assert time.monotonic() < deadline and process.poll() is None, (

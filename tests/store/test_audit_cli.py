@@ -22,11 +22,17 @@ def prepared(data_dir: Path) -> tuple[str, list[int]]:
     upgrade(url)
     with session_scope(url) as db:
         ids = [
-            record(db, Actor("editor-zhang", "analyst", "10.1.2.3"), "news.create",
-                   "news_article", "1", after={"title": "=cmd|' /C calc'!A0"}).id,
+            record(
+                db,
+                Actor("editor-zhang", "analyst", "10.1.2.3"),
+                "news.create",
+                "news_article",
+                "1",
+                after={"title": "=cmd|' /C calc'!A0"},
+            ).id,
             record(db, Actor("admin-li", "admin", "10.1.2.4"), "account.create", "account", "9").id,
             record(db, Actor("editor-zhang", "analyst"), "news.update", "news_article", "1").id,
-        ]  # fmt: skip
+        ]
     return url, ids
 
 
@@ -48,8 +54,20 @@ def test_export_csv_with_filters(tmp_path: Path) -> None:
     url, ids = prepared(tmp_path)
     target = tmp_path / "out" / "audit.csv"
     target.parent.mkdir()
-    done = run_cli("audit", "export", str(target), "--actor", "zhang", "--action", "news.",
-                   "--since", "2000-01-01", "--until", "2999-12-31", data_dir=tmp_path)  # fmt: skip
+    done = run_cli(
+        "audit",
+        "export",
+        str(target),
+        "--actor",
+        "zhang",
+        "--action",
+        "news.",
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2999-12-31",
+        data_dir=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "已导出 2 条" in done.stdout
     content = target.read_bytes()
@@ -58,8 +76,12 @@ def test_export_csv_with_filters(tmp_path: Path) -> None:
     assert [r[0] for r in rows[1:]] == [str(ids[2]), str(ids[0])]
     assert rows[2][9].startswith("{")  # the formula inside JSON text stays text
     nothing = tmp_path / "none.csv"
-    assert run_cli("audit", "export", str(nothing), "--until", "2000-01-01",
-                   data_dir=tmp_path).returncode == 0  # fmt: skip
+    assert (
+        run_cli(
+            "audit", "export", str(nothing), "--until", "2000-01-01", data_dir=tmp_path
+        ).returncode
+        == 0
+    )
     assert len(nothing.read_text(encoding="utf-8-sig").splitlines()) == 1  # the header only
 
     with session_scope(url) as db:

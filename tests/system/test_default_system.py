@@ -11,17 +11,27 @@ from chanye.system.model import IndustrialSystem
 # Ids fixed by DESIGN.md, in their tiers.
 TIERS = {
     "pillar": [
-        "icv-nev", "uhd-display", "biomed-health", "petrochem-materials", "software-internet",
+        "icv-nev",
+        "uhd-display",
+        "biomed-health",
+        "petrochem-materials",
+        "software-internet",
         "equipment-robotics",
     ],
     "strategic-leading": [
-        "ai", "semiconductor-ic", "new-energy-storage", "low-altitude-aerospace",
+        "ai",
+        "semiconductor-ic",
+        "new-energy-storage",
+        "low-altitude-aerospace",
         "bio-manufacturing",
     ],
     "distinctive": [
-        "fashion-consumer", "rail-transit", "shipbuilding-marine", "smart-construction",
+        "fashion-consumer",
+        "rail-transit",
+        "shipbuilding-marine",
+        "smart-construction",
     ],
-}  # fmt: skip
+}
 TARGET_LEVELS = {
     "icv-nev": ("万亿级", 1e12),
     "fashion-consumer": ("5000亿级", 5e11),

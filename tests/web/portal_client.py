@@ -34,6 +34,11 @@ def captcha(client: TestClient) -> str:
 
 def login(client: TestClient, account: str, password: str, **extra: str) -> Any:
     token = form_token(client, "/login")
-    data = {"csrf_token": token, "account": account, "password": password,
-            "captcha": captcha(client), **extra}  # fmt: skip
+    data = {
+        "csrf_token": token,
+        "account": account,
+        "password": password,
+        "captcha": captcha(client),
+        **extra,
+    }
     return client.post("/login", data=data, follow_redirects=False)

@@ -40,10 +40,15 @@ def make_account(settings: Settings, role: str, verified: bool = True, **extra: 
     number = next(_numbers)
     with session_scope(settings.resolved_database_url) as db:
         account, _password = create_account(
-            db, username=f"{role.replace('_', '')}{number}", email=f"{role}{number}@example.cn",
-            display_name=f"测试{role}{number}", role=role, actor=Actor("test", "admin"),
-            password=PASSWORD, **extra,  # type: ignore[arg-type]
-        )  # fmt: skip
+            db,
+            username=f"{role.replace('_', '')}{number}",
+            email=f"{role}{number}@example.cn",
+            display_name=f"测试{role}{number}",
+            role=role,
+            actor=Actor("test", "admin"),
+            password=PASSWORD,
+            **extra,  # type: ignore[arg-type]
+        )
         if is_staff(role):
             account.totp_secret = totp.new_secret()
         if verified and account.enterprise_uscc:

@@ -51,10 +51,19 @@ def test_home_greets_visitors_with_the_quick_login_box(client: TestClient) -> No
 
 def test_register_confirm_by_mail_then_log_in(portal: TestClient, mailbox: Mailbox) -> None:
     token = form_token(portal, "/register")
-    data = {"csrf_token": token, "kind": "enterprise", "username": "xingyue",
-            "display_name": "广州星月科技有限公司", "contact_name": "王芳",
-            "enterprise_uscc": uscc(7), "mobile": "13900139000", "email": "wang@xingyue.example",
-            "password": PASSWORD, "password_again": PASSWORD, "captcha": captcha(portal)}  # fmt: skip
+    data = {
+        "csrf_token": token,
+        "kind": "enterprise",
+        "username": "xingyue",
+        "display_name": "广州星月科技有限公司",
+        "contact_name": "王芳",
+        "enterprise_uscc": uscc(7),
+        "mobile": "13900139000",
+        "email": "wang@xingyue.example",
+        "password": PASSWORD,
+        "password_again": PASSWORD,
+        "captcha": captcha(portal),
+    }
     response = portal.post("/register", data=data)
     assert response.status_code == 200 and "请确认邮箱" in response.text
     # Before confirming, the login is refused with the reason.
@@ -81,13 +90,27 @@ def test_register_confirm_by_mail_then_log_in(portal: TestClient, mailbox: Mailb
 
 def test_registration_lists_every_problem_and_stores_nothing(portal: TestClient) -> None:
     token = form_token(portal, "/register")
-    data = {"csrf_token": token, "kind": "enterprise", "username": "1x", "display_name": "",
-            "enterprise_uscc": "91440101ABCDEFGHIJ", "email": "not-mail", "password": "short",
-            "password_again": "other", "captcha": captcha(portal)}  # fmt: skip
+    data = {
+        "csrf_token": token,
+        "kind": "enterprise",
+        "username": "1x",
+        "display_name": "",
+        "enterprise_uscc": "91440101ABCDEFGHIJ",
+        "email": "not-mail",
+        "password": "short",
+        "password_again": "other",
+        "captcha": captcha(portal),
+    }
     response = portal.post("/register", data=data)
     assert response.status_code == 400
-    for text in ("账号须以字母开头", "统一社会信用代码无效", "电子邮箱格式不正确", "密码至少 10 位",
-                 "两次输入的密码不一致", "请填写联系人"):  # fmt: skip
+    for text in (
+        "账号须以字母开头",
+        "统一社会信用代码无效",
+        "电子邮箱格式不正确",
+        "密码至少 10 位",
+        "两次输入的密码不一致",
+        "请填写联系人",
+    ):
         assert text in response.text, text
     with session_scope(settings_of(portal).resolved_database_url) as db:
         assert db.scalars(select(Account)).all() == []
@@ -97,11 +120,15 @@ def test_wrong_captcha_is_refused_and_used_up(portal: TestClient) -> None:
     make_account(settings_of(portal), "member", enterprise_uscc=uscc(3))
     token = form_token(portal, "/login")
     answer = captcha(portal)
-    wrong = portal.post("/login", data={"csrf_token": token, "account": "member1",
-                                        "password": PASSWORD, "captcha": "XXXX"})  # fmt: skip
+    wrong = portal.post(
+        "/login",
+        data={"csrf_token": token, "account": "member1", "password": PASSWORD, "captcha": "XXXX"},
+    )
     assert wrong.status_code == 400 and "验证码错误" in wrong.text
-    reused = portal.post("/login", data={"csrf_token": token, "account": "member1",
-                                         "password": PASSWORD, "captcha": answer})  # fmt: skip
+    reused = portal.post(
+        "/login",
+        data={"csrf_token": token, "account": "member1", "password": PASSWORD, "captcha": answer},
+    )
     assert reused.status_code == 400 and "验证码" in reused.text  # a new image is needed
 
 
@@ -123,8 +150,11 @@ def test_idle_session_ends_after_thirty_minutes(portal: TestClient) -> None:
     assert login(portal, account.username, PASSWORD).status_code == 303  # type: ignore[attr-defined]
     assert portal.get("/account").status_code == 200
     with session_scope(settings_of(portal).resolved_database_url) as db:
-        db.execute(update(WebSession).values(
-            last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)))  # fmt: skip
+        db.execute(
+            update(WebSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            )
+        )
     response = portal.get("/account", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert "expired=1" in response.headers["location"]
@@ -138,25 +168,44 @@ def test_forgot_password_round_trip_through_smtp(portal: TestClient, mailbox: Ma
     other = TestClient(portal.app, base_url="https://testserver.local")
     assert login(other, account.username, PASSWORD).status_code == 303  # type: ignore[attr-defined]
     token = form_token(portal, "/password/forgot")
-    sent = portal.post("/password/forgot", data={"csrf_token": token, "account": account.username,
-                                                  "captcha": captcha(portal)})  # fmt: skip
+    sent = portal.post(
+        "/password/forgot",
+        data={"csrf_token": token, "account": account.username, "captcha": captcha(portal)},
+    )
     assert "重置链接已发送" in sent.text
-    nobody = portal.post("/password/forgot", data={
-        "csrf_token": form_token(portal, "/password/forgot"), "account": "nobody",
-        "captcha": captcha(portal)})  # fmt: skip
+    nobody = portal.post(
+        "/password/forgot",
+        data={
+            "csrf_token": form_token(portal, "/password/forgot"),
+            "account": "nobody",
+            "captcha": captcha(portal),
+        },
+    )
     assert nobody.text.count("如果该账号存在") == 1  # the same answer: accounts are not revealed
     link = link_in(mailbox.wait_for(account.email, "重置密码"), "/password/reset")
     path = link.replace("https://testserver.local", "")
     form = portal.get(path)
     assert form.status_code == 200 and "设置新密码" in form.text
     reset_token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-    weak = portal.post("/password/reset", data={"csrf_token": token, "token": reset_token,
-                                                 "new_password": "password123",
-                                                 "new_password_again": "password123"})  # fmt: skip
+    weak = portal.post(
+        "/password/reset",
+        data={
+            "csrf_token": token,
+            "token": reset_token,
+            "new_password": "password123",
+            "new_password_again": "password123",
+        },
+    )
     assert weak.status_code == 400 and "密码" in weak.text
-    done = portal.post("/password/reset", data={"csrf_token": token, "token": reset_token,
-                                                 "new_password": NEW_PASSWORD,
-                                                 "new_password_again": NEW_PASSWORD})  # fmt: skip
+    done = portal.post(
+        "/password/reset",
+        data={
+            "csrf_token": token,
+            "token": reset_token,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    )
     assert done.status_code == 200 and "密码已重置" in done.text
     assert portal.get(path).status_code == 400  # the link works once
     assert other.get("/account", follow_redirects=False).status_code == 303  # sessions ended
@@ -167,9 +216,13 @@ def test_forgot_password_round_trip_through_smtp(portal: TestClient, mailbox: Ma
 def test_admin_reset_forces_a_change_at_next_login(portal: TestClient) -> None:
     settings = settings_of(portal)
     account = make_account(settings, "analyst")
-    reset = subprocess.run([CHANYE_BIN, "account", "reset-password", account.username],
-                           env=cli_env(settings.data_dir), capture_output=True, text=True,
-                           check=False)  # fmt: skip
+    reset = subprocess.run(
+        [CHANYE_BIN, "account", "reset-password", account.username],
+        env=cli_env(settings.data_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert reset.returncode == 0, reset.stderr
     temporary = reset.stdout.strip().rsplit(" ", 1)[-1]
     assert login(portal, account.username, temporary).status_code == 303  # type: ignore[attr-defined]
@@ -180,9 +233,16 @@ def test_admin_reset_forces_a_change_at_next_login(portal: TestClient) -> None:
     assert forced.status_code == 303 and forced.headers["location"] == "/account/password"
     assert "管理员已为您重置密码" in portal.get("/account/password").text
     token = form_token(portal, "/account/password")
-    changed = portal.post("/account/password", data={
-        "csrf_token": token, "current_password": temporary, "new_password": NEW_PASSWORD,
-        "new_password_again": NEW_PASSWORD}, follow_redirects=False)  # fmt: skip
+    changed = portal.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": temporary,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+        follow_redirects=False,
+    )
     assert changed.status_code == 303
     assert portal.get("/registry", follow_redirects=False).status_code == 200
 
@@ -202,8 +262,9 @@ def test_staff_must_enrol_and_then_use_a_second_factor(portal: TestClient) -> No
         "/account/totp", data={"csrf_token": token, "secret": secret, "code": "000000"}
     )
     assert wrong.status_code == 400
-    portal.post("/account/totp", data={"csrf_token": token, "secret": secret,
-                                       "code": fresh_code(secret)})  # fmt: skip
+    portal.post(
+        "/account/totp", data={"csrf_token": token, "secret": secret, "code": fresh_code(secret)}
+    )
     assert portal.get("/registry", follow_redirects=False).status_code == 200
     portal.cookies.clear()
     assert login(portal, account.username, PASSWORD).headers["location"].startswith("/login/totp")  # type: ignore[attr-defined]

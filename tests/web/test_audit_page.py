@@ -21,13 +21,32 @@ from tests.web.signin import sign_in_as
 def add_rows(settings: Settings) -> list[int]:
     with session_scope(settings.resolved_database_url) as db:
         return [
-            record(db, Actor("editor-zhang", "analyst", "10.1.2.3"), "news.create", "news_article",
-                   "5", after={"title": "大会召开"}).id,
-            record(db, Actor("editor-zhang", "analyst", "10.1.2.3"), "news.update", "news_article",
-                   "5", before={"status": "draft"}, after={"status": "published"}).id,
-            record(db, Actor("visitor", "public", "203.0.113.9"), "login.captcha_failed",
-                   "account", "someone", result="failure").id,
-        ]  # fmt: skip
+            record(
+                db,
+                Actor("editor-zhang", "analyst", "10.1.2.3"),
+                "news.create",
+                "news_article",
+                "5",
+                after={"title": "大会召开"},
+            ).id,
+            record(
+                db,
+                Actor("editor-zhang", "analyst", "10.1.2.3"),
+                "news.update",
+                "news_article",
+                "5",
+                before={"status": "draft"},
+                after={"status": "published"},
+            ).id,
+            record(
+                db,
+                Actor("visitor", "public", "203.0.113.9"),
+                "login.captcha_failed",
+                "account",
+                "someone",
+                result="failure",
+            ).id,
+        ]
 
 
 def rows_shown(html: str) -> list[int]:
@@ -56,8 +75,15 @@ def test_filters_and_table(client: TestClient, settings: Settings) -> None:
     assert "审计链完整" in page.text
     row = page.text[page.text.index(f'data-entry="{updated}"') :]
     row = row[: row.index("</tr>")]
-    for text in ("editor-zhang", "产业办分析员", "10.1.2.3", "news.update", "news_article 5",
-                 "成功", "&#34;status&#34;: &#34;draft&#34;"):  # fmt: skip
+    for text in (
+        "editor-zhang",
+        "产业办分析员",
+        "10.1.2.3",
+        "news.update",
+        "news_article 5",
+        "成功",
+        "&#34;status&#34;: &#34;draft&#34;",
+    ):
         assert text in row, text
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", row)  # Beijing time
     assert 'href="/admin/audit.csv?actor=ZHANG&amp;action=news."' in page.text
@@ -65,7 +91,9 @@ def test_filters_and_table(client: TestClient, settings: Settings) -> None:
     assert rows_shown(client.get("/admin/audit?result=failure").text) == [failed]
     assert rows_shown(client.get("/admin/audit?client_addr=203.").text) == [failed]
     assert rows_shown(client.get("/admin/audit?object_type=news_article&object_id=5").text) == [
-        updated, created]  # fmt: skip
+        updated,
+        created,
+    ]
     assert rows_shown(client.get("/admin/audit?since=2000-01-01&until=2000-01-02").text) == []
     bad = client.get("/admin/audit?since=yesterday")
     assert bad.status_code == 400 and "expected a date" in bad.text
@@ -94,8 +122,10 @@ def test_viewing_and_exporting_are_audited(client: TestClient, settings: Setting
         query = select(AuditEntry).where(AuditEntry.action.in_(("audit.view", "audit.export")))
         rows = db.scalars(query.order_by(AuditEntry.id)).all()
         assert [(r.action, r.actor) for r in rows] == [
-            ("audit.view", admin.username), ("audit.export", admin.username),
-            ("audit.export", admin.username)]  # fmt: skip
+            ("audit.view", admin.username),
+            ("audit.export", admin.username),
+            ("audit.export", admin.username),
+        ]
         assert '"role": "public"' in (rows[0].after or "")
         assert '"format": "xlsx"' in (rows[2].after or "")
 
@@ -105,8 +135,9 @@ def test_tampering_shows_in_the_banner(client: TestClient, settings: Settings) -
     sign_in_as(client, "admin")
     assert "审计链完整" in client.get("/admin/audit").text
     with session_scope(settings.resolved_database_url) as db:
-        db.execute(update(AuditEntry).where(AuditEntry.id == updated)
-                   .values(after='{"status": "deleted"}'))  # fmt: skip
+        db.execute(
+            update(AuditEntry).where(AuditEntry.id == updated).values(after='{"status": "deleted"}')
+        )
     page = client.get("/admin/audit")
     assert "审计链完整" not in page.text
     assert f"发现 1 条记录被篡改: {updated}" in page.text

@@ -25,8 +25,9 @@ from tests.web.signin import PASSWORD, fresh_code, make_account
 
 def _second_step(portal: TestClient, code: str) -> int:
     token = form_token(portal, "/login/totp")
-    response = portal.post("/login/totp", data={"csrf_token": token, "code": code},
-                           follow_redirects=False)  # fmt: skip
+    response = portal.post(
+        "/login/totp", data={"csrf_token": token, "code": code}, follow_redirects=False
+    )
     return response.status_code
 
 
@@ -56,14 +57,17 @@ def test_replacing_the_authenticator_needs_proof_and_tells_the_holder(
     form = {"csrf_token": token, "secret": new_secret, "code": pyotp.TOTP(new_secret).now()}
     silent = portal.post("/account/totp", data=form)
     assert silent.status_code == 400 and "当前密码不正确" in silent.text
-    wrong_code = portal.post("/account/totp", data={**form, "current_password": PASSWORD,
-                                                     "current_code": "000000"})  # fmt: skip
+    wrong_code = portal.post(
+        "/account/totp", data={**form, "current_password": PASSWORD, "current_code": "000000"}
+    )
     assert wrong_code.status_code == 400 and "当前身份验证器的动态口令不正确" in wrong_code.text
     with session_scope(settings_of(portal).resolved_database_url) as db:
         assert db.get(Account, analyst.id).totp_secret == old_secret  # type: ignore[union-attr]
-    replaced = portal.post("/account/totp", data={**form, "current_password": PASSWORD,
-                                                   "current_code": fresh_code(old_secret)},
-                           follow_redirects=False)  # fmt: skip
+    replaced = portal.post(
+        "/account/totp",
+        data={**form, "current_password": PASSWORD, "current_code": fresh_code(old_secret)},
+        follow_redirects=False,
+    )
     assert replaced.status_code == 303
     with session_scope(settings_of(portal).resolved_database_url) as db:
         assert db.get(Account, analyst.id).totp_secret == new_secret  # type: ignore[union-attr]
@@ -79,9 +83,13 @@ def _address_seen(base: str, settings: Settings) -> str:
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"csrf_token": csrf, "account": "x", "password": "y"})
     with session_scope(settings.resolved_database_url) as db:
-        return str(db.scalars(select(AuditEntry.client_addr)
-                              .where(AuditEntry.action == "login.captcha_failed")
-                              .order_by(AuditEntry.id.desc())).first())  # fmt: skip
+        return str(
+            db.scalars(
+                select(AuditEntry.client_addr)
+                .where(AuditEntry.action == "login.captcha_failed")
+                .order_by(AuditEntry.id.desc())
+            ).first()
+        )
 
 
 @pytest.mark.parametrize(("trusted", "seen"), [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.9")])
@@ -89,8 +97,9 @@ def test_forwarded_addresses_are_believed_from_trusted_proxies_only(
     tmp_path: Path, mailbox: Mailbox, trusted: str, seen: str
 ) -> None:
     assert run_cli("db", "upgrade", data_dir=tmp_path).returncode == 0
-    with serving(tmp_path, mailbox, CHANYE_TRUSTED_PROXIES=trusted,
-                 CHANYE_COOKIE_SECURE="false") as base:  # fmt: skip
+    with serving(
+        tmp_path, mailbox, CHANYE_TRUSTED_PROXIES=trusted, CHANYE_COOKIE_SECURE="false"
+    ) as base:
         assert _address_seen(base, Settings(data_dir=tmp_path)) == seen
 
 
@@ -100,8 +109,18 @@ def _mode(path: Path) -> int:
 
 def test_data_files_are_the_owners_only(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh"
-    created = run_cli("account", "create", "analyst1", "--role", "analyst", "--email",
-                      "a1@example.cn", "--name", "分析员", data_dir=data_dir)  # fmt: skip
+    created = run_cli(
+        "account",
+        "create",
+        "analyst1",
+        "--role",
+        "analyst",
+        "--email",
+        "a1@example.cn",
+        "--name",
+        "分析员",
+        data_dir=data_dir,
+    )
     assert created.returncode == 0, created.stderr
     assert _mode(data_dir) == 0o700
     files = [path for path in data_dir.rglob("*") if path.is_file()]

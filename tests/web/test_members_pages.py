@@ -24,10 +24,17 @@ from tests.portal.test_documents import EXE, PDF, png
 from tests.registry.factory import uscc
 from tests.web.signin import make_account, sign_in
 
-FIELDS = {"company_name": "广州星河科技有限公司", "legal_representative": "王强",
-          "industry_id": "icv-nev", "district": "440106", "address": "广州市天河区科韵路 1 号",
-          "contact_name": "李明", "contact_mobile": "13800138000",
-          "contact_email": "liming@xinghe.example", "introduction": "动力电池管理系统"}  # fmt: skip
+FIELDS = {
+    "company_name": "广州星河科技有限公司",
+    "legal_representative": "王强",
+    "industry_id": "icv-nev",
+    "district": "440106",
+    "address": "广州市天河区科韵路 1 号",
+    "contact_name": "李明",
+    "contact_mobile": "13800138000",
+    "contact_email": "liming@xinghe.example",
+    "introduction": "动力电池管理系统",
+}
 
 
 @pytest.fixture
@@ -70,8 +77,12 @@ def settings_of(app: FastAPI) -> Settings:
 def apply(
     client: TestClient, code: str, files: list[tuple[str, tuple[str, bytes, str]]], **changes: str
 ) -> Any:
-    return client.post("/members/apply", data={**FIELDS, "enterprise_uscc": code, **changes},
-                       files=files, follow_redirects=False)  # fmt: skip
+    return client.post(
+        "/members/apply",
+        data={**FIELDS, "enterprise_uscc": code, **changes},
+        files=files,
+        follow_redirects=False,
+    )
 
 
 def outbox(app: FastAPI, to: str) -> list[EmailMessage]:
@@ -106,10 +117,16 @@ def test_apply_review_approve_and_the_directory(app: FastAPI, clients: list[Test
     assert f'value="{account.display_name}"' in form.text and f'value="{uscc(1)}"' in form.text
     assert "<label" in form.text and 'name="licence"' in form.text and "提交申请" in form.text
     image = png()
-    number = application_id(apply(applicant, uscc(1), [
-        ("licence", ("营业执照.pdf", PDF, "application/pdf")),
-        ("others", ("C:\\扫描件\\资质.pdf", image, "application/pdf")),  # a PNG named .pdf
-    ]))  # fmt: skip
+    number = application_id(
+        apply(
+            applicant,
+            uscc(1),
+            [
+                ("licence", ("营业执照.pdf", PDF, "application/pdf")),
+                ("others", ("C:\\扫描件\\资质.pdf", image, "application/pdf")),  # a PNG named .pdf
+            ],
+        )
+    )
     page = applicant.get(f"/members/applications/{number}?done=submitted")
     assert re.search(r'id="application-status"[^>]*>已提交<', page.text)
     assert "资质.pdf" in page.text and "扫描件" not in page.text and "PNG 图片" in page.text
@@ -173,10 +190,14 @@ def test_disguised_program_is_refused_and_nothing_is_kept(
     app: FastAPI, clients: list[TestClient]
 ) -> None:
     applicant, _account = person(app, clients, "enterprise", enterprise_uscc=uscc(2))
-    refused = apply(applicant, uscc(2), [
-        ("licence", ("营业执照.pdf", PDF, "application/pdf")),
-        ("others", ("setup.pdf", EXE, "application/pdf")),
-    ])  # fmt: skip
+    refused = apply(
+        applicant,
+        uscc(2),
+        [
+            ("licence", ("营业执照.pdf", PDF, "application/pdf")),
+            ("others", ("setup.pdf", EXE, "application/pdf")),
+        ],
+    )
     assert refused.status_code == 400
     assert "“setup.pdf”不是 PDF、JPG 或 PNG 文件" in refused.text
     assert 'value="广州星河科技有限公司"' in refused.text  # what was typed is kept
@@ -186,8 +207,14 @@ def test_disguised_program_is_refused_and_nothing_is_kept(
 def test_oversized_and_empty_files_are_refused(app: FastAPI, clients: list[TestClient]) -> None:
     applicant, _account = person(app, clients, "enterprise", enterprise_uscc=uscc(3))
     big = PDF + b"0" * (1 << 20)  # the limit in these tests is 1 MB
-    refused = apply(applicant, uscc(3), [("licence", ("big.pdf", big, "application/pdf")),
-                                         ("others", ("空.pdf", b"", "application/pdf"))])  # fmt: skip
+    refused = apply(
+        applicant,
+        uscc(3),
+        [
+            ("licence", ("big.pdf", big, "application/pdf")),
+            ("others", ("空.pdf", b"", "application/pdf")),
+        ],
+    )
     assert refused.status_code == 400
     assert "“big.pdf”超过 1 MB 上限" in refused.text and "“空.pdf”是空文件" in refused.text
     assert stored(app) == (0, 0, [])
@@ -200,12 +227,23 @@ def test_oversized_and_empty_files_are_refused(app: FastAPI, clients: list[TestC
 
 def test_every_field_problem_at_once(app: FastAPI, clients: list[TestClient]) -> None:
     applicant, _account = person(app, clients, "enterprise", enterprise_uscc=uscc(4))
-    refused = apply(applicant, uscc(5), [("licence", ("a.pdf", PDF, "application/pdf"))],
-                    company_name="", industry_id="nope", contact_mobile="123",
-                    contact_email="x")  # fmt: skip
+    refused = apply(
+        applicant,
+        uscc(5),
+        [("licence", ("a.pdf", PDF, "application/pdf"))],
+        company_name="",
+        industry_id="nope",
+        contact_mobile="123",
+        contact_email="x",
+    )
     assert refused.status_code == 400
-    for text in ("请填写企业名称", "须与本账号登记的", "所属产业不在现行产业体系中",
-                 "11 位中国大陆手机号", "联系人电子邮箱格式不正确"):  # fmt: skip
+    for text in (
+        "请填写企业名称",
+        "须与本账号登记的",
+        "所属产业不在现行产业体系中",
+        "11 位中国大陆手机号",
+        "联系人电子邮箱格式不正确",
+    ):
         assert text in refused.text, text
     # The code field is read-only for an account with a code: it shows the one it must be.
     assert f'value="{uscc(4)}"' in refused.text and f'value="{uscc(5)}"' not in refused.text

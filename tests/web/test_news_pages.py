@@ -19,21 +19,38 @@ EDITOR = Actor("editor", "analyst")
 
 
 def add(settings: Settings, **kw: str) -> str:
-    values = {"title": "广州召开高质量发展大会", "category": "industry",
-              "body_markdown": "大会提出**产业第一、制造业立市**。", **kw}  # fmt: skip
+    values = {
+        "title": "广州召开高质量发展大会",
+        "category": "industry",
+        "body_markdown": "大会提出**产业第一、制造业立市**。",
+        **kw,
+    }
     with session_scope(settings.resolved_database_url) as db:
         return news.create_article(db, news.ArticleDraft(**values), EDITOR).slug
 
 
 def form(**kw: str) -> dict[str, str]:
-    return {"title": "协会召开会员大会", "category": "association", "summary": "一句话摘要",
-            "body_markdown": "## 会议内容\n\n- 培训计划\n- 政策推送", "status": "published",
-            "published_at": "", "slug": "", **kw}  # fmt: skip
+    return {
+        "title": "协会召开会员大会",
+        "category": "association",
+        "summary": "一句话摘要",
+        "body_markdown": "## 会议内容\n\n- 培训计划\n- 政策推送",
+        "status": "published",
+        "published_at": "",
+        "slug": "",
+        **kw,
+    }
 
 
 def test_list_tabs_pages_and_article(client: TestClient, settings: Settings) -> None:
-    add(settings, title="五年冲刺6万亿元", category="policy", published_at="2025-02-08T10:00",
-        slug="targets", summary="总规模超过6万亿元")  # fmt: skip
+    add(
+        settings,
+        title="五年冲刺6万亿元",
+        category="policy",
+        published_at="2025-02-08T10:00",
+        slug="targets",
+        summary="总规模超过6万亿元",
+    )
     for n in range(11):
         add(settings, title=f"产业动态第{n}篇", published_at=f"2025-01-{n + 1:02d}T09:00")
 
@@ -66,8 +83,9 @@ def test_article_body_is_sanitised(client: TestClient, settings: Settings) -> No
         body_markdown='<script>alert("x")</script>\n\n[点我](javascript:alert(1))'
         '\n\n<img src=x onerror=alert(1)>\n\n<iframe src="https://evil.example"></iframe>',
     )
-    body = re.search(r'<div class="news-body" id="news-body">(.*?)</div>', client.get(
-        f"/news/{slug}").text, re.S)  # fmt: skip
+    body = re.search(
+        r'<div class="news-body" id="news-body">(.*?)</div>', client.get(f"/news/{slug}").text, re.S
+    )
     assert body
     html = body.group(1)
     assert "<script" not in html and "<iframe" not in html and "<img" not in html
@@ -116,8 +134,11 @@ def test_writer_creates_and_edits_an_article(client: TestClient, settings: Setti
 
     edit = client.get(f"/news/{slug}/edit")
     assert edit.status_code == 200 and "协会召开会员大会" in edit.text
-    changed = client.post(f"/news/{slug}", data=form(title="会员大会圆满召开", slug="members-meeting",
-                                                     status="draft"), follow_redirects=False)  # fmt: skip
+    changed = client.post(
+        f"/news/{slug}",
+        data=form(title="会员大会圆满召开", slug="members-meeting", status="draft"),
+        follow_redirects=False,
+    )
     assert changed.status_code == 303
     assert changed.headers["location"] == "/news/members-meeting?result=updated"
     assert client.get(f"/news/{slug}").status_code == 404  # the old address is gone
@@ -127,8 +148,9 @@ def test_writer_creates_and_edits_an_article(client: TestClient, settings: Setti
     with session_scope(settings.resolved_database_url) as db:
         article = db.scalars(select(NewsArticle)).one()
         assert (article.title, article.status) == ("会员大会圆满召开", "draft")
-        actions = db.scalars(select(AuditEntry.action).where(AuditEntry.object_type ==
-                                                             "news_article")).all()  # fmt: skip
+        actions = db.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "news_article")
+        ).all()
         assert list(actions) == ["news.create", "news.update"]
 
 

@@ -46,14 +46,19 @@ benefit:
 def _eligible_uscc(settings: Settings, rank: int = 0) -> tuple[str, float]:
     """An enterprise the published policy pushed a benefit to (the largest, or the next ones)."""
     with session_scope(settings.resolved_database_url) as db:
-        version = db.scalar(select(PolicyVersion).where(PolicyVersion.policy_id == "e2e-scale-reward",
-                                                        PolicyVersion.status == "published"))  # fmt: skip
+        version = db.scalar(
+            select(PolicyVersion).where(
+                PolicyVersion.policy_id == "e2e-scale-reward", PolicyVersion.status == "published"
+            )
+        )
         assert version is not None
         push = db.scalar(
-            select(PolicyPush).where(PolicyPush.policy_version_id == version.id,
-                                     PolicyPush.needs_data.is_(False))
-            .order_by(PolicyPush.amount.desc(), PolicyPush.uscc).offset(rank).limit(1)
-        )  # fmt: skip
+            select(PolicyPush)
+            .where(PolicyPush.policy_version_id == version.id, PolicyPush.needs_data.is_(False))
+            .order_by(PolicyPush.amount.desc(), PolicyPush.uscc)
+            .offset(rank)
+            .limit(1)
+        )
         assert push is not None and push.amount
         return push.uscc, push.amount
 

@@ -28,10 +28,17 @@ from tests.web.signin import make_account, sign_in, sign_in_as
 def registry(settings: Settings, client: TestClient, tmp_path: Path) -> RegistryContext:
     """Enterprises 1–5 (see registry_rows) and 6, a high-tech firm in 黄埔 outside icv-nev."""
     context = RegistryContext.from_settings(settings)
-    rows = [*registry_rows(), row(6, **{RD: "400", "行业代码": "7310", "经营范围": "咨询服务",
-                                        "所属区": "黄埔区"})]  # fmt: skip
-    result = import_file(context.database_url, context.paths, context.system,
-                         write_csv(tmp_path / "registry.csv", rows), Actor("test", "analyst"))  # fmt: skip
+    rows = [
+        *registry_rows(),
+        row(6, **{RD: "400", "行业代码": "7310", "经营范围": "咨询服务", "所属区": "黄埔区"}),
+    ]
+    result = import_file(
+        context.database_url,
+        context.paths,
+        context.system,
+        write_csv(tmp_path / "registry.csv", rows),
+        Actor("test", "analyst"),
+    )
     assert result.exit_code == 0
     return context
 
@@ -138,8 +145,11 @@ def test_library_is_public_and_drafts_are_staff_only(
 ) -> None:
     publish(client)
     sign_in_as(client, "policy_office")
-    draft = client.post("/policies/drafts", data={"text": POLICY.replace("rate: 0.1", "rate: 0.2")},
-                        follow_redirects=False)  # fmt: skip
+    draft = client.post(
+        "/policies/drafts",
+        data={"text": POLICY.replace("rate: 0.1", "rate: 0.2")},
+        follow_redirects=False,
+    )
     assert draft.headers["location"].endswith("version=2&result=draft")
     staff_library = client.get("/policies").text
     assert 'id="draft-policies"' in staff_library
@@ -173,8 +183,10 @@ def test_bad_policy_file_lists_every_problem(client: TestClient, registry: Regis
     )
     assert refused.status_code == 400
     assert "缺少必填项 title" in refused.text and "研发_奖励.yaml:1:1:" in refused.text
-    pasted = client.post("/policies/drafts", data={"text": POLICY.replace("enterprise.rd_expense >=",
-                                                                           "enterprise.rd >=")})  # fmt: skip
+    pasted = client.post(
+        "/policies/drafts",
+        data={"text": POLICY.replace("enterprise.rd_expense >=", "enterprise.rd >=")},
+    )
     assert pasted.status_code == 400
     assert re.search(r"粘贴的文本\.yaml:15:\d+: .*rd", pasted.text)
     assert "enterprise.rd &gt;=" in pasted.text  # the text is kept for correcting
@@ -195,8 +207,10 @@ def test_staff_simulate_explain_and_near_misses(
     page = client.get("/policies/test-rd-reward/simulate").text
     assert 'type="range"' in page and 'name="min_rd_expense"' in page and "js/simulate.js" in page
     assert 'id="sim-chart-district"' in page and "data-chart=" in page
-    lowered = client.get("/policies/test-rd-reward/simulate/result",
-                         params={"min_rd_expense": "400000", "version": "1"}).text  # fmt: skip
+    lowered = client.get(
+        "/policies/test-rd-reward/simulate/result",
+        params={"min_rd_expense": "400000", "version": "1"},
+    ).text
     assert re.search(r'id="sim-before-count">3<', lowered)
     assert re.search(r'id="sim-after-count">4<', lowered)  # 5 (50万) now qualifies
     assert 'id="sim-gained">+1<' in lowered and uscc(5) in lowered
@@ -206,8 +220,11 @@ def test_staff_simulate_explain_and_near_misses(
     assert 'id="sim-lost">−2<' in raised.text  # 1 (300万) and 6 (400万); 2 (500万) stays
     bad = client.get("/policies/test-rd-reward/simulate/result", params={"min_rd_expense": "很多"})
     assert bad.status_code == 400 and "min_rd_expense" in bad.text
-    swapped = client.get("/policies/test-rd-reward/simulate/result",
-                         params={"min_rd_expense": "很多"}, headers={"HX-Request": "true"})  # fmt: skip
+    swapped = client.get(
+        "/policies/test-rd-reward/simulate/result",
+        params={"min_rd_expense": "很多"},
+        headers={"HX-Request": "true"},
+    )
     assert swapped.status_code == 200 and 'id="sim-error"' in swapped.text  # HTMX shows it
 
     misses = client.get("/policies/test-rd-reward/near-misses").text
@@ -216,8 +233,9 @@ def test_staff_simulate_explain_and_near_misses(
 
     explained = client.get(f"/policies/test-rd-reward/explain/{uscc(4)}").text
     assert "不符合" in explained and "✘ 不满足" in explained and "企业标签：（无）" in explained
-    lookup = client.get("/policies/test-rd-reward/explain", params={"uscc": uscc(1).lower()},
-                        follow_redirects=False)  # fmt: skip
+    lookup = client.get(
+        "/policies/test-rd-reward/explain", params={"uscc": uscc(1).lower()}, follow_redirects=False
+    )
     assert lookup.headers["location"] == f"/policies/test-rd-reward/explain/{uscc(1)}"
     assert client.get("/policies/test-rd-reward/explain/914401060000000000").status_code == 404
 

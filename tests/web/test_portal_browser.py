@@ -114,8 +114,16 @@ def test_forgot_password_round_trip(browser: Any, live_server: str, mailbox: Mai
 def lockout_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[str]:
     """A server of its own: locking out 127.0.0.1 must not lock the other browser tests out."""
     data_dir = tmp_path_factory.mktemp("lockout")
-    made = run_cli("account", "create", "lockme", "--role", "individual", "--email",
-                   "lock@me.example", data_dir=data_dir)  # fmt: skip
+    made = run_cli(
+        "account",
+        "create",
+        "lockme",
+        "--role",
+        "individual",
+        "--email",
+        "lock@me.example",
+        data_dir=data_dir,
+    )
     assert made.returncode == 0, made.stderr
     (data_dir / "password").write_text(made.stdout.split("one-time password: ")[1].split()[0])
     with serving(data_dir, mailbox) as base:

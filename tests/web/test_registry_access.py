@@ -17,8 +17,11 @@ SOFTWARE = 2  # 6513 application software: not an automotive enterprise
 
 def _registry(client: TestClient, tmp_path: Path) -> None:
     sign_in_as(client, "analyst")
-    _import(client, tmp_path, [row(BATTERY), row(SOFTWARE, **{"行业代码": "6513",
-                                                             "经营范围": "应用软件开发"})])  # fmt: skip
+    _import(
+        client,
+        tmp_path,
+        [row(BATTERY), row(SOFTWARE, **{"行业代码": "6513", "经营范围": "应用软件开发"})],
+    )
     client.cookies.clear()
 
 

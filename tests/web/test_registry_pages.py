@@ -15,8 +15,11 @@ from tests.web.signin import sign_in_as
 def _import(client: TestClient, tmp_path: Path, rows: list[list[str]]) -> str:
     path = write_csv(tmp_path / "upload.csv", rows)
     with path.open("rb") as handle:
-        response = client.post("/registry/imports", files={"file": ("名录.csv", handle, "text/csv")},
-                               follow_redirects=False)  # fmt: skip
+        response = client.post(
+            "/registry/imports",
+            files={"file": ("名录.csv", handle, "text/csv")},
+            follow_redirects=False,
+        )
     assert response.status_code == 303
     job = response.headers["location"]
     deadline = time.monotonic() + 120  # the import runs in a process of its own

@@ -22,8 +22,11 @@ def _has_security_headers(headers: object) -> bool:
 
 
 def test_a_body_over_the_cap_is_refused_with_the_headers(client: TestClient) -> None:
-    response = client.post("/login", content=b"a=" + b"x" * (2 << 20),
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    response = client.post(
+        "/login",
+        content=b"a=" + b"x" * (2 << 20),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 413
     assert _has_security_headers(response.headers)
 

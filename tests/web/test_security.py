@@ -42,8 +42,11 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
 
 def _counts(settings: Settings) -> dict[str, int]:
     with session_scope(settings.resolved_database_url) as db:
-        return {t.name: db.scalar(select(func.count()).select_from(t)) or 0
-                for t in Base.metadata.sorted_tables if t.name not in BOOKKEEPING}  # fmt: skip
+        return {
+            t.name: db.scalar(select(func.count()).select_from(t)) or 0
+            for t in Base.metadata.sorted_tables
+            if t.name not in BOOKKEEPING
+        }
 
 
 def _session_for(client: TestClient, settings: Settings, account_id: int | None) -> str:
@@ -59,8 +62,11 @@ def _post_routes(client: TestClient) -> list[tuple[str, Any, Any]]:
     routes = []
     for method, path, need in app_routes(client.app):
         if method in ("POST", "PUT", "PATCH", "DELETE"):
-            route = next(r for r in _flatten(client.app.routes) if getattr(r, "path", None) == path
-                         and method in getattr(r, "methods", ()))  # fmt: skip
+            route = next(
+                r
+                for r in _flatten(client.app.routes)
+                if getattr(r, "path", None) == path and method in getattr(r, "methods", ())
+            )
             routes.append((path, need, route))
     return routes
 
@@ -72,8 +78,11 @@ def _role_granted(need: Any) -> str:
 
 
 def _fields(route: Any) -> list[str]:
-    return [p.alias for p in _body_params(route.dependant)
-            if "UploadFile" not in repr(p.field_info.annotation)]  # fmt: skip
+    return [
+        p.alias
+        for p in _body_params(route.dependant)
+        if "UploadFile" not in repr(p.field_info.annotation)
+    ]
 
 
 def _body_params(dependant: Any) -> list[Any]:
@@ -130,8 +139,9 @@ def test_injection_and_script_payloads_in_every_form_field(app_client: TestClien
         for payload in (SQL_INJECTION, XSS, TRAVERSAL):
             csrf = _session_for(app_client, settings, accounts.get(role))
             data = dict.fromkeys(_fields(route), payload)
-            response = app_client.post(_path(path), data=data, headers={"X-CSRF-Token": csrf},
-                                       follow_redirects=False)  # fmt: skip
+            response = app_client.post(
+                _path(path), data=data, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+            )
             assert response.status_code < 500, (path, payload, response.text[:300])
             assert XSS not in response.text, (path, "script echoed unescaped")
     tables = set(inspect(engine_for(settings.resolved_database_url)).get_table_names())
@@ -146,8 +156,15 @@ def test_query_string_payloads_on_every_page(app_client: TestClient) -> None:
             continue
         _session_for(app_client, settings, admin)
         for payload in (SQL_INJECTION, XSS):
-            params = {"q": payload, "next": payload, "page": payload, "category": payload,
-                      "status": payload, "token": payload, "cluster": payload}  # fmt: skip
+            params = {
+                "q": payload,
+                "next": payload,
+                "page": payload,
+                "category": payload,
+                "status": payload,
+                "token": payload,
+                "cluster": payload,
+            }
             response = app_client.get(_path(path), params=params, follow_redirects=False)
             assert response.status_code < 500, (path, payload)
             assert XSS not in response.text, (path, "script echoed unescaped")
@@ -219,6 +236,13 @@ def test_login_never_redirects_off_site(portal: TestClient, target: str) -> None
 def test_captcha_and_password_never_appear_in_responses(portal: TestClient, tmp_path: Path) -> None:
     token = form_token(portal, "/login")
     answer = captcha(portal)
-    response = portal.post("/login", data={"csrf_token": token, "account": "nobody",
-                                           "password": "Secret-pass-123", "captcha": answer})  # fmt: skip
+    response = portal.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "account": "nobody",
+            "password": "Secret-pass-123",
+            "captcha": answer,
+        },
+    )
     assert "Secret-pass-123" not in response.text and answer not in response.text

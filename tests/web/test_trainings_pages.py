@@ -24,9 +24,16 @@ STAFF = Actor("trainer", "analyst")
 def add_training(
     settings: Settings, capacity: int = 1, summary: str = "**要点**", **kw: str
 ) -> int:
-    values = {"title": "数据资产入表实务", "summary": summary, "location": "越秀区 数据交易所",
-              "organizer": "产业协会", "starts_at": "2031-03-05T09:30",
-              "ends_at": "2031-03-05T12:00", "capacity": str(capacity), **kw}  # fmt: skip
+    values = {
+        "title": "数据资产入表实务",
+        "summary": summary,
+        "location": "越秀区 数据交易所",
+        "organizer": "产业协会",
+        "starts_at": "2031-03-05T09:30",
+        "ends_at": "2031-03-05T12:00",
+        "capacity": str(capacity),
+        **kw,
+    }
     with session_scope(settings.resolved_database_url) as db:
         return trainings.create_training(db, trainings.TrainingDraft(**values), STAFF).id
 
@@ -40,8 +47,12 @@ def status_text(html: str) -> str:
 def test_list_and_detail_are_public(client: TestClient, settings: Settings) -> None:
     full = add_training(settings, capacity=1, title="低空经济应用场景对接会")
     add_training(settings, capacity=30, title="专精特新企业申报政策解读")
-    add_training(settings, title="往期：规上企业统计报表填报培训",
-                 starts_at="2020-01-06T14:00", ends_at="2020-01-06T16:00")  # fmt: skip
+    add_training(
+        settings,
+        title="往期：规上企业统计报表填报培训",
+        starts_at="2020-01-06T14:00",
+        ends_at="2020-01-06T16:00",
+    )
     member = make_account(settings, "member")
     with session_scope(settings.resolved_database_url) as db:
         training, account = db.get(Training, full), db.get(Account, member.id)
@@ -68,8 +79,9 @@ def test_list_and_detail_are_public(client: TestClient, settings: Settings) -> N
 def test_sign_up_needs_a_login(client: TestClient, settings: Settings) -> None:
     training = add_training(settings)
     csrf = anonymous_csrf(client)
-    answer = client.post(f"/trainings/{training}/signup", data={"csrf_token": csrf},
-                         follow_redirects=False)  # fmt: skip
+    answer = client.post(
+        f"/trainings/{training}/signup", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/login?next=")
 
@@ -111,17 +123,31 @@ def test_staff_create_and_edit_through_the_form(client: TestClient, settings: Se
     form = client.get("/trainings/new")
     assert form.status_code == 200 and 'name="starts_at"' in form.text
 
-    bad = client.post("/trainings", data={"title": "人工智能大模型赋能制造业培训",
-                                          "starts_at": "2031-06-01T14:00",
-                                          "ends_at": "2031-06-01T09:00", "capacity": "0"})  # fmt: skip
+    bad = client.post(
+        "/trainings",
+        data={
+            "title": "人工智能大模型赋能制造业培训",
+            "starts_at": "2031-06-01T14:00",
+            "ends_at": "2031-06-01T09:00",
+            "capacity": "0",
+        },
+    )
     assert bad.status_code == 400
     assert "结束时间必须晚于开始时间" in bad.text and "名额必须在 1 到" in bad.text
     assert 'value="人工智能大模型赋能制造业培训"' in bad.text  # what was typed is kept
 
-    created = client.post("/trainings", data={
-        "title": "人工智能大模型赋能制造业培训", "summary": "## 日程\n\n- 案例分享",
-        "location": "海珠区 琶洲", "organizer": "市工信局", "starts_at": "2031-06-01T09:00",
-        "ends_at": "2031-06-01T17:00", "capacity": "40"})  # fmt: skip
+    created = client.post(
+        "/trainings",
+        data={
+            "title": "人工智能大模型赋能制造业培训",
+            "summary": "## 日程\n\n- 案例分享",
+            "location": "海珠区 琶洲",
+            "organizer": "市工信局",
+            "starts_at": "2031-06-01T09:00",
+            "ends_at": "2031-06-01T17:00",
+            "capacity": "40",
+        },
+    )
     assert created.status_code == 200
     training_id = int(created.url.path.rsplit("/", 1)[1])
     assert "培训已发布" in created.text and "<h2>日程</h2>" in created.text
@@ -129,10 +155,19 @@ def test_staff_create_and_edit_through_the_form(client: TestClient, settings: Se
 
     edit = client.get(f"/trainings/{training_id}/edit")
     assert 'value="2031-06-01T09:00"' in edit.text
-    saved = client.post(f"/trainings/{training_id}", data={
-        "title": "人工智能大模型赋能制造业培训（第二期）", "summary": "", "location": "海珠区 琶洲",
-        "organizer": "市工信局", "starts_at": "2031-06-02T09:00", "ends_at": "2031-06-02T17:00",
-        "capacity": "20", "status": "open"})  # fmt: skip
+    saved = client.post(
+        f"/trainings/{training_id}",
+        data={
+            "title": "人工智能大模型赋能制造业培训（第二期）",
+            "summary": "",
+            "location": "海珠区 琶洲",
+            "organizer": "市工信局",
+            "starts_at": "2031-06-02T09:00",
+            "ends_at": "2031-06-02T17:00",
+            "capacity": "20",
+            "status": "open",
+        },
+    )
     assert "培训信息已保存" in saved.text and "（第二期）" in saved.text
     assert "2031-06-02 09:00" in saved.text
 
@@ -141,8 +176,12 @@ def test_non_staff_may_not_manage(client: TestClient, settings: Settings) -> Non
     training = add_training(settings)
     assert client.get("/trainings/new", follow_redirects=False).status_code == 303  # to login
     sign_in_as(client, "member")
-    for path in ("/trainings/new", f"/trainings/{training}/edit",
-                 f"/trainings/{training}/attendees", f"/trainings/{training}/attendees.xlsx"):  # fmt: skip
+    for path in (
+        "/trainings/new",
+        f"/trainings/{training}/edit",
+        f"/trainings/{training}/attendees",
+        f"/trainings/{training}/attendees.xlsx",
+    ):
         assert client.get(path).status_code == 403, path
     assert client.post("/trainings", data={"title": "x"}).status_code == 403
     assert "发布培训" not in client.get("/trainings").text

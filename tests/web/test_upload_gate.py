@@ -35,29 +35,41 @@ def server(
 ) -> Iterator[tuple[str, Settings]]:
     data_dir = tmp_path_factory.mktemp("gate")
     assert run_cli("db", "upgrade", data_dir=data_dir).returncode == 0
-    with serving(data_dir, mailbox, CHANYE_COOKIE_SECURE="false", CHANYE_WARM_UP="false",
-                 CHANYE_MAX_UPLOAD_MB="1024") as base:  # fmt: skip
+    with serving(
+        data_dir,
+        mailbox,
+        CHANYE_COOKIE_SECURE="false",
+        CHANYE_WARM_UP="false",
+        CHANYE_MAX_UPLOAD_MB="1024",
+    ) as base:
         yield base, Settings(data_dir=data_dir)
 
 
 def _body_start(csrf: str | None) -> bytes:
     fields = b""
     if csrf is not None:
-        fields = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
-                  f"{csrf}\r\n").encode()  # fmt: skip
-    file_head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-                 "filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()  # fmt: skip
+        fields = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{csrf}\r\n'
+        ).encode()
+    file_head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
     return fields + file_head + b"a,b,c\r\n" * ((64 << 10) // 7)
 
 
-def _status_before_the_body(base: str, path: str, *, cookie: str = "", csrf: str | None = None,
-                            declared: int = DECLARED) -> int:  # fmt: skip
+def _status_before_the_body(
+    base: str, path: str, *, cookie: str = "", csrf: str | None = None, declared: int = DECLARED
+) -> int:
     """The status the server answers with while most of the declared body is still unsent."""
     address = urlsplit(base)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\nAccept: application/json\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-            f"Content-Length: {declared}\r\n"
-            + (f"Cookie: {SESSION_COOKIE}={cookie}\r\n" if cookie else "") + "\r\n")  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\nAccept: application/json\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {declared}\r\n"
+        + (f"Cookie: {SESSION_COOKIE}={cookie}\r\n" if cookie else "")
+        + "\r\n"
+    )
     with socket.create_connection((address.hostname, address.port)) as sock:
         sock.settimeout(60)  # only so that a server waiting for the body fails the test
         sock.sendall(head.encode() + _body_start(csrf))
@@ -74,8 +86,9 @@ def _session_of(settings: Settings, role: str) -> tuple[str, str]:
 
 def _refusals(settings: Settings) -> list[tuple[str, str | None]]:
     with session_scope(settings.resolved_database_url) as db:
-        rows = db.execute(select(AuditEntry.action, AuditEntry.object_id)
-                          .where(AuditEntry.result == "refused")).all()  # fmt: skip
+        rows = db.execute(
+            select(AuditEntry.action, AuditEntry.object_id).where(AuditEntry.result == "refused")
+        ).all()
     return [(action, object_id) for action, object_id in rows]
 
 
@@ -94,8 +107,9 @@ def test_a_valid_token_without_the_permission_is_refused_before_the_body(
     assert _status_before_the_body(base, "/registry/imports", cookie=cookie, csrf=csrf) == 403
     assert ("access.denied", "POST /registry/imports") in _refusals(settings)
     anonymous_cookie, anonymous_csrf = _session_of_anonymous(settings)
-    refused = _status_before_the_body(base, "/members/apply", cookie=anonymous_cookie,
-                                      csrf=anonymous_csrf, declared=APPLICATION)  # fmt: skip
+    refused = _status_before_the_body(
+        base, "/members/apply", cookie=anonymous_cookie, csrf=anonymous_csrf, declared=APPLICATION
+    )
     assert refused == 401  # an anonymous visitor must log in first
 
 
@@ -116,8 +130,10 @@ def test_an_upload_over_the_cap_is_refused_before_the_body(server: tuple[str, Se
     base, settings = server
     cookie, csrf = _session_of(settings, "analyst")
     over = (1024 << 20) + 1
-    assert _status_before_the_body(base, "/registry/imports", cookie=cookie, csrf=csrf,
-                                   declared=over) == 413  # fmt: skip
+    assert (
+        _status_before_the_body(base, "/registry/imports", cookie=cookie, csrf=csrf, declared=over)
+        == 413
+    )
 
 
 def test_the_analyst_with_the_token_is_let_through(
@@ -130,7 +146,10 @@ def test_the_analyst_with_the_token_is_let_through(
     base, settings = server
     cookie, csrf = _session_of(settings, "analyst")
     with httpx.Client(base_url=base, cookies={SESSION_COOKIE: cookie}) as client:
-        answer = client.post("/registry/imports", data={"csrf_token": csrf},
-                             files={"file": ("firms.csv", b"uscc,name\n", "text/csv")},
-                             follow_redirects=False)  # fmt: skip
+        answer = client.post(
+            "/registry/imports",
+            data={"csrf_token": csrf},
+            files={"file": ("firms.csv", b"uscc,name\n", "text/csv")},
+            follow_redirects=False,
+        )
     assert answer.status_code not in (401, 403, 413)

@@ -22,10 +22,21 @@ from lark import Token, Tree
 from chanye.policy.fields import FIELD_BY_NAME, CelType, known_fields_text
 
 NUMERIC = ("int", "double")
-COMPARISONS = {"relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=",
-               "relation_eq": "==", "relation_ne": "!="}  # fmt: skip
-ARITHMETIC = {"addition_add": "+", "addition_sub": "-", "multiplication_mul": "*",
-              "multiplication_div": "/", "multiplication_mod": "%"}  # fmt: skip
+COMPARISONS = {
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_eq": "==",
+    "relation_ne": "!=",
+}
+ARITHMETIC = {
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+}
 STRING_METHODS = ("startsWith", "endsWith", "contains")
 
 
@@ -74,8 +85,15 @@ def parse(text: str, params: dict[str, Any]) -> Node:
         tree = celpy.Environment().compile(text)
     except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else text
-        raise CelError([CelProblem(exc.line or 1, exc.column or 1,
-                                   f"CEL 语法错误 / syntax error near: {first.strip()!r}")]) from None  # fmt: skip
+        raise CelError(
+            [
+                CelProblem(
+                    exc.line or 1,
+                    exc.column or 1,
+                    f"CEL 语法错误 / syntax error near: {first.strip()!r}",
+                )
+            ]
+        ) from None
     checker = _Checker(params)
     node = checker.visit(tree)
     if checker.problems:
@@ -133,24 +151,40 @@ class _Checker:
             return self.literal(tree)
         name = str(tree.data)
         children = tree.children
-        if name in ("expr", "conditionalor", "conditionaland", "relation", "addition",
-                    "multiplication", "unary", "member", "primary", "paren_expr"):  # fmt: skip
+        if name in (
+            "expr",
+            "conditionalor",
+            "conditionaland",
+            "relation",
+            "addition",
+            "multiplication",
+            "unary",
+            "member",
+            "primary",
+            "paren_expr",
+        ):
             return self.structural(tree, name, children)
         if name in COMPARISONS or name == "relation_in":
             raise AssertionError("relation operators are handled by their parent")
         if name == "literal" and isinstance(children[0], Token):
             return self.literal(children[0])
         if name == "ident":
-            return self.fail(tree, f"未知的名称 {children[0]!s}：请用 enterprise.字段 或 params.参数 "
-                                   f"/ unknown name {children[0]!s}")  # fmt: skip
+            return self.fail(
+                tree,
+                f"未知的名称 {children[0]!s}：请用 enterprise.字段 或 params.参数 "
+                f"/ unknown name {children[0]!s}",
+            )
         if name == "member_dot":
             return self.member_dot(tree, children)
         if name == "ident_arg":
             return self.call(tree, str(children[0]), [], children[1] if len(children) > 1 else None)
         if name == "member_dot_arg":
             if str(children[1]) not in (*STRING_METHODS, "size"):
-                return self.fail(children[1], f"不支持的方法或宏 {children[1]!s}()（可用：startsWith、endsWith、"
-                                              f"contains、size）/ unsupported method or macro")  # fmt: skip
+                return self.fail(
+                    children[1],
+                    f"不支持的方法或宏 {children[1]!s}()（可用：startsWith、endsWith、"
+                    f"contains、size）/ unsupported method or macro",
+                )
             target = self.visit(children[0])
             return self.call(
                 tree, str(children[1]), [target], children[2] if len(children) > 2 else None
@@ -167,8 +201,11 @@ class _Checker:
             kind = "or" if name == "conditionalor" else "and"
             for side, at in ((left, children[0]), (right, children[1])):
                 if side.type != "bool" and self.settled(side):
-                    self.fail(at, f"{'||' if kind == 'or' else '&&'} 两侧须为布尔值，此处是 {side.type} "
-                                  f"/ operands of {kind} must be bool")  # fmt: skip
+                    self.fail(
+                        at,
+                        f"{'||' if kind == 'or' else '&&'} 两侧须为布尔值，此处是 {side.type} "
+                        f"/ operands of {kind} must be bool",
+                    )
             return self.node(tree, kind, "bool", args=[left, right])
         if name in ("relation", "addition", "multiplication") and len(children) == 2:
             operator = children[0]
@@ -203,8 +240,11 @@ class _Checker:
         if kind == "BOOL_LIT":
             return self.node(token, "literal", "bool", value=text == "true")
         if kind == "NULL_LIT":
-            return self.fail(token, "不支持 null：缺失的数据会使条件不成立，无需与 null 比较 "
-                                    "/ null is not supported (a missing value makes a condition not hold)")  # fmt: skip
+            return self.fail(
+                token,
+                "不支持 null：缺失的数据会使条件不成立，无需与 null 比较 "
+                "/ null is not supported (a missing value makes a condition not hold)",
+            )
         return self.fail(token, f"不支持的字面量 / unsupported literal {text}")
 
     def member_dot(self, tree: Tree[Any], children: list[Any]) -> Node:
@@ -213,14 +253,19 @@ class _Checker:
         if root == "enterprise":
             spec = FIELD_BY_NAME.get(attribute)
             if spec is None:
-                return self.fail(children[1], f"未知的企业字段 enterprise.{attribute}（可用：{known_fields_text()}）"
-                                              f" / unknown enterprise field")  # fmt: skip
+                return self.fail(
+                    children[1],
+                    f"未知的企业字段 enterprise.{attribute}（可用：{known_fields_text()}）"
+                    f" / unknown enterprise field",
+                )
             return self.node(children[1], "field", spec.type, op=attribute)
         if root == "params":
             if attribute not in self.params:
                 known = "、".join(self.params) or "（无）"
-                return self.fail(children[1], f"未定义的参数 params.{attribute}（已定义：{known}）"
-                                              f" / unknown parameter")  # fmt: skip
+                return self.fail(
+                    children[1],
+                    f"未定义的参数 params.{attribute}（已定义：{known}） / unknown parameter",
+                )
             type_ = param_type(self.params[attribute])
             value = self.params[attribute]
             if type_ == "list" and not all(isinstance(v, str) for v in value):
@@ -233,8 +278,11 @@ class _Checker:
                     children[1], f"参数 {attribute} 的取值类型不受支持 / unsupported parameter type"
                 )
             return self.node(children[1], "param", type_, op=attribute)
-        return self.fail(tree, "只能读取 enterprise.字段 和 params.参数 / only enterprise.<field> and "
-                               "params.<name> can be read")  # fmt: skip
+        return self.fail(
+            tree,
+            "只能读取 enterprise.字段 和 params.参数 / only enterprise.<field> and "
+            "params.<name> can be read",
+        )
 
     def binary(self, tree: Tree[Any], rule: str, left_tree: Any, right_tree: Any) -> Node:
         left, right = self.visit(left_tree), self.visit(right_tree)
@@ -245,8 +293,11 @@ class _Checker:
         if rule in COMPARISONS:
             op = COMPARISONS[rule]
             if not _comparable(left.type, right.type) or (left.type == "list"):
-                return self.fail(tree, f"类型不匹配：不能比较 {left.type} 与 {right.type} "
-                                       f"/ type mismatch: {left.type} {op} {right.type}")  # fmt: skip
+                return self.fail(
+                    tree,
+                    f"类型不匹配：不能比较 {left.type} 与 {right.type} "
+                    f"/ type mismatch: {left.type} {op} {right.type}",
+                )
             if op not in ("==", "!=") and left.type == "bool":
                 return self.fail(
                     tree, f"布尔值不能比较大小 / bool values cannot be ordered with {op}"
@@ -254,12 +305,18 @@ class _Checker:
             return self.node(tree, "compare", "bool", op=op, args=[left, right])
         op = ARITHMETIC[rule]
         if left.type not in NUMERIC or right.type not in NUMERIC:
-            return self.fail(tree, f"类型不匹配：{left.type} {op} {right.type} 不是数值运算 "
-                                   f"/ type mismatch: {left.type} {op} {right.type}")  # fmt: skip
+            return self.fail(
+                tree,
+                f"类型不匹配：{left.type} {op} {right.type} 不是数值运算 "
+                f"/ type mismatch: {left.type} {op} {right.type}",
+            )
         if left.type != right.type:
-            return self.fail(tree, f"类型不匹配：CEL 不做 int 与 double 的混合运算（{left.type} {op} {right.type}），"
-                                   "请把整数写成小数（如 10.0）或用 double() 转换 "
-                                   f"/ type mismatch: {left.type} {op} {right.type}")  # fmt: skip
+            return self.fail(
+                tree,
+                f"类型不匹配：CEL 不做 int 与 double 的混合运算（{left.type} {op} {right.type}），"
+                "请把整数写成小数（如 10.0）或用 double() 转换 "
+                f"/ type mismatch: {left.type} {op} {right.type}",
+            )
         if op in ("/", "%") and left.type == "int":
             return self.fail(
                 tree, f"不支持整数的 {op} 运算，请用 double() 转换 / integer {op} is not supported"
@@ -267,8 +324,11 @@ class _Checker:
         if op == "%":
             return self.fail(tree, "不支持 % 运算 / % is not supported")
         if op == "/" and not (right.kind in ("literal", "param") and self._nonzero(right)):
-            return self.fail(tree, "除数须为非零的常数或参数（研发强度请用 enterprise.rd_ratio）"
-                                   " / divide only by a non-zero constant or parameter")  # fmt: skip
+            return self.fail(
+                tree,
+                "除数须为非零的常数或参数（研发强度请用 enterprise.rd_ratio）"
+                " / divide only by a non-zero constant or parameter",
+            )
         return self.node(tree, "arith", left.type, op=op, args=[left, right])
 
     def _nonzero(self, node: Node) -> bool:
@@ -304,8 +364,11 @@ class _Checker:
         if test.type != "bool":
             return self.fail(children[0], "?: 的条件须为布尔值 / the condition of ?: must be bool")
         if then.type != other.type:
-            return self.fail(tree, f"?: 两个分支类型不同（{then.type} 与 {other.type}）"
-                                   f" / branches of ?: differ in type")  # fmt: skip
+            return self.fail(
+                tree,
+                f"?: 两个分支类型不同（{then.type} 与 {other.type}）"
+                f" / branches of ?: differ in type",
+            )
         return self.node(tree, "ternary", then.type, args=[test, then, other])
 
     def list_literal(self, tree: Tree[Any], children: list[Any]) -> Node:
@@ -335,8 +398,11 @@ class _Checker:
             return self.node(tree, "call", "int", op=name, args=args)
         if name in STRING_METHODS:
             if types != ["string", "string"]:
-                return self.fail(tree, f"{name}() 用于字符串，如 enterprise.industry_code.{name}(\"38\") "
-                                       f"/ {name}() is a string method")  # fmt: skip
+                return self.fail(
+                    tree,
+                    f'{name}() 用于字符串，如 enterprise.industry_code.{name}("38") '
+                    f"/ {name}() is a string method",
+                )
             return self.node(tree, "call", "bool", op=name, args=args)
         if name in ("int", "double"):
             if len(args) != 1 or types[0] not in NUMERIC:
@@ -353,8 +419,11 @@ class _Checker:
                 return self.fail(tree, f"无法识别的时间 {args[0].value!r} / not a timestamp")
             moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
             return self.node(tree, "literal", "timestamp", value=moment.astimezone(dt.UTC))
-        return self.fail(tree, f"不支持的函数 {name}()（可用：min、max、size、startsWith、endsWith、"
-                               f"contains、int、double、timestamp）/ unsupported function")  # fmt: skip
+        return self.fail(
+            tree,
+            f"不支持的函数 {name}()（可用：min、max、size、startsWith、endsWith、"
+            f"contains、int、double、timestamp）/ unsupported function",
+        )
 
 
 def _ident_of(tree: Any) -> str | None:

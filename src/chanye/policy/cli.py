@@ -23,8 +23,9 @@ from chanye.registry.context import RegistryContext
 from chanye.store.migrate import upgrade
 from chanye.units import format_yuan
 
-policy_app = typer.Typer(help="Policies as rules (政策): check, match, explain, simulate.",
-                         no_args_is_help=True)  # fmt: skip
+policy_app = typer.Typer(
+    help="Policies as rules (政策): check, match, explain, simulate.", no_args_is_help=True
+)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -88,8 +89,11 @@ def policy_check(
             for problem in exc.problems:
                 err.print(str(problem), markup=False)
             continue
-        out.print(f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，"
-                  f"{policy.mode_label} / ok", markup=False)  # fmt: skip
+        out.print(
+            f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，"
+            f"{policy.mode_label} / ok",
+            markup=False,
+        )
     if bad:
         raise typer.Exit(1)
 
@@ -134,8 +138,11 @@ def policy_match(
         f"SELECT count(*) FILTER (WHERE eligible) FROM {reader}('{target}')"
     ).fetchone()
     eligible = int(counted[0]) if counted else 0
-    out.print(f"{len(chosen)} 项政策 × {population.size} 家企业（截至 {day}）：符合条件 {eligible} 项，"
-              f"用时 {time.perf_counter() - started:.2f} s → {out_path}", markup=False)  # fmt: skip
+    out.print(
+        f"{len(chosen)} 项政策 × {population.size} 家企业（截至 {day}）：符合条件 {eligible} 项，"
+        f"用时 {time.perf_counter() - started:.2f} s → {out_path}",
+        markup=False,
+    )
 
 
 def _find(policies: list[str]) -> Policy:

@@ -297,8 +297,14 @@ def _false(value: Any, known: Any) -> Any:
 
 
 def _compare_arrays(op: str, a: Any, b: Any) -> Any:
-    return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-            "==": np.equal, "!=": np.not_equal}[op](a, b)  # fmt: skip
+    return {
+        "<": np.less,
+        "<=": np.less_equal,
+        ">": np.greater,
+        ">=": np.greater_equal,
+        "==": np.equal,
+        "!=": np.not_equal,
+    }[op](a, b)
 
 
 def _seconds(value: dt.date) -> int:
@@ -367,11 +373,21 @@ def run_columnar(columns: Columns, policies: list[Policy], as_of: dt.date) -> pa
     rids = [rows for rows, _values in results]
     amounts = [values for _rows, values in results]
     if not rids:
-        return pa.table({"p": pa.array([], pa.int16()), "rid": pa.array([], pa.int64()),
-                         "amount": pa.array([], pa.float64())})  # fmt: skip
+        return pa.table(
+            {
+                "p": pa.array([], pa.int16()),
+                "rid": pa.array([], pa.int64()),
+                "amount": pa.array([], pa.float64()),
+            }
+        )
     amount = np.concatenate(amounts)
-    return pa.table({"p": np.concatenate(indexes), "rid": np.concatenate(rids),
-                     "amount": pa.array(amount, mask=np.isnan(amount))})  # fmt: skip
+    return pa.table(
+        {
+            "p": np.concatenate(indexes),
+            "rid": np.concatenate(rids),
+            "amount": pa.array(amount, mask=np.isnan(amount)),
+        }
+    )
 
 
 def rerun_changed_columnar(

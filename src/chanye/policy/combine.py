@@ -18,10 +18,12 @@ from chanye.policy.model import Policy
 def apply_exclusions(pairs: pa.Table, policies: list[Policy]) -> pa.Table:
     """``pairs`` (p, rid, amount) with ``excluded_by``: the index of the policy that takes
     precedence in the same group, or null when the pair stands."""
-    groups = pa.table({
-        "p": pa.array(range(len(policies)), pa.int16()),
-        "grp": pa.array([p.exclusive_group for p in policies], pa.string()),
-    })  # fmt: skip
+    groups = pa.table(
+        {
+            "p": pa.array(range(len(policies)), pa.int16()),
+            "grp": pa.array([p.exclusive_group for p in policies], pa.string()),
+        }
+    )
     con = duckdb.connect()
     con.register("pairs", pairs)
     con.register("groups", groups)
@@ -39,11 +41,17 @@ def apply_exclusions(pairs: pa.Table, policies: list[Policy]) -> pa.Table:
 
 def apply_caps(pairs: pa.Table, policies: list[Policy]) -> pa.Table:
     """``apply_exclusions``' result with ``paid``: the amount after exclusions and caps."""
-    groups = pa.table({
-        "p": pa.array(range(len(policies)), pa.int16()),
-        "cap_grp": pa.array([p.cap_group[0] if p.cap_group else None for p in policies], pa.string()),
-        "cap": pa.array([p.cap_group[1] if p.cap_group else None for p in policies], pa.float64()),
-    })  # fmt: skip
+    groups = pa.table(
+        {
+            "p": pa.array(range(len(policies)), pa.int16()),
+            "cap_grp": pa.array(
+                [p.cap_group[0] if p.cap_group else None for p in policies], pa.string()
+            ),
+            "cap": pa.array(
+                [p.cap_group[1] if p.cap_group else None for p in policies], pa.float64()
+            ),
+        }
+    )
     con = duckdb.connect()
     con.register("pairs", pairs)
     con.register("groups", groups)

@@ -17,8 +17,14 @@ import ibis.expr.types as ir
 from chanye.policy.cel import Node
 from chanye.policy.fields import FIELDS
 
-IBIS_TYPES = {"int": "int64", "double": "float64", "string": "string", "bool": "boolean",
-              "timestamp": "timestamp", "list": "array<string>"}  # fmt: skip
+IBIS_TYPES = {
+    "int": "int64",
+    "double": "float64",
+    "string": "string",
+    "bool": "boolean",
+    "timestamp": "timestamp",
+    "list": "array<string>",
+}
 BASE_TABLE = "policy_base"
 
 
@@ -57,8 +63,9 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
         return _arith(node.op, args[0], args[1])
     if kind == "ternary":
         test, then, other = args
-        return ibis.cases((test.isnull(), ibis.null(IBIS_TYPES[node.type])), (test, then),
-                          else_=other)  # fmt: skip
+        return ibis.cases(
+            (test.isnull(), ibis.null(IBIS_TYPES[node.type])), (test, then), else_=other
+        )
     return _call(node, args)
 
 
@@ -72,14 +79,23 @@ def _literal(value: Any, type_: str) -> ir.Value:
 
 
 def _compare(op: str, left: Any, right: Any) -> ir.Value:
-    return {"<": lambda: left < right, "<=": lambda: left <= right, ">": lambda: left > right,
-            ">=": lambda: left >= right, "==": lambda: left == right,
-            "!=": lambda: left != right}[op]()  # fmt: skip
+    return {
+        "<": lambda: left < right,
+        "<=": lambda: left <= right,
+        ">": lambda: left > right,
+        ">=": lambda: left >= right,
+        "==": lambda: left == right,
+        "!=": lambda: left != right,
+    }[op]()
 
 
 def _arith(op: str, left: Any, right: Any) -> ir.Value:
-    return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-            "/": lambda: left / right}[op]()  # fmt: skip
+    return {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "/": lambda: left / right,
+    }[op]()
 
 
 def _membership(node: Node, item: Any, table: ir.Table, params: dict[str, Any]) -> ir.Value:
@@ -98,8 +114,9 @@ def _call(node: Node, args: list[Any]) -> ir.Value:
         left, right = (a.cast("float64") if node.type == "double" else a for a in args)
         chosen = ibis.least(left, right) if name == "min" else ibis.greatest(left, right)
         # LEAST/GREATEST skip NULLs; CEL's min of a missing value is missing.
-        return ibis.cases((left.isnull() | right.isnull(), ibis.null(IBIS_TYPES[node.type])),
-                          else_=chosen)  # fmt: skip
+        return ibis.cases(
+            (left.isnull() | right.isnull(), ibis.null(IBIS_TYPES[node.type])), else_=chosen
+        )
     if name == "size":
         return args[0].length()
     if name == "startsWith":

@@ -30,8 +30,14 @@ HELD_SOURCE = {
     "rd_ratio": "CASE WHEN revenue IS NULL OR rd_expense IS NULL THEN NULL WHEN revenue = 0 THEN 0.0"
     " ELSE rd_expense / revenue END",
 }
-TYPE_SQL = {"int": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN",
-            "timestamp": "TIMESTAMP", "list": "VARCHAR[]"}  # fmt: skip
+TYPE_SQL = {
+    "int": "BIGINT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+    "list": "VARCHAR[]",
+}
 
 
 def base_select(source: str, as_of: dt.date) -> str:
@@ -149,8 +155,9 @@ def condition_columns_sql(policy: Policy) -> str:
     )
     failed = sum((~check.fill_null(True)).cast("int32") for check in checks)
     unknown = sum(check.isnull().cast("int32") for check in checks)
-    selected = table.select(rid=table.rid, failing=failed_first, failed_count=failed,
-                            unknown_count=unknown)  # fmt: skip
+    selected = table.select(
+        rid=table.rid, failing=failed_first, failed_count=failed, unknown_count=unknown
+    )
     return str(ibis.to_sql(selected, dialect="duckdb"))
 
 
@@ -159,21 +166,29 @@ def decisions_sql(policy: Policy, all_rows: bool, as_of: dt.date) -> str:
     ``valid`` when the policy is not in force on the date)."""
     table = base_table()
     if not policy.valid_on(as_of):
-        selected = table.select(policy_id=ibis.literal(policy.id), uscc=table.uscc,
-                                eligible=ibis.literal(False), amount=ibis.null("float64"),
-                                failed=ibis.literal("valid"))  # fmt: skip
+        selected = table.select(
+            policy_id=ibis.literal(policy.id),
+            uscc=table.uscc,
+            eligible=ibis.literal(False),
+            amount=ibis.null("float64"),
+            failed=ibis.literal("valid"),
+        )
         return str(ibis.to_sql(selected if all_rows else selected.limit(0), dialect="duckdb"))
     checks = [compile_node(c.node, table, policy.parameters) for c in policy.conditions]
     eligible = eligibility(policy, table).fill_null(False)
     failed = ibis.literal(";").join(
-        [ibis.cases((check.fill_null(False), ibis.null("string")), else_=ibis.literal(c.id))
-         for check, c in zip(checks, policy.conditions, strict=True)]
-    )  # fmt: skip
+        [
+            ibis.cases((check.fill_null(False), ibis.null("string")), else_=ibis.literal(c.id))
+            for check, c in zip(checks, policy.conditions, strict=True)
+        ]
+    )
     selected = table.select(
-        policy_id=ibis.literal(policy.id), uscc=table.uscc, eligible=eligible,
+        policy_id=ibis.literal(policy.id),
+        uscc=table.uscc,
+        eligible=eligible,
         amount=ibis.cases((eligible, amount_of(policy, table)), else_=ibis.null("float64")),
         failed=failed,
-    )  # fmt: skip
+    )
     if not all_rows:
         selected = selected.filter(selected.eligible)
     return str(ibis.to_sql(selected, dialect="duckdb"))
@@ -201,8 +216,11 @@ def rerun_changed(
 
     started = time.perf_counter()
     con = population.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {DELTA_TABLE} AS SELECT * FROM {BASE_TABLE} "
-                "WHERE rid IN (SELECT unnest(?))", [changed])  # fmt: skip
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DELTA_TABLE} AS SELECT * FROM {BASE_TABLE} "
+        "WHERE rid IN (SELECT unnest(?))",
+        [changed],
+    )
     sql = compile_set(policies, population.as_of, DELTA_TABLE).pairs_sql
     now = con.execute(sql).to_arrow_table()
     con.register("policy_previous", previous)
@@ -214,5 +232,9 @@ def rerun_changed(
     lost = con.execute(f"{before} EXCEPT SELECT p, rid FROM policy_now ORDER BY p, rid").fetchall()
     con.unregister("policy_previous")
     con.unregister("policy_now")
-    return Delta(now, [(int(a), int(b)) for a, b in gained], [(int(a), int(b)) for a, b in lost],
-                 time.perf_counter() - started)  # fmt: skip
+    return Delta(
+        now,
+        [(int(a), int(b)) for a, b in gained],
+        [(int(a), int(b)) for a, b in lost],
+        time.perf_counter() - started,
+    )

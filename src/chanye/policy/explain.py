@@ -64,8 +64,14 @@ def condition_result(policy: Policy, index: int, record: dict[str, Any]) -> Cond
     names = condition.node.fields()
     missing = [n for n in names if record.get(n) is None]
     outcome = UNKNOWN if value is MISSING else (HOLDS if value is True else FAILS)
-    return ConditionResult(condition.id, condition.text, condition.when,
-                           {n: _plain(record.get(n)) for n in names}, outcome, missing)  # fmt: skip
+    return ConditionResult(
+        condition.id,
+        condition.text,
+        condition.when,
+        {n: _plain(record.get(n)) for n in names},
+        outcome,
+        missing,
+    )
 
 
 def explain(population: Population, policy: Policy, uscc: str) -> Explanation | None:
@@ -83,10 +89,21 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
         arithmetic = f"{substitute(policy.amount_text or '', record, policy.parameters)} = " + (
             "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
         )
-    return Explanation(policy.id, policy.title, uscc, str(record.get("name") or ""),
-                       population.as_of.isoformat(), valid, eligible,
-                       valid and FAILS not in outcomes and UNKNOWN in outcomes, policy.mode_label,
-                       results, amount, arithmetic, record.get("change_id"))  # fmt: skip
+    return Explanation(
+        policy.id,
+        policy.title,
+        uscc,
+        str(record.get("name") or ""),
+        population.as_of.isoformat(),
+        valid,
+        eligible,
+        valid and FAILS not in outcomes and UNKNOWN in outcomes,
+        policy.mode_label,
+        results,
+        amount,
+        arithmetic,
+        record.get("change_id"),
+    )
 
 
 def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str:
@@ -150,8 +167,15 @@ def near_misses(
         record = population.record_by_rid(rid)
         index = [c.id for c in policy.conditions].index(failing)
         condition = policy.conditions[index]
-        misses.append(NearMiss(str(record["uscc"]), str(record["name"] or ""), condition.id,
-                               condition.text, {n: _plain(record.get(n)) for n in condition.node.fields()},
-                               shortfall(condition.node, record, policy.parameters)))  # fmt: skip
+        misses.append(
+            NearMiss(
+                str(record["uscc"]),
+                str(record["name"] or ""),
+                condition.id,
+                condition.text,
+                {n: _plain(record.get(n)) for n in condition.node.fields()},
+                shortfall(condition.node, record, policy.parameters),
+            )
+        )
     misses.sort(key=lambda m: (m.shortfall is None, m.shortfall or 0.0))
     return misses[:limit]

@@ -43,9 +43,22 @@ FIELDS: tuple[EnterpriseField, ...] = (
     EnterpriseField("tax_credit_rating", "string", "纳税信用等级", held=False),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
-REGISTRY_COLUMNS = ("uscc", "name", "district_code", "industry_code", "business_scope",
-                    "founded_on", "registered_capital", "revenue", "employees", "rd_expense",
-                    "tags", "status", "clusters", "change_id")  # fmt: skip
+REGISTRY_COLUMNS = (
+    "uscc",
+    "name",
+    "district_code",
+    "industry_code",
+    "business_scope",
+    "founded_on",
+    "registered_capital",
+    "revenue",
+    "employees",
+    "rd_expense",
+    "tags",
+    "status",
+    "clusters",
+    "change_id",
+)
 
 
 def known_fields_text() -> str:

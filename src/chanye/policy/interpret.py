@@ -66,16 +66,28 @@ def _apply(node: Node, values: list[Any]) -> Any:
         return _compare(op, values[0], values[1])
     if kind == "arith":
         left, right = values
-        return {"+": lambda: left + right, "-": lambda: left - right,
-                "*": lambda: left * right, "/": lambda: left / right}[op]()  # fmt: skip
+        return {
+            "+": lambda: left + right,
+            "-": lambda: left - right,
+            "*": lambda: left * right,
+            "/": lambda: left / right,
+        }[op]()
     if kind == "in":
         return values[0] in values[1]
     return _call(op, values)
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
-    return bool({"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-            "==": left == right, "!=": left != right}[op])  # fmt: skip
+    return bool(
+        {
+            "<": left < right,
+            "<=": left <= right,
+            ">": left > right,
+            ">=": left >= right,
+            "==": left == right,
+            "!=": left != right,
+        }[op]
+    )
 
 
 def _call(name: str, values: list[Any]) -> Any:

@@ -20,8 +20,18 @@ from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.model import Condition, Policy
 
 POLICY_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-TOP_KEYS = {"id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit",
-            "exclusive_group", "cap_group"}  # fmt: skip
+TOP_KEYS = {
+    "id",
+    "title",
+    "issuer",
+    "document",
+    "valid",
+    "parameters",
+    "conditions",
+    "benefit",
+    "exclusive_group",
+    "cap_group",
+}
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
 
@@ -68,20 +78,45 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
     """The policy re-checked with other parameter values (types must stay the same)."""
     for name, value in parameters.items():
         if name not in policy.parameters:
-            raise PolicyFileError([PolicyProblem(policy.source_name, 1, 1,
-                                                 f"未定义的参数 {name} / unknown parameter")])  # fmt: skip
+            raise PolicyFileError(
+                [
+                    PolicyProblem(
+                        policy.source_name, 1, 1, f"未定义的参数 {name} / unknown parameter"
+                    )
+                ]
+            )
         if not _same_kind(policy.parameters[name], value):
-            raise PolicyFileError([PolicyProblem(policy.source_name, 1, 1,
-                                                 f"参数 {name} 须为 {param_type(policy.parameters[name])} "
-                                                 f"/ parameter {name} keeps its type")])  # fmt: skip
+            raise PolicyFileError(
+                [
+                    PolicyProblem(
+                        policy.source_name,
+                        1,
+                        1,
+                        f"参数 {name} 须为 {param_type(policy.parameters[name])} "
+                        f"/ parameter {name} keeps its type",
+                    )
+                ]
+            )
     conditions = [
         Condition(c.id, c.text, c.when, parse(c.when, parameters)) for c in policy.conditions
     ]
     amount = parse(policy.amount_text, parameters) if policy.amount_text else None
-    return Policy(policy.id, policy.title, policy.issuer, policy.valid_from, policy.valid_to,
-                  parameters, conditions, amount, policy.amount_text, policy.document,
-                  policy.exclusive_group, policy.source_name, policy.source_text,
-                  cap_group=policy.cap_group)  # fmt: skip
+    return Policy(
+        policy.id,
+        policy.title,
+        policy.issuer,
+        policy.valid_from,
+        policy.valid_to,
+        parameters,
+        conditions,
+        amount,
+        policy.amount_text,
+        policy.document,
+        policy.exclusive_group,
+        policy.source_name,
+        policy.source_text,
+        cap_group=policy.cap_group,
+    )
 
 
 def _same_kind(old: Any, new: Any) -> bool:
@@ -169,10 +204,22 @@ class _Reader:
         title, issuer = self.text_of(top, "title"), self.text_of(top, "issuer")
         if self.problems or valid is None or title is None or issuer is None:
             return None
-        return Policy(policy_id, title, issuer, valid[0], valid[1], parameters, conditions,
-                      amount, amount_text, self.text_of(top, "document"),
-                      self.text_of(top, "exclusive_group"), self.source, self.text,
-                      cap_group=self.cap_group(top.get("cap_group")))  # fmt: skip
+        return Policy(
+            policy_id,
+            title,
+            issuer,
+            valid[0],
+            valid[1],
+            parameters,
+            conditions,
+            amount,
+            amount_text,
+            self.text_of(top, "document"),
+            self.text_of(top, "exclusive_group"),
+            self.source,
+            self.text,
+            cap_group=self.cap_group(top.get("cap_group")),
+        )
 
     def cap_group(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[str, float] | None:
         """``cap_group: {id: innovation, cap: 10000000.0}``: every policy naming the group pays one
@@ -257,8 +304,10 @@ class _Reader:
                     )
             condition_id = self.value(parts["id"][1]) if "id" in parts else None
             if not isinstance(condition_id, str) or not POLICY_ID.match(condition_id):
-                self.problem(parts["id"][1] if "id" in parts else item,
-                             "条件 id 须为小写字母、数字和 - / condition id must match [a-z0-9-]")  # fmt: skip
+                self.problem(
+                    parts["id"][1] if "id" in parts else item,
+                    "条件 id 须为小写字母、数字和 - / condition id must match [a-z0-9-]",
+                )
                 continue
             if condition_id in seen:
                 self.problem(
@@ -271,8 +320,14 @@ class _Reader:
             node_ = self.cel(parts["when"][1], parameters, must_be="bool")
             text = self.value(parts["text"][1]) if "text" in parts else None
             if node_ is not None:
-                conditions.append(Condition(condition_id, str(text or self.value(parts["when"][1])),
-                                            str(self.value(parts["when"][1])), node_))  # fmt: skip
+                conditions.append(
+                    Condition(
+                        condition_id,
+                        str(text or self.value(parts["when"][1])),
+                        str(self.value(parts["when"][1])),
+                        node_,
+                    )
+                )
         return conditions
 
     def benefit(

@@ -74,8 +74,14 @@ def simulate(
         "count(*) FILTER (WHERE now AND NOT was), count(*) FILTER (WHERE was AND NOT now) FROM sim_joined"
     ).fetchone()
     assert totals is not None
-    result = Simulation(policy.id, changes, Side(int(totals[0]), float(totals[1])),
-                        Side(int(totals[2]), float(totals[3])), int(totals[4]), int(totals[5]))  # fmt: skip
+    result = Simulation(
+        policy.id,
+        changes,
+        Side(int(totals[0]), float(totals[1])),
+        Side(int(totals[2]), float(totals[3])),
+        int(totals[4]),
+        int(totals[5]),
+    )
     result.by_district = _grouped(population, "district_code")
     result.by_cluster = [
         row
@@ -100,8 +106,16 @@ def _grouped(population: Population, by: str) -> list[dict[str, Any]]:
             FROM (SELECT {key} AS k, j.* FROM sim_joined j JOIN {BASE_TABLE} e USING (rid))
             GROUP BY k ORDER BY k"""
     ).fetchall()
-    return [{"key": r[0], "before_eligible": int(r[1]), "before_amount": float(r[2] or 0),
-             "after_eligible": int(r[3]), "after_amount": float(r[4] or 0)} for r in rows]  # fmt: skip
+    return [
+        {
+            "key": r[0],
+            "before_eligible": int(r[1]),
+            "before_amount": float(r[2] or 0),
+            "after_eligible": int(r[3]),
+            "after_amount": float(r[4] or 0),
+        }
+        for r in rows
+    ]
 
 
 def _sample(population: Population, where: str, amount: str, limit: int) -> list[dict[str, Any]]:

@@ -40,8 +40,12 @@ from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, u
 DRAFT, PUBLISHED, EXPIRED = "draft", "published", "expired"
 PUSHED, CONFIRMED, DECLINED, WITHDRAWN = "pushed", "confirmed", "declined", "withdrawn"
 VERSION_LABELS = {DRAFT: "草稿", PUBLISHED: "已发布", EXPIRED: "已失效"}
-PUSH_LABELS = {PUSHED: "待确认", CONFIRMED: "已确认享受", DECLINED: "已放弃",
-               WITHDRAWN: "已撤回（不再符合条件）"}  # fmt: skip
+PUSH_LABELS = {
+    PUSHED: "待确认",
+    CONFIRMED: "已确认享受",
+    DECLINED: "已放弃",
+    WITHDRAWN: "已撤回（不再符合条件）",
+}
 # Words the web pages use after /policies/: a policy may not take one as its id.
 RESERVED_IDS = frozenset({"manage", "drafts", "versions"})
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
@@ -78,28 +82,56 @@ def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> Po
     policy = load_policy_text(text, source_name)
     if policy.id in RESERVED_IDS:
         line = next((n for n, s in enumerate(text.splitlines(), 1) if s.startswith("id:")), 1)
-        raise PolicyFileError([PolicyProblem(source_name, line, 5,
-                                             f"id 不能用 {policy.id}（网页地址保留字）/ reserved id")])  # fmt: skip
+        raise PolicyFileError(
+            [
+                PolicyProblem(
+                    source_name, line, 5, f"id 不能用 {policy.id}（网页地址保留字）/ reserved id"
+                )
+            ]
+        )
     digest = hashlib.sha256(text.encode()).hexdigest()
     same = session.scalar(
-        select(PolicyVersion).where(PolicyVersion.policy_id == policy.id,
-                                    PolicyVersion.sha256 == digest, PolicyVersion.status != EXPIRED)
-    )  # fmt: skip
+        select(PolicyVersion).where(
+            PolicyVersion.policy_id == policy.id,
+            PolicyVersion.sha256 == digest,
+            PolicyVersion.status != EXPIRED,
+        )
+    )
     if same is not None:
-        raise WorkflowRefusedError(f"与 {policy.id} 第 {same.version} 版内容相同，无需重复上传",
-                                   f"identical to version {same.version}")  # fmt: skip
+        raise WorkflowRefusedError(
+            f"与 {policy.id} 第 {same.version} 版内容相同，无需重复上传",
+            f"identical to version {same.version}",
+        )
     latest = session.scalar(
         select(func.max(PolicyVersion.version)).where(PolicyVersion.policy_id == policy.id)
     )
-    row = PolicyVersion(policy_id=policy.id, version=(latest or 0) + 1, status=DRAFT,
-                        title=policy.title[:200], issuer=policy.issuer[:200],
-                        source_name=source_name[-500:], source_text=text, sha256=digest,
-                        created_by=actor.name, created_at=utcnow())  # fmt: skip
+    row = PolicyVersion(
+        policy_id=policy.id,
+        version=(latest or 0) + 1,
+        status=DRAFT,
+        title=policy.title[:200],
+        issuer=policy.issuer[:200],
+        source_name=source_name[-500:],
+        source_text=text,
+        sha256=digest,
+        created_by=actor.name,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
-    record(session, actor, "policy.draft", "policy_version", str(row.id),
-           after={"policy_id": row.policy_id, "version": row.version, "sha256": digest,
-                  "source_name": row.source_name})  # fmt: skip
+    record(
+        session,
+        actor,
+        "policy.draft",
+        "policy_version",
+        str(row.id),
+        after={
+            "policy_id": row.policy_id,
+            "version": row.version,
+            "sha256": digest,
+            "source_name": row.source_name,
+        },
+    )
     return row
 
 
@@ -253,9 +285,10 @@ def undecided_count(session: Session, version: PolicyVersion) -> tuple[int, int]
 def _withdraw_undecided(session: Session, version: PolicyVersion, now: dt.datetime) -> int:
     """An expired version's undecided pushes are withdrawn: the new version pushes afresh."""
     pushes = session.scalars(
-        select(PolicyPush).where(PolicyPush.policy_version_id == version.id,
-                                 PolicyPush.status == PUSHED)
-    ).all()  # fmt: skip
+        select(PolicyPush).where(
+            PolicyPush.policy_version_id == version.id, PolicyPush.status == PUSHED
+        )
+    ).all()
     for push in pushes:
         push.status, push.updated_at = WITHDRAWN, now
     return len(pushes)
@@ -293,8 +326,12 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
     for rid, uscc, change_id, amount, needs in rows:
         amount = None if amount is None else float(amount)
         needs_data = bool(needs) or (has_amount and amount is None)
-        found[str(uscc)] = Decision(int(rid), None if needs_data else amount, needs_data,
-                                    None if change_id is None else int(change_id))  # fmt: skip
+        found[str(uscc)] = Decision(
+            int(rid),
+            None if needs_data else amount,
+            needs_data,
+            None if change_id is None else int(change_id),
+        )
     return found
 
 
@@ -331,8 +368,9 @@ def explanations(
     for uscc in usccs:
         explained = explain(prefetched, policy, uscc)
         if explained is not None:
-            found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False,
-                                     default=str)  # fmt: skip
+            found[uscc] = json.dumps(
+                {**explained.to_dict(), **extra}, ensure_ascii=False, default=str
+            )
     return found
 
 
@@ -345,16 +383,32 @@ def run_matching(
     policy = policy_of(version)
     previous = last_run(session, version.id)
     change = change_in_force(session)
-    run = PolicyRun(policy_version_id=version.id, registry_change_id=change.id if change else None,
-                    as_of=population.as_of, started_at=utcnow(), actor=actor.name, eligible=0,
-                    needs_data=0, total_amount=0.0, gained=0, lost=0)  # fmt: skip
+    run = PolicyRun(
+        policy_version_id=version.id,
+        registry_change_id=change.id if change else None,
+        as_of=population.as_of,
+        started_at=utcnow(),
+        actor=actor.name,
+        eligible=0,
+        needs_data=0,
+        total_amount=0.0,
+        gained=0,
+        lost=0,
+    )
     session.add(run)
     session.flush()
     found = decisions(population, policy)
-    existing = {p.uscc: p for p in session.scalars(
-        select(PolicyPush).where(PolicyPush.policy_version_id == version.id))}  # fmt: skip
-    was_eligible = {u for u, p in existing.items()
-                    if previous is not None and p.last_run_id == previous.id and not p.needs_data}  # fmt: skip
+    existing = {
+        p.uscc: p
+        for p in session.scalars(
+            select(PolicyPush).where(PolicyPush.policy_version_id == version.id)
+        )
+    }
+    was_eligible = {
+        u
+        for u, p in existing.items()
+        if previous is not None and p.last_run_id == previous.id and not p.needs_data
+    }
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     for uscc, text in explanations(population, policy, changes.to_explain, extra).items():
@@ -364,15 +418,31 @@ def run_matching(
     run.total_amount = float(sum(d.amount or 0.0 for d in found.values() if not d.needs_data))
     gained, lost = sorted(eligible_now - was_eligible), sorted(was_eligible - eligible_now)
     run.gained, run.lost, run.finished_at = len(gained), len(lost), utcnow()
-    record(session, actor, "policy.run", "policy_version", str(version.id),
-           after={"run_id": run.id, "policy_id": version.policy_id, "version": version.version,
-                  "as_of": run.as_of.isoformat(), "registry_change_id": run.registry_change_id,
-                  "eligible": run.eligible, "needs_data": run.needs_data,
-                  "total_amount": run.total_amount, "gained": run.gained, "lost": run.lost,
-                  "created": len(changes.created), "revived": len(changes.revived),
-                  "withdrawn": len(changes.withdrawn), "gained_usccs": gained[:AUDIT_SAMPLE],
-                  "lost_usccs": lost[:AUDIT_SAMPLE],
-                  "withdrawn_usccs": sorted(changes.withdrawn)[:AUDIT_SAMPLE]})  # fmt: skip
+    record(
+        session,
+        actor,
+        "policy.run",
+        "policy_version",
+        str(version.id),
+        after={
+            "run_id": run.id,
+            "policy_id": version.policy_id,
+            "version": version.version,
+            "as_of": run.as_of.isoformat(),
+            "registry_change_id": run.registry_change_id,
+            "eligible": run.eligible,
+            "needs_data": run.needs_data,
+            "total_amount": run.total_amount,
+            "gained": run.gained,
+            "lost": run.lost,
+            "created": len(changes.created),
+            "revived": len(changes.revived),
+            "withdrawn": len(changes.withdrawn),
+            "gained_usccs": gained[:AUDIT_SAMPLE],
+            "lost_usccs": lost[:AUDIT_SAMPLE],
+            "withdrawn_usccs": sorted(changes.withdrawn)[:AUDIT_SAMPLE],
+        },
+    )
     session.flush()
     return run
 
@@ -386,19 +456,33 @@ class _Changes:
     to_explain: list[str] = field(default_factory=list)  # evidence to (re)write
 
 
-def _reconcile(session: Session, version: PolicyVersion, run: PolicyRun,
-               found: dict[str, Decision], existing: dict[str, PolicyPush]) -> _Changes:  # fmt: skip
+def _reconcile(
+    session: Session,
+    version: PolicyVersion,
+    run: PolicyRun,
+    found: dict[str, Decision],
+    existing: dict[str, PolicyPush],
+) -> _Changes:
     """Pushes for this run's decisions: one per enterprise, decisions of people left alone."""
     now = run.started_at
     changes = _Changes(dict(existing))
     for uscc, decision in found.items():
         push = existing.get(uscc)
         if push is None:
-            push = PolicyPush(policy_version_id=version.id, policy_id=version.policy_id, uscc=uscc,
-                              amount=decision.amount, status=PUSHED, needs_data=decision.needs_data,
-                              explanation="{}", source_change_id=decision.change_id,
-                              first_run_id=run.id, last_run_id=run.id, created_at=now,
-                              updated_at=now)  # fmt: skip
+            push = PolicyPush(
+                policy_version_id=version.id,
+                policy_id=version.policy_id,
+                uscc=uscc,
+                amount=decision.amount,
+                status=PUSHED,
+                needs_data=decision.needs_data,
+                explanation="{}",
+                source_change_id=decision.change_id,
+                first_run_id=run.id,
+                last_run_id=run.id,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(push)
             changes.pushes[uscc] = push
             changes.created.append(uscc)
@@ -434,9 +518,11 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
 
 def last_run(session: Session, version_id: int) -> PolicyRun | None:
     return session.scalar(
-        select(PolicyRun).where(PolicyRun.policy_version_id == version_id)
-        .order_by(PolicyRun.id.desc()).limit(1)
-    )  # fmt: skip
+        select(PolicyRun)
+        .where(PolicyRun.policy_version_id == version_id)
+        .order_by(PolicyRun.id.desc())
+        .limit(1)
+    )
 
 
 def latest_runs(session: Session, version_ids: list[int]) -> dict[int, PolicyRun]:
@@ -456,23 +542,31 @@ def latest_runs(session: Session, version_ids: list[int]) -> dict[int, PolicyRun
 
 
 def published_versions(session: Session) -> list[PolicyVersion]:
-    return list(session.scalars(
-        select(PolicyVersion).where(PolicyVersion.status == PUBLISHED)
-        .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.status == PUBLISHED)
+            .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
+        )
+    )
 
 
 def all_versions(session: Session) -> list[PolicyVersion]:
-    return list(session.scalars(
-        select(PolicyVersion).order_by(PolicyVersion.policy_id, PolicyVersion.version.desc())
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(PolicyVersion).order_by(PolicyVersion.policy_id, PolicyVersion.version.desc())
+        )
+    )
 
 
 def versions_of(session: Session, policy_id: str) -> list[PolicyVersion]:
-    return list(session.scalars(
-        select(PolicyVersion).where(PolicyVersion.policy_id == policy_id)
-        .order_by(PolicyVersion.version.desc())
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.policy_id == policy_id)
+            .order_by(PolicyVersion.version.desc())
+        )
+    )
 
 
 def current_version(versions: list[PolicyVersion], drafts_too: bool) -> PolicyVersion | None:
@@ -548,22 +642,37 @@ def notify_new_pushes(
         .join(reach, reach.c.uscc == PolicyPush.uscc)
         .join(Account, Account.id == reach.c.account_id)
         .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
-        .where(PolicyPush.first_run_id == run.id, PolicyPush.status == PUSHED,
-               Account.email_confirmed.is_(True))
-    ).all()  # fmt: skip
+        .where(
+            PolicyPush.first_run_id == run.id,
+            PolicyPush.status == PUSHED,
+            Account.email_confirmed.is_(True),
+        )
+    ).all()
     sent, failed = 0, 0
     for push, account, version in rows:
-        text = emails.policy_pushed(account.display_name, version.title, version.issuer,
-                                    push.amount, reasons(explanation_of(push)),
-                                    f"{site_url}/my/policies#push-{push.id}")  # fmt: skip
+        text = emails.policy_pushed(
+            account.display_name,
+            version.title,
+            version.issuer,
+            push.amount,
+            reasons(explanation_of(push)),
+            f"{site_url}/my/policies#push-{push.id}",
+        )
         try:
             send_mail(mail, account.email, text.subject, text.body)
             sent += 1
         except (OSError, smtplib.SMTPException):
             failed += 1
     if rows:
-        record(session, actor, "policy.notify", "policy_run", str(run.id),
-               after={"sent": sent, "failed": failed}, result="success" if not failed else "failure")  # fmt: skip
+        record(
+            session,
+            actor,
+            "policy.notify",
+            "policy_run",
+            str(run.id),
+            after={"sent": sent, "failed": failed},
+            result="success" if not failed else "failure",
+        )
     notify_office_of_unreachable(session, run, mail, site_url, actor)
     return sent
 
@@ -683,9 +792,19 @@ def check_own_push(
     """Only the enterprise's own push: another's is refused (audited) as if it did not exist."""
     own = binding.verified_uscc(session, account)
     if own != push.uscc:
-        record(session, actor, action, "policy_push", str(push.id),
-               after={"uscc": push.uscc, "account_uscc": account.enterprise_uscc,
-                      "verified_uscc": own}, result="refused")  # fmt: skip
+        record(
+            session,
+            actor,
+            action,
+            "policy_push",
+            str(push.id),
+            after={
+                "uscc": push.uscc,
+                "account_uscc": account.enterprise_uscc,
+                "verified_uscc": own,
+            },
+            result="refused",
+        )
         raise NotYourPushError()
 
 
@@ -696,20 +815,35 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
     if version is None or version.status != PUBLISHED:
         raise WorkflowRefusedError("该政策版本已失效，不能再确认或放弃", "the version has expired")
     if push.status != PUSHED:
-        raise WorkflowRefusedError(f"这条推送{PUSH_LABELS[push.status]}，不能再更改",
-                                   "this push is no longer open")  # fmt: skip
+        raise WorkflowRefusedError(
+            f"这条推送{PUSH_LABELS[push.status]}，不能再更改", "this push is no longer open"
+        )
     if to == CONFIRMED and push.needs_data:
-        raise WorkflowRefusedError("尚缺部分数据，补充后经重新匹配符合条件方可确认享受",
-                                   "data is missing: it cannot be confirmed yet")  # fmt: skip
+        raise WorkflowRefusedError(
+            "尚缺部分数据，补充后经重新匹配符合条件方可确认享受",
+            "data is missing: it cannot be confirmed yet",
+        )
     before = {"status": PUSHED, "amount": push.amount}
     if to == CONFIRMED:
         _check_no_double_benefit(session, push, version)
         push.amount = _within_cap(session, push, version)
     now = utcnow()
     push.status, push.decided_at, push.decided_by, push.updated_at = to, now, actor.name, now
-    record(session, actor, action, "policy_push", str(push.id), before=before,
-           after={"status": to, "uscc": push.uscc, "policy_id": push.policy_id,
-                  "version_id": push.policy_version_id, "amount": push.amount})  # fmt: skip
+    record(
+        session,
+        actor,
+        action,
+        "policy_push",
+        str(push.id),
+        before=before,
+        after={
+            "status": to,
+            "uscc": push.uscc,
+            "policy_id": push.policy_id,
+            "version_id": push.policy_version_id,
+            "amount": push.amount,
+        },
+    )
 
 
 def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> float | None:
@@ -722,9 +856,10 @@ def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> f
     confirmed = sum(
         other.amount or 0.0
         for other, other_version in pushes_for(session, push.uscc)
-        if other.status == CONFIRMED and other.id != push.id
+        if other.status == CONFIRMED
+        and other.id != push.id
         and (policy_of(other_version).cap_group or ("", 0.0))[0] == group
-    )  # fmt: skip
+    )
     return max(0.0, min(push.amount, cap - confirmed))
 
 
@@ -734,8 +869,11 @@ def _check_no_double_benefit(session: Session, push: PolicyPush, version: Policy
     if group is None:
         return
     for other, other_version in pushes_for(session, push.uscc):
-        if (other.status == CONFIRMED and other.policy_id != push.policy_id
-                and policy_of(other_version).exclusive_group == group):  # fmt: skip
+        if (
+            other.status == CONFIRMED
+            and other.policy_id != push.policy_id
+            and policy_of(other_version).exclusive_group == group
+        ):
             raise WorkflowRefusedError(
                 f"已确认享受同类政策“{other_version.title}”，按规定不重复享受",
                 f"no double benefit: {other.policy_id} is already confirmed",
@@ -747,9 +885,15 @@ def exclusive_rivals(pushes: list[tuple[PolicyPush, PolicyVersion]]) -> dict[int
     exclusive group (of which it may enjoy only one)."""
     groups = {push.id: policy_of(version).exclusive_group for push, version in pushes}
     live = [(p, v) for p, v in pushes if p.status in (PUSHED, CONFIRMED)]
-    return {push.id: [v.title for p, v in live if p.policy_id != push.policy_id
-                      and groups[p.id] == groups[push.id]]
-            for push, _version in pushes if groups[push.id] is not None}  # fmt: skip
+    return {
+        push.id: [
+            v.title
+            for p, v in live
+            if p.policy_id != push.policy_id and groups[p.id] == groups[push.id]
+        ]
+        for push, _version in pushes
+        if groups[push.id] is not None
+    }
 
 
 # --- the policy office pays ----------------------------------------------------------------
@@ -775,12 +919,21 @@ STATUS_ORDER = {CONFIRMED: 0, PUSHED: 1, DECLINED: 2, WITHDRAWN: 3}
 def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
     """A version's pushes (withdrawn ones left out): confirmed first, largest amount first."""
     pushes = session.scalars(
-        select(PolicyPush).where(PolicyPush.policy_version_id == version_id,
-                                 PolicyPush.status != WITHDRAWN)
-    ).all()  # fmt: skip
-    rows = [DisbursementRow(p.uscc, str(explanation_of(p).get("name") or ""), p.amount, p.status,
-                            aware(p.decided_at) if p.decided_at else None, p.needs_data)
-            for p in pushes]  # fmt: skip
+        select(PolicyPush).where(
+            PolicyPush.policy_version_id == version_id, PolicyPush.status != WITHDRAWN
+        )
+    ).all()
+    rows = [
+        DisbursementRow(
+            p.uscc,
+            str(explanation_of(p).get("name") or ""),
+            p.amount,
+            p.status,
+            aware(p.decided_at) if p.decided_at else None,
+            p.needs_data,
+        )
+        for p in pushes
+    ]
     rows.sort(key=lambda r: (STATUS_ORDER[r.status], -(r.amount or 0.0), r.uscc))
     return rows
 
@@ -807,8 +960,10 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
     rows = disbursement(session, version.id)
     workbook = Workbook(write_only=True)
     title = f"{version.title}（{version.policy_id} 第 {version.version} 版）"
-    for sheet_name, chosen in (("拨付清单", [r for r in rows if r.status == CONFIRMED]),
-                               ("推送明细", rows)):  # fmt: skip
+    for sheet_name, chosen in (
+        ("拨付清单", [r for r in rows if r.status == CONFIRMED]),
+        ("推送明细", rows),
+    ):
         sheet = workbook.create_sheet(sheet_name)
         sheet.append([formula_safe(f"{title} {sheet_name}")])
         sheet.append(list(XLSX_HEADERS))
@@ -818,8 +973,16 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
                 if row.decided_at
                 else ""
             )
-            sheet.append([number, formula_safe(row.uscc), formula_safe(row.name), row.amount,
-                          row.status_label, decided])  # fmt: skip
+            sheet.append(
+                [
+                    number,
+                    formula_safe(row.uscc),
+                    formula_safe(row.name),
+                    row.amount,
+                    row.status_label,
+                    decided,
+                ]
+            )
         if sheet_name == "拨付清单":
             sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
     buffer = io.BytesIO()

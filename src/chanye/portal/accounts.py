@@ -66,8 +66,13 @@ def registration_problems(
 ) -> list[Problem]:
     problems: list[Problem] = []
     if not USERNAME.match(reg.username):
-        problems.append(Problem("username", "账号须以字母开头，3–32 位字母、数字或 _ . -",
-                                "3-32 letters, digits or _ . -, starting with a letter"))  # fmt: skip
+        problems.append(
+            Problem(
+                "username",
+                "账号须以字母开头，3–32 位字母、数字或 _ . -",
+                "3-32 letters, digits or _ . -, starting with a letter",
+            )
+        )
     if not EMAIL.match(reg.email):
         problems.append(Problem("email", "电子邮箱格式不正确", "not a valid e-mail address"))
     if reg.mobile and not MOBILE.match(reg.mobile):
@@ -83,8 +88,13 @@ def registration_problems(
     if reg.kind == "enterprise" and not (reg.contact_name or "").strip():
         problems.append(Problem("contact_name", "请填写联系人", "a contact person is required"))
     if reg.kind == "enterprise" and not stdnum_uscc.is_valid(reg.enterprise_uscc or ""):
-        problems.append(Problem("enterprise_uscc", "统一社会信用代码无效（请核对校验位）",
-                                "not a valid unified social credit code"))  # fmt: skip
+        problems.append(
+            Problem(
+                "enterprise_uscc",
+                "统一社会信用代码无效（请核对校验位）",
+                "not a valid unified social credit code",
+            )
+        )
     problems += [
         Problem("password", p.zh, p.en) for p in check_password(reg.password, reg.username, profile)
     ]
@@ -107,17 +117,29 @@ def register(
     if problems:
         raise AccountRefusedError(problems)
     account = Account(
-        username=reg.username, email=reg.email.lower(), mobile=reg.mobile or None,
-        display_name=reg.display_name.strip(), kind=reg.kind,
-        contact_name=(reg.contact_name or "").strip() or None, role=ROLE_FOR_KIND[reg.kind],
+        username=reg.username,
+        email=reg.email.lower(),
+        mobile=reg.mobile or None,
+        display_name=reg.display_name.strip(),
+        kind=reg.kind,
+        contact_name=(reg.contact_name or "").strip() or None,
+        role=ROLE_FOR_KIND[reg.kind],
         enterprise_uscc=stdnum_uscc.compact(reg.enterprise_uscc) if reg.enterprise_uscc else None,
-        password_hash=hash_password(reg.password), must_change_password=False,
-        email_confirmed=False, status="active",
-    )  # fmt: skip
+        password_hash=hash_password(reg.password),
+        must_change_password=False,
+        email_confirmed=False,
+        status="active",
+    )
     session.add(account)
     session.flush()
-    record(session, Actor(reg.username, account.role, client_addr), "account.register", "account",
-           str(account.id), after={"username": reg.username, "kind": reg.kind})  # fmt: skip
+    record(
+        session,
+        Actor(reg.username, account.role, client_addr),
+        "account.register",
+        "account",
+        str(account.id),
+        after={"username": reg.username, "kind": reg.kind},
+    )
     return account
 
 
@@ -186,24 +208,42 @@ def check_lock(
     """
     locks = [
         _locked_until(session, _attempts_of(account, name), profile, now, reset_by_success=True),
-        _locked_until(session, LoginAttempt.client_addr == client_addr, profile, now,
-                      reset_by_success=False),
-    ]  # fmt: skip
+        _locked_until(
+            session, LoginAttempt.client_addr == client_addr, profile, now, reset_by_success=False
+        ),
+    ]
     until = max((lock for lock in locks if lock), default=None)
     if until is None:
         return None
     local = until.astimezone(BEIJING).strftime("%H:%M")
-    record(session, Actor(name or "-", "anonymous", client_addr), "login.locked", "account", name,
-           result="refused")  # fmt: skip
-    return LoginResult(False, zh=f"登录失败次数过多，已暂时锁定，请于 {local}（北京时间）后重试",
-                       en=f"too many failed logins: try again after {until:%H:%M} UTC", retry_at=until)  # fmt: skip
+    record(
+        session,
+        Actor(name or "-", "anonymous", client_addr),
+        "login.locked",
+        "account",
+        name,
+        result="refused",
+    )
+    return LoginResult(
+        False,
+        zh=f"登录失败次数过多，已暂时锁定，请于 {local}（北京时间）后重试",
+        en=f"too many failed logins: try again after {until:%H:%M} UTC",
+        retry_at=until,
+    )
 
 
 def _attempt(
     session: Session, account: Account, client_addr: str, now: dt.datetime, *, succeeded: bool
 ) -> None:
-    session.add(LoginAttempt(at=now, account_name=account.username.lower(), account_id=account.id,
-                             client_addr=client_addr, succeeded=succeeded))  # fmt: skip
+    session.add(
+        LoginAttempt(
+            at=now,
+            account_name=account.username.lower(),
+            account_id=account.id,
+            client_addr=client_addr,
+            succeeded=succeeded,
+        )
+    )
 
 
 def check_second_factor(
@@ -267,13 +307,20 @@ def enrol_second_factor(
         _check_proof(session, account, proof or ("", ""), client_addr, profile, now)
     step = totp.matching_step(secret, code, now=now)
     if step is None:
-        raise AccountRefusedError([Problem("code", "动态口令不正确，请核对手机时间后重试",
-                                           "wrong one-time code")])  # fmt: skip
+        raise AccountRefusedError(
+            [Problem("code", "动态口令不正确，请核对手机时间后重试", "wrong one-time code")]
+        )
     account.totp_secret = secret
     account.totp_last_step = step
-    record(session, Actor(account.username, account.role, client_addr), "account.enable_totp",
-           "account", str(account.id), before={"two_factor": replacing},
-           after={"two_factor": True, "replaced": replacing})  # fmt: skip
+    record(
+        session,
+        Actor(account.username, account.role, client_addr),
+        "account.enable_totp",
+        "account",
+        str(account.id),
+        before={"two_factor": replacing},
+        after={"two_factor": True, "replaced": replacing},
+    )
 
 
 def _check_proof(
@@ -292,12 +339,23 @@ def _check_proof(
     if not verify_password(account.password_hash, password):
         problems.append(Problem("current_password", "当前密码不正确", "wrong current password"))
     elif totp.matching_step(account.totp_secret or "", code, account.totp_last_step, now) is None:
-        problems.append(Problem("current_code", "当前身份验证器的动态口令不正确",
-                                "wrong code of the enrolled authenticator"))  # fmt: skip
+        problems.append(
+            Problem(
+                "current_code",
+                "当前身份验证器的动态口令不正确",
+                "wrong code of the enrolled authenticator",
+            )
+        )
     if problems:
         _attempt(session, account, client_addr, now, succeeded=False)
-        record(session, Actor(account.username, account.role, client_addr),
-               "account.enable_totp", "account", str(account.id), result="failure")  # fmt: skip
+        record(
+            session,
+            Actor(account.username, account.role, client_addr),
+            "account.enable_totp",
+            "account",
+            str(account.id),
+            result="failure",
+        )
         raise AccountRefusedError(problems)
 
 
@@ -324,27 +382,47 @@ def authenticate(
     valid = verify_password(account.password_hash if account else _DUMMY_HASH, password)
     succeeded = bool(account and valid and account.status == "active")
     if not succeeded or account is None:
-        session.add(LoginAttempt(at=now, account_name=name, client_addr=client_addr,
-                                 account_id=account.id if account else None, succeeded=False))  # fmt: skip
+        session.add(
+            LoginAttempt(
+                at=now,
+                account_name=name,
+                client_addr=client_addr,
+                account_id=account.id if account else None,
+                succeeded=False,
+            )
+        )
         record(session, actor, "login.failure", "account", name, result="failure")
         return LoginResult(False, zh="账号或密码错误", en="wrong account or password")
     if account.totp_secret is None:
         _attempt(session, account, client_addr, now, succeeded=True)
     if not account.email_confirmed:
         record(session, actor, "login.unconfirmed", "account", str(account.id), result="refused")
-        return LoginResult(False, account=account, unconfirmed=True,
-                           zh="邮箱尚未确认：请点击注册确认邮件中的链接后再登录",
-                           en="confirm your e-mail address first (see the mail we sent)")  # fmt: skip
+        return LoginResult(
+            False,
+            account=account,
+            unconfirmed=True,
+            zh="邮箱尚未确认：请点击注册确认邮件中的链接后再登录",
+            en="confirm your e-mail address first (see the mail we sent)",
+        )
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    record(session, Actor(account.username, account.role, client_addr), "login.success", "account",
-           str(account.id))  # fmt: skip
+    record(
+        session,
+        Actor(account.username, account.role, client_addr),
+        "login.success",
+        "account",
+        str(account.id),
+    )
     age = now - aware(account.password_changed_at)
     expired = profile.password_max_age_days > 0 and age > dt.timedelta(
         days=profile.password_max_age_days
     )
-    return LoginResult(True, account=account, password_expired=expired,
-                       must_change_password=account.must_change_password or expired)  # fmt: skip
+    return LoginResult(
+        True,
+        account=account,
+        password_expired=expired,
+        must_change_password=account.must_change_password or expired,
+    )
 
 
 def find_account(session: Session, identifier: str) -> Account | None:
@@ -354,19 +432,28 @@ def find_account(session: Session, identifier: str) -> Account | None:
         return None
     return session.scalar(
         select(Account).where(
-            or_(func.lower(Account.username) == name, func.lower(Account.email) == name,
-                Account.mobile == name)
+            or_(
+                func.lower(Account.username) == name,
+                func.lower(Account.email) == name,
+                Account.mobile == name,
+            )
         )
-    )  # fmt: skip
+    )
 
 
 def confirm_email(session: Session, account: Account, client_addr: str | None = None) -> None:
     if account.email_confirmed:
         return
     account.email_confirmed = True
-    record(session, Actor(account.username, account.role, client_addr), "account.confirm_email",
-           "account", str(account.id), before={"email_confirmed": False},
-           after={"email_confirmed": True})  # fmt: skip
+    record(
+        session,
+        Actor(account.username, account.role, client_addr),
+        "account.confirm_email",
+        "account",
+        str(account.id),
+        before={"email_confirmed": False},
+        after={"email_confirmed": True},
+    )
 
 
 def set_password(
@@ -383,15 +470,19 @@ def set_password(
         for p in check_password(new_password, account.username, profile)
     ]
     if verify_password(account.password_hash, new_password):
-        problems.append(Problem("new_password", "新密码不能与当前密码相同",
-                                "the new password must differ from the current one"))  # fmt: skip
+        problems.append(
+            Problem(
+                "new_password",
+                "新密码不能与当前密码相同",
+                "the new password must differ from the current one",
+            )
+        )
     if problems:
         raise AccountRefusedError(problems)
     account.password_hash = hash_password(new_password)
     account.password_changed_at = utcnow()
     account.must_change_password = False
-    record(session, actor, action, "account", str(account.id),
-           after={"password_changed": True})  # fmt: skip
+    record(session, actor, action, "account", str(account.id), after={"password_changed": True})
 
 
 def change_password(
@@ -404,13 +495,25 @@ def change_password(
 ) -> None:
     """The account holder changes the password, proving the current one."""
     if not verify_password(account.password_hash, current):
-        record(session, Actor(account.username, account.role, client_addr),
-               "account.change_password", "account", str(account.id), result="failure")  # fmt: skip
+        record(
+            session,
+            Actor(account.username, account.role, client_addr),
+            "account.change_password",
+            "account",
+            str(account.id),
+            result="failure",
+        )
         raise AccountRefusedError(
             [Problem("current_password", "当前密码不正确", "the current password is wrong")]
         )
-    set_password(session, account, new_password, profile,
-                 Actor(account.username, account.role, client_addr), "account.change_password")  # fmt: skip
+    set_password(
+        session,
+        account,
+        new_password,
+        profile,
+        Actor(account.username, account.role, client_addr),
+        "account.change_password",
+    )
 
 
 def temporary_password() -> str:
@@ -431,8 +534,14 @@ def admin_reset_password(session: Session, account: Account, actor: Actor) -> st
     account.password_hash = hash_password(password)
     account.password_changed_at = utcnow()
     account.must_change_password = True
-    record(session, actor, "account.admin_reset_password", "account", str(account.id),
-           after={"must_change_password": True})  # fmt: skip
+    record(
+        session,
+        actor,
+        "account.admin_reset_password",
+        "account",
+        str(account.id),
+        after={"must_change_password": True},
+    )
     return password
 
 
@@ -457,15 +566,29 @@ def create_account(
     chosen = password or temporary_password()
     kind = "staff" if role in STAFF else ("enterprise" if enterprise_uscc else "individual")
     account = Account(
-        username=username, email=email.lower(), mobile=None, display_name=display_name, kind=kind,
-        role=role, enterprise_uscc=enterprise_uscc, password_hash=hash_password(chosen),
-        must_change_password=password is None, email_confirmed=True, status="active",
+        username=username,
+        email=email.lower(),
+        mobile=None,
+        display_name=display_name,
+        kind=kind,
+        role=role,
+        enterprise_uscc=enterprise_uscc,
+        password_hash=hash_password(chosen),
+        must_change_password=password is None,
+        email_confirmed=True,
+        status="active",
         scope_clusters=json.dumps(scope_clusters) if scope_clusters else None,
-    )  # fmt: skip
+    )
     session.add(account)
     session.flush()
-    record(session, actor, "account.create", "account", str(account.id),
-           after={"username": username, "role": role, "scope_clusters": scope_clusters})  # fmt: skip
+    record(
+        session,
+        actor,
+        "account.create",
+        "account",
+        str(account.id),
+        after={"username": username, "role": role, "scope_clusters": scope_clusters},
+    )
     return account, chosen
 
 
@@ -482,8 +605,9 @@ def seal_stored_secrets(session: Session) -> int:
         if account is not None:
             flag_modified(account, "totp_secret")  # written again, so sealed on the way
     if plain:
-        record(session, Actor(), "account.seal_secrets", "account", None,
-               after={"sealed": len(plain)})  # fmt: skip
+        record(
+            session, Actor(), "account.seal_secrets", "account", None, after={"sealed": len(plain)}
+        )
     return len(plain)
 
 

@@ -53,8 +53,9 @@ class AuditFilter:
     def as_params(self) -> dict[str, str]:
         """The filter as query parameters (the same names the web form uses)."""
         values = asdict(self)
-        return {k: (v.isoformat() if isinstance(v, dt.date) else str(v))
-                for k, v in values.items() if v}  # fmt: skip
+        return {
+            k: (v.isoformat() if isinstance(v, dt.date) else str(v)) for k, v in values.items() if v
+        }
 
     @property
     def is_empty(self) -> bool:
@@ -72,8 +73,9 @@ def parse_date(text: str, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"{name}日期格式应为 2025-02-06 / {name}: expected a date like "
-                          f"2025-02-06, got {text!r}") from None  # fmt: skip
+        raise FilterError(
+            f"{name}日期格式应为 2025-02-06 / {name}: expected a date like 2025-02-06, got {text!r}"
+        ) from None
 
 
 def make_filter(*, since: str = "", until: str = "", **texts: str) -> AuditFilter:
@@ -146,8 +148,20 @@ def matching(session: Session, flt: AuditFilter, limit: int | None = None) -> It
 
 # --- export --------------------------------------------------------------------------------
 
-HEADERS = ("编号", "时间(北京时间)", "账号", "角色", "地址", "操作", "对象类型", "对象编号",
-           "变更前", "变更后", "结果", "本行哈希")  # fmt: skip
+HEADERS = (
+    "编号",
+    "时间(北京时间)",
+    "账号",
+    "角色",
+    "地址",
+    "操作",
+    "对象类型",
+    "对象编号",
+    "变更前",
+    "变更后",
+    "结果",
+    "本行哈希",
+)
 
 
 def beijing_text(moment: dt.datetime) -> str:
@@ -166,10 +180,18 @@ def formula_safe(value: str) -> str:
 
 def _cells(entry: AuditEntry) -> list[str]:
     texts = (
-        beijing_text(entry.at), entry.actor, label(entry.role), entry.client_addr or "",
-        entry.action, entry.object_type, entry.object_id or "", entry.before or "",
-        entry.after or "", result_label(entry.result), entry.row_hash,
-    )  # fmt: skip
+        beijing_text(entry.at),
+        entry.actor,
+        label(entry.role),
+        entry.client_addr or "",
+        entry.action,
+        entry.object_type,
+        entry.object_id or "",
+        entry.before or "",
+        entry.after or "",
+        result_label(entry.result),
+        entry.row_hash,
+    )
     return [str(entry.id), *(formula_safe(text) for text in texts)]
 
 
@@ -222,8 +244,10 @@ class Retention:
         oldest = beijing_text(self.oldest_at)
         kept = "自系统安装起完整保留" if self.since_install else f"覆盖最近 {self.covered_days} 天"
         verdict = "符合" if self.ok else "不符合"
-        return (f"共 {self.rows} 条记录，最早一条为 {oldest}（北京时间），{kept}；"
-                f"{verdict}不少于 {RETENTION_DAYS} 天（6 个月）的留存要求。日志不做删除。")  # fmt: skip
+        return (
+            f"共 {self.rows} 条记录，最早一条为 {oldest}（北京时间），{kept}；"
+            f"{verdict}不少于 {RETENTION_DAYS} 天（6 个月）的留存要求。日志不做删除。"
+        )
 
 
 def retention(session: Session, now: dt.datetime | None = None) -> Retention:

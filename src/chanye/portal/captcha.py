@@ -43,8 +43,12 @@ def new_challenge(
 
     now = now or utcnow()
     answer = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-    challenge = CaptchaChallenge(id=secrets.token_urlsafe(24), answer_hash=_digest(answer),
-                                 expires_at=now + LIFETIME, used=False)  # fmt: skip
+    challenge = CaptchaChallenge(
+        id=secrets.token_urlsafe(24),
+        answer_hash=_digest(answer),
+        expires_at=now + LIFETIME,
+        used=False,
+    )
     session.add(challenge)
     if expose_answer:
         session.add(CaptchaTestingAnswer(challenge_id=challenge.id, answer=answer))

@@ -59,9 +59,15 @@ def account_create(
     try:
         with session_scope(_database_url()) as db:
             account, password = create_account(
-                db, username=username, email=email, display_name=name or username, role=role,
-                actor=CLI_ACTOR, enterprise_uscc=uscc, scope_clusters=cluster or None,
-            )  # fmt: skip
+                db,
+                username=username,
+                email=email,
+                display_name=name or username,
+                role=role,
+                actor=CLI_ACTOR,
+                enterprise_uscc=uscc,
+                scope_clusters=cluster or None,
+            )
             if uscc:  # the administrator opens it for the enterprise: the binding is verified
                 verify_by_administrator(db, account, CLI_ACTOR)
     except AccountRefusedError as refused:
@@ -79,9 +85,15 @@ def account_list() -> None:
         accounts = db.scalars(select(Account).order_by(Account.id)).all()
         table = Table("用户名", "名称", "角色", "邮箱", "状态", "双因素", "须改密码")
         for a in accounts:
-            table.add_row(a.username, a.display_name, label(a.role), a.email,
-                          "正常" if a.status == "active" else "停用",
-                          "是" if a.totp_secret else "否", "是" if a.must_change_password else "否")  # fmt: skip
+            table.add_row(
+                a.username,
+                a.display_name,
+                label(a.role),
+                a.email,
+                "正常" if a.status == "active" else "停用",
+                "是" if a.totp_secret else "否",
+                "是" if a.must_change_password else "否",
+            )
     out.print(table)
 
 

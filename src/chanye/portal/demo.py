@@ -51,11 +51,16 @@ def seed_demo_accounts(
     for person in PEOPLE:
         password = temporary_password()
         account, _password = create_account(
-            session, username=person.username, email=f"{person.username}@demo.chanye.localhost",
-            display_name=person.display_name, role=person.role, actor=DEMO_ACTOR,
-            password=password, scope_clusters=list(person.scope) or None,
+            session,
+            username=person.username,
+            email=f"{person.username}@demo.chanye.localhost",
+            display_name=person.display_name,
+            role=person.role,
+            actor=DEMO_ACTOR,
+            password=password,
+            scope_clusters=list(person.scope) or None,
             enterprise_uscc=member_uscc if person.with_enterprise else None,
-        )  # fmt: skip
+        )
         if person.with_enterprise and member_uscc:  # the demo member sees its pushes
             verify_by_administrator(session, account, DEMO_ACTOR)
         if is_staff(person.role):
@@ -70,8 +75,11 @@ def seed_demo_portal(session: Session, member_uscc: str | None, credentials: Pat
     """Accounts, trainings and news for the demo; returns the lines telling how to log in."""
     created = seed_demo_accounts(session, member_uscc)
     if created:
-        lines = [f"{p.username}\t{password}\t{label(p.role)}"
-                 + (f"\t动态口令密钥 / TOTP key: {key}" if key else "") for p, password, key in created]  # fmt: skip
+        lines = [
+            f"{p.username}\t{password}\t{label(p.role)}"
+            + (f"\t动态口令密钥 / TOTP key: {key}" if key else "")
+            for p, password, key in created
+        ]
         credentials.parent.mkdir(parents=True, exist_ok=True)
         credentials.write_text("\n".join(lines) + "\n", encoding="utf-8")
         credentials.chmod(0o600)

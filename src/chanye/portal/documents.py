@@ -97,8 +97,13 @@ def document_problems(uploads: Sequence[Upload], max_mb: int) -> list[Problem]:
     """Every reason to refuse a membership application's uploads (none: all may be stored)."""
     problems = one_of_each(uploads, (LICENCE,))
     if len([u for u in uploads if u.kind == OTHER]) > MAX_OTHER_DOCUMENTS:
-        problems.append(Problem("others", f"其他材料最多 {MAX_OTHER_DOCUMENTS} 个文件",
-                                f"at most {MAX_OTHER_DOCUMENTS} other documents"))  # fmt: skip
+        problems.append(
+            Problem(
+                "others",
+                f"其他材料最多 {MAX_OTHER_DOCUMENTS} 个文件",
+                f"at most {MAX_OTHER_DOCUMENTS} other documents",
+            )
+        )
     for upload in uploads:
         problems += _file_problems(upload, max_mb)
     return problems
@@ -142,11 +147,17 @@ def _file_problems(upload: Upload, max_mb: int) -> list[Problem]:
     if not upload.content:
         return [Problem(field, f"文件“{name}”是空文件", f"{name}: the file is empty")]
     if len(upload.content) > max_mb << 20:
-        return [Problem(field, f"文件“{name}”超过 {max_mb} MB 上限",
-                        f"{name}: larger than {max_mb} MB")]  # fmt: skip
+        return [
+            Problem(field, f"文件“{name}”超过 {max_mb} MB 上限", f"{name}: larger than {max_mb} MB")
+        ]
     if detect_type(upload.content) is None:
-        return [Problem(field, f"文件“{name}”不是 {ACCEPTED} 文件（按文件内容识别，与文件名无关）",
-                        f"{name}: not a PDF, JPEG or PNG file (judged by its content)")]  # fmt: skip
+        return [
+            Problem(
+                field,
+                f"文件“{name}”不是 {ACCEPTED} 文件（按文件内容识别，与文件名无关）",
+                f"{name}: not a PDF, JPEG or PNG file (judged by its content)",
+            )
+        ]
     return []
 
 
@@ -225,8 +236,9 @@ def stored_path(uploads_dir: Path, document: StoredDocument, folder: str = FOLDE
 
 def content_disposition(name: str) -> str:
     """``attachment`` with the original name: UTF-8 for browsers, an ASCII stand-in for others."""
-    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_"
-                       for ch in name)  # fmt: skip
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_" for ch in name
+    )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 

@@ -19,10 +19,34 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
-TAGS = frozenset({
-    "p", "br", "hr", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "del", "s", "a",
-    "blockquote", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "img",
-})  # fmt: skip
+TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "hr",
+        "h2",
+        "h3",
+        "h4",
+        "ul",
+        "ol",
+        "li",
+        "strong",
+        "em",
+        "del",
+        "s",
+        "a",
+        "blockquote",
+        "code",
+        "pre",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "img",
+    }
+)
 ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title"},

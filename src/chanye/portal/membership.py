@@ -84,9 +84,13 @@ class ApplicationForm:
     @classmethod
     def prefilled(cls, account: Account) -> ApplicationForm:
         """A new form with what the account already says about the enterprise."""
-        return cls(company_name=account.display_name, enterprise_uscc=account.enterprise_uscc or "",
-                   contact_name=account.contact_name or "", contact_mobile=account.mobile or "",
-                   contact_email=account.email)  # fmt: skip
+        return cls(
+            company_name=account.display_name,
+            enterprise_uscc=account.enterprise_uscc or "",
+            contact_name=account.contact_name or "",
+            contact_mobile=account.mobile or "",
+            contact_email=account.email,
+        )
 
     @classmethod
     def copied(cls, application: MembershipApplication) -> ApplicationForm:
@@ -111,21 +115,38 @@ def form_problems(
         if required and not value:
             problems.append(Problem(name, f"请填写{zh}", f"{en} is required"))
         elif len(value) > longest:
-            problems.append(Problem(name, f"{zh}不能超过 {longest} 个字",
-                                    f"{en}: at most {longest} characters"))  # fmt: skip
+            problems.append(
+                Problem(name, f"{zh}不能超过 {longest} 个字", f"{en}: at most {longest} characters")
+            )
     problems += _uscc_problems(account, form.enterprise_uscc)
     if form.industry_id and system.industry(form.industry_id) is None:
-        problems.append(Problem("industry_id", "所属产业不在现行产业体系中",
-                                "not an industry of the system in force"))  # fmt: skip
+        problems.append(
+            Problem(
+                "industry_id",
+                "所属产业不在现行产业体系中",
+                "not an industry of the system in force",
+            )
+        )
     if form.district and form.district not in {d.code for d in system.districts}:
-        problems.append(Problem("district", f"所在区不是{system.system.city}的行政区",
-                                "not a district of the city"))  # fmt: skip
+        problems.append(
+            Problem(
+                "district", f"所在区不是{system.system.city}的行政区", "not a district of the city"
+            )
+        )
     if not MOBILE.match(form.contact_mobile):
-        problems.append(Problem("contact_mobile", "联系人手机应为 11 位中国大陆手机号",
-                                "contact mobile: not a mainland mobile number"))  # fmt: skip
+        problems.append(
+            Problem(
+                "contact_mobile",
+                "联系人手机应为 11 位中国大陆手机号",
+                "contact mobile: not a mainland mobile number",
+            )
+        )
     if len(form.contact_email) > 254 or not EMAIL.match(form.contact_email):
-        problems.append(Problem("contact_email", "联系人电子邮箱格式不正确",
-                                "contact e-mail: not a valid address"))  # fmt: skip
+        problems.append(
+            Problem(
+                "contact_email", "联系人电子邮箱格式不正确", "contact e-mail: not a valid address"
+            )
+        )
     return problems
 
 
@@ -138,23 +159,43 @@ def _standing_problems(session: Session, account: Account) -> list[Problem]:
         ]
     current = open_application(session, account.id)
     if current is not None:
-        return [Problem("account", f"您已有一份{STATUS_LABELS[current.status]}的入会申请"
-                        f"（第 {current.id} 号），请等待审核结果",
-                        f"application no. {current.id} is still open")]  # fmt: skip
+        return [
+            Problem(
+                "account",
+                f"您已有一份{STATUS_LABELS[current.status]}的入会申请"
+                f"（第 {current.id} 号），请等待审核结果",
+                f"application no. {current.id} is still open",
+            )
+        ]
     return []
 
 
 def _uscc_problems(account: Account, code: str) -> list[Problem]:
     if not code:
-        return [Problem("enterprise_uscc", "请填写统一社会信用代码",
-                        "the unified social credit code is required")]  # fmt: skip
+        return [
+            Problem(
+                "enterprise_uscc",
+                "请填写统一社会信用代码",
+                "the unified social credit code is required",
+            )
+        ]
     if not stdnum_uscc.is_valid(code):
-        return [Problem("enterprise_uscc", "统一社会信用代码无效（请核对校验位）",
-                        "not a valid unified social credit code")]  # fmt: skip
+        return [
+            Problem(
+                "enterprise_uscc",
+                "统一社会信用代码无效（请核对校验位）",
+                "not a valid unified social credit code",
+            )
+        ]
     own = stdnum_uscc.compact(account.enterprise_uscc) if account.enterprise_uscc else None
     if own and code != own:
-        return [Problem("enterprise_uscc", f"统一社会信用代码须与本账号登记的 {own} 一致",
-                        "must be the enterprise code this account was registered with")]  # fmt: skip
+        return [
+            Problem(
+                "enterprise_uscc",
+                f"统一社会信用代码须与本账号登记的 {own} 一致",
+                "must be the enterprise code this account was registered with",
+            )
+        ]
     return []
 
 
@@ -178,15 +219,35 @@ def submit(
     values = form.as_dict()
     application = MembershipApplication(
         **{**values, "industry_id": form.industry_id or None, "district": form.district or None},
-        account_id=account.id, status=SUBMITTED, submitted_at=utcnow(),
-    )  # fmt: skip
+        account_id=account.id,
+        status=SUBMITTED,
+        submitted_at=utcnow(),
+    )
     session.add(application)
     session.flush()
     stored = documents.store(session, application.id, uploads, settings.uploads_dir)
-    record(session, actor, "membership.submit", OBJECT_TYPE, str(application.id),
-           after={**values, "status": SUBMITTED, "account_id": account.id,
-                  "documents": [{"kind": d.kind, "name": d.original_name, "type": d.content_type,
-                                 "size": d.size, "sha256": d.sha256} for d in stored]})  # fmt: skip
+    record(
+        session,
+        actor,
+        "membership.submit",
+        OBJECT_TYPE,
+        str(application.id),
+        after={
+            **values,
+            "status": SUBMITTED,
+            "account_id": account.id,
+            "documents": [
+                {
+                    "kind": d.kind,
+                    "name": d.original_name,
+                    "type": d.content_type,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                }
+                for d in stored
+            ],
+        },
+    )
     _tell(settings, account, application, emails.membership_submitted)
     return application
 
@@ -201,14 +262,24 @@ def start_review(
     session.refresh(application, with_for_update=True)  # two reviewers: one wins, one is told
     if application.status != SUBMITTED:
         label = STATUS_LABELS.get(application.status, application.status)
-        zh = ("该申请已在审核中" if application.status == UNDER_REVIEW
-              else f"该申请{label}，不能再开始审核")  # fmt: skip
+        zh = (
+            "该申请已在审核中"
+            if application.status == UNDER_REVIEW
+            else f"该申请{label}，不能再开始审核"
+        )
         en = f"only a submitted application can go under review (this one is {application.status})"
         raise MembershipRefusedError([Problem("status", zh, en)])
     application.status = UNDER_REVIEW
     application.reviewer = actor.name
-    record(session, actor, "membership.start_review", OBJECT_TYPE, str(application.id),
-           before={"status": SUBMITTED}, after={"status": UNDER_REVIEW})  # fmt: skip
+    record(
+        session,
+        actor,
+        "membership.start_review",
+        OBJECT_TYPE,
+        str(application.id),
+        before={"status": SUBMITTED},
+        after={"status": UNDER_REVIEW},
+    )
     applicant = session.get(Account, application.account_id)
     if applicant is not None:
         _tell(settings, applicant, application, emails.membership_under_review)
@@ -234,9 +305,15 @@ def decide(
     application.reviewer = actor.name
     application.decided_at = utcnow()
     application.reason = reason if status == REJECTED else None
-    record(session, actor, f"membership.{decision}", OBJECT_TYPE, str(application.id),
-           before={"status": UNDER_REVIEW},
-           after={"status": status, "reason": application.reason})  # fmt: skip
+    record(
+        session,
+        actor,
+        f"membership.{decision}",
+        OBJECT_TYPE,
+        str(application.id),
+        before={"status": UNDER_REVIEW},
+        after={"status": status, "reason": application.reason},
+    )
     applicant = session.get(Account, application.account_id)
     if applicant is None:
         return
@@ -246,8 +323,13 @@ def decide(
         _tell(settings, applicant, application, emails.membership_approved)
     else:
         link = _link(settings, application)
-        _send(settings, applicant, emails.membership_rejected(
-            applicant.display_name, application.company_name, application.id, reason, link))  # fmt: skip
+        _send(
+            settings,
+            applicant,
+            emails.membership_rejected(
+                applicant.display_name, application.company_name, application.id, reason, link
+            ),
+        )
 
 
 def check_decision(application: MembershipApplication, decision: str, reason: str) -> None:
@@ -266,17 +348,28 @@ def _decision_problems(
     verb = DECISIONS[decision][1]
     problems = []
     if application.status == SUBMITTED:
-        problems.append(Problem("status", f"请先点击“开始审核”，再{verb}",
-                                "start the review first"))  # fmt: skip
+        problems.append(
+            Problem("status", f"请先点击“开始审核”，再{verb}", "start the review first")
+        )
     elif application.status != UNDER_REVIEW:
         label = STATUS_LABELS.get(application.status, application.status)
-        problems.append(Problem("status", f"该申请{label}，不能再{verb}",
-                                f"the application is already {application.status}"))  # fmt: skip
+        problems.append(
+            Problem(
+                "status",
+                f"该申请{label}，不能再{verb}",
+                f"the application is already {application.status}",
+            )
+        )
     if decision == "reject" and not reason:
         problems.append(Problem("reason", "驳回须填写理由", "a reason is required to reject"))
     if len(reason) > MAX_REASON:
-        problems.append(Problem("reason", f"理由不能超过 {MAX_REASON} 个字",
-                                f"reason: at most {MAX_REASON} characters"))  # fmt: skip
+        problems.append(
+            Problem(
+                "reason",
+                f"理由不能超过 {MAX_REASON} 个字",
+                f"reason: at most {MAX_REASON} characters",
+            )
+        )
     return problems
 
 
@@ -286,9 +379,15 @@ def _make_member(
     if applicant.role != "enterprise":  # never demote staff, never touch a member twice
         return
     applicant.role = "member"
-    record(session, actor, "account.role", "account", str(applicant.id),
-           before={"role": "enterprise"},
-           after={"role": "member", "membership_application": application.id})  # fmt: skip
+    record(
+        session,
+        actor,
+        "account.role",
+        "account",
+        str(applicant.id),
+        before={"role": "enterprise"},
+        after={"role": "member", "membership_application": application.id},
+    )
 
 
 def _link(settings: Settings, application: MembershipApplication) -> str:
@@ -305,8 +404,12 @@ def _tell(
     application: MembershipApplication,
     text: Callable[[str, str, int, str], emails.Mail],
 ) -> None:
-    mail = text(applicant.display_name, application.company_name, application.id,
-                _link(settings, application))  # fmt: skip
+    mail = text(
+        applicant.display_name,
+        application.company_name,
+        application.id,
+        _link(settings, application),
+    )
     _send(settings, applicant, mail)
 
 
@@ -321,10 +424,13 @@ def may_view(application: MembershipApplication, account: Account | None, may_re
 def open_application(session: Session, account_id: int) -> MembershipApplication | None:
     return session.scalar(
         select(MembershipApplication)
-        .where(MembershipApplication.account_id == account_id,
-               MembershipApplication.status.in_(OPEN_STATUSES))
-        .order_by(MembershipApplication.id.desc()).limit(1)
-    )  # fmt: skip
+        .where(
+            MembershipApplication.account_id == account_id,
+            MembershipApplication.status.in_(OPEN_STATUSES),
+        )
+        .order_by(MembershipApplication.id.desc())
+        .limit(1)
+    )
 
 
 def latest_application(session: Session, account_id: int) -> MembershipApplication | None:
@@ -419,17 +525,26 @@ def directory(
     name = func.coalesce(MembershipApplication.company_name, Account.display_name)
     stmt = (
         select(Account, MembershipApplication)
-        .outerjoin(MembershipApplication, and_(MembershipApplication.account_id == Account.id,
-                                               MembershipApplication.id.in_(approved)))
+        .outerjoin(
+            MembershipApplication,
+            and_(
+                MembershipApplication.account_id == Account.id,
+                MembershipApplication.id.in_(approved),
+            ),
+        )
         .where(Account.role == "member", Account.status == "active")
         .order_by(name, Account.id)
-    )  # fmt: skip
+    )
     if query.strip():
         stmt = stmt.where(func.lower(name).contains(query.strip().lower(), autoescape=True))
     rows, total = _paged(session, stmt, page, size)
     districts = {d.code: d.name for d in system.districts}
-    return Page([_entry(account, app, system, districts) for account, app in rows], total,
-                max(1, page), size)  # fmt: skip
+    return Page(
+        [_entry(account, app, system, districts) for account, app in rows],
+        total,
+        max(1, page),
+        size,
+    )
 
 
 def _entry(
@@ -439,10 +554,22 @@ def _entry(
     districts: dict[str, str],
 ) -> MemberEntry:
     if app is None:
-        return MemberEntry(account.display_name, "", "", account.contact_name or "",
-                           account.mobile or "", account.email, account.created_at)  # fmt: skip
+        return MemberEntry(
+            account.display_name,
+            "",
+            "",
+            account.contact_name or "",
+            account.mobile or "",
+            account.email,
+            account.created_at,
+        )
     industry = system.industry(app.industry_id) if app.industry_id else None
     return MemberEntry(
-        app.company_name, industry.name if industry else "", districts.get(app.district or "", ""),
-        app.contact_name, app.contact_mobile, app.contact_email, app.decided_at or app.submitted_at,
-    )  # fmt: skip
+        app.company_name,
+        industry.name if industry else "",
+        districts.get(app.district or "", ""),
+        app.contact_name,
+        app.contact_mobile,
+        app.contact_email,
+        app.decided_at or app.submitted_at,
+    )

@@ -87,8 +87,9 @@ def listing(
         conditions.append(_visible(now or utcnow()))
     if category:
         conditions.append(NewsArticle.category == category)
-    total = int(session.scalar(select(func.count()).select_from(NewsArticle).where(*conditions))
-                or 0)  # fmt: skip
+    total = int(
+        session.scalar(select(func.count()).select_from(NewsArticle).where(*conditions)) or 0
+    )
     pages = max(math.ceil(total / page_size), 1)
     page = min(max(page, 1), pages)
     query = (
@@ -138,13 +139,22 @@ class ArticleDraft:
 
 def draft_of(article: NewsArticle) -> ArticleDraft:
     return ArticleDraft(
-        article.title, article.category, article.body_markdown, article.summary, article.slug,
-        article.status, beijing_input(article.published_at),
-    )  # fmt: skip
+        article.title,
+        article.category,
+        article.body_markdown,
+        article.summary,
+        article.slug,
+        article.status,
+        beijing_input(article.published_at),
+    )
 
 
-NAMES = {"title": ("标题", "title"), "slug": ("网址标识", "slug"), "summary": ("摘要", "summary"),
-         "body_markdown": ("正文", "body")}  # fmt: skip
+NAMES = {
+    "title": ("标题", "title"),
+    "slug": ("网址标识", "slug"),
+    "summary": ("摘要", "summary"),
+    "body_markdown": ("正文", "body"),
+}
 
 
 def _check(
@@ -159,21 +169,35 @@ def _check(
     for field, limit in LIMITS.items():
         if len(getattr(draft, field).strip()) > limit:
             zh, en = NAMES[field]
-            problems.append(Problem(field, f"{zh}不能超过 {limit} 个字",
-                                    f"{en} is longer than {limit} characters"))  # fmt: skip
+            problems.append(
+                Problem(
+                    field, f"{zh}不能超过 {limit} 个字", f"{en} is longer than {limit} characters"
+                )
+            )
     if draft.category not in CATEGORIES:
-        problems.append(Problem("category", "请选择栏目（" + "、".join(CATEGORIES.values()) + "）",
-                                "category must be one of " + ", ".join(CATEGORIES)))  # fmt: skip
+        problems.append(
+            Problem(
+                "category",
+                "请选择栏目（" + "、".join(CATEGORIES.values()) + "）",
+                "category must be one of " + ", ".join(CATEGORIES),
+            )
+        )
     if draft.status not in STATUSES:
-        problems.append(Problem("status", "状态只能是草稿或已发布",
-                                "status must be draft or published"))  # fmt: skip
+        problems.append(
+            Problem("status", "状态只能是草稿或已发布", "status must be draft or published")
+        )
     slug = draft.slug.strip().lower()
     if slug and len(slug) <= LIMITS["slug"]:
         problems += _slug_problems(session, slug, article)
     when = parse_beijing(draft.published_at) if draft.published_at.strip() else now
     if when is None:
-        problems.append(Problem("published_at", "发布时间格式不正确（北京时间，如 2025-02-06 09:30）",
-                                "published_at must be a date and time"))  # fmt: skip
+        problems.append(
+            Problem(
+                "published_at",
+                "发布时间格式不正确（北京时间，如 2025-02-06 09:30）",
+                "published_at must be a date and time",
+            )
+        )
     if problems or when is None:
         raise NewsRefusedError(problems)
     return slug, when
@@ -181,12 +205,22 @@ def _check(
 
 def _slug_problems(session: Session, slug: str, article: NewsArticle | None) -> list[Problem]:
     if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
-        return [Problem("slug", "网址标识只能用小写字母、数字和连字符（-），且不能是 new",
-                        "slug: lowercase letters, digits and hyphens only, not 'new'")]  # fmt: skip
+        return [
+            Problem(
+                "slug",
+                "网址标识只能用小写字母、数字和连字符（-），且不能是 new",
+                "slug: lowercase letters, digits and hyphens only, not 'new'",
+            )
+        ]
     holder = by_slug(session, slug)
     if holder is not None and (article is None or holder.id != article.id):
-        return [Problem("slug", f"网址标识 {slug} 已被另一篇文章使用",
-                        f"slug {slug} is taken by another article")]  # fmt: skip
+        return [
+            Problem(
+                "slug",
+                f"网址标识 {slug} 已被另一篇文章使用",
+                f"slug {slug} is taken by another article",
+            )
+        ]
     return []
 
 
@@ -203,11 +237,15 @@ def _generated_slug(session: Session, when: dt.datetime) -> str:
 def _snapshot(article: NewsArticle) -> dict[str, Any]:
     body = article.body_markdown.encode()
     return {
-        "title": article.title, "slug": article.slug, "category": article.category,
-        "status": article.status, "published_at": aware(article.published_at).isoformat(),
-        "summary": article.summary, "body_chars": len(article.body_markdown),
+        "title": article.title,
+        "slug": article.slug,
+        "category": article.category,
+        "status": article.status,
+        "published_at": aware(article.published_at).isoformat(),
+        "summary": article.summary,
+        "body_chars": len(article.body_markdown),
         "body_sha256": hashlib.sha256(body).hexdigest()[:16],
-    }  # fmt: skip
+    }
 
 
 def create_article(
@@ -216,15 +254,19 @@ def create_article(
     now = now or utcnow()
     slug, when = _check(session, draft, None, now)
     article = NewsArticle(
-        slug=slug or _generated_slug(session, when), title=draft.title.strip(),
-        category=draft.category, summary=draft.summary.strip(),
-        body_markdown=draft.body_markdown.strip(), author=actor.name, status=draft.status,
-        published_at=when, updated_at=now,
-    )  # fmt: skip
+        slug=slug or _generated_slug(session, when),
+        title=draft.title.strip(),
+        category=draft.category,
+        summary=draft.summary.strip(),
+        body_markdown=draft.body_markdown.strip(),
+        author=actor.name,
+        status=draft.status,
+        published_at=when,
+        updated_at=now,
+    )
     session.add(article)
     session.flush()
-    record(session, actor, "news.create", "news_article", str(article.id),
-           after=_snapshot(article))  # fmt: skip
+    record(session, actor, "news.create", "news_article", str(article.id), after=_snapshot(article))
     return article
 
 
@@ -248,8 +290,15 @@ def update_article(
     session.flush()
     after = _snapshot(article)
     if after != before:
-        record(session, actor, "news.update", "news_article", str(article.id), before=before,
-               after=after)  # fmt: skip
+        record(
+            session,
+            actor,
+            "news.update",
+            "news_article",
+            str(article.id),
+            before=before,
+            after=after,
+        )
     return article
 
 

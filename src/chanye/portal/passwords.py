@@ -30,8 +30,19 @@ def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords (zxcvbn's list) plus ones common in China."""
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-    chinese = {"woaini1314", "woaini520", "5201314", "qq123456", "a123456", "aa123456",
-               "123456qq", "1qaz2wsx", "zxcvbnm123", "abc123456", "1314520"}  # fmt: skip
+    chinese = {
+        "woaini1314",
+        "woaini520",
+        "5201314",
+        "qq123456",
+        "a123456",
+        "aa123456",
+        "123456qq",
+        "1qaz2wsx",
+        "zxcvbnm123",
+        "abc123456",
+        "1314520",
+    }
     return frozenset({*FREQUENCY_LISTS["passwords"], *chinese})
 
 
@@ -46,14 +57,21 @@ def check_password(password: str, account: str, profile: SecurityProfile) -> lis
     """Every rule the password breaks (empty: acceptable)."""
     problems = []
     if len(password) < profile.password_min_length:
-        problems.append(PasswordProblem(
-            "length", f"密码至少 {profile.password_min_length} 位",
-            f"at least {profile.password_min_length} characters"))  # fmt: skip
+        problems.append(
+            PasswordProblem(
+                "length",
+                f"密码至少 {profile.password_min_length} 位",
+                f"at least {profile.password_min_length} characters",
+            )
+        )
     if _classes(password) < profile.password_min_classes:
-        problems.append(PasswordProblem(
-            "classes",
-            f"密码须包含大写字母、小写字母、数字、符号中的至少 {profile.password_min_classes} 类",
-            f"use at least {profile.password_min_classes} of: upper case, lower case, digits, symbols"))  # fmt: skip
+        problems.append(
+            PasswordProblem(
+                "classes",
+                f"密码须包含大写字母、小写字母、数字、符号中的至少 {profile.password_min_classes} 类",
+                f"use at least {profile.password_min_classes} of: upper case, lower case, digits, symbols",
+            )
+        )
     lowered = password.lower()
     if account and account.lower() in lowered:
         problems.append(

@@ -55,9 +55,16 @@ def open_session(
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     csrf_token = csrf_token or secrets.token_urlsafe(32)
-    row = WebSession(id=_digest(token), account_id=account_id, csrf_token=csrf_token,
-                     captcha_id=None, second_factor_pending=second_factor_pending,
-                     client_addr=client_addr, created_at=now, last_seen_at=now)  # fmt: skip
+    row = WebSession(
+        id=_digest(token),
+        account_id=account_id,
+        csrf_token=csrf_token,
+        captcha_id=None,
+        second_factor_pending=second_factor_pending,
+        client_addr=client_addr,
+        created_at=now,
+        last_seen_at=now,
+    )
     session.add(row)
     session.flush()
     return token, row

@@ -39,13 +39,23 @@ def issue_token(
     now = now or utcnow()
     session.execute(
         update(AccountToken)
-        .where(AccountToken.account_id == account.id, AccountToken.purpose == purpose,
-               AccountToken.used_at.is_(None))
+        .where(
+            AccountToken.account_id == account.id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
         .values(used_at=now)
-    )  # fmt: skip
+    )
     token = secrets.token_urlsafe(32)
-    session.add(AccountToken(token_hash=_digest(token), account_id=account.id, purpose=purpose,
-                             created_at=now, expires_at=now + lifetime))  # fmt: skip
+    session.add(
+        AccountToken(
+            token_hash=_digest(token),
+            account_id=account.id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
     session.flush()
     return token
 
@@ -56,10 +66,13 @@ def issue_decoy_token(session: Session, purpose: str, now: dt.datetime | None = 
     now = now or utcnow()
     session.execute(
         update(AccountToken)
-        .where(AccountToken.account_id.is_(None), AccountToken.purpose == purpose,
-               AccountToken.used_at.is_(None))
+        .where(
+            AccountToken.account_id.is_(None),
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
         .values(used_at=now)
-    )  # fmt: skip
+    )
     _digest(secrets.token_urlsafe(32))
     session.flush()
 

@@ -104,46 +104,81 @@ class TrainingFields:
 
 def draft_of(training: Training) -> TrainingDraft:
     return TrainingDraft(
-        training.title, training.summary, training.location, training.organizer,
-        beijing_input(training.starts_at), beijing_input(training.ends_at),
-        str(training.capacity), training.status,
-    )  # fmt: skip
+        training.title,
+        training.summary,
+        training.location,
+        training.organizer,
+        beijing_input(training.starts_at),
+        beijing_input(training.ends_at),
+        str(training.capacity),
+        training.status,
+    )
 
 
 def check_draft(draft: TrainingDraft) -> TrainingFields:
     """The draft as typed values, or ``TrainingRefusedError`` listing every problem."""
     problems: list[Problem] = []
-    names = {"title": ("标题", "title"), "location": ("地点", "location"),
-             "organizer": ("主办单位", "organizer")}  # fmt: skip
+    names = {
+        "title": ("标题", "title"),
+        "location": ("地点", "location"),
+        "organizer": ("主办单位", "organizer"),
+    }
     for field, (zh, en) in names.items():
         value = getattr(draft, field).strip()
         if not value:
             problems.append(Problem(field, f"请填写{zh}", f"{en} is required"))
         elif len(value) > LIMITS[field]:
-            problems.append(Problem(field, f"{zh}不能超过 {LIMITS[field]} 个字",
-                                    f"{en} is longer than {LIMITS[field]} characters"))  # fmt: skip
+            problems.append(
+                Problem(
+                    field,
+                    f"{zh}不能超过 {LIMITS[field]} 个字",
+                    f"{en} is longer than {LIMITS[field]} characters",
+                )
+            )
     if len(draft.summary) > LIMITS["summary"]:
-        problems.append(Problem("summary", f"简介不能超过 {LIMITS['summary']} 个字",
-                                f"summary is longer than {LIMITS['summary']} characters"))  # fmt: skip
+        problems.append(
+            Problem(
+                "summary",
+                f"简介不能超过 {LIMITS['summary']} 个字",
+                f"summary is longer than {LIMITS['summary']} characters",
+            )
+        )
     starts, ends = parse_beijing(draft.starts_at), parse_beijing(draft.ends_at)
     if starts is None:
-        problems.append(Problem("starts_at", "请填写正确的开始时间（北京时间）",
-                                "starts_at: a date and time is required"))  # fmt: skip
+        problems.append(
+            Problem(
+                "starts_at",
+                "请填写正确的开始时间（北京时间）",
+                "starts_at: a date and time is required",
+            )
+        )
     if ends is None:
-        problems.append(Problem("ends_at", "请填写正确的结束时间（北京时间）",
-                                "ends_at: a date and time is required"))  # fmt: skip
+        problems.append(
+            Problem(
+                "ends_at",
+                "请填写正确的结束时间（北京时间）",
+                "ends_at: a date and time is required",
+            )
+        )
     if starts is not None and ends is not None and ends <= starts:
-        problems.append(Problem("ends_at", "结束时间必须晚于开始时间",
-                                "ends_at must be after starts_at"))  # fmt: skip
+        problems.append(
+            Problem("ends_at", "结束时间必须晚于开始时间", "ends_at must be after starts_at")
+        )
     capacity = _capacity(draft.capacity, problems)
     if draft.status not in TRAINING_STATUSES:
         problems.append(Problem("status", "状态不正确", "status must be open or cancelled"))
     if problems or starts is None or ends is None or capacity is None:
         raise TrainingRefusedError(problems)
     return TrainingFields(
-        draft.title.strip(), draft.summary.strip(), draft.location.strip(),
-        draft.organizer.strip(), starts, ends, capacity, draft.status,
-    )  # fmt: skip
+        draft.title.strip(),
+        draft.summary.strip(),
+        draft.location.strip(),
+        draft.organizer.strip(),
+        starts,
+        ends,
+        capacity,
+        draft.status,
+    )
 
 
 def _capacity(text: str, problems: list[Problem]) -> int | None:
@@ -153,34 +188,50 @@ def _capacity(text: str, problems: list[Problem]) -> int | None:
         problems.append(Problem("capacity", "名额必须是整数", "capacity must be a whole number"))
         return None
     if not 1 <= capacity <= MAX_CAPACITY:
-        problems.append(Problem("capacity", f"名额必须在 1 到 {MAX_CAPACITY} 之间",
-                                f"capacity must be between 1 and {MAX_CAPACITY}"))  # fmt: skip
+        problems.append(
+            Problem(
+                "capacity",
+                f"名额必须在 1 到 {MAX_CAPACITY} 之间",
+                f"capacity must be between 1 and {MAX_CAPACITY}",
+            )
+        )
         return None
     return capacity
 
 
 def _snapshot(training: Training) -> dict[str, Any]:
     return {
-        "title": training.title, "location": training.location, "organizer": training.organizer,
+        "title": training.title,
+        "location": training.location,
+        "organizer": training.organizer,
         "starts_at": aware(training.starts_at).isoformat(),
         "ends_at": aware(training.ends_at).isoformat(),
-        "capacity": training.capacity, "status": training.status,
+        "capacity": training.capacity,
+        "status": training.status,
         "summary_chars": len(training.summary),
-    }  # fmt: skip
+    }
 
 
 def create_training(session: Session, draft: TrainingDraft, actor: Actor) -> Training:
     fields = check_draft(draft)
     training = Training(
-        title=fields.title, summary=fields.summary, location=fields.location,
-        organizer=fields.organizer, starts_at=fields.starts_at, ends_at=fields.ends_at,
-        capacity=fields.capacity, status=fields.status, created_by=actor.name,
-        created_at=utcnow(), updated_at=utcnow(),
-    )  # fmt: skip
+        title=fields.title,
+        summary=fields.summary,
+        location=fields.location,
+        organizer=fields.organizer,
+        starts_at=fields.starts_at,
+        ends_at=fields.ends_at,
+        capacity=fields.capacity,
+        status=fields.status,
+        created_by=actor.name,
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
     session.add(training)
     session.flush()
-    record(session, actor, "training.create", "training", str(training.id),
-           after=_snapshot(training))  # fmt: skip
+    record(
+        session, actor, "training.create", "training", str(training.id), after=_snapshot(training)
+    )
     return training
 
 
@@ -208,17 +259,35 @@ def update_training(
     training = lock(session, training)
     confirmed = _count(session, training.id, CONFIRMED)
     if fields.capacity < confirmed:
-        raise refused("capacity", f"已有 {confirmed} 人确认参加，名额不能少于 {confirmed}",
-                      f"capacity cannot go below the {confirmed} confirmed attendees")  # fmt: skip
+        raise refused(
+            "capacity",
+            f"已有 {confirmed} 人确认参加，名额不能少于 {confirmed}",
+            f"capacity cannot go below the {confirmed} confirmed attendees",
+        )
     before = _snapshot(training)
     was_open = training.status == OPEN
-    for name in ("title", "summary", "location", "organizer", "starts_at", "ends_at",
-                 "capacity", "status"):  # fmt: skip
+    for name in (
+        "title",
+        "summary",
+        "location",
+        "organizer",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "status",
+    ):
         setattr(training, name, getattr(fields, name))
     training.updated_at = utcnow()
     session.flush()
-    record(session, actor, "training.update", "training", str(training.id), before=before,
-           after=_snapshot(training))  # fmt: skip
+    record(
+        session,
+        actor,
+        "training.update",
+        "training",
+        str(training.id),
+        before=before,
+        after=_snapshot(training),
+    )
     if was_open and training.status != OPEN:
         _tell_cancelled(session, training, mailer)
         return []
@@ -315,8 +384,11 @@ def _check_open(training: Training, now: dt.datetime) -> None:
     if training.status != OPEN:
         raise refused("training", "该培训已取消，不能报名", "the training is cancelled")
     if now >= aware(training.starts_at):
-        raise refused("training", "培训已开始或已结束，不能再报名",
-                      "the training has started: sign-up is closed")  # fmt: skip
+        raise refused(
+            "training",
+            "培训已开始或已结束，不能再报名",
+            "the training has started: sign-up is closed",
+        )
 
 
 def sign_up(
@@ -347,8 +419,15 @@ def sign_up(
     signup.status, signup.signed_up_at, signup.changed_at = status, now, now
     session.flush()
     place = place_of(session, training, account)
-    record(session, actor, "training.signup", "training_signup", f"{training.id}/{account.id}",
-           before=before, after={"status": status, "position": place.position})  # fmt: skip
+    record(
+        session,
+        actor,
+        "training.signup",
+        "training_signup",
+        f"{training.id}/{account.id}",
+        before=before,
+        after={"status": status, "position": place.position},
+    )
     return place
 
 
@@ -368,14 +447,23 @@ def cancel(
     if signup is None or signup.status == CANCELLED:
         raise refused("training", "您没有报名该培训", "you are not signed up for this training")
     if now >= aware(training.starts_at):
-        raise refused("training", "培训已开始，不能再取消报名",
-                      "the training has started: sign-ups cannot be cancelled")  # fmt: skip
+        raise refused(
+            "training",
+            "培训已开始，不能再取消报名",
+            "the training has started: sign-ups cannot be cancelled",
+        )
     before = signup.status
     signup.status, signup.changed_at = CANCELLED, now
     session.flush()
-    record(session, actor, "training.cancel_signup", "training_signup",
-           f"{training.id}/{account.id}", before={"status": before},
-           after={"status": CANCELLED})  # fmt: skip
+    record(
+        session,
+        actor,
+        "training.cancel_signup",
+        "training_signup",
+        f"{training.id}/{account.id}",
+        before={"status": before},
+        after={"status": CANCELLED},
+    )
     return _move_up(session, training, actor, mailer, now) if training.status == OPEN else []
 
 
@@ -393,17 +481,31 @@ def _move_up(
     for signup in _waiting(session, training.id)[: max(free, 0)]:
         signup.status, signup.changed_at = CONFIRMED, now
         account = session.get(Account, signup.account_id)
-        record(session, actor, "training.move_up", "training_signup",
-               f"{training.id}/{signup.account_id}", before={"status": WAITLISTED},
-               after={"status": CONFIRMED})  # fmt: skip
+        record(
+            session,
+            actor,
+            "training.move_up",
+            "training_signup",
+            f"{training.id}/{signup.account_id}",
+            before={"status": WAITLISTED},
+            after={"status": CONFIRMED},
+        )
         if account is not None:
             moved.append(account)
     session.flush()
     if mailer is not None:
         for account in moved:
-            _send(mailer, account, emails.training_moved_up(
-                account.display_name, training.title, _when(training), training.location,
-                f"{mailer.site_url}/trainings/{training.id}"))  # fmt: skip
+            _send(
+                mailer,
+                account,
+                emails.training_moved_up(
+                    account.display_name,
+                    training.title,
+                    _when(training),
+                    training.location,
+                    f"{mailer.site_url}/trainings/{training.id}",
+                ),
+            )
     return moved
 
 
@@ -480,10 +582,17 @@ def attendees(session: Session, training: Training) -> list[Attendee]:
         .order_by(TrainingSignup.status, TrainingSignup.signed_up_at, TrainingSignup.id)
     )
     return [
-        Attendee(number, account.display_name, account.username, account.email,
-                 account.mobile or "", signup.status, aware(signup.signed_up_at))
+        Attendee(
+            number,
+            account.display_name,
+            account.username,
+            account.email,
+            account.mobile or "",
+            signup.status,
+            aware(signup.signed_up_at),
+        )
         for number, (signup, account) in enumerate(session.execute(query).all(), start=1)
-    ]  # fmt: skip
+    ]
 
 
 XLSX_HEADERS = ("序号", "姓名/单位", "账号", "邮箱", "手机", "状态", "报名时间(北京时间)")
@@ -502,8 +611,14 @@ def attendees_xlsx(session: Session, training: Training) -> bytes:
     sheet.append([formula_safe(training.title)])
     sheet.append(list(XLSX_HEADERS))
     for row in attendees(session, training):
-        texts = (row.name, row.username, row.email, row.mobile, row.status_zh,
-                 row.signed_up_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
+        texts = (
+            row.name,
+            row.username,
+            row.email,
+            row.mobile,
+            row.status_zh,
+            row.signed_up_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        )
         sheet.append([row.number, *(formula_safe(text) for text in texts)])
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -545,8 +660,12 @@ def ics(training: Training, site_url: str = "", now: dt.datetime | None = None) 
         part for part in (training.summary, f"主办单位：{training.organizer}", link) if part
     )
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//chanye//trainings//ZH",
-        "CALSCALE:GREGORIAN", "METHOD:PUBLISH", "BEGIN:VEVENT",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//chanye//trainings//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
         f"UID:training-{training.id}@{host}",
         f"DTSTAMP:{_ics_time(now or utcnow())}",
         f"DTSTART:{_ics_time(training.starts_at)}",
@@ -556,8 +675,9 @@ def ics(training: Training, site_url: str = "", now: dt.datetime | None = None) 
         f"DESCRIPTION:{_ics_text(description)}",
         *([f"URL:{link}"] if link else []),
         f"STATUS:{'CONFIRMED' if training.status == OPEN else 'CANCELLED'}",
-        "END:VEVENT", "END:VCALENDAR",
-    ]  # fmt: skip
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
     return "".join(_fold(line) + "\r\n" for line in lines)
 
 
@@ -637,8 +757,15 @@ def seed_demo(session: Session) -> int:
     for title, days, start, hours, capacity, location, organizer, summary in DEMO_TRAININGS:
         day = today + dt.timedelta(days=days)
         starts = dt.datetime.combine(day, dt.time.fromisoformat(start), BEIJING)
-        draft = TrainingDraft(title, summary, location, organizer, starts.isoformat(),
-                              (starts + dt.timedelta(hours=hours)).isoformat(), str(capacity))  # fmt: skip
+        draft = TrainingDraft(
+            title,
+            summary,
+            location,
+            organizer,
+            starts.isoformat(),
+            (starts + dt.timedelta(hours=hours)).isoformat(),
+            str(capacity),
+        )
         added.append(create_training(session, draft, DEMO_ACTOR))
     small = min(added, key=lambda t: t.capacity)
     for username in DEMO_ATTENDEES[: small.capacity]:

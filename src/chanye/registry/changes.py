@@ -266,8 +266,12 @@ def reclassify(
         recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             current = change_in_force(session)
-            change = RegistryChange(kind="classify", status="running", actor=actor.name,
-                                    snapshot_before=current.snapshot_after if current else None)  # fmt: skip
+            change = RegistryChange(
+                kind="classify",
+                status="running",
+                actor=actor.name,
+                snapshot_before=current.snapshot_after if current else None,
+            )
             session.add(change)
             session.flush()
             change_id, before = change.id, change.snapshot_before
@@ -282,11 +286,16 @@ def reclassify(
                 f"CREATE OR REPLACE TEMP VIEW current_rows AS SELECT k.__row, o.* FROM {old} o JOIN current_keys k USING (uscc)"
             )
             # A row whose placement changes is attributed to this change; the others keep theirs.
-            differs = ("c.industries IS DISTINCT FROM coalesce(k.industries, []::VARCHAR[]) "
-                       "OR c.chain_links IS DISTINCT FROM coalesce(k.chain_links, []::VARCHAR[])")  # fmt: skip
+            differs = (
+                "c.industries IS DISTINCT FROM coalesce(k.industries, []::VARCHAR[]) "
+                "OR c.chain_links IS DISTINCT FROM coalesce(k.chain_links, []::VARCHAR[])"
+            )
             writer = SnapshotWriter(con, paths, after)
-            rows = writer.classify(build_rules(system), "current_rows",
-                                   f"CASE WHEN {differs} THEN {change_id} ELSE c.change_id END")  # fmt: skip
+            rows = writer.classify(
+                build_rules(system),
+                "current_rows",
+                f"CASE WHEN {differs} THEN {change_id} ELSE c.change_id END",
+            )
             writer.commit()
             changed_row = con.execute(
                 f"SELECT count(*) FROM {snapshot_source(paths, after)} WHERE change_id = {change_id}"
@@ -298,6 +307,13 @@ def reclassify(
             change = session.get_one(RegistryChange, change_id)
             change.status, change.finished_at, change.snapshot_after = "done", utcnow(), after
             change.rows_read, change.updated, change.total_after = rows, changed, rows
-            record(session, actor, "registry.classify", "registry_change", str(change_id),
-                   before={"snapshot": before}, after={"snapshot": after, "changed": changed})  # fmt: skip
+            record(
+                session,
+                actor,
+                "registry.classify",
+                "registry_change",
+                str(change_id),
+                before={"snapshot": before},
+                after={"snapshot": after, "changed": changed},
+            )
     return ClassifyResult(change_id, rows, changed, time.perf_counter() - started)

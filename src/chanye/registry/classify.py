@@ -176,26 +176,44 @@ def load_rule_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     link_id = {link: i for i, link in enumerate(links)}
     codes = sorted({r[0] for r in rules.code_rows})
     code_value = {code: len(rules.keywords) + i for i, code in enumerate(codes)}
-    load_table(con, "rule_keywords", {
-        "keyword": [r[0] for r in rules.keyword_rows],
-        "industry": [industry_id[r[1]] for r in rules.keyword_rows],
-        "link": [link_id.get(r[2]) if r[2] else None for r in rules.keyword_rows],
-    })  # fmt: skip
-    load_table(con, "rule_codes", {
-        "code": [r[0] for r in rules.code_rows],
-        "industry": [industry_id[r[1]] for r in rules.code_rows],
-        "link": [link_id.get(r[2]) if r[2] else None for r in rules.code_rows],
-        "weight": [r[3] for r in rules.code_rows],
-        "value": [code_value[r[0]] for r in rules.code_rows],
-    })  # fmt: skip
-    load_table(con, "industry_names", {
-        "industry": list(range(len(industries))), "name": industries,
-        "kind": [rules.kinds[i] for i in industries],
-    })  # fmt: skip
+    load_table(
+        con,
+        "rule_keywords",
+        {
+            "keyword": [r[0] for r in rules.keyword_rows],
+            "industry": [industry_id[r[1]] for r in rules.keyword_rows],
+            "link": [link_id.get(r[2]) if r[2] else None for r in rules.keyword_rows],
+        },
+    )
+    load_table(
+        con,
+        "rule_codes",
+        {
+            "code": [r[0] for r in rules.code_rows],
+            "industry": [industry_id[r[1]] for r in rules.code_rows],
+            "link": [link_id.get(r[2]) if r[2] else None for r in rules.code_rows],
+            "weight": [r[3] for r in rules.code_rows],
+            "value": [code_value[r[0]] for r in rules.code_rows],
+        },
+    )
+    load_table(
+        con,
+        "industry_names",
+        {
+            "industry": list(range(len(industries))),
+            "name": industries,
+            "kind": [rules.kinds[i] for i in industries],
+        },
+    )
     load_table(con, "link_names", {"link": list(range(len(links))), "name": links})
-    load_table(con, "value_names", {
-        "value": list(range(len(rules.keywords) + len(codes))), "text": [*rules.keywords, *codes],
-    })  # fmt: skip
+    load_table(
+        con,
+        "value_names",
+        {
+            "value": list(range(len(rules.keywords) + len(codes))),
+            "text": [*rules.keywords, *codes],
+        },
+    )
 
 
 def classify_table(

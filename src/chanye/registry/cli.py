@@ -77,14 +77,28 @@ def import_command(
     (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
     """
     context = _context()
-    with _refusals(), Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                               console=err, transient=True) as bar:  # fmt: skip
+    with (
+        _refusals(),
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("导入 / importing", total=1.0)
         result = import_file(
-            context.database_url, context.paths, context.system, path, CLI_ACTOR,
-            strict=strict, sheet=sheet, limits=context.limits,
+            context.database_url,
+            context.paths,
+            context.system,
+            path,
+            CLI_ACTOR,
+            strict=strict,
+            sheet=sheet,
+            limits=context.limits,
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
-        )  # fmt: skip
+        )
     _report(result)
     if result.inserted or result.updated:
         _rerun_policies(context)
@@ -214,13 +228,24 @@ def imports_command(
     with session_scope(context.database_url) as session:
         changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id)).all()
         rows = [
-            {"id": c.id, "kind": c.kind, "status": c.status, "actor": c.actor,
-             "file": c.file_name, "started_at": c.started_at.isoformat(),
-             "rows": c.rows_read, "valid": c.rows_valid, "rejected": c.rows_rejected,
-             "inserted": c.inserted, "updated": c.updated, "total_after": c.total_after,
-             "undoes": c.undoes, "message": c.message}
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "status": c.status,
+                "actor": c.actor,
+                "file": c.file_name,
+                "started_at": c.started_at.isoformat(),
+                "rows": c.rows_read,
+                "valid": c.rows_valid,
+                "rejected": c.rows_rejected,
+                "inserted": c.inserted,
+                "updated": c.updated,
+                "total_after": c.total_after,
+                "undoes": c.undoes,
+                "message": c.message,
+            }
             for c in changes
-        ]  # fmt: skip
+        ]
     if as_json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -239,8 +264,24 @@ def imports_command(
         "total",
     )
     for r in rows:
-        table.add_row(*(str(r[k] if r[k] is not None else "") for k in
-                        ("id", "kind", "status", "actor", "started_at", "file", "rows", "rejected", "inserted", "updated", "total_after")))  # fmt: skip
+        table.add_row(
+            *(
+                str(r[k] if r[k] is not None else "")
+                for k in (
+                    "id",
+                    "kind",
+                    "status",
+                    "actor",
+                    "started_at",
+                    "file",
+                    "rows",
+                    "rejected",
+                    "inserted",
+                    "updated",
+                    "total_after",
+                )
+            )
+        )
     out.print(table)
 
 
@@ -295,8 +336,11 @@ def classify_command() -> None:
     context = _context()
     with _refusals():
         result = reclassify(context.database_url, context.paths, context.system, CLI_ACTOR)
-    out.print(f"已重新归类 {result.enterprises} 家企业，{result.changed} 家归类有变化（{result.seconds:.1f} s）/ "
-              f"classified {result.enterprises}, {result.changed} changed", markup=False)  # fmt: skip
+    out.print(
+        f"已重新归类 {result.enterprises} 家企业，{result.changed} 家归类有变化（{result.seconds:.1f} s）/ "
+        f"classified {result.enterprises}, {result.changed} changed",
+        markup=False,
+    )
 
 
 @registry_app.command("override")

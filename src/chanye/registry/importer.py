@@ -84,8 +84,9 @@ class BackgroundDigest:
 
     def __init__(self, path: Path) -> None:
         self._result: list[str] = []
-        self._thread = threading.Thread(target=lambda: self._result.append(file_digest(path)),
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=lambda: self._result.append(file_digest(path)), daemon=True
+        )
         self._thread.start()
 
     def value(self) -> str:
@@ -140,8 +141,21 @@ def import_file(
         con = connect(paths)
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
-            _run(con, database_url, paths, system, path, actor, strict, sheet, progress,
-                 errors_path or errors_path_for(path), result, workdir, limits)  # fmt: skip
+            _run(
+                con,
+                database_url,
+                paths,
+                system,
+                path,
+                actor,
+                strict,
+                sheet,
+                progress,
+                errors_path or errors_path_for(path),
+                result,
+                workdir,
+                limits,
+            )
         except UnreadableFileError as exc:
             result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
             _fail_change(database_url, result.change_id, result.message, result)
@@ -221,16 +235,25 @@ def _run(
         errors_path.unlink()  # a stale report from an earlier run would mislead
     if strict and counts.rejected:
         result.status = "strict_rejected"
-        result.message = (f"--strict：有 {counts.rejected} 行不合格，未导入任何行 / "
-                          f"--strict: {counts.rejected} rows invalid, nothing imported")  # fmt: skip
+        result.message = (
+            f"--strict：有 {counts.rejected} 行不合格，未导入任何行 / "
+            f"--strict: {counts.rejected} rows invalid, nothing imported"
+        )
         _fail_change(database_url, change_id, result.message, result)
         return
     with session_scope(database_url) as session:
         before = session.get_one(RegistryChange, change_id).snapshot_before
     progress("归类 / classifying", 0.4)
     snapshot = paths.new_snapshot_name(change_id)
-    stats = write_merged_snapshot(con, paths, system, source_fields=[c.field for c in source.columns],
-                                  before=before, after=snapshot, change_id=change_id)  # fmt: skip
+    stats = write_merged_snapshot(
+        con,
+        paths,
+        system,
+        source_fields=[c.field for c in source.columns],
+        before=before,
+        after=snapshot,
+        change_id=change_id,
+    )
     result.inserted, result.updated, result.unchanged, result.total_after = stats
     progress("提交 / committing", 0.95)
     with session_scope(database_url) as session:
@@ -244,11 +267,23 @@ def _run(
         )
         change.inserted, change.updated, change.unchanged = stats[:3]
         change.total_after, change.snapshot_after = result.total_after, snapshot
-        record(session, actor, "registry.import", "registry_change", str(change_id),
-               before={"snapshot": before},
-               after={"snapshot": snapshot, "file": str(path), "rows": result.rows,
-                      "valid": result.valid, "rejected": result.rejected,
-                      "inserted": result.inserted, "updated": result.updated})  # fmt: skip
+        record(
+            session,
+            actor,
+            "registry.import",
+            "registry_change",
+            str(change_id),
+            before={"snapshot": before},
+            after={
+                "snapshot": snapshot,
+                "file": str(path),
+                "rows": result.rows,
+                "valid": result.valid,
+                "rejected": result.rejected,
+                "inserted": result.inserted,
+                "updated": result.updated,
+            },
+        )
     progress("完成 / done", 1.0)
 
 

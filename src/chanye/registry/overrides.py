@@ -66,8 +66,15 @@ def set_override(
     override.chain_links = json.dumps(list(chain_links), ensure_ascii=False)
     override.reason, override.actor, override.at = reason.strip(), actor.name, utcnow()
     session.flush()
-    record(session, actor, "registry.override", "enterprise", uscc, before=before,
-           after=_as_dict(override))  # fmt: skip
+    record(
+        session,
+        actor,
+        "registry.override",
+        "enterprise",
+        uscc,
+        before=before,
+        after=_as_dict(override),
+    )
 
 
 def clear_override(session: Session, uscc: str, actor: Actor) -> bool:

@@ -38,8 +38,19 @@ DEFAULT_ORDER = "revenue DESC NULLS LAST, uscc"
 # min_by/max_by keep at most a million); deeper pages sort (or continue after a cursor).
 ONE_PASS_ROWS = 10_000
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
-PAGE_COLUMNS = ("uscc", "name", "district_code", "industry_code", "revenue", "employees",
-                "founded_on", "tags", "clusters", "chain_links", "status")  # fmt: skip
+PAGE_COLUMNS = (
+    "uscc",
+    "name",
+    "district_code",
+    "industry_code",
+    "revenue",
+    "employees",
+    "founded_on",
+    "tags",
+    "clusters",
+    "chain_links",
+    "status",
+)
 SEARCH_COLUMNS = (*PAGE_COLUMNS, "industries", "rd_expense")
 COLUMNS_DIR = "columns"  # under the registry's folder: the shared search columns
 COLUMN_BATCH_ROWS = 65_536

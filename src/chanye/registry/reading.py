@@ -266,9 +266,16 @@ def _read_csv(path: Path, workdir: Path) -> SourceFile:
                       quote = '"', escape = '"', delim = '{delimiter}', store_rejects = true,
                       null_padding = true, strict_mode = false, auto_detect = false,
                       max_line_size = {MAX_LINE_BYTES}))"""
-    return SourceFile(path, "csv", [c for c in matched if c], ignored, encoding,
-                      header_row=header_index + 1, relation=relation,
-                      row_offset=header_index + 2)  # fmt: skip
+    return SourceFile(
+        path,
+        "csv",
+        [c for c in matched if c],
+        ignored,
+        encoding,
+        header_row=header_index + 1,
+        relation=relation,
+        row_offset=header_index + 2,
+    )
 
 
 def read_csv_rows(source: SourceFile, run: Callable[[str], None]) -> None:
@@ -454,8 +461,9 @@ def _read_sheet(
     for offset, row in enumerate(rows, start=len(head) + 1):
         take(offset, row)
     batch.flush()
-    return SourceFile(path, "xlsx", [c for _, c in wanted], ignored, sheet=name,
-                      header_row=header_index + 1)  # fmt: skip
+    return SourceFile(
+        path, "xlsx", [c for _, c in wanted], ignored, sheet=name, header_row=header_index + 1
+    )
 
 
 class _SheetBatch:
@@ -476,8 +484,15 @@ class _SheetBatch:
             self.flush()
 
     def flush(self) -> None:
-        table = pa.table({**{f: pa.array(v, pa.string()) for f, v in zip(self.fields, self.values, strict=True)},
-                          ROW_COLUMN: pa.array(self.numbers, pa.int64())})  # fmt: skip
+        table = pa.table(
+            {
+                **{
+                    f: pa.array(v, pa.string())
+                    for f, v in zip(self.fields, self.values, strict=True)
+                },
+                ROW_COLUMN: pa.array(self.numbers, pa.int64()),
+            }
+        )
         self.con.register("xlsx_rows", table)
         self.con.execute(f"INSERT INTO {RAW_TABLE} SELECT * FROM xlsx_rows")
         self.con.unregister("xlsx_rows")

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-FieldKind = Literal["uscc", "text", "district", "industry_code", "date", "money", "int", "tags",
-                    "status"]  # fmt: skip
+FieldKind = Literal[
+    "uscc", "text", "district", "industry_code", "date", "money", "int", "tags", "status"
+]
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,28 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("uscc", "统一社会信用代码", "uscc", ("统一社会信用代码", "社会信用代码", "信用代码"),
-              required=True),
-    FieldSpec("name", "企业名称", "text", ("企业名称", "名称", "单位名称", "company_name"),
-              required=True),
-    FieldSpec("district_code", "所属区", "district",
-              ("所属区", "区划代码", "所在区", "行政区划", "行政区划代码", "district")),
-    FieldSpec("industry_code", "行业代码", "industry_code",
-              ("行业代码", "国民经济行业代码", "国民经济行业分类代码", "行业分类代码")),
+    FieldSpec(
+        "uscc",
+        "统一社会信用代码",
+        "uscc",
+        ("统一社会信用代码", "社会信用代码", "信用代码"),
+        required=True,
+    ),
+    FieldSpec(
+        "name", "企业名称", "text", ("企业名称", "名称", "单位名称", "company_name"), required=True
+    ),
+    FieldSpec(
+        "district_code",
+        "所属区",
+        "district",
+        ("所属区", "区划代码", "所在区", "行政区划", "行政区划代码", "district"),
+    ),
+    FieldSpec(
+        "industry_code",
+        "行业代码",
+        "industry_code",
+        ("行业代码", "国民经济行业代码", "国民经济行业分类代码", "行业分类代码"),
+    ),
     FieldSpec("business_scope", "经营范围", "text", ("经营范围", "scope")),
     FieldSpec("founded_on", "成立日期", "date", ("成立日期", "注册日期", "成立时间")),
     FieldSpec("registered_capital", "注册资本", "money", ("注册资本",)),
@@ -40,7 +55,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("rd_expense", "研发费用", "money", ("研发费用", "研发投入", "研究开发费用")),
     FieldSpec("tags", "企业标签", "tags", ("企业标签", "标签")),
     FieldSpec("status", "登记状态", "status", ("登记状态", "经营状态", "企业状态")),
-)  # fmt: skip
+)
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 MONEY_FIELDS = tuple(f.name for f in FIELDS if f.kind == "money")
 

@@ -141,11 +141,14 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
     column = source.column(col)
     unit = column.unit if column else 1.0
     if spec.kind == "uscc":
-        return FieldSql("u", (
-            "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
-            "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
-            "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
-        ))  # fmt: skip
+        return FieldSql(
+            "u",
+            (
+                "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
+                "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
+                "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
+            ),
+        )
     if spec.kind == "text":
         missing = f"WHEN {text} IS NULL THEN 'missing' " if spec.required else ""
         return FieldSql(
@@ -153,17 +156,22 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
         )
     if spec.kind == "district":
         lookup = _case(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
-        return FieldSql(f"{col}__d", f"CASE WHEN {text} IS NOT NULL AND {col}__d IS NULL THEN 'district' END",
-                        (((f"{col}__d", lookup),),))  # fmt: skip
+        return FieldSql(
+            f"{col}__d",
+            f"CASE WHEN {text} IS NOT NULL AND {col}__d IS NULL THEN 'district' END",
+            (((f"{col}__d", lookup),),),
+        )
     if spec.kind == "industry_code":
         plain = f"TRY_CAST({text} AS INTEGER) IS NOT NULL AND length({text}) BETWEEN 2 AND 4"
         extracted = f"nullif(regexp_extract(upper({text}), '^[A-T]?\\s*([0-9]{{2,4}})', 1), '')"
         return FieldSql(
             f"CASE WHEN {col}__known THEN {col}__c END",
             f"CASE WHEN {text} IS NOT NULL AND NOT coalesce({col}__known, false) THEN 'industry_code' END",
-            (((f"{col}__c", f"CASE WHEN {plain} THEN {text} ELSE {extracted} END"),),
-             ((f"{col}__known", f"{col}__c IN (SELECT code FROM industry_codes)"),)),
-        )  # fmt: skip
+            (
+                ((f"{col}__c", f"CASE WHEN {plain} THEN {text} ELSE {extracted} END"),),
+                ((f"{col}__known", f"{col}__c IN (SELECT code FROM industry_codes)"),),
+            ),
+        )
     if spec.kind == "date":
         formats = "[" + ", ".join(_q(f) for f in DATE_FORMATS) + "]"
         serial = f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,5}}(\\.0+)?') THEN DATE '{EXCEL_EPOCH}' + CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
@@ -185,26 +193,52 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
         return FieldSql(
             f"round({col}__n, 2)",
             f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
-            (((f"{col}__fast", fast),),
-             ((f"{col}__parts", f"CASE WHEN {col}__fast IS NULL AND {text} IS NOT NULL THEN {parts} END"),),
-             ((f"{col}__n", f"coalesce({col}__fast * {unit}, TRY_CAST(nullif({col}__parts.n, '') AS DOUBLE) * {cell_unit})"),)),
-        )  # fmt: skip
+            (
+                ((f"{col}__fast", fast),),
+                (
+                    (
+                        f"{col}__parts",
+                        f"CASE WHEN {col}__fast IS NULL AND {text} IS NOT NULL THEN {parts} END",
+                    ),
+                ),
+                (
+                    (
+                        f"{col}__n",
+                        f"coalesce({col}__fast * {unit}, TRY_CAST(nullif({col}__parts.n, '') AS DOUBLE) * {cell_unit})",
+                    ),
+                ),
+            ),
+        )
     if spec.kind == "int":
         cleaned = f"regexp_replace({text}, '[,，\\s人]', '', 'g')"
         slow = f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
         return FieldSql(
             f"{col}__i",
             f"CASE WHEN {text} IS NOT NULL AND {col}__i IS NULL THEN 'integer' WHEN {col}__i < 0 THEN 'negative' END",
-            (((f"{col}__i", f"coalesce(CASE WHEN strpos({text}, '.') = 0 THEN TRY_CAST({text} AS BIGINT) END, CASE WHEN {text} IS NOT NULL THEN {slow} END)"),),),
-        )  # fmt: skip
+            (
+                (
+                    (
+                        f"{col}__i",
+                        f"coalesce(CASE WHEN strpos({text}, '.') = 0 THEN TRY_CAST({text} AS BIGINT) END, CASE WHEN {text} IS NOT NULL THEN {slow} END)",
+                    ),
+                ),
+            ),
+        )
     if spec.kind == "tags":
         parts = f"list_filter(list_transform(regexp_split_to_array(coalesce({text}, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '')"
         mapped = _case("p", tag_lookup())
         return FieldSql(
             f"list_sort(list_filter(list_distinct(list_transform({col}__parts, p -> {mapped})), t -> t IS NOT NULL))",
             f"CASE WHEN len(list_filter({col}__parts, p -> {mapped} IS NULL)) > 0 THEN 'tags' END",
-            (((f"{col}__parts", f"CASE WHEN {text} IS NOT NULL THEN {parts} ELSE []::VARCHAR[] END"),),),
-        )  # fmt: skip
+            (
+                (
+                    (
+                        f"{col}__parts",
+                        f"CASE WHEN {text} IS NOT NULL THEN {parts} ELSE []::VARCHAR[] END",
+                    ),
+                ),
+            ),
+        )
     if spec.kind == "status":
         return FieldSql(
             f"coalesce({col}__s, 'active')",
@@ -217,8 +251,10 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
 def _shown_value(spec: FieldSpec) -> str:
     """The value as written, for the report; an over-long text only by its start."""
     raw = f'"{spec.name}__raw"'
-    return (f"CASE WHEN \"{spec.name}__err\" = 'too_long' THEN left({raw}, {SHOWN_CHARS}) || '…' "
-            f"ELSE {raw} END")  # fmt: skip
+    return (
+        f"CASE WHEN \"{spec.name}__err\" = 'too_long' THEN left({raw}, {SHOWN_CHARS}) || '…' "
+        f"ELSE {raw} END"
+    )
 
 
 def _extra_sql(spec: FieldSpec, system: IndustrialSystem) -> str:
@@ -337,8 +373,15 @@ def _build_faults(
     any_error: str,
 ) -> None:
     headers = {c.field: c.header for c in source.columns}
-    load_table(con, "reasons", {"code": list(REASONS), "zh": [r[0] for r in REASONS.values()],
-                                "en": [r[1] for r in REASONS.values()]})  # fmt: skip
+    load_table(
+        con,
+        "reasons",
+        {
+            "code": list(REASONS),
+            "zh": [r[0] for r in REASONS.values()],
+            "en": [r[1] for r in REASONS.values()],
+        },
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE faulty AS SELECT * FROM typed_rows WHERE {any_error}"
     )

@@ -15,8 +15,9 @@ from chanye.store.audit import Actor, record, verify_chain
 from chanye.store.database import session_scope
 from chanye.store.migrate import upgrade
 
-audit_app = typer.Typer(help="The audit log (审计日志): verify the chain, export.",
-                        no_args_is_help=True)  # fmt: skip
+audit_app = typer.Typer(
+    help="The audit log (审计日志): verify the chain, export.", no_args_is_help=True
+)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 CLI_ACTOR = Actor(name="cli", role="admin")
@@ -37,8 +38,10 @@ def audit_verify() -> None:
         broken = verify_chain(db)
         kept = audit_search.retention(db)
     if broken:
-        out.print(f"发现 {len(broken)} 条记录被篡改 / audit chain broken at {len(broken)} rows:",
-                  markup=False)  # fmt: skip
+        out.print(
+            f"发现 {len(broken)} 条记录被篡改 / audit chain broken at {len(broken)} rows:",
+            markup=False,
+        )
         out.print(" ".join(str(i) for i in broken), markup=False)
         sys.exit(1)
     out.print(f"审计链完整 / audit chain intact: {kept.rows} rows", markup=False)
@@ -70,6 +73,12 @@ def audit_export(
         content = export(db, flt)
         rows = audit_search.search(db, flt, page_size=1).total
         path.write_bytes(content)
-        record(db, CLI_ACTOR, "audit.export", "audit_log", None,
-               after={"filter": flt.as_params(), "format": kind, "file": str(path)})  # fmt: skip
+        record(
+            db,
+            CLI_ACTOR,
+            "audit.export",
+            "audit_log",
+            None,
+            after={"filter": flt.as_params(), "format": kind, "file": str(path)},
+        )
     out.print(f"已导出 {rows} 条审计记录到 {path} / exported", markup=False)

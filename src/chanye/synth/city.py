@@ -41,12 +41,28 @@ from chanye.system.industry_codes import catalogue
 from chanye.system.model import IndustrialSystem, Industry
 
 PROFILE_FILE = "guangzhou_profile.toml"
-HEADERS = ("统一社会信用代码", "企业名称", "所属区", "行业代码", "经营范围", "成立日期",
-           "注册资本（万元）", "营业收入（万元）", "从业人员", "研发费用（万元）", "企业标签",
-           "登记状态")  # fmt: skip
+HEADERS = (
+    "统一社会信用代码",
+    "企业名称",
+    "所属区",
+    "行业代码",
+    "经营范围",
+    "成立日期",
+    "注册资本（万元）",
+    "营业收入（万元）",
+    "从业人员",
+    "研发费用（万元）",
+    "企业标签",
+    "登记状态",
+)
 KINDS = ("cluster", "future", "service", "ordinary")
-SPOIL_KINDS = ("bad_check", "unknown_district", "text_in_number", "duplicate_uscc",
-               "impossible_date")  # fmt: skip
+SPOIL_KINDS = (
+    "bad_check",
+    "unknown_district",
+    "text_in_number",
+    "duplicate_uscc",
+    "impossible_date",
+)
 FORMATS = (".csv", ".parquet", ".xlsx")
 XLSX_MAX_ROWS = 200_000
 ACTIVE, CLOSED = "存续", "注销"
@@ -54,8 +70,22 @@ STATUS_LABELS = pa.array([ACTIVE, CLOSED])
 CHUNK_ROWS = 1_000_000  # text columns are built per chunk: bounded memory, no 2 GB string arrays
 SCOPES_PER_LINK = 24
 POOL_SEED = 20250206  # pools are the same whatever the seed: only rows vary
-STREAMS = ("segments", "districts", "uscc", "founded", "status", "revenue", "employees",
-           "capital", "tags", "rd", "names", "codes", "scopes", "dirty")  # fmt: skip
+STREAMS = (
+    "segments",
+    "districts",
+    "uscc",
+    "founded",
+    "status",
+    "revenue",
+    "employees",
+    "capital",
+    "tags",
+    "rd",
+    "names",
+    "codes",
+    "scopes",
+    "dirty",
+)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CHINESE_DIGITS = "零一二三四五六七八九"
 ProgressFn = Callable[[str], None]
@@ -469,8 +499,12 @@ def _sample(rng: np.random.Generator, items: Sequence[str], low: int, high: int)
 
 
 def _industry_shares(segments: Sequence[Segment], profile: Profile) -> dict[str, dict[str, float]]:
-    by_kind = {"cluster": profile.clusters, "future": profile.future,
-               "service": profile.services, "ordinary": profile.ordinary}  # fmt: skip
+    by_kind = {
+        "cluster": profile.clusters,
+        "future": profile.future,
+        "service": profile.services,
+        "ordinary": profile.ordinary,
+    }
     shares: dict[str, dict[str, float]] = {}
     for segment in segments:
         sector = by_kind[segment.kind][segment.industry]
@@ -515,8 +549,11 @@ def _name_parts(
         raise ValueError("profile: an industry word and a suffix together form a keyword")
     chars = _zihao_chars(profile)
     blocked = profile.texts("names", "blocked")
-    two = [z for z in every.clean(a + b for a in chars for b in chars if a != b)
-           if not any(word in z for word in blocked)]  # fmt: skip
+    two = [
+        z
+        for z in every.clean(a + b for a in chars for b in chars if a != b)
+        if not any(word in z for word in blocked)
+    ]
     cities = [b for b in before if b]
     unsafe = (
         _join_conflicts(cities, two, every.words)[1] | _join_conflicts(two, words, every.words)[0]
@@ -704,8 +741,9 @@ def _draw_rows(
     natural = _natural_revenue(streams["revenue"], kind_index, closed, profile)
     revenue, targets = _calibrate(natural, segment, pools, profile, n)
     code = pools.codes.pick(streams["codes"], segment)
-    tags = _tags(streams["tags"], revenue, kind_index, pools.manufacturing[code], closed,
-                 founded, profile)  # fmt: skip
+    tags = _tags(
+        streams["tags"], revenue, kind_index, pools.manufacturing[code], closed, founded, profile
+    )
     rows = _Rows(
         segment=segment,
         district=district,
@@ -1071,8 +1109,14 @@ def _spoil(
 
 
 def _schema(text_revenue: bool) -> pa.Schema:
-    types = [pa.string()] * 6 + [pa.float64(), pa.string() if text_revenue else pa.float64(),
-                                 pa.int64(), pa.float64(), pa.string(), pa.string()]  # fmt: skip
+    types = [pa.string()] * 6 + [
+        pa.float64(),
+        pa.string() if text_revenue else pa.float64(),
+        pa.int64(),
+        pa.float64(),
+        pa.string(),
+        pa.string(),
+    ]
     return pa.schema(list(zip(HEADERS, types, strict=True)))
 
 
@@ -1227,6 +1271,7 @@ def _stable_zip(data: bytes, fixed: dt.datetime) -> bytes:
                 content = re.sub(
                     rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), content
                 )
-            target.writestr(zipfile.ZipInfo(info.filename, fixed.timetuple()[:6]), content,
-                            zipfile.ZIP_DEFLATED)  # fmt: skip
+            target.writestr(
+                zipfile.ZipInfo(info.filename, fixed.timetuple()[:6]), content, zipfile.ZIP_DEFLATED
+            )
     return buffer.getvalue()

@@ -102,8 +102,13 @@ def city_command(
     except CityFileError as exc:
         raise _refuse(exc.zh, exc.en) from None
     started = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("加载产业体系 / loading the system")
 
         def step(label: str) -> None:

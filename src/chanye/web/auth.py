@@ -208,8 +208,13 @@ def get_viewer(request: Request, db: SessionDep, settings: SettingsDep) -> Viewe
     if loaded.timed_out_account is not None:
         account = db.get(Account, loaded.timed_out_account)
         if account is not None:
-            record(db, Actor(account.username, account.role, addr), "session.timeout", "account",
-                   str(account.id))  # fmt: skip
+            record(
+                db,
+                Actor(account.username, account.role, addr),
+                "session.timeout",
+                "account",
+                str(account.id),
+            )
         notice = f"超过 {profile.idle_timeout_minutes} 分钟未操作，已自动退出，请重新登录。"
     row = loaded.row
     if row is None and sent:  # an ended or made-up session id is of no use: forget it
@@ -253,8 +258,14 @@ async def verify_csrf(
         sent = str((await request.form()).get(CSRF_FIELD) or "")
     viewer = get_viewer(request, db, settings)
     if not sent or not secrets.compare_digest(sent, viewer.csrf_token):
-        record(db, viewer.actor, "csrf.refused", "route", f"{request.method} {request.url.path}",
-               result="refused")  # fmt: skip
+        record(
+            db,
+            viewer.actor,
+            "csrf.refused",
+            "route",
+            f"{request.method} {request.url.path}",
+            result="refused",
+        )
         db.commit()  # the refusal is audited even though the request fails
         raise HTTPException(403, "表单已失效或来源不明，请刷新页面后重试")
 
@@ -292,9 +303,15 @@ class Requirement:
                 raise RedirectRequiredError("/account/totp")
         if viewer.may(self.obj, self.act):
             return viewer
-        record(db, viewer.actor, "access.denied", "route",
-               f"{request.method} {request.url.path}", after={"needs": f"{self.obj}:{self.act}"},
-               result="refused")  # fmt: skip
+        record(
+            db,
+            viewer.actor,
+            "access.denied",
+            "route",
+            f"{request.method} {request.url.path}",
+            after={"needs": f"{self.obj}:{self.act}"},
+            result="refused",
+        )
         db.commit()  # the denial is audited even though the request fails
         if viewer.account is None:
             raise LoginRequiredError(request.url.path)

@@ -70,10 +70,11 @@ def register_error_pages(app: FastAPI) -> None:
         if wants_json(request):
             return JSONResponse({"detail": problems}, status_code=422)
         return templates.TemplateResponse(
-            request, "error.html",
+            request,
+            "error.html",
             {"status": 422, "title": TITLES[422], "detail": "；".join(problems), "active": None},
             status_code=422,
-        )  # fmt: skip
+        )
 
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(OperationalError)
@@ -93,8 +94,9 @@ def register_error_pages(app: FastAPI) -> None:
         # middleware would add are set here. The exception is still logged by Starlette.
         headers = {**SECURITY_HEADERS, "Cache-Control": NO_STORE}
         if wants_json(request):
-            return JSONResponse({"detail": "服务器内部错误，请稍后重试"}, status_code=500,
-                                headers=headers)  # fmt: skip
+            return JSONResponse(
+                {"detail": "服务器内部错误，请稍后重试"}, status_code=500, headers=headers
+            )
         return HTMLResponse(_UNHANDLED_PAGE, status_code=500, headers=headers)
 
 

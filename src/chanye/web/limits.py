@@ -57,7 +57,14 @@ class BodyLimitMiddleware:
 
 async def _refuse(send: Send, limit: int) -> None:
     text = f"提交的内容超过 {limit // 1024} KB 上限".encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(text)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(text)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": text})

@@ -107,8 +107,12 @@ def login_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
 
 def _login_context(request: Request, next_path: str, **extra: Any) -> dict[str, Any]:
     remembered = unquote(request.cookies.get(REMEMBER_COOKIE, ""))
-    return {"next": safe_next(next_path), "remembered": remembered, "hide_header_login": True,
-            **extra}  # fmt: skip
+    return {
+        "next": safe_next(next_path),
+        "remembered": remembered,
+        "hide_header_login": True,
+        **extra,
+    }
 
 
 @router.post("/login", summary="Log in: account, password, captcha, remember account")
@@ -128,8 +132,14 @@ def login(
         return page(request, "account/login.html", context, status=400)
 
     if not captcha_ok(request, db, viewer, captcha):
-        record(db, viewer.actor, "login.captcha_failed", "account", account.strip().lower(),
-               result="failure")  # fmt: skip
+        record(
+            db,
+            viewer.actor,
+            "login.captcha_failed",
+            "account",
+            account.strip().lower(),
+            result="failure",
+        )
         return refuse("验证码错误或已过期，请输入新的验证码", "wrong or expired captcha")
     result = accounts.authenticate(db, account, password, viewer.client_addr, profile_for(settings))
     if not result.ok or result.account is None:
@@ -139,8 +149,9 @@ def login(
     if viewer.web_session is not None:
         end_session(db, viewer.web_session)
     pending = user.totp_secret is not None
-    token, _row = open_session(db, viewer.client_addr, account_id=user.id,
-                               second_factor_pending=pending)  # fmt: skip
+    token, _row = open_session(
+        db, viewer.client_addr, account_id=user.id, second_factor_pending=pending
+    )
     set_session_cookie(request, token)
     remember_account(request, account.strip() if remember else None)
     target = safe_next(next)
@@ -173,12 +184,17 @@ def login_totp(
     )
     if pending is None or user is None or not user.totp_secret:
         return RedirectResponse("/login", status_code=303)
-    checked = accounts.check_second_factor(db, user, code, viewer.client_addr,
-                                           profile_for(settings))  # fmt: skip
+    checked = accounts.check_second_factor(
+        db, user, code, viewer.client_addr, profile_for(settings)
+    )
     if checked.retry_at is not None:
         end_session(db, pending)
-        return page(request, "account/login.html", _login_context(request, next, error=checked.zh),
-                    status=400)  # fmt: skip
+        return page(
+            request,
+            "account/login.html",
+            _login_context(request, next, error=checked.zh),
+            status=400,
+        )
     if not checked.ok:
         context = {"next": safe_next(next), "error": checked.zh, "hide_header_login": True}
         return page(request, "account/login_totp.html", context, status=400)
@@ -224,20 +240,30 @@ def register(
     password_again: Annotated[str, Form(max_length=256)] = "",
     captcha: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    form = {"kind": kind, "username": username, "display_name": display_name,
-            "contact_name": contact_name, "enterprise_uscc": enterprise_uscc, "mobile": mobile,
-            "email": email}  # fmt: skip
+    form = {
+        "kind": kind,
+        "username": username,
+        "display_name": display_name,
+        "contact_name": contact_name,
+        "enterprise_uscc": enterprise_uscc,
+        "mobile": mobile,
+        "email": email,
+    }
     problems: dict[str, list[str]] = {}
     if not captcha_ok(request, db, viewer, captcha):
         problems["captcha"] = ["验证码错误或已过期"]
     if password != password_again:
         problems["password_again"] = ["两次输入的密码不一致"]
     registration = accounts.Registration(
-        username=username.strip(), email=email.strip(), password=password,
-        display_name=display_name, kind=kind, mobile=mobile.strip() or None,
+        username=username.strip(),
+        email=email.strip(),
+        password=password,
+        display_name=display_name,
+        kind=kind,
+        mobile=mobile.strip() or None,
         enterprise_uscc=enterprise_uscc.strip().upper() or None if kind == "enterprise" else None,
         contact_name=contact_name or None,
-    )  # fmt: skip
+    )
     for problem in accounts.registration_problems(db, registration, profile_for(settings)):
         problems.setdefault(problem.field, []).append(problem.zh)
     if problems:
@@ -253,11 +279,15 @@ def register(
         if user.enterprise_uscc
         else ""
     )
-    return page(request, "account/message.html", {
-        "title": "注册成功，请确认邮箱",
-        "message": f"确认邮件已发送至 {user.email}，请在 {CONFIRM_HOURS} 小时内点击邮件中的链接完成注册。"
-        + unverified,
-    })  # fmt: skip
+    return page(
+        request,
+        "account/message.html",
+        {
+            "title": "注册成功，请确认邮箱",
+            "message": f"确认邮件已发送至 {user.email}，请在 {CONFIRM_HOURS} 小时内点击邮件中的链接完成注册。"
+            + unverified,
+        },
+    )
 
 
 @router.get("/register/confirm", response_class=HTMLResponse, summary="Confirm an e-mail address")
@@ -265,12 +295,22 @@ def confirm(request: Request, db: SessionDep, viewer: LoginUse, token: str = "")
     try:
         user = redeem_token(db, token, CONFIRM_EMAIL)
     except TokenRefusedError as refused:
-        return page(request, "account/message.html",
-                    {"title": "无法确认邮箱", "message": refused.zh, "error": True}, 400)  # fmt: skip
+        return page(
+            request,
+            "account/message.html",
+            {"title": "无法确认邮箱", "message": refused.zh, "error": True},
+            400,
+        )
     accounts.confirm_email(db, user, viewer.client_addr)
-    return page(request, "account/message.html", {
-        "title": "邮箱已确认", "message": "您的邮箱已确认，现在可以登录了。", "login_link": True,
-    })  # fmt: skip
+    return page(
+        request,
+        "account/message.html",
+        {
+            "title": "邮箱已确认",
+            "message": "您的邮箱已确认，现在可以登录了。",
+            "login_link": True,
+        },
+    )
 
 
 # --- forgotten password --------------------------------------------------------------------
@@ -292,13 +332,22 @@ def forgot(
     captcha: Annotated[str, Form(max_length=16)] = "",
 ) -> HTMLResponse:
     if not captcha_ok(request, db, viewer, captcha):
-        return page(request, "account/forgot.html",
-                    {"error": "验证码错误或已过期", "account": account, "hide_header_login": True},
-                    400)  # fmt: skip
+        return page(
+            request,
+            "account/forgot.html",
+            {"error": "验证码错误或已过期", "account": account, "hide_header_login": True},
+            400,
+        )
     user = accounts.find_account(db, account)
     minutes = profile_for(settings).reset_link_minutes
-    record(db, viewer.actor, "password.reset_requested", "account", account.strip().lower(),
-           result="success" if user else "unknown")  # fmt: skip
+    record(
+        db,
+        viewer.actor,
+        "password.reset_requested",
+        "account",
+        account.strip().lower(),
+        result="success" if user else "unknown",
+    )
     if user is not None and user.status == "active":
         token = issue_token(db, user, RESET_PASSWORD, dt.timedelta(minutes=minutes))
         link = f"{settings.site_url}/password/reset?token={token}"
@@ -308,10 +357,14 @@ def forgot(
     else:
         issue_decoy_token(db, RESET_PASSWORD)
     # The same answer whether or not the account exists: the form must not reveal accounts.
-    return page(request, "account/message.html", {
-        "title": "重置链接已发送",
-        "message": f"如果该账号存在，重置密码的链接已发送到其注册邮箱，{minutes} 分钟内有效，只能使用一次。",
-    })  # fmt: skip
+    return page(
+        request,
+        "account/message.html",
+        {
+            "title": "重置链接已发送",
+            "message": f"如果该账号存在，重置密码的链接已发送到其注册邮箱，{minutes} 分钟内有效，只能使用一次。",
+        },
+    )
 
 
 @router.get("/password/reset", response_class=HTMLResponse, summary="Set a new password (link)")
@@ -319,8 +372,12 @@ def reset_page(request: Request, db: SessionDep, viewer: LoginUse, token: str = 
     try:
         redeem_token(db, token, RESET_PASSWORD, use=False)
     except TokenRefusedError as refused:
-        return page(request, "account/message.html",
-                    {"title": "无法重置密码", "message": refused.zh, "error": True}, 400)  # fmt: skip
+        return page(
+            request,
+            "account/message.html",
+            {"title": "无法重置密码", "message": refused.zh, "error": True},
+            400,
+        )
     return page(request, "account/reset.html", {"token": token, "hide_header_login": True})
 
 
@@ -340,22 +397,44 @@ def reset(
             raise accounts.AccountRefusedError(
                 [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
             )
-        accounts.set_password(db, user, new_password, profile_for(settings),
-                              Actor(user.username, user.role, viewer.client_addr),
-                              "account.reset_password")  # fmt: skip
+        accounts.set_password(
+            db,
+            user,
+            new_password,
+            profile_for(settings),
+            Actor(user.username, user.role, viewer.client_addr),
+            "account.reset_password",
+        )
         redeem_token(db, token, RESET_PASSWORD)
     except TokenRefusedError as refused:
-        return page(request, "account/message.html",
-                    {"title": "无法重置密码", "message": refused.zh, "error": True}, 400)  # fmt: skip
+        return page(
+            request,
+            "account/message.html",
+            {"title": "无法重置密码", "message": refused.zh, "error": True},
+            400,
+        )
     except accounts.AccountRefusedError as refused:
-        return page(request, "account/reset.html",
-                    {"token": token, "problems": [p.zh for p in refused.problems],
-                     "hide_header_login": True}, 400)  # fmt: skip
+        return page(
+            request,
+            "account/reset.html",
+            {
+                "token": token,
+                "problems": [p.zh for p in refused.problems],
+                "hide_header_login": True,
+            },
+            400,
+        )
     end_all_sessions(db, user.id)
     _mail(settings, user.email, emails.password_changed(user.display_name))
-    return page(request, "account/message.html", {
-        "title": "密码已重置", "message": "新密码已生效，请用新密码登录。", "login_link": True,
-    })  # fmt: skip
+    return page(
+        request,
+        "account/message.html",
+        {
+            "title": "密码已重置",
+            "message": "新密码已生效，请用新密码登录。",
+            "login_link": True,
+        },
+    )
 
 
 # --- the account itself --------------------------------------------------------------------
@@ -397,11 +476,13 @@ def change_password(
             raise accounts.AccountRefusedError(
                 [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
             )
-        accounts.change_password(db, user, current_password, new_password, profile_for(settings),
-                                 viewer.client_addr)  # fmt: skip
+        accounts.change_password(
+            db, user, current_password, new_password, profile_for(settings), viewer.client_addr
+        )
     except accounts.AccountRefusedError as refused:
-        return page(request, "account/password.html",
-                    {"problems": [p.zh for p in refused.problems]}, 400)  # fmt: skip
+        return page(
+            request, "account/password.html", {"problems": [p.zh for p in refused.problems]}, 400
+        )
     # Other sessions of this account end; this one continues under a new id.
     end_all_sessions(db, user.id)
     token, _row = open_session(db, viewer.client_addr, account_id=user.id)
@@ -436,8 +517,15 @@ def enable_totp(
     user = viewer.require_account()
     replacing = user.totp_secret is not None
     try:
-        accounts.enrol_second_factor(db, user, secret, code, (current_password, current_code),
-                                     viewer.client_addr, profile_for(settings))  # fmt: skip
+        accounts.enrol_second_factor(
+            db,
+            user,
+            secret,
+            code,
+            (current_password, current_code),
+            viewer.client_addr,
+            profile_for(settings),
+        )
     except accounts.AccountRefusedError as refused:
         error = "；".join(problem.zh for problem in refused.problems)
         return page(request, "account/totp.html", _totp_context(user, secret, error=error), 400)

@@ -43,9 +43,17 @@ def audit_form(
     until: DateText = "",
 ) -> dict[str, str]:
     """The search form's fields, as typed (the page shows them back; the exports use them too)."""
-    return {"actor": actor, "role": role, "action": action, "object_type": object_type,
-            "object_id": object_id, "result": result, "client_addr": client_addr,
-            "since": since, "until": until}  # fmt: skip
+    return {
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "result": result,
+        "client_addr": client_addr,
+        "since": since,
+        "until": until,
+    }
 
 
 AuditForm = Annotated[dict[str, str], Depends(audit_form)]
@@ -74,25 +82,40 @@ def audit_page(
         "query": flt.as_params(),
     }
     # After the search, so the page shows the log as it was asked for.
-    record(db, viewer.actor, "audit.view", "audit_log", None,
-           after={"filter": flt.as_params(), "page": found.page})  # fmt: skip
+    record(
+        db,
+        viewer.actor,
+        "audit.view",
+        "audit_log",
+        None,
+        after={"filter": flt.as_params(), "page": found.page},
+    )
     return _page(request, context)
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    context = {"active": None, "role_labels": ROLE_LABELS,
-               "result_labels": audit_search.RESULT_LABELS, "error": None,
-               "retention_days": audit_search.RETENTION_DAYS,
-               "export_limit": audit_search.EXPORT_LIMIT, **context}  # fmt: skip
+    context = {
+        "active": None,
+        "role_labels": ROLE_LABELS,
+        "result_labels": audit_search.RESULT_LABELS,
+        "error": None,
+        "retention_days": audit_search.RETENTION_DAYS,
+        "export_limit": audit_search.EXPORT_LIMIT,
+        **context,
+    }
     return templates.TemplateResponse(request, "admin/audit.html", context, status_code=status)
 
 
 def _download(content: bytes, media_type: str, extension: str) -> Response:
     stamp = utcnow().astimezone(BEIJING).strftime("%Y%m%d-%H%M%S")
-    return Response(content, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="audit-log-{stamp}.{extension}"',
-        "Cache-Control": "no-store",
-    })  # fmt: skip
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-log-{stamp}.{extension}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def export_filter(form: AuditForm) -> AuditFilter:
@@ -113,8 +136,14 @@ EXPORTERS = {
 def _export(db: Session, viewer: Viewer, flt: AuditFilter, extension: str) -> Response:
     export, media_type = EXPORTERS[extension]
     content = export(db, flt, audit_search.EXPORT_LIMIT)
-    record(db, viewer.actor, "audit.export", "audit_log", None,
-           after={"filter": flt.as_params(), "format": extension})  # fmt: skip
+    record(
+        db,
+        viewer.actor,
+        "audit.export",
+        "audit_log",
+        None,
+        after={"filter": flt.as_params(), "format": extension},
+    )
     return _download(content, media_type, extension)
 
 

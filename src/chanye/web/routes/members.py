@@ -77,18 +77,27 @@ def apply_page(
 ) -> HTMLResponse:
     account = viewer.require_account()
     if account.role == "member":
-        return page(request, "members/message.html", {
-            "title": "您已是会员企业", "message": "贵单位已是产业协会会员企业，无需再次申请。",
-            "link": ("/members/directory", "查看会员名录"),
-        })  # fmt: skip
+        return page(
+            request,
+            "members/message.html",
+            {
+                "title": "您已是会员企业",
+                "message": "贵单位已是产业协会会员企业，无需再次申请。",
+                "link": ("/members/directory", "查看会员名录"),
+            },
+        )
     current = membership.open_application(db, account.id)
     if current is not None:
-        return page(request, "members/message.html", {
-            "title": "申请正在处理中",
-            "message": f"您的入会申请（第 {current.id} 号）{membership.STATUS_LABELS[current.status]}，"
-                       "请等待审核结果，每一步进展都会以邮件通知您。",
-            "link": (f"/members/applications/{current.id}", "查看我的申请"),
-        })  # fmt: skip
+        return page(
+            request,
+            "members/message.html",
+            {
+                "title": "申请正在处理中",
+                "message": f"您的入会申请（第 {current.id} 号）{membership.STATUS_LABELS[current.status]}，"
+                "请等待审核结果，每一步进展都会以邮件通知您。",
+                "link": (f"/members/applications/{current.id}", "查看我的申请"),
+            },
+        )
     latest = membership.latest_application(db, account.id)
     rejected = latest is not None and latest.status == membership.REJECTED
     form = (
@@ -142,11 +151,17 @@ def apply(
 ) -> Response:
     account = viewer.require_account()
     form = ApplicationForm(
-        company_name=company_name, enterprise_uscc=enterprise_uscc,
-        legal_representative=legal_representative, industry_id=industry_id, district=district,
-        address=address, contact_name=contact_name, contact_mobile=contact_mobile,
-        contact_email=contact_email, introduction=introduction,
-    )  # fmt: skip
+        company_name=company_name,
+        enterprise_uscc=enterprise_uscc,
+        legal_representative=legal_representative,
+        industry_id=industry_id,
+        district=district,
+        address=address,
+        contact_name=contact_name,
+        contact_mobile=contact_mobile,
+        contact_email=contact_email,
+        introduction=introduction,
+    )
     limit = settings.max_document_mb << 20
     uploads = [*read_upload(licence, documents.LICENCE, limit)]
     for other in others or []:
@@ -184,18 +199,23 @@ def _application_page(
 ) -> HTMLResponse:
     industry = system.industry(application.industry_id) if application.industry_id else None
     district = next((d.name for d in system.districts if d.code == application.district), "")
-    return page(request, "members/application.html", {
-        "application": application,
-        "documents": documents.documents_of(db, application.id),
-        "kind_labels": documents.KIND_LABELS,
-        "type_labels": documents.LABEL_OF,
-        "steps": membership.timeline(db, application.id),
-        "industry": industry.name if industry else "",
-        "district": district,
-        "reviewing": viewer.may("membership", "review"),
-        "done": DONE.get(request.query_params.get("done", "")),
-        "problems": [f"{p.zh} / {p.en}" for p in problems or []],
-    }, status)  # fmt: skip
+    return page(
+        request,
+        "members/application.html",
+        {
+            "application": application,
+            "documents": documents.documents_of(db, application.id),
+            "kind_labels": documents.KIND_LABELS,
+            "type_labels": documents.LABEL_OF,
+            "steps": membership.timeline(db, application.id),
+            "industry": industry.name if industry else "",
+            "district": district,
+            "reviewing": viewer.may("membership", "review"),
+            "done": DONE.get(request.query_params.get("done", "")),
+            "problems": [f"{p.zh} / {p.en}" for p in problems or []],
+        },
+        status,
+    )
 
 
 @router.get(
@@ -229,13 +249,23 @@ def document_download(
     if document is None or path is None:
         raise HTTPException(404, "没有这个文件")
     # Who read an enterprise's documents is worth knowing later.
-    record(db, viewer.actor, "membership.document_read", "membership_document", str(document.id),
-           after={"application": application.id})  # fmt: skip
-    return FileResponse(path, media_type=document.content_type, headers={
-        "Content-Disposition": documents.content_disposition(document.original_name),
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    })  # fmt: skip
+    record(
+        db,
+        viewer.actor,
+        "membership.document_read",
+        "membership_document",
+        str(document.id),
+        after={"application": application.id},
+    )
+    return FileResponse(
+        path,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": documents.content_disposition(document.original_name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # --- reviewing -----------------------------------------------------------------------------
@@ -251,9 +281,15 @@ def review_page(
 ) -> HTMLResponse:
     status = status if status in membership.STATUS_LABELS else ""
     queue = membership.review_queue(db, status, page_number)
-    return page(request, "members/review.html", {
-        "queue": queue, "status": status, "counts": membership.status_counts(db),
-    })  # fmt: skip
+    return page(
+        request,
+        "members/review.html",
+        {
+            "queue": queue,
+            "status": status,
+            "counts": membership.status_counts(db),
+        },
+    )
 
 
 @router.post("/members/applications/{application_id}/review", summary="开始审核")
@@ -293,8 +329,9 @@ def decide(
         membership.decide(db, settings, application, decision, reason, viewer.actor)
     except MembershipRefusedError as refused:
         wrong_step = any(p.field == "status" for p in refused.problems)
-        return _application_page(request, db, system, viewer, application, refused.problems,
-                                 409 if wrong_step else 400)  # fmt: skip
+        return _application_page(
+            request, db, system, viewer, application, refused.problems, 409 if wrong_step else 400
+        )
     return RedirectResponse(f"/members/applications/{application.id}?done={decision}", 303)
 
 
@@ -332,6 +369,12 @@ def directory_page(
 ) -> HTMLResponse:
     found = membership.directory(db, system, q, page_number)
     # Members see who to contact; only staff see members' mobile numbers and e-mail addresses.
-    return page(request, "members/directory.html", {
-        "found": found, "q": q, "show_contacts": viewer.is_staff,
-    })  # fmt: skip
+    return page(
+        request,
+        "members/directory.html",
+        {
+            "found": found,
+            "q": q,
+            "show_contacts": viewer.is_staff,
+        },
+    )

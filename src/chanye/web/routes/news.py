@@ -33,8 +33,12 @@ RESULTS = {"created": "文章已保存。", "updated": "修改已保存。"}
 def show(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
-    context = {"active": "news", "categories": news.CATEGORIES, "statuses": news.STATUSES,
-               **(context or {})}  # fmt: skip
+    context = {
+        "active": "news",
+        "categories": news.CATEGORIES,
+        "statuses": news.STATUSES,
+        **(context or {}),
+    }
     return templates.TemplateResponse(request, template, context, status_code=status)
 
 
@@ -114,9 +118,13 @@ def article_page(
     request: Request, slug: str, db: SessionDep, viewer: Read, result: str = ""
 ) -> HTMLResponse:
     article = _article(db, slug, viewer)
-    context = {"article": article, "body_html": render(article.body_markdown),
-               "public": news.is_public(article), "writer": _writer(viewer),
-               "message": RESULTS.get(result)}  # fmt: skip
+    context = {
+        "article": article,
+        "body_html": render(article.body_markdown),
+        "public": news.is_public(article),
+        "writer": _writer(viewer),
+        "message": RESULTS.get(result),
+    }
     return show(request, "news/article.html", context)
 
 
@@ -142,8 +150,9 @@ def update_article(
     published_at: WhenField = "",
 ) -> Response:
     article = _article(db, slug, viewer)
-    draft = news.ArticleDraft(title, category, body_markdown, summary, new_slug, status,
-                              published_at)  # fmt: skip
+    draft = news.ArticleDraft(
+        title, category, body_markdown, summary, new_slug, status, published_at
+    )
     try:
         news.update_article(db, article, draft, viewer.actor)
     except news.NewsRefusedError as refused:

@@ -420,15 +420,27 @@ def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Respon
 
 
 def _mine(
-    request: Request, db: SessionDep, system: IndustrialSystem, viewer: Viewer, status: int = 200,
+    request: Request,
+    db: SessionDep,
+    system: IndustrialSystem,
+    viewer: Viewer,
+    status: int = 200,
     **extra: Any,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     account = viewer.require_account()
     own = viewer.scope.uscc
     pushes = workflow.pushes_for(db, own) if own else []
     items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
-    context = {"own": own, "claimed": account.enterprise_uscc, "items": items, "rivals": workflow.exclusive_rivals(pushes),
-               "message": None, "error": None, **_labels(request, system), **extra}  # fmt: skip
+    context = {
+        "own": own,
+        "claimed": account.enterprise_uscc,
+        "items": items,
+        "rivals": workflow.exclusive_rivals(pushes),
+        "message": None,
+        "error": None,
+        **_labels(request, system),
+        **extra,
+    }
     context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
     return page(request, "policies/mine.html", context, status=status)
 
@@ -441,9 +453,14 @@ def my_policies(
 
 
 def _decide(
-    request: Request, push_id: int, db: SessionDep, system: IndustrialSystem, viewer: Viewer,
-    confirm: bool, confirmed: str = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    push_id: int,
+    db: SessionDep,
+    system: IndustrialSystem,
+    viewer: Viewer,
+    confirm: bool,
+    confirmed: str = "",
+) -> Response:
     push = db.get(PolicyPush, push_id)
     account = viewer.require_account()
     if push is None:
@@ -581,24 +598,32 @@ def _slider(name: str, value: int | float) -> dict[str, Any]:
 
 
 def numeric_parameters(policy: Policy) -> list[dict[str, Any]]:
-    return [_slider(n, v) for n, v in policy.parameters.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)]  # fmt: skip
+    return [
+        _slider(n, v)
+        for n, v in policy.parameters.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
 
 
 def _simulation_context(
-    loaded: Population, policy: Policy, changes: dict[str, Any], viewer: Viewer,
+    loaded: Population,
+    policy: Policy,
+    changes: dict[str, Any],
+    viewer: Viewer,
     system: IndustrialSystem,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     result = simulate(loaded, policy, changes, scope=viewer.scope)
     districts = {d.code: d.name for d in system.districts}
     industries = {ind.id: ind.name for _, ind in system.industries()}
 
     def chart(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
-        return {"labels": [names.get(r["key"], r["key"]) for r in rows],
-                "before": [r["before_eligible"] for r in rows],
-                "after": [r["after_eligible"] for r in rows],
-                "before_amount": [r["before_amount"] for r in rows],
-                "after_amount": [r["after_amount"] for r in rows]}  # fmt: skip
+        return {
+            "labels": [names.get(r["key"], r["key"]) for r in rows],
+            "before": [r["before_eligible"] for r in rows],
+            "after": [r["after_eligible"] for r in rows],
+            "before_amount": [r["before_amount"] for r in rows],
+            "after_amount": [r["after_amount"] for r in rows],
+        }
 
     return {
         "sim": result,
@@ -624,8 +649,9 @@ def simulate_page(
     with population(request, settings) as loaded:
         context = _simulation_context(loaded, policy, {}, viewer, system)
         as_of = loaded.as_of
-    context.update({"version": chosen, "policy": policy, "sliders": numeric_parameters(policy),
-                    "as_of": as_of})  # fmt: skip
+    context.update(
+        {"version": chosen, "policy": policy, "sliders": numeric_parameters(policy), "as_of": as_of}
+    )
     return page(request, "policies/simulate.html", context)
 
 
@@ -683,8 +709,13 @@ def near_misses_page(
     with population(request, settings) as loaded:
         misses = near_misses(loaded, policy, limit=100, scope=viewer.scope)
         as_of = loaded.as_of
-    context = {"version": chosen, "policy": policy, "misses": misses, "as_of": as_of,
-               **_labels(request, system)}  # fmt: skip
+    context = {
+        "version": chosen,
+        "policy": policy,
+        "misses": misses,
+        "as_of": as_of,
+        **_labels(request, system),
+    }
     return page(request, "policies/near_misses.html", context)
 
 

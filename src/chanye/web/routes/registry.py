@@ -80,16 +80,21 @@ def search_query(
     ] = None,
 ) -> SearchQuery:
     return SearchQuery(
-        text=q or None, cluster=cluster or None, chain_link=link or None,
-        district=district or None, tag=tag or None,
+        text=q or None,
+        cluster=cluster or None,
+        chain_link=link or None,
+        district=district or None,
+        tag=tag or None,
         min_revenue=_wan_to_yuan(min_revenue_wan, "最低营业收入"),
         max_revenue=_wan_to_yuan(max_revenue_wan, "最高营业收入"),
-        status=status if status in ("active", "closed") else None, sort=sort if sort in SORT_KEYS else "revenue",
-        descending=desc, page=_whole(page, "页码", 1, MAX_PAGE),
+        status=status if status in ("active", "closed") else None,
+        sort=sort if sort in SORT_KEYS else "revenue",
+        descending=desc,
+        page=_whole(page, "页码", 1, MAX_PAGE),
         page_size=_whole(size, "每页条数", 1, MAX_PAGE_SIZE),
         after=_whole(after, "翻页位置", 0, MAX_PAGE * MAX_PAGE_SIZE) if after else None,
         scope=viewer.scope,
-    )  # fmt: skip
+    )
 
 
 def _whole(value: str, label: str, low: int, high: int) -> int:
@@ -282,11 +287,19 @@ def imports_page(
 ) -> HTMLResponse:
     changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).all()
     return templates.TemplateResponse(
-        request, "registry/imports.html",
-        {**_page_context(context), "changes": changes, "message": request.query_params.get("message"),
-         "names": display_names(session, [c.actor for c in changes]),
-         "has_errors": {c.id: bool(c.file_name and errors_path_for(Path(c.file_name)).exists()) for c in changes}},
-    )  # fmt: skip
+        request,
+        "registry/imports.html",
+        {
+            **_page_context(context),
+            "changes": changes,
+            "message": request.query_params.get("message"),
+            "names": display_names(session, [c.actor for c in changes]),
+            "has_errors": {
+                c.id: bool(c.file_name and errors_path_for(Path(c.file_name)).exists())
+                for c in changes
+            },
+        },
+    )
 
 
 @router.post("/registry/imports", summary="Upload a file and start importing it")

@@ -78,8 +78,9 @@ def training_form(
     status: Annotated[str, Form(max_length=20)] = "open",
 ) -> trainings.TrainingDraft:
     """The create and edit forms' fields, as the domain's draft (checked there)."""
-    return trainings.TrainingDraft(title, summary, location, organizer, starts_at, ends_at,
-                                   capacity, status)  # fmt: skip
+    return trainings.TrainingDraft(
+        title, summary, location, organizer, starts_at, ends_at, capacity, status
+    )
 
 
 TrainingForm = Annotated[trainings.TrainingDraft, Depends(training_form)]
