@@ -38,7 +38,8 @@ lint: install
 
 test: lint
 	@command -v chromium >/dev/null || echo "NOTE: no chromium on this machine: the browser tests will be skipped (apt-get install chromium)."
-	$(BIN)/pytest
+	# Two processes, each test file in one of them (its fixtures and servers stay together).
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python -m benchmarks
