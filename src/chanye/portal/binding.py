@@ -29,6 +29,7 @@ from chanye.config import Settings
 from chanye.portal import documents, emails
 from chanye.portal.accounts import Problem, find_account
 from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.review import MAX_REASON, reason_problems
 from chanye.portal.roles import ENTERPRISE_ROLES
 from chanye.store.audit import Actor, record, trail
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding, utcnow
@@ -49,7 +50,6 @@ ROLE_LABELS = {ENTERPRISE_ADMIN: "企业管理员", ENTERPRISE_MEMBER: "经办�
 REQUIRED_DOCUMENTS = (documents.LICENCE, documents.AUTHORISATION)
 FOLDER = "bindings"
 OBJECT_TYPE = "enterprise_binding"
-MAX_REASON = 2000
 DECISIONS = {"approve": "批准", "reject": "驳回"}
 STEP_LABELS = {
     "binding.submit": "提交核验材料",
@@ -296,17 +296,7 @@ def _decision_problems(binding: EnterpriseBinding, decision: str, reason: str) -
                 f"nothing waits for a decision ({binding.state})",
             )
         )
-    if decision == "reject" and not reason:
-        problems.append(Problem("reason", "驳回须填写理由", "a reason is required to reject"))
-    if len(reason) > MAX_REASON:
-        problems.append(
-            Problem(
-                "reason",
-                f"理由不能超过 {MAX_REASON} 个字",
-                f"reason: at most {MAX_REASON} characters",
-            )
-        )
-    return problems
+    return problems + reason_problems(decision, reason)
 
 
 def _verify(

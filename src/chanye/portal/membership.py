@@ -21,6 +21,7 @@ from chanye.config import Settings
 from chanye.portal import binding, documents, emails
 from chanye.portal.accounts import EMAIL, MOBILE, Problem
 from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.review import reason_problems
 from chanye.store.audit import Actor, record, trail
 from chanye.store.models import Account, MembershipApplication, utcnow
 from chanye.system.model import IndustrialSystem
@@ -36,7 +37,6 @@ STATUS_LABELS = {
 OPEN_STATUSES = (SUBMITTED, UNDER_REVIEW)
 DECISIONS = {"approve": (APPROVED, "批准"), "reject": (REJECTED, "驳回")}
 OBJECT_TYPE = "membership_application"
-MAX_REASON = 2000
 STEP_LABELS = {
     "membership.submit": "提交申请",
     "membership.start_review": "开始审核",
@@ -360,17 +360,7 @@ def _decision_problems(
                 f"the application is already {application.status}",
             )
         )
-    if decision == "reject" and not reason:
-        problems.append(Problem("reason", "驳回须填写理由", "a reason is required to reject"))
-    if len(reason) > MAX_REASON:
-        problems.append(
-            Problem(
-                "reason",
-                f"理由不能超过 {MAX_REASON} 个字",
-                f"reason: at most {MAX_REASON} characters",
-            )
-        )
-    return problems
+    return problems + reason_problems(decision, reason)
 
 
 def _make_member(

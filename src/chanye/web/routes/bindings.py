@@ -11,19 +11,20 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from chanye.config import Settings
 from chanye.portal import binding, documents, identity
 from chanye.portal.accounts import Problem
 from chanye.portal.binding import BindingRefusedError
+from chanye.portal.review import MAX_REASON
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
 from chanye.web.pages import area_renderer
-from chanye.web.uploads import read_upload
+from chanye.web.uploads import document_response, read_upload
 
 router = APIRouter()
 
@@ -290,15 +291,7 @@ def document_download(
         str(document.id),
         after={"binding": found.id},
     )
-    return FileResponse(
-        path,
-        media_type=document.content_type,
-        headers={
-            "Content-Disposition": documents.content_disposition(document.original_name),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return document_response(path, document)
 
 
 def _staff_step(
@@ -322,7 +315,7 @@ def decide(
     settings: SettingsDep,
     viewer: Reviewer,
     decision: Annotated[str, Form(max_length=10)] = "",
-    reason: Annotated[str, Form(max_length=binding.MAX_REASON)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     found = _binding(db, binding_id)
     return _staff_step(
@@ -341,7 +334,7 @@ def revoke(
     db: SessionDep,
     settings: SettingsDep,
     viewer: Reviewer,
-    reason: Annotated[str, Form(max_length=binding.MAX_REASON)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     found = _binding(db, binding_id)
     return _staff_step(

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.config import Settings
 from chanye.portal import documents, membership
 from chanye.portal.accounts import Problem
 from chanye.portal.membership import ApplicationForm, MembershipRefusedError
+from chanye.portal.review import MAX_REASON
 from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem
@@ -24,7 +25,7 @@ from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
-from chanye.web.uploads import read_upload
+from chanye.web.uploads import document_response, read_upload
 
 router = APIRouter()
 
@@ -257,15 +258,7 @@ def document_download(
         str(document.id),
         after={"application": application.id},
     )
-    return FileResponse(
-        path,
-        media_type=document.content_type,
-        headers={
-            "Content-Disposition": documents.content_disposition(document.original_name),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return document_response(path, document)
 
 
 # --- reviewing -----------------------------------------------------------------------------
@@ -318,7 +311,7 @@ def decide(
     system: SystemDep,
     viewer: Reviewer,
     decision: Annotated[str, Form(max_length=10)] = "",
-    reason: Annotated[str, Form(max_length=membership.MAX_REASON)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
     confirmed: ConfirmedField = "",
 ) -> Response:
     application = _visible(db, viewer, application_id)
