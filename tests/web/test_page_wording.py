@@ -93,7 +93,12 @@ class _Visible(HTMLParser):
         self._hiding: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template") or (self.rules_shown and _verbatim(attrs)):
+        shown_as_is = any(name == "data-verbatim" for name, _ in attrs)
+        if (
+            tag in ("script", "style", "template")
+            or shown_as_is
+            or (self.rules_shown and _verbatim(attrs))
+        ):
             self._hidden += 1
             self._hiding.append(tag)
         for name, value in attrs:
@@ -119,7 +124,8 @@ def _verbatim(attrs: list[tuple[str, str | None]]) -> bool:
 def visible_text(html: str, rules_shown: bool = False) -> str:
     """``rules_shown``: skip policy rules as written (``data-rule``), which staff who analyse and
     write policies read in their own notation, and audit records as stored (``data-record``, for
-    administrators); no one else is shown either."""
+    administrators); no one else is shown either. Key material typed in as it is (``data-verbatim``,
+    such as a TOTP secret, which may happen to be all letters) is skipped for everyone."""
     parser = _Visible(rules_shown)
     parser.feed(html)
     return " ".join(parser.parts)
