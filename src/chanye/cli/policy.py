@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from chanye.config import Settings
+from chanye.cli.startup import err, migrated_settings, out
 from chanye.policy.engine import Population, decisions_sql
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
@@ -20,14 +19,11 @@ from chanye.policy.model import Policy
 from chanye.policy.service import demo_policies, load_population
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.registry.context import RegistryContext
-from chanye.store.migrate import upgrade
 from chanye.units import format_yuan
 
 policy_app = typer.Typer(
     help="Policies as rules (政策): check, match, explain, simulate.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AsOf = Annotated[
     str | None,
@@ -69,10 +65,7 @@ def _policies(sources: list[str]) -> list[Policy]:
 
 
 def _population(as_of: dt.date) -> Population:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    return load_population(RegistryContext.from_settings(settings), as_of)
+    return load_population(RegistryContext.from_settings(migrated_settings()), as_of)
 
 
 @policy_app.command("check")

@@ -10,36 +10,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
-from chanye.config import Settings
+from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.overrides import clear_override, set_override
 from chanye.registry.queries import RegistryReader
 from chanye.registry.storage import RegistryBusyError
-from chanye.store.audit import Actor
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import RegistryChange
 from chanye.units import format_yuan
 
 registry_app = typer.Typer(help="The enterprise registry (企业库).", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-CLI_ACTOR = Actor(name="cli", role="admin")
 FAULTS_SHOWN = 10
 
 
 def _context() -> RegistryContext:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    context = RegistryContext.from_settings(settings)
+    context = RegistryContext.from_settings(migrated_settings())
     context.tidy()
     return context
 
