@@ -74,6 +74,11 @@ def load_policy_text(text: str, source_name: str) -> Policy:
     return policy
 
 
+def with_parameters(policy: Policy, changes: dict[str, Any]) -> Policy:
+    """The same policy with some parameters changed (for simulation), re-checked."""
+    return reparse(policy, {**policy.parameters, **changes})
+
+
 def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
     """The policy re-checked with other parameter values (types must stay the same)."""
     for name, value in parameters.items():

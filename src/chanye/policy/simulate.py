@@ -8,6 +8,7 @@ from typing import Any
 
 from chanye.policy.compile import BASE_TABLE
 from chanye.policy.engine import Population, compile_set
+from chanye.policy.loader import with_parameters
 from chanye.policy.model import Policy
 from chanye.registry.scope import Scope
 
@@ -50,7 +51,7 @@ def simulate(
     import time
 
     started = time.perf_counter()
-    changed = policy.with_parameters(changes)
+    changed = with_parameters(policy, changes)
     con = population.con
     for name, version in (("sim_before", policy), ("sim_after", changed)):
         sql = compile_set([version], population.as_of).pairs_sql
