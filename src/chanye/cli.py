@@ -16,7 +16,6 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
 from chanye.policy.cli import policy_app
-from chanye.portal.accounts import seal_stored_secrets
 from chanye.portal.cli import account_app
 from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
@@ -25,10 +24,10 @@ from chanye.registry.importer import import_file
 from chanye.registry.queries import RegistryReader, SearchQuery
 from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryPaths, change_in_force
+from chanye.root import start
 from chanye.store.audit import Actor
 from chanye.store.audit_cli import audit_app
 from chanye.store.database import database_exists, session_scope
-from chanye.store.migrate import upgrade
 from chanye.synth.cli import synth_app
 from chanye.system.export import STAGES, system_to_dict
 from chanye.system.loader import (
@@ -82,12 +81,7 @@ def _settings() -> Settings:
 
 def _migrated_settings() -> Settings:
     """Settings for a command that writes: the data directory exists, the schema is current."""
-    settings = _settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    with session_scope(settings.resolved_database_url) as session:
-        seal_stored_secrets(session)
-    return settings
+    return start(_settings()).settings
 
 
 # --- system -------------------------------------------------------------------------------------
