@@ -7,6 +7,7 @@ or a repeated command answers warm.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from chanye.registry.events import RegistryChanged
 from chanye.registry.storage import VIEW, connect, create_view
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
+
+log = logging.getLogger(__name__)
 
 
 def load_population(
@@ -70,7 +73,8 @@ def rematch_on_registry_change(event: RegistryChanged) -> None:
     """The subscriber of ``RegistryChanged`` (made in ``chanye.root``): pushes follow the registry,
     whatever kind of change it was, by whoever made it."""
     context = RegistryContext.at(event.database_url, event.paths)
-    rerun_after_registry_change(context, event.actor)
+    count = rerun_after_registry_change(context, event.actor)
+    log.info("%d published policies re-matched after %s %d", count, event.kind, event.change_id)
 
 
 def rollback_consequence(context: RegistryContext, change_id: int) -> RollbackPlan:
