@@ -14,10 +14,8 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
-from chanye.portal.accounts import seal_stored_secrets
+from chanye.root import start
 from chanye.store.audit import Actor
-from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -33,15 +31,9 @@ def settings() -> Settings:
 
 def migrated_settings() -> Settings:
     """Settings for a command that uses the database: the data directory exists, the schema is
-    current, stored secrets are sealed."""
-    current = settings()
-    current.ensure_data_dir()
-    upgrade(current.resolved_database_url)
-    with session_scope(current.resolved_database_url) as session:
-        seal_stored_secrets(session)
-    # The composition root is built here, once per process, from these settings: it wires the
-    # services (registry-change subscribers and the like) that every command then uses.
-    return current
+    current, stored secrets are sealed, and the composition root has made the domains'
+    subscriptions (a re-classification re-matches the published policies, as in the web)."""
+    return start(settings()).settings
 
 
 def migrated_database_url() -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
 from chanye.policy.compile import BASE_TABLE
+from chanye.policy.demo import demo_policies
 from chanye.policy.engine import Population, compile_set, condition_columns_sql
 from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
@@ -995,8 +996,6 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
 
 def seed_demo(session: Session, population: Population, actor: Actor) -> list[PolicyRun]:
     """Every demo policy added and published (with its matching run), into an empty table."""
-    from chanye.policy.service import demo_policies
-
     if session.scalar(select(func.count()).select_from(PolicyVersion)):
         return []
     runs = []

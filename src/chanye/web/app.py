@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chanye.config import Settings
+from chanye.root import start
 from chanye.web.admission import AdmissionMiddleware
 from chanye.web.auth import CookieMiddleware, verify_csrf
 from chanye.web.errors import register_error_pages
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(verify_csrf)],
     )
     app.state.settings = settings
+    app.state.root = start(settings, migrate=False)
     app.state.registry_readers = ReaderCache()
     if settings.warm_up:
         app.state.registry_readers.warm_up(settings)
