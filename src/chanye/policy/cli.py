@@ -49,15 +49,17 @@ def _as_of(text: str | None) -> dt.date:
 
 def _policies(sources: list[str]) -> list[Policy]:
     """Policies from files, or by id among the demo policies (all of them when none is named)."""
-    known = {p.id: p for p in demo_policies()}
     if not sources:
-        return list(known.values())
+        return demo_policies()
+    known: dict[str, Policy] | None = None  # the demo policies, read only when one is named
     found: list[Policy] = []
     problems: list[str] = []
     for source in sources:
-        if source in known:
-            found.append(known[source])
-            continue
+        if not Path(source).is_file():
+            known = known if known is not None else {p.id: p for p in demo_policies()}
+            if source in known:
+                found.append(known[source])
+                continue
         try:
             found.append(load_policy_file(Path(source)))
         except PolicyFileError as exc:

@@ -70,18 +70,57 @@ def match_to_file(
 
 
 def uscc_rank(population: Population) -> np.ndarray | None:
-    """Each row's place in USCC order (None: the rows are in USCC order already, as a snapshot
-    written sorted is)."""
-    usccs = population.usccs
+    """Each row's place in USCC order (None: the rows are in USCC order already)."""
+    usccs = population.usccs.combine_chunks()
     if len(usccs) < 2:
         return None
-    ordered = pc.all(pc.less_equal(usccs[:-1], usccs[1:])).as_py()
-    if ordered:
+    if pc.all(pc.less_equal(usccs[:-1], usccs[1:])).as_py():
         return None
-    order = np.asarray(pc.sort_indices(usccs).to_numpy(), dtype=np.int64)
+    order = _byte_order(usccs)
+    if order is None:
+        order = np.asarray(pc.sort_indices(usccs).to_numpy(), dtype=np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank
+
+
+DIGITS = np.full(256, 255, dtype=np.uint8)  # 255: not a digit or capital
+DIGITS[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+DIGITS[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.arange(10, 36)
+TAIL = 10  # characters read as one base-36 number (36**10 < 2**63 / 5000)
+
+
+def _byte_order(texts: pa.Array) -> np.ndarray | None:
+    """The sort order of equally long codes of digits and capitals (a USCC: 18 characters) as
+    one integer sort: the leading characters' distinct values numbered in order, times the rest
+    read as a base-36 number. Several times faster than comparing millions of strings; None
+    when the codes are not of that shape (then strings are compared)."""
+    lengths = pc.binary_length(texts)
+    width = pc.min_max(lengths)
+    size = width["max"].as_py() or 0
+    if texts.null_count or width["min"].as_py() != size or size <= TAIL:
+        return None
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset :][: len(texts) + 1]
+    first = int(offsets[0])
+    digits = DIGITS[data[first : first + len(texts) * size]].reshape(len(texts), size)
+    if (digits == 255).any():
+        return None
+    digits = np.ascontiguousarray(digits.T)  # one row per character position
+    head = np.zeros(len(texts), dtype=np.int64)
+    for column in range(size - TAIL):
+        head = head * 36 + digits[column]
+    tail = np.zeros(len(texts), dtype=np.int64)
+    for column in range(size - TAIL, size):
+        tail = tail * 36 + digits[column]
+    encoded = pc.dictionary_encode(pa.array(head))  # few distinct heads: hashed, not sorted
+    heads = np.asarray(encoded.dictionary.to_numpy(), dtype=np.int64)
+    if len(heads) >= 5000:
+        return None
+    place = np.empty(len(heads), dtype=np.int64)
+    place[np.argsort(heads)] = np.arange(len(heads))
+    numbered = place[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+    return np.argsort(numbered * 36**TAIL + tail, kind="stable").astype(np.int64)
 
 
 def _decisions(

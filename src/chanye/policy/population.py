@@ -189,18 +189,36 @@ def load_population(context: RegistryContext, as_of: dt.date) -> Population:
 
 
 def age_years(founded: pa.ChunkedArray, as_of: dt.date) -> pa.Array:
-    """Whole years from founding to ``as_of`` (null where the date is missing)."""
+    """Whole years from founding to ``as_of`` (null where the date is missing).
+
+    An enterprise is ``k`` years old when it was founded on or before the ``k``-th anniversary
+    back from ``as_of``: those days, one per year, are sorted, so one binary search per
+    enterprise finds its age (no calendar arithmetic on millions of dates)."""
     column = pc.cast(founded, pa.date32())
     known = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
-    days = np.asarray(
-        pc.fill_null(column, pa.scalar(0, pa.date32())).to_numpy(), dtype="datetime64[D]"
-    )
-    years = days.astype("datetime64[Y]")
-    months = days.astype("datetime64[M]")
-    month_day = (months - years).astype(np.int64) * 100 + (days - months).astype(np.int64)
-    before_birthday = ((as_of.month - 1) * 100 + (as_of.day - 1)) < month_day
-    age = as_of.year - (years.astype(np.int64) + 1970) - before_birthday
+    days = np.asarray(pc.fill_null(column, 0).cast(pa.int32()).to_numpy(), dtype=np.int64)
+    epoch = dt.date(1970, 1, 1)
+    first, last = (int(days[known].min()), int(days[known].max())) if known.any() else (0, 0)
+    # Ages from that of the oldest enterprise (one more) to that of the youngest (one less).
+    low = as_of.year - (epoch + dt.timedelta(days=last)).year - 1
+    high = as_of.year - (epoch + dt.timedelta(days=first)).year + 1
+    youngest, oldest = max(low, as_of.year - 9999), min(high, as_of.year - 1)
+    ages = np.arange(youngest, oldest + 1, dtype=np.int64)
+    boundaries = np.array(
+        [(_anniversary(as_of, int(k)) - epoch).days for k in ages[::-1]], dtype=np.int64
+    )  # ascending: the oldest anniversary first
+    held = len(boundaries) - np.searchsorted(boundaries, days, side="left")
+    age = youngest + held - 1
     return pa.array(age.astype(np.int64), mask=~known)
+
+
+def _anniversary(as_of: dt.date, years: int) -> dt.date:
+    """``as_of`` moved back ``years`` years (29 February becomes the 28th in other years)."""
+    year = as_of.year - years
+    try:
+        return as_of.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)
 
 
 def rd_ratio(revenue: pa.ChunkedArray, rd_expense: pa.ChunkedArray) -> pa.Array:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from chanye.registry.storage import (
@@ -145,6 +144,8 @@ class RegistryView:
     def records(self, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The rows of these enterprises by USCC, read in one filtered scan of the snapshot
         (no column is loaded whole for them)."""
+        import pyarrow.dataset as ds  # imported here: it costs a start-up a third of a second
+
         wanted = sorted({u.strip().upper() for u in usccs})
         if not wanted or not (self.files or self._table is not None):
             return {}
