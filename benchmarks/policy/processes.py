@@ -162,6 +162,7 @@ def scratch_copy(data_dir: Path) -> Iterator[Path]:
 def publishing(copy: Path) -> dict[str, Any]:
     """Publishing the demo policies through the workflow, against evaluating them alone; both
     start from a registry view not loaded yet."""
+    import chanye.policy.workflow  # noqa: F401 - imported before the clock starts, as in a server
     from chanye.config import Settings
     from chanye.policy.population import Population, match_all
     from chanye.policy.service import demo_policies, seed_demo_policies, today_in_beijing
@@ -171,15 +172,17 @@ def publishing(copy: Path) -> dict[str, Any]:
     url = f"sqlite:///{(copy / 'chanye.db').resolve()}"
     context = RegistryContext.from_settings(Settings(data_dir=copy, database_url=url))
     policies = demo_policies()
-    began = time.perf_counter()
-    published = seed_demo_policies(context)
-    publish_seconds = time.perf_counter() - began
-
+    # Evaluating alone first: the files are then in the page cache for both, as on a server.
     began = time.perf_counter()
     snapshot, overrides = context.state()
     fresh = Population(RegistryView(context.paths, snapshot, overrides), today_in_beijing())
     found = match_all(fresh, policies)
     evaluate_seconds = time.perf_counter() - began
+    del fresh
+
+    began = time.perf_counter()
+    published = seed_demo_policies(context)  # its own registry view, not loaded yet
+    publish_seconds = time.perf_counter() - began
     pushes = _count_pushes(url)
     return {
         "policies": len(policies),

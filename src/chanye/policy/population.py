@@ -103,11 +103,13 @@ class Population:
             missing = [
                 n for n in wanted if n not in self._columns.loaded and n not in self._unsupported
             ]
-            for name in missing:
-                try:
-                    self._columns.add(self.policy_table([name]))
-                except Unsupported:
-                    self._unsupported.add(name)
+            if missing:
+                table = self.policy_table(missing)  # one read of every column they need
+                for name in missing:
+                    try:
+                        self._columns.add(table.select([name]))
+                    except Unsupported:
+                        self._unsupported.add(name)
             if any(n in self._unsupported for n in wanted):
                 raise Unsupported("a field the columnar engine cannot hold")
             return self._columns
@@ -146,13 +148,27 @@ class Population:
         key = uscc.strip().upper()
         return self.records([key]).get(key)
 
-    def records(self, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {u: policy_record(r, self.as_of) for u, r in self.view.records(usccs).items()}
+    def records(
+        self,
+        usccs: Sequence[str],
+        policy: Policy | None = None,
+        rows: dict[str, int] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Records by USCC: every field, or (``policy``) the fields that policy reads, its name
+        and where its values came from, from the columns already held (thousands at once).
+        ``rows``: the row numbers of some of them, already known (not looked up again)."""
+        columns = None
+        if policy is not None:
+            read = [s for n in policy.fields_read() for s in DERIVED_FROM.get(n, (n,))]
+            held = [n for n in read if FIELD_BY_NAME[n].held]
+            columns = ["name", "change_id", *held]
+        found = self.view.records(usccs, columns, rows)
+        return {u: policy_record(r, self.as_of) for u, r in found.items()}
 
-    def records_at(self, rows: np.ndarray) -> list[dict[str, Any]]:
+    def records_at(self, rows: np.ndarray, policy: Policy | None = None) -> list[dict[str, Any]]:
         """The records of these rows, in their order."""
         usccs = [str(u) for u in self.usccs.take(pa.array(rows, pa.int64())).to_pylist()]
-        found = self.records(usccs)
+        found = self.records(usccs, policy)
         return [found[u] for u in usccs]
 
     def record_by_rid(self, rid: int) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def _sample(
     usccs = population.usccs.take(pa.array(joined.rows[picked], pa.int64())).to_pylist()
     order = sorted(range(len(picked)), key=lambda i: (-amount[picked[i]], usccs[i]))[:limit]
     chosen = [usccs[i] for i in order]
-    records = population.records(chosen)
+    records = population.view.records(chosen, ["name", "district_code"])
     return [
         {
             "uscc": uscc,

@@ -10,6 +10,7 @@ evidence it was made on. Every run is audited with its counts, every decision of
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -27,6 +28,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
+from chanye.policy.columnar import Unsupported
 from chanye.policy.explain import explain_record
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
@@ -348,13 +350,17 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
 
 
 def explanations(
-    population: Population, policy: Policy, usccs: list[str], extra: dict[str, Any]
+    population: Population,
+    policy: Policy,
+    usccs: list[str],
+    extra: dict[str, Any],
+    rows: dict[str, int] | None = None,
 ) -> dict[str, str]:
     """The explanation (JSON) for each enterprise, their records read in one scan; ``extra`` is
     added to each (the run and the registry change: where the values came from)."""
     if not usccs:
         return {}
-    records = population.records(usccs)
+    records = population.records(usccs, policy, rows)
     found: dict[str, str] = {}
     for uscc in usccs:
         record = records.get(uscc.strip().upper())
@@ -402,7 +408,8 @@ def run_matching(
     }
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
-    for uscc, text in explanations(population, policy, changes.to_explain, extra).items():
+    rows = {u: d.rid for u, d in found.items()}
+    for uscc, text in explanations(population, policy, changes.to_explain, extra, rows).items():
         changes.pushes[uscc].explanation = text
     eligible_now = {u for u, d in found.items() if not d.needs_data}
     run.eligible, run.needs_data = len(eligible_now), len(found) - len(eligible_now)
@@ -504,6 +511,8 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
     versions = session.scalars(
         select(PolicyVersion).where(PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.id)
     ).all()
+    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
+        population.columns([policy_of(v) for v in versions])
     return [run_matching(session, version, population, actor) for version in versions]
 
 
@@ -991,7 +1000,10 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     if session.scalar(select(func.count()).select_from(PolicyVersion)):
         return []
     runs = []
-    for policy in demo_policies():
+    policies = demo_policies()
+    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
+        population.columns(policies)
+    for policy in policies:
         version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
         if has_benefit(version):
             approve_as_system(session, version, "演示政策，随 chanye demo 发布")

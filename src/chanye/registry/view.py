@@ -111,7 +111,9 @@ class RegistryView:
             return {n: pa.chunked_array([], arrow_type(n)) for n in names}
         # One part at a time, memory-mapped: only the pages of these columns are read.
         parts = [pq.read_table(f, columns=names, memory_map=True) for f in self.files]
-        table = pa.concat_tables(parts).combine_chunks() if len(parts) > 1 else parts[0]
+        # One chunk per column: taking rows from a column of many chunks concatenates it first,
+        # every time.
+        table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
         read = {n: table[n] for n in names}
         overridden = [n for n in names if n in CLASSIFICATION_COLUMNS]
         if overridden and self.overrides:
@@ -141,34 +143,65 @@ class RegistryView:
         key = uscc.strip().upper()
         return self.records([key]).get(key)
 
-    def records(self, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The rows of these enterprises by USCC, read in one filtered scan of the snapshot
-        (no column is loaded whole for them)."""
-        import pyarrow.dataset as ds  # imported here: it costs a start-up a third of a second
-
-        wanted = sorted({u.strip().upper() for u in usccs})
-        if not wanted or not (self.files or self._table is not None):
+    def records(
+        self,
+        usccs: Sequence[str],
+        columns: Sequence[str] | None = None,
+        known: dict[str, int] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """The rows of these enterprises by USCC (those in the registry), overrides applied:
+        ``columns`` from the columns the view holds (read once), or every column (None) read
+        from only the Parquet row groups that hold them. ``known``: row numbers of some of them
+        the caller has already."""
+        known = known or {}
+        found = {u: known[u] for u in usccs if u in known}
+        found.update(self.rows_of([u for u in usccs if u not in known]))
+        if not found:
             return {}
-        source = (
-            ds.dataset(self.files, format="parquet")
-            if self._table is None
-            else ds.dataset(self._table)
-        )
-        table = source.to_table(filter=pc.field("uscc").isin(wanted))
-        found: dict[str, dict[str, Any]] = {}
-        for row in table.to_pylist():
-            override = self._by_uscc.get(row["uscc"])
-            if override is not None:
-                for name, position in OVERRIDE_POSITION.items():
-                    row[name] = list(override[position])
-            row["overridden"] = override is not None
-            found[str(row["uscc"])] = row
-        return found
+        rows = np.array(sorted(found.values()), dtype=np.int64)
+        table = self._every_column(rows) if columns is None else self.take(rows, columns)
+        return {str(r["uscc"]): self._overridden(r) for r in table.to_pylist()}
 
-    def rows_of(self, usccs: Sequence[str]) -> np.ndarray:
-        """The row numbers of these enterprises (those in the registry), ascending."""
-        index = pc.index_in(self.column("uscc"), value_set=pa.array(list(usccs), pa.string()))
-        return np.flatnonzero(pc.is_valid(index).to_numpy(zero_copy_only=False))
+    def rows_of(self, usccs: Sequence[str]) -> dict[str, int]:
+        """The row number of each of these enterprises in the registry."""
+        wanted = pa.array(sorted({u.strip().upper() for u in usccs}), pa.string())
+        if not len(wanted) or not self.size:
+            return {}
+        index = pc.index_in(self.column("uscc"), value_set=wanted)
+        rows = np.flatnonzero(pc.is_valid(index).to_numpy(zero_copy_only=False))
+        which = pc.take(index, pa.array(rows, pa.int64())).to_pylist()
+        names = wanted.to_pylist()
+        return {str(names[w]): int(r) for w, r in zip(which, rows.tolist(), strict=True)}
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """``columns`` (with ``uscc``) at ``rows``, from the columns the view holds."""
+        names = list(dict.fromkeys(["uscc", *columns]))
+        return self.columns(names).take(pa.array(rows, pa.int64()))
+
+    def _every_column(self, rows: np.ndarray) -> pa.Table:
+        """Every column at ``rows`` (ascending), reading only the row groups that hold them."""
+        if self._table is not None:
+            return self._table.take(pa.array(rows, pa.int64()))
+        parts, start = [], 0
+        for path in self.files:
+            parquet = pq.ParquetFile(path, memory_map=True)
+            groups = parquet.metadata
+            for group in range(groups.num_row_groups):
+                count = groups.row_group(group).num_rows
+                inside = rows[(rows >= start) & (rows < start + count)]
+                if len(inside):
+                    part = parquet.read_row_group(group)
+                    parts.append(part.take(pa.array(inside - start, pa.int64())))
+                start += count
+        return pa.concat_tables(parts)
+
+    def _overridden(self, row: dict[str, Any]) -> dict[str, Any]:
+        override = self._by_uscc.get(row["uscc"])
+        if override is not None:
+            for name, position in OVERRIDE_POSITION.items():
+                row[name] = list(override[position])
+        row["overridden"] = override is not None
+        return row
 
     # --- the search reader ----------------------------------------------------------------
 
@@ -194,7 +227,7 @@ class RegistryView:
 def _replaced(column: pa.ChunkedArray, positions: np.ndarray, values: pa.Array) -> pa.ChunkedArray:
     """``column`` with the rows at ``positions`` (-1: none) taking the matching ``values``."""
     size = len(column)
-    take = np.arange(size, dtype=np.int64)
+    take = np.arange(size, dtype=np.int64)  # every row from itself, overridden ones from values
     present = positions >= 0
     take[positions[present]] = size + np.flatnonzero(present)
     combined = pa.concat_arrays([column.combine_chunks(), values.cast(column.type)])
