@@ -12,11 +12,12 @@ import typer
 from rich.table import Table
 
 from chanye.cli.startup import err, migrated_settings, out
-from chanye.policy.engine import Population, decisions_sql
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
+from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
-from chanye.policy.service import demo_policies, load_population
+from chanye.policy.population import Population, load_population
+from chanye.policy.service import demo_policies
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.registry.context import RegistryContext
 from chanye.units import format_yuan
@@ -44,15 +45,17 @@ def _as_of(text: str | None) -> dt.date:
 
 def _policies(sources: list[str]) -> list[Policy]:
     """Policies from files, or by id among the demo policies (all of them when none is named)."""
-    known = {p.id: p for p in demo_policies()}
     if not sources:
-        return list(known.values())
+        return demo_policies()
+    known: dict[str, Policy] | None = None  # the demo policies, read only when one is named
     found: list[Policy] = []
     problems: list[str] = []
     for source in sources:
-        if source in known:
-            found.append(known[source])
-            continue
+        if not Path(source).is_file():
+            known = known if known is not None else {p.id: p for p in demo_policies()}
+            if source in known:
+                found.append(known[source])
+                continue
         try:
             found.append(load_policy_file(Path(source)))
         except PolicyFileError as exc:
@@ -108,32 +111,17 @@ def policy_match(
 ) -> None:
     """Match policies over the registry: policy_id, uscc, eligible, amount, failed."""
     chosen = _policies(policies or [])
-    suffix = out_path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        err.print(
-            f"--out 须为 .csv 或 .parquet 文件 / --out must end in .csv or .parquet: {out_path}"
-        )
-        raise typer.Exit(2)
+    try:
+        check_target(out_path)
+    except MatchFileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
     day = _as_of(as_of)
     started = time.perf_counter()
-    population = _population(day)
-    union = "\nUNION ALL\n".join(f"({decisions_sql(p, all_rows, day)})" for p in chosen)
-    fmt = "(FORMAT PARQUET)" if suffix == ".parquet" else "(FORMAT CSV, HEADER)"
-    target = str(out_path.resolve()).replace("'", "''")
-    partial = out_path.with_name(out_path.name + ".partial")
-    population.con.execute(
-        f"COPY ({union} ORDER BY policy_id, uscc) TO '{str(partial.resolve()).replace(chr(39), chr(39) * 2)}' {fmt}"
-    )
-    partial.replace(target)  # written whole or not at all
-    # Counted from the file just written: the policies are not evaluated a second time.
-    reader = "read_parquet" if suffix == ".parquet" else "read_csv_auto"
-    counted = population.con.execute(
-        f"SELECT count(*) FILTER (WHERE eligible) FROM {reader}('{target}')"
-    ).fetchone()
-    eligible = int(counted[0]) if counted else 0
+    summary = match_to_file(_population(day), chosen, out_path, every_row=all_rows)
     out.print(
-        f"{len(chosen)} 项政策 × {population.size} 家企业（截至 {day}）：符合条件 {eligible} 项，"
-        f"用时 {time.perf_counter() - started:.2f} s → {out_path}",
+        f"{summary.policies} 项政策 × {summary.enterprises} 家企业（截至 {day}）："
+        f"符合条件 {summary.eligible} 项，用时 {time.perf_counter() - started:.2f} s → {out_path}",
         markup=False,
     )
 

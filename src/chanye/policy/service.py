@@ -1,7 +1,7 @@
 """The policy engine over the registry in force: what the CLI and the web app call.
 
-``PopulationCache`` keeps the loaded enterprises per (registry snapshot, date), so that a web page
-or a repeated command answers warm.
+Every path runs the columnar engine over the process's registry view (``chanye.registry.view``):
+``PopulationCache`` hands a web page the loaded enterprises of the registry in force, warm.
 """
 
 from __future__ import annotations
@@ -14,43 +14,27 @@ from contextlib import contextmanager
 
 from chanye.policy import workflow
 from chanye.policy.demo import demo_policies as demo_policies  # the CLI's and the tests' name
-from chanye.policy.engine import Population
+from chanye.policy.population import Population, load_population, population_of
 from chanye.registry.changes import RollbackPlan, plan_rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.events import RegistryChanged
-from chanye.registry.storage import VIEW, connect, create_view
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
 
 log = logging.getLogger(__name__)
 
 
-def load_population(
-    context: RegistryContext, as_of: dt.date, threads: int | None = None
-) -> Population:
-    snapshot, overrides = context.state()
-    con = connect(context.paths, threads)
-    create_view(con, context.paths, snapshot, overrides)
-    return Population.load(con, VIEW, as_of)
-
-
 class PopulationCache:
-    """One loaded population at a time, replaced when the registry or the date changes."""
+    """The population a web app reads: the process's one population (``population_of``), so the
+    registry's columns are those of the process-wide registry view, held once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[str | None, str, dt.date] | None = None
-        self._population: Population | None = None
 
     @contextmanager
     def population(self, context: RegistryContext, as_of: dt.date) -> Iterator[Population]:
-        snapshot, overrides = context.state()
-        key = (snapshot, repr(overrides), as_of)
         with self._lock:
-            if self._population is None or key != self._key:
-                self._population = load_population(context, as_of)
-                self._key = key
-            yield self._population
+            yield population_of(context, as_of)
 
 
 def today_in_beijing() -> dt.date:
