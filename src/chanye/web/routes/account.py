@@ -28,6 +28,7 @@ from chanye.portal.tokens import (
 )
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account
+from chanye.web.areas import Area, Permission
 from chanye.web.auth import (
     REMEMBER_COOKIE,
     Viewer,
@@ -40,7 +41,8 @@ from chanye.web.auth import (
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
 
-router = APIRouter()
+router = APIRouter(tags=["账号"])
+AREA = Area("account", router, Permission("login", "use"), docs="routes.md", nav=None)
 
 LoginUse = Annotated[Viewer, requires("login", "use")]
 AccountSelf = Annotated[Viewer, requires("account", "self")]

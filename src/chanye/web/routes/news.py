@@ -15,11 +15,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.portal import news
 from chanye.portal.markdown import render
 from chanye.store.models import NewsArticle
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(prefix="/news", tags=["新闻"])
+AREA = Area(
+    "news",
+    router,
+    Permission("news", "read"),
+    docs="routes.md",
+    nav=NavEntry("新闻", "产业动态与政策新闻。"),
+)
 
 Read = Annotated[Viewer, requires("news", "read")]
 Write = Annotated[Viewer, requires("news", "write")]
@@ -54,7 +62,7 @@ def _article(db: SessionDep, slug: str, viewer: Viewer) -> NewsArticle:
     return article
 
 
-@router.get("/news", response_class=HTMLResponse, summary="News: category tabs, newest first")
+@router.get("", response_class=HTMLResponse, summary="News: category tabs, newest first")
 def news_list(
     request: Request,
     db: SessionDep,
@@ -69,7 +77,7 @@ def news_list(
     return show(request, "news/list.html", context)
 
 
-@router.get("/news/new", response_class=HTMLResponse, summary="Form: a new article")
+@router.get("/new", response_class=HTMLResponse, summary="Form: a new article")
 def new_article_page(request: Request, viewer: Write) -> HTMLResponse:
     draft = news.ArticleDraft("", "association", "", status=news.DRAFT)
     return show(request, "news/form.html", {"form": draft, "problems": {}, "article": None})
@@ -91,7 +99,7 @@ StatusField = Annotated[str, Form(max_length=20)]
 WhenField = Annotated[str, Form(max_length=40)]
 
 
-@router.post("/news", summary="Create an article (draft or published)")
+@router.post("", summary="Create an article (draft or published)")
 def create_article(
     request: Request,
     db: SessionDep,
@@ -113,7 +121,7 @@ def create_article(
     return RedirectResponse(f"/news/{article.slug}?result=created", status_code=303)
 
 
-@router.get("/news/{slug}", response_class=HTMLResponse, summary="An article")
+@router.get("/{slug}", response_class=HTMLResponse, summary="An article")
 def article_page(
     request: Request, slug: str, db: SessionDep, viewer: Read, result: str = ""
 ) -> HTMLResponse:
@@ -128,14 +136,14 @@ def article_page(
     return show(request, "news/article.html", context)
 
 
-@router.get("/news/{slug}/edit", response_class=HTMLResponse, summary="Form: edit")
+@router.get("/{slug}/edit", response_class=HTMLResponse, summary="Form: edit")
 def edit_article_page(request: Request, slug: str, db: SessionDep, viewer: Write) -> HTMLResponse:
     article = _article(db, slug, viewer)
     context = {"form": news.draft_of(article), "problems": {}, "article": article}
     return show(request, "news/form.html", context)
 
 
-@router.post("/news/{slug}", summary="Save an article's changes")
+@router.post("/{slug}", summary="Save an article's changes")
 def update_article(
     request: Request,
     slug: str,
