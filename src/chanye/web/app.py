@@ -30,12 +30,14 @@ from chanye.web.routes import (
     registry,
     system,
     trainings,
+    workbench,
 )
 from chanye.web.security import SecurityHeadersMiddleware
 from chanye.web.upload_gate import UploadGateMiddleware
 
 # Every area of the app, in the order of the navigation bar (the order decides nothing else).
 AREAS: tuple[Area, ...] = (
+    workbench.AREA,
     system.AREA,
     registry.AREA,
     policies.AREA,

@@ -26,6 +26,8 @@ from chanye.web.access import allows
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from chanye.web.workbench import Card
+
 
 @dataclass(frozen=True)
 class Permission:
@@ -63,6 +65,7 @@ class Area:
     docs: str  # the page under docs/ that documents every route of the area
     nav: NavEntry | None = None
     api: APIRouter | None = None  # its JSON routes, prefix under /api/
+    cards: tuple[Card, ...] = ()  # its cards on the workbenches (chanye.web.workbench)
 
     @property
     def prefix(self) -> str:

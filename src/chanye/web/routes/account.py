@@ -44,6 +44,7 @@ from chanye.web.pages import area_renderer
 router = APIRouter(tags=["账号"])
 AREA = Area("account", router, Permission("login", "use"), docs="routes.md", nav=None)
 
+WORKBENCH = "/workbench"
 LoginUse = Annotated[Viewer, requires("login", "use")]
 AccountSelf = Annotated[Viewer, requires("account", "self")]
 CONFIRM_HOURS = 24
@@ -100,10 +101,16 @@ def testing_router() -> APIRouter:
 # --- login and logout ----------------------------------------------------------------------
 
 
+def landing(next_path: str | None) -> str:
+    """Where a login leads: the local page asked for, else the account's workbench (工作台)."""
+    target = safe_next(next_path)
+    return WORKBENCH if target == "/" else target
+
+
 @router.get("/login", response_class=HTMLResponse, summary="Login page")
 def login_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
     if viewer.account is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+        return RedirectResponse(landing(next), status_code=303)
     return page(request, "account/login.html", _login_context(request, next))
 
 
@@ -156,7 +163,7 @@ def login(
     )
     set_session_cookie(request, token)
     remember_account(request, account.strip() if remember else None)
-    target = safe_next(next)
+    target = landing(next)
     if pending:
         return RedirectResponse(f"/login/totp?next={quote(target)}", status_code=303)
     return RedirectResponse(target, status_code=303)
@@ -203,7 +210,7 @@ def login_totp(
     end_session(db, pending)
     token, _row = open_session(db, viewer.client_addr, account_id=user.id)
     set_session_cookie(request, token)
-    return RedirectResponse(safe_next(next), status_code=303)
+    return RedirectResponse(landing(next), status_code=303)
 
 
 @router.post("/logout", summary="Log out (ends the session)")

@@ -20,6 +20,7 @@ from chanye.portal.review import MAX_REASON
 from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem
+from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
@@ -35,6 +36,7 @@ AREA = Area(
     Permission("site", "read"),
     docs="routes.md",
     nav=NavEntry("会员", "产业协会会员门户：注册登录、入会申请、会员名录。"),
+    cards=workbench.MEMBERSHIP_CARDS,
 )
 
 SiteRead = Annotated[Viewer, requires("site", "read")]

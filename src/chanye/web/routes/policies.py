@@ -40,6 +40,7 @@ from chanye.registry.schema import TAG_LABELS
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
 from chanye.units import format_percent, format_yuan
+from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
@@ -55,8 +56,11 @@ AREA = Area(
     Permission("policies", "read"),
     docs="routes.md",
     nav=NavEntry("政策", "惠企政策规则化：免申即享匹配、逐条解释与调整测算。"),
+    cards=workbench.DESK_CARDS,
 )
-MINE = Area("my-policies", mine, Permission("policies", "own"), docs="routes.md")
+MINE = Area(
+    "my-policies", mine, Permission("policies", "own"), docs="routes.md", cards=workbench.PUSH_CARDS
+)
 
 Read = Annotated[Viewer, requires("policies", "read")]
 Own = Annotated[Viewer, requires("policies", "own")]

@@ -25,6 +25,7 @@ from chanye.registry.schema import TAG_LABELS
 from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.models import RegistryChange
+from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
@@ -44,6 +45,7 @@ AREA = Area(
         "企业库", "全市经营主体名录：导入、校验、归类到产业集群与产业链环节，并支持检索。"
     ),
     api=api,
+    cards=workbench.REGISTRY_CARDS,
 )
 
 TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}

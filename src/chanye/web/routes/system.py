@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from chanye.system.export import STAGES, industry_to_dict, system_to_dict
 from chanye.system.model import IndustrialSystem, Industry
+from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import requires
 from chanye.web.dependencies import SystemDep
@@ -37,6 +38,7 @@ CHAINS = Area(
     READ,
     docs="routes.md",
     nav=NavEntry("产业链", "各产业集群与未来产业的产业链图谱：上游、中游、下游环节。"),
+    cards=workbench.CHAIN_CARDS,
 )
 
 

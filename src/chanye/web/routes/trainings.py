@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.portal import trainings
 from chanye.portal.mail import MailSettings
 from chanye.store.models import Training
+from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
@@ -28,6 +29,7 @@ AREA = Area(
     Permission("trainings", "read"),
     docs="routes.md",
     nav=NavEntry("培训", "近期培训：报名、候补与签到名单。"),
+    cards=workbench.TRAINING_CARDS,
 )
 
 Read = Annotated[Viewer, requires("trainings", "read")]
