@@ -211,3 +211,17 @@ def test_binding_states_against_enterprise_data_routes(
                 opened[state, path] = response.status_code != 404
     denied = [key for key, was_open in opened.items() if was_open != (key[0] == "verified")]
     assert not denied, f"opened (or refused) against its binding state: {denied}"
+
+
+def test_the_policy_file_names_only_modules_that_exist() -> None:
+    """The policy file's comments point readers to the code deciding what it cannot (row scope,
+    bindings): each module named must exist."""
+    import importlib
+    import re as regex
+
+    from chanye.web.access import POLICY_FILE
+
+    named = set(regex.findall(r"chanye(?:\.\w+)+", POLICY_FILE.read_text(encoding="utf-8")))
+    assert "chanye.registry.scope" in named
+    for module in sorted(named):
+        importlib.import_module(module)

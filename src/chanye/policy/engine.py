@@ -50,6 +50,7 @@ def base_select(source: str, as_of: dt.date) -> str:
             expression = HELD_SOURCE.get(spec.name, spec.name).replace("{as_of}", as_of.isoformat())
             columns.append(f"{expression} AS {spec.name}")
     columns.append("change_id")
+    columns.append("industries")  # what row-level scope is decided on (chanye.registry.scope)
     return f"SELECT {', '.join(columns)} FROM {source}"
 
 

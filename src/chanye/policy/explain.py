@@ -153,9 +153,9 @@ def near_misses(
     population: Population, policy: Policy, limit: int = 100, scope: Scope | None = None
 ) -> list[NearMiss]:
     """Enterprises failing exactly one condition (for a known reason), nearest first; only
-    those in ``scope`` (a chain leader's industries, matched on the enterprises' clusters)."""
+    those in ``scope`` (a chain leader's industries, decided by ``chanye.registry.scope``)."""
     sql = condition_columns_sql(policy)
-    in_scope, params = (scope or Scope.all()).where("clusters")
+    in_scope, params = (scope or Scope.all()).where()
     rows = population.con.execute(
         f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 "
         f"AND rid IN (SELECT rid FROM {BASE_TABLE} WHERE {in_scope}) LIMIT {limit * 20}",

@@ -63,7 +63,7 @@ def simulate(
     )
     scope = scope or Scope.all()
     if not scope.everything:
-        condition, params = scope.where("clusters")
+        condition, params = scope.where()
         con.execute(
             f"DELETE FROM sim_joined WHERE rid NOT IN (SELECT rid FROM {BASE_TABLE} WHERE {condition})",
             params,

@@ -196,9 +196,8 @@ def _version(db: SessionDep, version_id: int) -> PolicyVersion:
 
 
 def _in_scope(viewer: Viewer, record: dict[str, Any] | None) -> bool:
-    """Whether the viewer may see this enterprise (``chanye.registry.scope``); the enterprises
-    policies read carry their clusters, which is what a chain leader's industries match."""
-    return record is not None and viewer.scope.admits(record["uscc"], record.get("clusters"))
+    """Whether the viewer may see this enterprise (decided by ``chanye.registry.scope``)."""
+    return viewer.scope.admits_record(record)
 
 
 # --- the library ----------------------------------------------------------------------------

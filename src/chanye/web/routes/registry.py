@@ -236,13 +236,13 @@ def _enterprise_or_404(
     context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer
 ) -> dict[str, Any]:
     """The record, if this viewer may see it: an enterprise only its own (once its binding is
-    verified), a chain leader only those in their clusters. A record one may not see answers 404
+    verified), a chain leader only those in their industries (``chanye.registry.scope``). A record one may not see answers 404
     like a missing one, so that probing does not reveal which enterprises exist."""
     record = None
     if viewer.scope.admits_uscc(uscc):
         with readers.reader(context) as reader:
             record = reader.show(uscc)
-    if record is None or not viewer.scope.admits(record["uscc"], record["industries"]):
+    if record is None or not viewer.scope.admits_record(record):
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     return record
 
