@@ -39,6 +39,7 @@ from chanye.web.auth import (
     set_session_cookie,
 )
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.forms import RegistrationFields
 from chanye.web.pages import area_renderer
 
 router = APIRouter(tags=["账号"])
@@ -238,41 +239,15 @@ def register(
     db: SessionDep,
     settings: SettingsDep,
     viewer: LoginUse,
-    kind: Annotated[str, Form(max_length=20)] = "enterprise",
-    username: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=120)] = "",
-    contact_name: Annotated[str, Form(max_length=60)] = "",
-    enterprise_uscc: Annotated[str, Form(max_length=30)] = "",
-    mobile: Annotated[str, Form(max_length=20)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    password_again: Annotated[str, Form(max_length=256)] = "",
-    captcha: Annotated[str, Form(max_length=16)] = "",
+    fields: Annotated[RegistrationFields, Form()],
 ) -> Response:
-    form = {
-        "kind": kind,
-        "username": username,
-        "display_name": display_name,
-        "contact_name": contact_name,
-        "enterprise_uscc": enterprise_uscc,
-        "mobile": mobile,
-        "email": email,
-    }
+    form = fields.shown()
     problems: dict[str, list[str]] = {}
-    if not captcha_ok(request, db, viewer, captcha):
+    if not captcha_ok(request, db, viewer, fields.captcha):
         problems["captcha"] = ["验证码错误或已过期"]
-    if password != password_again:
+    if fields.password != fields.password_again:
         problems["password_again"] = ["两次输入的密码不一致"]
-    registration = accounts.Registration(
-        username=username.strip(),
-        email=email.strip(),
-        password=password,
-        display_name=display_name,
-        kind=kind,
-        mobile=mobile.strip() or None,
-        enterprise_uscc=enterprise_uscc.strip().upper() or None if kind == "enterprise" else None,
-        contact_name=contact_name or None,
-    )
+    registration = fields.registration()
     for problem in accounts.registration_problems(db, registration, profile_for(settings)):
         problems.setdefault(problem.field, []).append(problem.zh)
     if problems:

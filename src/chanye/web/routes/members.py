@@ -26,6 +26,7 @@ from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.forms import ApplicationFields
 from chanye.web.pages import area_renderer
 from chanye.web.uploads import document_response, read_upload
 
@@ -147,32 +148,12 @@ def apply(
     settings: SettingsDep,
     system: SystemDep,
     viewer: MayApply,
-    company_name: Annotated[str, Form(max_length=200)] = "",
-    enterprise_uscc: Annotated[str, Form(max_length=30)] = "",
-    legal_representative: Annotated[str, Form(max_length=60)] = "",
-    industry_id: Annotated[str, Form(max_length=64)] = "",
-    district: Annotated[str, Form(max_length=20)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    contact_name: Annotated[str, Form(max_length=60)] = "",
-    contact_mobile: Annotated[str, Form(max_length=20)] = "",
-    contact_email: Annotated[str, Form(max_length=254)] = "",
-    introduction: Annotated[str, Form(max_length=2000)] = "",
+    fields: Annotated[ApplicationFields, Form()],
     licence: Annotated[UploadFile | None, File(description="营业执照: PDF, JPG or PNG")] = None,
     others: Annotated[list[UploadFile] | None, File(description="Up to 4 more documents")] = None,
 ) -> Response:
     account = viewer.require_account()
-    form = ApplicationForm(
-        company_name=company_name,
-        enterprise_uscc=enterprise_uscc,
-        legal_representative=legal_representative,
-        industry_id=industry_id,
-        district=district,
-        address=address,
-        contact_name=contact_name,
-        contact_mobile=contact_mobile,
-        contact_email=contact_email,
-        introduction=introduction,
-    )
+    form = fields.form()
     limit = settings.max_document_mb << 20
     uploads = [*read_upload(licence, documents.LICENCE, limit)]
     for other in others or []:

@@ -18,6 +18,7 @@ from chanye.store.models import NewsArticle
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep
+from chanye.web.forms import ArticleFields
 from chanye.web.templating import templates
 
 router = APIRouter(prefix="/news", tags=["新闻"])
@@ -90,13 +91,7 @@ def _problems(refused: news.NewsRefusedError) -> dict[str, list[str]]:
     return problems
 
 
-TitleField = Annotated[str, Form(max_length=400)]
-SlugField = Annotated[str, Form(max_length=160)]
-CategoryField = Annotated[str, Form(max_length=40)]
-SummaryField = Annotated[str, Form(max_length=1000)]
-BodyField = Annotated[str, Form(max_length=200_000)]
-StatusField = Annotated[str, Form(max_length=20)]
-WhenField = Annotated[str, Form(max_length=40)]
+ArticleForm = Annotated[ArticleFields, Form()]
 
 
 @router.post("", summary="Create an article (draft or published)")
@@ -104,15 +99,9 @@ def create_article(
     request: Request,
     db: SessionDep,
     viewer: Write,
-    title: TitleField = "",
-    slug: SlugField = "",
-    category: CategoryField = "",
-    summary: SummaryField = "",
-    body_markdown: BodyField = "",
-    status: StatusField = news.DRAFT,
-    published_at: WhenField = "",
+    fields: ArticleForm,
 ) -> Response:
-    draft = news.ArticleDraft(title, category, body_markdown, summary, slug, status, published_at)
+    draft = fields.draft()
     try:
         article = news.create_article(db, draft, viewer.actor)
     except news.NewsRefusedError as refused:
@@ -149,18 +138,10 @@ def update_article(
     slug: str,
     db: SessionDep,
     viewer: Write,
-    title: TitleField = "",
-    new_slug: Annotated[str, Form(alias="slug", max_length=160)] = "",
-    category: CategoryField = "",
-    summary: SummaryField = "",
-    body_markdown: BodyField = "",
-    status: StatusField = news.DRAFT,
-    published_at: WhenField = "",
+    fields: ArticleForm,  # its slug field is the new slug; the path's is the article's
 ) -> Response:
     article = _article(db, slug, viewer)
-    draft = news.ArticleDraft(
-        title, category, body_markdown, summary, new_slug, status, published_at
-    )
+    draft = fields.draft()
     try:
         news.update_article(db, article, draft, viewer.actor)
     except news.NewsRefusedError as refused:

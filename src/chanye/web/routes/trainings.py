@@ -20,6 +20,7 @@ from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.forms import TrainingFields
 from chanye.web.pages import area_renderer
 
 router = APIRouter(prefix="/trainings", tags=["培训"])
@@ -77,20 +78,9 @@ def new_training_page(request: Request, viewer: Manage) -> HTMLResponse:
     return page(request, "trainings/form.html", {"form": draft, "problems": {}, "training": None})
 
 
-def training_form(
-    title: Annotated[str, Form(max_length=400)] = "",
-    summary: Annotated[str, Form(max_length=40000)] = "",
-    location: Annotated[str, Form(max_length=400)] = "",
-    organizer: Annotated[str, Form(max_length=240)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    capacity: Annotated[str, Form(max_length=10)] = "",
-    status: Annotated[str, Form(max_length=20)] = "open",
-) -> trainings.TrainingDraft:
+def training_form(fields: Annotated[TrainingFields, Form()]) -> trainings.TrainingDraft:
     """The create and edit forms' fields, as the domain's draft (checked there)."""
-    return trainings.TrainingDraft(
-        title, summary, location, organizer, starts_at, ends_at, capacity, status
-    )
+    return fields.draft()
 
 
 TrainingForm = Annotated[trainings.TrainingDraft, Depends(training_form)]
