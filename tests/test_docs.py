@@ -1,5 +1,5 @@
 """Documentation keeps up with the code (in the Datasette manner): every CLI command and option,
-every setting and every route must be documented, or this fails."""
+every setting, every area and every route must be documented, or this fails."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from starlette.routing import Mount
 
 from chanye.cli import app as cli_app
 from chanye.config import Settings
-from chanye.web.app import create_app
+from chanye.web.app import AREAS, create_app
+from chanye.web.areas import Area
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -76,3 +77,28 @@ def _routes() -> list[str]:
 @pytest.mark.parametrize("route", _routes())
 def test_route_is_documented(route: str) -> None:
     assert f"`{route}`" in (DOCS / "routes.md").read_text(encoding="utf-8")
+
+
+def area_docs_problems(area: Area, docs: Path = DOCS) -> list[str]:
+    """What is missing from the docs of ``area``: its line in areas.md, its docs page, and every
+    route of it on that page (the throwaway-area test asks the same of an area of its own)."""
+    listing = docs / "areas.md"
+    problems = [] if f"| `{area.key}` |" in _text(listing) else [f"{listing.name}: no `{area.key}`"]
+    page = docs / area.docs
+    if not page.is_file():
+        return [*problems, f"{area.key}: docs/{area.docs} does not exist"]
+    text = page.read_text(encoding="utf-8")
+    for route in area.routes():
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            if f"`{method} {route.path}`" not in text:
+                problems.append(f"{area.key}: {method} {route.path} is not in docs/{area.docs}")
+    return problems
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+@pytest.mark.parametrize("area", AREAS, ids=[a.key for a in AREAS])
+def test_area_is_documented(area: Area) -> None:
+    assert not area_docs_problems(area)

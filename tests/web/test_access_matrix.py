@@ -26,7 +26,8 @@ from chanye.store.database import session_scope
 from chanye.store.migrate import upgrade
 from chanye.store.models import Account, PolicyPush
 from chanye.web.access import allows, roles
-from chanye.web.app import create_app
+from chanye.web.app import AREAS, create_app
+from chanye.web.areas import Area
 from chanye.web.auth import SESSION_COOKIE, OpenAccess, Requirement
 from tests.portal.test_documents import PDF
 from tests.registry.factory import uscc
@@ -51,17 +52,43 @@ def _needs(dependant: Any) -> list[Any]:
     return found
 
 
+def need_of(route: APIRoute) -> Any:
+    """The one need a route declares (a route declaring none, or two, fails)."""
+    needs = {repr(n): n for n in _needs(route.dependant)}
+    assert len(needs) == 1, f"{route.path} declares {len(needs)} needs: {list(needs)}"
+    return next(iter(needs.values()))
+
+
 def app_routes(app: Any) -> list[tuple[str, str, Any]]:
-    """(method, path, declared need) for every route of the app."""
+    """(method, path, declared need) for every route of every area of the app."""
     found = []
-    for route in _flatten(app.routes):
-        if not isinstance(route, APIRoute):
-            continue
-        needs = {repr(n): n for n in _needs(route.dependant)}
-        assert len(needs) == 1, f"{route.path} declares {len(needs)} needs: {list(needs)}"
-        for method in sorted(route.methods - {"HEAD"}):
-            found.append((method, route.path, next(iter(needs.values()))))
+    for area in app.state.areas:
+        for route in area.routes():
+            need = need_of(route)
+            for method in sorted(route.methods - {"HEAD"}):
+                found.append((method, route.path, need))
     return found
+
+
+def test_every_route_is_an_areas() -> None:
+    app = create_app(Settings(warm_up=False))
+    served = {r.path for r in _flatten(app.routes) if isinstance(r, APIRoute)}
+    assert served == {path for _m, path, _n in app_routes(app)}
+
+
+@pytest.mark.parametrize("area", AREAS, ids=[a.key for a in AREAS])
+def test_area_entry_needs_the_areas_permission(area: Area) -> None:
+    """The navigation shows an area to the roles its permission grants; its entry page must ask
+    the same, or the bar would offer a page that refuses (or hide one that opens)."""
+    entry = [r for r in area.routes() if r.path == area.entry and "GET" in r.methods]
+    if area.nav is None and not entry:
+        return  # an area without a page of its own at its prefix (JSON, forms)
+    assert entry, f"{area.key}: no GET {area.entry}"
+    need = need_of(entry[0])
+    if area.permission is None:
+        assert isinstance(need, OpenAccess)
+    else:
+        assert (need.obj, need.act) == (area.permission.obj, area.permission.act)
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +211,17 @@ def test_binding_states_against_enterprise_data_routes(
                 opened[state, path] = response.status_code != 404
     denied = [key for key, was_open in opened.items() if was_open != (key[0] == "verified")]
     assert not denied, f"opened (or refused) against its binding state: {denied}"
+
+
+def test_the_policy_file_names_only_modules_that_exist() -> None:
+    """The policy file's comments point readers to the code deciding what it cannot (row scope,
+    bindings): each module named must exist."""
+    import importlib
+    import re as regex
+
+    from chanye.web.access import POLICY_FILE
+
+    named = set(regex.findall(r"chanye(?:\.\w+)+", POLICY_FILE.read_text(encoding="utf-8")))
+    assert "chanye.registry.scope" in named
+    for module in sorted(named):
+        importlib.import_module(module)

@@ -184,6 +184,7 @@ def _pages(client: TestClient, uscc: str) -> list[str]:
         if method == "GET" and "\0" not in path and not SKIPPED.search(path):
             paths.append(path)
     assert len(paths) > 40
+    assert "/workbench" in paths  # every role's workbench is read too
     return [*paths, "/registry/links?cluster=" + SCOPE, "/no-such-page", "/registry?page=x"]
 
 

@@ -246,3 +246,26 @@ def test_a_policys_exclusive_group_is_named_by_its_policies(
     client.cookies.clear()
     page = client.get("/policies/test-rd-reward").text
     assert "不重复享受：与“测试研发加计奖励”针对同一事项" in page and "rd-pool" not in page
+
+
+FUTURE = "intelligent-unmanned-systems"  # a future industry, not a cluster
+
+
+def test_a_future_industrys_chain_leader_sees_its_enterprises_on_every_page(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Scope is decided on one field everywhere: an enterprise placed in a future industry (no
+    cluster) is its chain leader's in the registry, the explanation and the near misses alike."""
+    drone = row(7, **{"行业代码": "3963", "经营范围": "智能无人系统、环境感知与惯性导航", RD: "50"})
+    sign_in_as(client, "analyst")
+    _import(client, tmp_path, [*ROWS, drone])
+    record = client.get(f"/api/registry/enterprises/{uscc(7)}").json()
+    assert FUTURE in record["industries"] and FUTURE not in record["clusters"]
+    publish(client)
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    sign_in(client, make_account(settings, "chain_leader", scope_clusters=[FUTURE]))
+    assert client.get(f"/registry/enterprises/{uscc(7)}").status_code == 200
+    assert client.get(f"/policies/test-rd-reward/explain/{uscc(7)}").status_code == 200
+    misses = client.get("/policies/test-rd-reward/near-misses").text
+    assert uscc(7) in misses and uscc(1) not in misses  # R&D too low; 1 is icv-nev's
+    assert client.get(f"/policies/test-rd-reward/explain/{uscc(1)}").status_code == 404

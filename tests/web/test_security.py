@@ -230,7 +230,7 @@ def test_a_fixated_session_is_worthless_after_login(portal: TestClient) -> None:
 def test_login_never_redirects_off_site(portal: TestClient, target: str) -> None:
     account = make_account(settings_of(portal), "individual")
     response = login(portal, account.username, PASSWORD, next=target)
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.status_code == 303 and response.headers["location"] == "/workbench"
 
 
 def test_captcha_and_password_never_appear_in_responses(portal: TestClient, tmp_path: Path) -> None:

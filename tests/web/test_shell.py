@@ -9,26 +9,31 @@ from fastapi.testclient import TestClient
 
 from chanye.config import Settings
 from chanye.store.migrate import upgrade
-from chanye.web.app import create_app
-from chanye.web.navigation import NAVIGATION
+from chanye.web.app import AREAS, create_app
 
-NAV_LABELS = ["产业体系", "企业库", "政策", "产业链", "项目", "会员", "培训", "新闻"]
+PUBLIC_NAV = ["产业体系", "政策", "产业链", "项目", "会员", "培训", "新闻"]
 
 
-def test_navigation_offers_every_area(client: TestClient) -> None:
+def _nav_labels(html: str) -> list[str]:
+    bar = html[html.index('<ul class="nav">') : html.index("</ul>")]
+    return re.findall(r">([^<>]+)</a>", bar)
+
+
+def test_anonymous_navigation_offers_only_public_areas(client: TestClient) -> None:
     html = client.get("/system").text
-    assert [a.label for a in NAVIGATION] == NAV_LABELS
-    for area in NAVIGATION:
-        assert f'href="{area.path}"' in html
+    assert _nav_labels(html) == PUBLIC_NAV  # no 企业库 for a visitor who may not open it
+    for area in AREAS:
+        if area.nav is not None and area.nav.label in PUBLIC_NAV:
+            assert f'href="{area.entry}"' in html
 
 
 def test_areas_to_come_say_so_plainly(client: TestClient) -> None:
-    for area in NAVIGATION:
-        if area.ready:
+    for area in AREAS:
+        if area.nav is None or not area.nav.coming:
             continue
-        html = client.get(area.path).text
-        assert "建设中" in html and "不展示任何示例数据" in html, area.path
-        assert "<table" not in html, area.path
+        html = client.get(area.entry).text
+        assert "建设中" in html and "不展示任何示例数据" in html, area.entry
+        assert "<table" not in html, area.entry
 
 
 def test_health_reports_database_schema_and_assets(tmp_path: Path, database_url: str) -> None:

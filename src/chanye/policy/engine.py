@@ -40,8 +40,11 @@ TYPE_SQL = {
 }
 
 
-def base_select(source: str, as_of: dt.date) -> str:
-    """SQL turning the registry's enterprises (``source``) into the table policies read."""
+def base_select(source: str, as_of: dt.date, placed: bool = True) -> str:
+    """SQL turning the registry's enterprises (``source``) into the table policies read.
+    ``placed``: the source has the enterprises' ``industries``, which row-level scope is decided
+    on (``chanye.registry.scope``); without them (a bare table of values) no scoped reader sees
+    any enterprise."""
     columns = ["row_number() OVER (ORDER BY uscc) - 1 AS rid"]  # rows in USCC order: stable
     for spec in FIELDS:
         if not spec.held:
@@ -50,6 +53,7 @@ def base_select(source: str, as_of: dt.date) -> str:
             expression = HELD_SOURCE.get(spec.name, spec.name).replace("{as_of}", as_of.isoformat())
             columns.append(f"{expression} AS {spec.name}")
     columns.append("change_id")
+    columns.append("industries" if placed else "CAST([] AS VARCHAR[]) AS industries")
     return f"SELECT {', '.join(columns)} FROM {source}"
 
 
@@ -65,7 +69,9 @@ class SqlPopulation:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date) -> SqlPopulation:
-        con.execute(f"CREATE OR REPLACE TABLE {BASE_TABLE} AS {base_select(source, as_of)}")
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        placed = any(column[0] == "industries" for column in described)
+        con.execute(f"CREATE OR REPLACE TABLE {BASE_TABLE} AS {base_select(source, as_of, placed)}")
         con.execute(f"CREATE INDEX IF NOT EXISTS {BASE_TABLE}_uscc ON {BASE_TABLE} (uscc)")
         size = int(con.execute(f"SELECT count(*) FROM {BASE_TABLE}").fetchone()[0])  # type: ignore[index]
         return cls(con, as_of, size)

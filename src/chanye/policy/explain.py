@@ -166,7 +166,7 @@ def near_misses(
     population: Population, policy: Policy, limit: int = 100, scope: Scope | None = None
 ) -> list[NearMiss]:
     """Enterprises failing exactly one condition (for a known reason), nearest first; only
-    those in ``scope`` (a chain leader's industries, matched on the enterprises' clusters)."""
+    those in ``scope`` (a chain leader's industries, decided by ``chanye.registry.scope``)."""
     states = condition_states(population, policy)
     near = (states.failed_counts() == 1) & ~states.any_unknown()
     admitted = in_scope(population, scope or Scope.all())

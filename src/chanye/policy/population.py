@@ -24,6 +24,7 @@ from chanye.policy import columnar
 from chanye.policy.columnar import Columns, Unsupported
 from chanye.policy.fields import FIELD_BY_NAME, FIELDS
 from chanye.policy.model import Policy
+from chanye.registry.scope import FIELD as SCOPE_FIELD
 from chanye.registry.scope import Scope
 from chanye.registry.view import RegistryView, registry_view
 
@@ -370,27 +371,8 @@ def _condition_states_sql(population: Population, policy: Policy) -> ConditionSt
 
 
 def in_scope(population: Population, scope: Scope) -> np.ndarray | None:
-    """Which rows ``scope`` admits (None: every row), its industries matched on clusters."""
-    if scope.everything:
-        return None
-    if scope.uscc is not None:
-        return np.asarray(
-            pc.equal(population.usccs, scope.uscc).to_numpy(zero_copy_only=False), dtype=bool
-        )
-    if not scope.industries:
-        return np.zeros(population.size, dtype=bool)
-    clusters = population.view.column("clusters")
-    flat = pc.list_flatten(clusters)
-    hit = np.asarray(
-        pc.fill_null(pc.is_in(flat, value_set=pa.array(list(scope.industries))), False).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    parents = np.asarray(pc.list_parent_indices(clusters).to_numpy(), dtype=np.int64)
-    mask = np.zeros(population.size, dtype=bool)
-    mask[parents[hit]] = True
-    return mask
+    """Which rows ``scope`` admits (None: every row), as ``chanye.registry.scope`` decides."""
+    return scope.mask(population.usccs, population.view.column(SCOPE_FIELD))
 
 
 _CACHE_LOCK = threading.Lock()

@@ -773,3 +773,21 @@ def seed_demo(session: Session) -> int:
         if account is not None:
             sign_up(session, small, account, DEMO_ACTOR)
     return len(added)
+
+
+def signups_of(
+    session: Session, account_id: int, now: dt.datetime | None = None
+) -> list[tuple[Training, TrainingSignup]]:
+    """An account's sign-ups (confirmed or waiting) for trainings not yet over, soonest first."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Training, TrainingSignup)
+        .join(TrainingSignup, TrainingSignup.training_id == Training.id)
+        .where(
+            TrainingSignup.account_id == account_id,
+            TrainingSignup.status != "cancelled",
+            Training.ends_at >= now,
+        )
+        .order_by(Training.starts_at)
+    ).all()
+    return [(training, signup) for training, signup in rows]

@@ -189,13 +189,15 @@ class RegistryReader:
         found = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE len(industries) = 0) FROM {rows}", params
         ).fetchone()
+        by_industry = shown(grouped("unnest(industries)"))
         return {
             "total": int(found[0]) if found else 0,
             "by_cluster": {
                 str(k): {"enterprises": int(n), "revenue": float(revenue or 0)}
                 for k, n, revenue in shown(grouped("unnest(clusters)"))
             },
-            "by_industry": {str(k): int(n) for k, n, _ in shown(grouped("unnest(industries)"))},
+            "by_industry": {str(k): int(n) for k, n, _ in by_industry},
+            "industry_revenue": {str(k): float(revenue or 0) for k, _, revenue in by_industry},
             "by_district": {str(k): int(n) for k, n, _ in grouped("district_code")},
             "by_tag": {str(k): int(n) for k, n, _ in grouped("unnest(tags)")},
             "by_status": {str(k): int(n) for k, n, _ in grouped("status")},

@@ -11,6 +11,9 @@ see.
   industries' figures; a chain leader with no industry assigned sees nothing;
 - an enterprise account: its own record only, when it has one;
 - everyone else: nothing.
+
+Scope is decided on one field, ``industries`` (``FIELD``), and only here: callers pass whole
+records (``admits_record``) or take the SQL condition (``where``), never pick a column.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from chanye.portal.roles import ENTERPRISE_ROLES, STAFF_ROLES
 
 CHAIN_LEADER = "chain_leader"
+# The one field scope is decided on: every industry an enterprise is placed in (clusters, future
+# and service industries). Not ``clusters``: a chain leader of a future industry would see nothing.
+FIELD = "industries"
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,46 @@ class Scope:
         """May figures about this industry be shown (a chain leader: only their own)?"""
         return self.everything or (self.by_industry and industry in self.industries)
 
-    def where(self, industries_column: str = "industries") -> tuple[str, list[object]]:
-        """A SQL condition (and its parameters) keeping only the rows in scope."""
+    def where(self) -> tuple[str, list[object]]:
+        """A SQL condition (and its parameters) keeping only the rows in scope, over any table of
+        enterprises with ``uscc`` and ``industries`` (the registry's, the policies' population)."""
         if self.everything:
             return "TRUE", []
         if self.uscc is not None:
             return "uscc = ?", [self.uscc]
         if not self.industries:
             return "FALSE", []
-        return f"list_has_any({industries_column}, ?)", [list(self.industries)]
+        return f"list_has_any({FIELD}, ?)", [list(self.industries)]
+
+    def mask(
+        self, usccs: pa.Array | pa.ChunkedArray, industries: pa.ChunkedArray
+    ) -> np.ndarray | None:
+        """Which rows of a columnar table of enterprises (its ``uscc`` and ``industries``
+        columns) are in scope; None: every row (the policy engine's population)."""
+        if self.everything:
+            return None
+        if self.uscc is not None:
+            return np.asarray(pc.equal(usccs, self.uscc).to_numpy(zero_copy_only=False), dtype=bool)
+        mask = np.zeros(len(usccs), dtype=bool)
+        if not self.industries:
+            return mask
+        lists = (
+            industries.combine_chunks() if isinstance(industries, pa.ChunkedArray) else industries
+        )
+        hit = pc.fill_null(
+            pc.is_in(pc.list_flatten(lists), value_set=pa.array(list(self.industries))), False
+        )
+        parents = np.asarray(pc.list_parent_indices(lists).to_numpy(), dtype=np.int64)
+        mask[parents[np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)]] = True
+        return mask
+
+    def admits_record(self, record: dict[str, object] | None) -> bool:
+        """May this reader see the enterprise of ``record`` (a row with ``uscc`` and
+        ``industries``: the registry's or the policies' population)? None: no such enterprise."""
+        if record is None:
+            return False
+        industries = record.get(FIELD)
+        return self.admits(str(record["uscc"]), industries if isinstance(industries, list) else ())
 
 
 NOTHING = Scope()

@@ -1,8 +1,9 @@
-"""The web app factory: wiring only; each area is a router in ``chanye.web.routes``."""
+"""The web app factory: wiring only. The areas of the app are listed once, in ``AREAS``: each is
+declared beside its router in ``chanye.web.routes`` (the contract: ``chanye.web.areas``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -10,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from chanye.config import Settings
 from chanye.root import start
 from chanye.web.admission import AdmissionMiddleware
+from chanye.web.areas import Area, include_areas
 from chanye.web.auth import CookieMiddleware, verify_csrf
 from chanye.web.errors import register_error_pages
 from chanye.web.limits import FORM_LIMIT, BodyLimitMiddleware
@@ -29,12 +31,35 @@ from chanye.web.routes import (
     registry,
     system,
     trainings,
+    workbench,
 )
 from chanye.web.security import SecurityHeadersMiddleware
 from chanye.web.upload_gate import UploadGateMiddleware
 
+# Every area of the app, in the order of the navigation bar (the order decides nothing else).
+AREAS: tuple[Area, ...] = (
+    workbench.AREA,
+    system.AREA,
+    registry.AREA,
+    policies.AREA,
+    system.CHAINS,
+    areas.PROJECTS,
+    members.AREA,
+    trainings.AREA,
+    news.AREA,
+    home.AREA,
+    account.AREA,
+    system.INDUSTRIES,
+    policies.MINE,
+    bindings.OWN,
+    bindings.AREA,
+    admin.AREA,
+    health.AREA,
+    docs.AREA,
+)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(settings: Settings | None = None, areas: Sequence[Area] = AREAS) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
         title="chanye 产业 API",
@@ -65,22 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: even a 413 carries the headers
     register_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (
-        home,
-        account,
-        system,
-        registry,
-        members,
-        bindings,
-        trainings,
-        news,
-        admin,
-        policies,
-        areas,
-        health,
-        docs,
-    ):
-        app.include_router(module.router)
+    include_areas(app, areas)
     return app
 
 

@@ -14,7 +14,7 @@ from chanye.portal.accounts import display_name_of
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import KIND_LABELS, STAGE_LABELS
 from chanye.units import format_count, format_percent, format_yuan
-from chanye.web.navigation import NAVIGATION
+from chanye.web.areas import navigation
 from chanye.web.paths import TEMPLATES_DIR
 from chanye.web.wording import chinese, formula_in_words
 
@@ -29,7 +29,7 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_page_f
 templates.env.filters["yuan"] = format_yuan
 templates.env.filters["percent"] = format_percent
 templates.env.filters["people_count"] = format_count
-templates.env.globals["navigation"] = NAVIGATION
+templates.env.globals["navigation"] = navigation  # navigation(request): what the viewer may open
 templates.env.globals["stage_labels"] = STAGE_LABELS
 templates.env.globals["kind_labels"] = KIND_LABELS
 templates.env.globals["code_name"] = lambda code: catalogue().name(code)

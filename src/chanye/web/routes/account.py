@@ -28,6 +28,7 @@ from chanye.portal.tokens import (
 )
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account
+from chanye.web.areas import Area, Permission
 from chanye.web.auth import (
     REMEMBER_COOKIE,
     Viewer,
@@ -38,10 +39,13 @@ from chanye.web.auth import (
     set_session_cookie,
 )
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.forms import RegistrationFields
 from chanye.web.pages import area_renderer
 
-router = APIRouter()
+router = APIRouter(tags=["账号"])
+AREA = Area("account", router, Permission("login", "use"), docs="routes.md", nav=None)
 
+WORKBENCH = "/workbench"
 LoginUse = Annotated[Viewer, requires("login", "use")]
 AccountSelf = Annotated[Viewer, requires("account", "self")]
 CONFIRM_HOURS = 24
@@ -98,10 +102,16 @@ def testing_router() -> APIRouter:
 # --- login and logout ----------------------------------------------------------------------
 
 
+def landing(next_path: str | None) -> str:
+    """Where a login leads: the local page asked for, else the account's workbench (工作台)."""
+    target = safe_next(next_path)
+    return WORKBENCH if target == "/" else target
+
+
 @router.get("/login", response_class=HTMLResponse, summary="Login page")
 def login_page(request: Request, viewer: LoginUse, next: str = "/") -> Response:
     if viewer.account is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+        return RedirectResponse(landing(next), status_code=303)
     return page(request, "account/login.html", _login_context(request, next))
 
 
@@ -154,7 +164,7 @@ def login(
     )
     set_session_cookie(request, token)
     remember_account(request, account.strip() if remember else None)
-    target = safe_next(next)
+    target = landing(next)
     if pending:
         return RedirectResponse(f"/login/totp?next={quote(target)}", status_code=303)
     return RedirectResponse(target, status_code=303)
@@ -201,7 +211,7 @@ def login_totp(
     end_session(db, pending)
     token, _row = open_session(db, viewer.client_addr, account_id=user.id)
     set_session_cookie(request, token)
-    return RedirectResponse(safe_next(next), status_code=303)
+    return RedirectResponse(landing(next), status_code=303)
 
 
 @router.post("/logout", summary="Log out (ends the session)")
@@ -229,41 +239,15 @@ def register(
     db: SessionDep,
     settings: SettingsDep,
     viewer: LoginUse,
-    kind: Annotated[str, Form(max_length=20)] = "enterprise",
-    username: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=120)] = "",
-    contact_name: Annotated[str, Form(max_length=60)] = "",
-    enterprise_uscc: Annotated[str, Form(max_length=30)] = "",
-    mobile: Annotated[str, Form(max_length=20)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    password_again: Annotated[str, Form(max_length=256)] = "",
-    captcha: Annotated[str, Form(max_length=16)] = "",
+    fields: Annotated[RegistrationFields, Form()],
 ) -> Response:
-    form = {
-        "kind": kind,
-        "username": username,
-        "display_name": display_name,
-        "contact_name": contact_name,
-        "enterprise_uscc": enterprise_uscc,
-        "mobile": mobile,
-        "email": email,
-    }
+    form = fields.shown()
     problems: dict[str, list[str]] = {}
-    if not captcha_ok(request, db, viewer, captcha):
+    if not captcha_ok(request, db, viewer, fields.captcha):
         problems["captcha"] = ["验证码错误或已过期"]
-    if password != password_again:
+    if fields.password != fields.password_again:
         problems["password_again"] = ["两次输入的密码不一致"]
-    registration = accounts.Registration(
-        username=username.strip(),
-        email=email.strip(),
-        password=password,
-        display_name=display_name,
-        kind=kind,
-        mobile=mobile.strip() or None,
-        enterprise_uscc=enterprise_uscc.strip().upper() or None if kind == "enterprise" else None,
-        contact_name=contact_name or None,
-    )
+    registration = fields.registration()
     for problem in accounts.registration_problems(db, registration, profile_for(settings)):
         problems.setdefault(problem.field, []).append(problem.zh)
     if problems:

@@ -18,11 +18,13 @@ from chanye.portal.audit_search import AuditFilter, FilterError
 from chanye.portal.roles import ROLE_LABELS
 from chanye.store.audit import record, verify_chain
 from chanye.store.models import utcnow
+from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(prefix="/admin", tags=["审计日志"])
+AREA = Area("admin", router, Permission("audit", "read"), docs="routes.md", nav=None)
 
 AuditRead = Annotated[Viewer, requires("audit", "read")]
 Text = Annotated[str, Query(max_length=audit_search.TEXT_LIMIT)]
@@ -59,7 +61,7 @@ def audit_form(
 AuditForm = Annotated[dict[str, str], Depends(audit_form)]
 
 
-@router.get("/admin/audit", response_class=HTMLResponse, summary="Audit log: search, chain check")
+@router.get("/audit", response_class=HTMLResponse, summary="Audit log: search, chain check")
 def audit_page(
     request: Request,
     db: SessionDep,
@@ -147,11 +149,11 @@ def _export(db: Session, viewer: Viewer, flt: AuditFilter, extension: str) -> Re
     return _download(content, media_type, extension)
 
 
-@router.get("/admin/audit.csv", summary="Audit log as CSV (same filters)")
+@router.get("/audit.csv", summary="Audit log as CSV (same filters)")
 def audit_csv(db: SessionDep, viewer: AuditRead, flt: ExportFilter) -> Response:
     return _export(db, viewer, flt, "csv")
 
 
-@router.get("/admin/audit.xlsx", summary="Audit log as Excel (same filters)")
+@router.get("/audit.xlsx", summary="Audit log as Excel (same filters)")
 def audit_xlsx(db: SessionDep, viewer: AuditRead, flt: ExportFilter) -> Response:
     return _export(db, viewer, flt, "xlsx")

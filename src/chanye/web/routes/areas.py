@@ -5,27 +5,38 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import requires
-from chanye.web.navigation import NAVIGATION, Area
 from chanye.web.templating import templates
 
-router = APIRouter(dependencies=[requires("site", "read")])
+OPEN = Permission("site", "read")
 
 
-def _page_for(area: Area) -> None:
+def coming_area(key: str, prefix: str, nav: NavEntry) -> Area:
+    """An area whose one page says what it will offer; replaced by the real area when built."""
+    router = APIRouter(prefix=prefix, tags=[nav.label], dependencies=[requires(OPEN.obj, OPEN.act)])
+    area = Area(key, router, OPEN, docs="routes.md", nav=nav)
+
     def page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "area.html", {"area": area, "active": area.key})
+        return templates.TemplateResponse(request, "area.html", {"area": area, "active": key})
 
     router.add_api_route(
-        area.path,
+        "",
         page,
         methods=["GET"],
         response_class=HTMLResponse,
-        summary=f"{area.label} (coming)",
-        name=f"area_{area.key}",
+        summary=f"{nav.label} (coming)",
+        name=f"area_{key}",
     )
+    return area
 
 
-for _area in NAVIGATION:
-    if not _area.ready:
-        _page_for(_area)
+PROJECTS = coming_area(
+    "projects",
+    "/projects",
+    NavEntry(
+        "项目",
+        "重点项目、首试首用应用场景、产业园区与用地。",
+        coming=("重点项目进度跟踪", "应用场景发布与对接", "园区与产业用地台账"),
+    ),
+)

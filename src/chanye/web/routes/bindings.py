@@ -21,12 +21,16 @@ from chanye.portal.binding import BindingRefusedError
 from chanye.portal.review import MAX_REASON
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding
+from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
 from chanye.web.pages import area_renderer
 from chanye.web.uploads import document_response, read_upload
 
-router = APIRouter()
+router = APIRouter(prefix="/bindings", tags=["企业绑定"])
+own = APIRouter(prefix="/account/binding", tags=["企业绑定"])
+AREA = Area("bindings", router, Permission("bindings", "review"), docs="routes.md")
+OWN = Area("binding", own, Permission("binding", "own"), docs="routes.md")
 
 Own = Annotated[Viewer, requires("binding", "own")]
 Reviewer = Annotated[Viewer, requires("bindings", "review")]
@@ -101,16 +105,14 @@ def _own_step(
     return RedirectResponse(f"/account/binding?done={done}", 303)
 
 
-@router.get(
-    "/account/binding", response_class=HTMLResponse, summary="企业绑定: state, how to verify"
-)
+@own.get("", response_class=HTMLResponse, summary="企业绑定: state, how to verify")
 def binding_page(
     request: Request, db: SessionDep, settings: SettingsDep, viewer: Own
 ) -> HTMLResponse:
     return _own_page(request, db, settings, viewer.require_account())
 
 
-@router.post("/account/binding/documents", summary="Upload 营业执照 and 授权委托书 for staff")
+@own.post("/documents", summary="Upload 营业执照 and 授权委托书 for staff")
 def submit_documents(
     request: Request,
     db: SessionDep,
@@ -136,7 +138,7 @@ def _provider(settings: Settings) -> identity.Provider:
     return provider
 
 
-@router.get("/account/binding/oidc", summary="Go to the identity provider (统一身份认证) to bind")
+@own.get("/oidc", summary="Go to the identity provider (统一身份认证) to bind")
 def start_identity(
     request: Request, db: SessionDep, settings: SettingsDep, viewer: Own
 ) -> Response:
@@ -148,8 +150,8 @@ def start_identity(
     return RedirectResponse(url, 303)
 
 
-@router.get(
-    identity.CALLBACK_PATH,
+@own.get(
+    identity.CALLBACK_PATH.removeprefix(own.prefix),
     response_class=HTMLResponse,
     summary="The identity provider's answer: binds when its token carries this account's USCC",
 )
@@ -183,9 +185,7 @@ def identity_callback(
     return RedirectResponse("/account/binding?done=verified", 303)
 
 
-@router.post(
-    "/account/binding/invite", summary="企业管理员: bind another account of the enterprise"
-)
+@own.post("/invite", summary="企业管理员: bind another account of the enterprise")
 def invite(
     request: Request,
     db: SessionDep,
@@ -196,8 +196,8 @@ def invite(
     return _own_step(request, db, settings, viewer, "invited", binding.invite, invitee)
 
 
-@router.post(
-    "/account/binding/members/{binding_id:int}/remove",
+@own.post(
+    "/members/{binding_id:int}/remove",
     summary="企业管理员: unbind another account of the enterprise",
 )
 def remove(
@@ -209,7 +209,7 @@ def remove(
 # --- staff ------------------------------------------------------------------------------------
 
 
-@router.get("/bindings", response_class=HTMLResponse, summary="企业绑定核验: the reviewers' queue")
+@router.get("", response_class=HTMLResponse, summary="企业绑定核验: the reviewers' queue")
 def review_page(
     request: Request,
     db: SessionDep,
@@ -259,7 +259,7 @@ def _detail_page(
 
 
 @router.get(
-    "/bindings/{binding_id:int}",
+    "/{binding_id:int}",
     response_class=HTMLResponse,
     summary="One binding: the account, its documents, the history",
 )
@@ -270,7 +270,7 @@ def detail_page(
 
 
 @router.get(
-    "/bindings/{binding_id:int}/documents/{document_id:int}",
+    "/{binding_id:int}/documents/{document_id:int}",
     summary="Download one document of a binding (reviewers)",
 )
 def document_download(
@@ -307,7 +307,7 @@ def _staff_step(
     return RedirectResponse(f"/bindings/{found.id}?done={done}", 303)
 
 
-@router.post("/bindings/{binding_id:int}/decide", summary="核验通过 or 驳回 (with a reason)")
+@router.post("/{binding_id:int}/decide", summary="核验通过 or 驳回 (with a reason)")
 def decide(
     request: Request,
     binding_id: int,
@@ -327,7 +327,7 @@ def decide(
     )
 
 
-@router.post("/bindings/{binding_id:int}/revoke", summary="解除绑定 (staff, with a reason)")
+@router.post("/{binding_id:int}/revoke", summary="解除绑定 (staff, with a reason)")
 def revoke(
     request: Request,
     binding_id: int,

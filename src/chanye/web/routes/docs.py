@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from chanye.web.areas import Area
 from chanye.web.auth import open_access
 from chanye.web.templating import templates
 
-router = APIRouter(dependencies=[open_access()])
+router = APIRouter(tags=["API 文档"], dependencies=[open_access()])
+AREA = Area("api-docs", router, None, docs="routes.md")
 
 
 @router.get("/docs", response_class=HTMLResponse, include_in_schema=False)

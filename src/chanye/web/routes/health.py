@@ -9,16 +9,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from chanye.store.migrate import current_revision, head_revision
+from chanye.web.areas import Area
 from chanye.web.auth import open_access
 from chanye.web.dependencies import SettingsDep
 from chanye.web.paths import STATIC_DIR
 
-router = APIRouter(dependencies=[open_access()])
+router = APIRouter(prefix="/healthz", tags=["运行状态"], dependencies=[open_access()])
+AREA = Area("health", router, None, docs="routes.md")
 
 VENDOR_ASSETS = ("echarts.min.js", "htmx.min.js", "swagger-ui-bundle.js", "swagger-ui.css")
 
 
-@router.get("/healthz", summary="Health: database reachable, schema current, assets present")
+@router.get("", summary="Health: database reachable, schema current, assets present")
 def healthz(settings: SettingsDep) -> JSONResponse:
     url = settings.resolved_database_url
     body: dict[str, Any] = {"status": "ok"}

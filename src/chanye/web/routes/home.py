@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from chanye.portal import news, trainings
+from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SystemDep
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(tags=["首页"])
+AREA = Area("home", router, Permission("site", "read"), docs="routes.md")
 
 
 @router.get("/", response_class=HTMLResponse, summary="Home: login box, trainings, news")

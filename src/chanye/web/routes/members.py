@@ -20,14 +20,25 @@ from chanye.portal.review import MAX_REASON
 from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem
+from chanye.web import workbench
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.forms import ApplicationFields
 from chanye.web.pages import area_renderer
 from chanye.web.uploads import document_response, read_upload
 
-router = APIRouter()
+router = APIRouter(prefix="/members", tags=["会员"])
+AREA = Area(
+    "members",
+    router,
+    Permission("site", "read"),
+    docs="routes.md",
+    nav=NavEntry("会员", "产业协会会员门户：注册登录、入会申请、会员名录。"),
+    cards=workbench.MEMBERSHIP_CARDS,
+)
 
 SiteRead = Annotated[Viewer, requires("site", "read")]
 MayApply = Annotated[Viewer, requires("membership", "apply")]
@@ -57,7 +68,7 @@ def _by_field(problems: list[Problem]) -> dict[str, list[str]]:
 # --- the area page -------------------------------------------------------------------------
 
 
-@router.get("/members", response_class=HTMLResponse, summary="会员: membership and how to apply")
+@router.get("", response_class=HTMLResponse, summary="会员: membership and how to apply")
 def members_page(
     request: Request, db: SessionDep, settings: SettingsDep, viewer: SiteRead
 ) -> HTMLResponse:
@@ -72,7 +83,7 @@ def members_page(
 # --- applying ------------------------------------------------------------------------------
 
 
-@router.get("/members/apply", response_class=HTMLResponse, summary="入会申请 form")
+@router.get("/apply", response_class=HTMLResponse, summary="入会申请 form")
 def apply_page(
     request: Request, db: SessionDep, settings: SettingsDep, system: SystemDep, viewer: MayApply
 ) -> HTMLResponse:
@@ -130,39 +141,19 @@ def _apply_context(
     }
 
 
-@router.post("/members/apply", summary="Submit a membership application with its documents")
+@router.post("/apply", summary="Submit a membership application with its documents")
 def apply(
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
     system: SystemDep,
     viewer: MayApply,
-    company_name: Annotated[str, Form(max_length=200)] = "",
-    enterprise_uscc: Annotated[str, Form(max_length=30)] = "",
-    legal_representative: Annotated[str, Form(max_length=60)] = "",
-    industry_id: Annotated[str, Form(max_length=64)] = "",
-    district: Annotated[str, Form(max_length=20)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    contact_name: Annotated[str, Form(max_length=60)] = "",
-    contact_mobile: Annotated[str, Form(max_length=20)] = "",
-    contact_email: Annotated[str, Form(max_length=254)] = "",
-    introduction: Annotated[str, Form(max_length=2000)] = "",
+    fields: Annotated[ApplicationFields, Form()],
     licence: Annotated[UploadFile | None, File(description="营业执照: PDF, JPG or PNG")] = None,
     others: Annotated[list[UploadFile] | None, File(description="Up to 4 more documents")] = None,
 ) -> Response:
     account = viewer.require_account()
-    form = ApplicationForm(
-        company_name=company_name,
-        enterprise_uscc=enterprise_uscc,
-        legal_representative=legal_representative,
-        industry_id=industry_id,
-        district=district,
-        address=address,
-        contact_name=contact_name,
-        contact_mobile=contact_mobile,
-        contact_email=contact_email,
-        introduction=introduction,
-    )
+    form = fields.form()
     limit = settings.max_document_mb << 20
     uploads = [*read_upload(licence, documents.LICENCE, limit)]
     for other in others or []:
@@ -220,7 +211,7 @@ def _application_page(
 
 
 @router.get(
-    "/members/applications/{application_id}",
+    "/applications/{application_id}",
     response_class=HTMLResponse,
     summary="One application: status, timeline, documents (applicant or reviewer)",
 )
@@ -232,7 +223,7 @@ def application_page(
 
 
 @router.get(
-    "/members/applications/{application_id}/documents/{document_id}",
+    "/applications/{application_id}/documents/{document_id}",
     summary="Download one document of an application (applicant or reviewer)",
 )
 def document_download(
@@ -264,7 +255,7 @@ def document_download(
 # --- reviewing -----------------------------------------------------------------------------
 
 
-@router.get("/members/review", response_class=HTMLResponse, summary="Reviewers' queue")
+@router.get("/review", response_class=HTMLResponse, summary="Reviewers' queue")
 def review_page(
     request: Request,
     db: SessionDep,
@@ -285,7 +276,7 @@ def review_page(
     )
 
 
-@router.post("/members/applications/{application_id}/review", summary="开始审核")
+@router.post("/applications/{application_id}/review", summary="开始审核")
 def start_review(
     request: Request,
     application_id: int,
@@ -302,7 +293,7 @@ def start_review(
     return RedirectResponse(f"/members/applications/{application.id}?done=review", 303)
 
 
-@router.post("/members/applications/{application_id}/decide", summary="批准 or 驳回")
+@router.post("/applications/{application_id}/decide", summary="批准 or 驳回")
 def decide(
     request: Request,
     application_id: int,
@@ -351,7 +342,7 @@ def _confirm_rejection(
 # --- the directory -------------------------------------------------------------------------
 
 
-@router.get("/members/directory", response_class=HTMLResponse, summary="会员名录")
+@router.get("/directory", response_class=HTMLResponse, summary="会员名录")
 def directory_page(
     request: Request,
     db: SessionDep,

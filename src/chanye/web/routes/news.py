@@ -15,11 +15,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.portal import news
 from chanye.portal.markdown import render
 from chanye.store.models import NewsArticle
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep
+from chanye.web.forms import ArticleFields
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(prefix="/news", tags=["新闻"])
+AREA = Area(
+    "news",
+    router,
+    Permission("news", "read"),
+    docs="routes.md",
+    nav=NavEntry("新闻", "产业动态与政策新闻。"),
+)
 
 Read = Annotated[Viewer, requires("news", "read")]
 Write = Annotated[Viewer, requires("news", "write")]
@@ -54,7 +63,7 @@ def _article(db: SessionDep, slug: str, viewer: Viewer) -> NewsArticle:
     return article
 
 
-@router.get("/news", response_class=HTMLResponse, summary="News: category tabs, newest first")
+@router.get("", response_class=HTMLResponse, summary="News: category tabs, newest first")
 def news_list(
     request: Request,
     db: SessionDep,
@@ -69,7 +78,7 @@ def news_list(
     return show(request, "news/list.html", context)
 
 
-@router.get("/news/new", response_class=HTMLResponse, summary="Form: a new article")
+@router.get("/new", response_class=HTMLResponse, summary="Form: a new article")
 def new_article_page(request: Request, viewer: Write) -> HTMLResponse:
     draft = news.ArticleDraft("", "association", "", status=news.DRAFT)
     return show(request, "news/form.html", {"form": draft, "problems": {}, "article": None})
@@ -82,29 +91,17 @@ def _problems(refused: news.NewsRefusedError) -> dict[str, list[str]]:
     return problems
 
 
-TitleField = Annotated[str, Form(max_length=400)]
-SlugField = Annotated[str, Form(max_length=160)]
-CategoryField = Annotated[str, Form(max_length=40)]
-SummaryField = Annotated[str, Form(max_length=1000)]
-BodyField = Annotated[str, Form(max_length=200_000)]
-StatusField = Annotated[str, Form(max_length=20)]
-WhenField = Annotated[str, Form(max_length=40)]
+ArticleForm = Annotated[ArticleFields, Form()]
 
 
-@router.post("/news", summary="Create an article (draft or published)")
+@router.post("", summary="Create an article (draft or published)")
 def create_article(
     request: Request,
     db: SessionDep,
     viewer: Write,
-    title: TitleField = "",
-    slug: SlugField = "",
-    category: CategoryField = "",
-    summary: SummaryField = "",
-    body_markdown: BodyField = "",
-    status: StatusField = news.DRAFT,
-    published_at: WhenField = "",
+    fields: ArticleForm,
 ) -> Response:
-    draft = news.ArticleDraft(title, category, body_markdown, summary, slug, status, published_at)
+    draft = fields.draft()
     try:
         article = news.create_article(db, draft, viewer.actor)
     except news.NewsRefusedError as refused:
@@ -113,7 +110,7 @@ def create_article(
     return RedirectResponse(f"/news/{article.slug}?result=created", status_code=303)
 
 
-@router.get("/news/{slug}", response_class=HTMLResponse, summary="An article")
+@router.get("/{slug}", response_class=HTMLResponse, summary="An article")
 def article_page(
     request: Request, slug: str, db: SessionDep, viewer: Read, result: str = ""
 ) -> HTMLResponse:
@@ -128,31 +125,23 @@ def article_page(
     return show(request, "news/article.html", context)
 
 
-@router.get("/news/{slug}/edit", response_class=HTMLResponse, summary="Form: edit")
+@router.get("/{slug}/edit", response_class=HTMLResponse, summary="Form: edit")
 def edit_article_page(request: Request, slug: str, db: SessionDep, viewer: Write) -> HTMLResponse:
     article = _article(db, slug, viewer)
     context = {"form": news.draft_of(article), "problems": {}, "article": article}
     return show(request, "news/form.html", context)
 
 
-@router.post("/news/{slug}", summary="Save an article's changes")
+@router.post("/{slug}", summary="Save an article's changes")
 def update_article(
     request: Request,
     slug: str,
     db: SessionDep,
     viewer: Write,
-    title: TitleField = "",
-    new_slug: Annotated[str, Form(alias="slug", max_length=160)] = "",
-    category: CategoryField = "",
-    summary: SummaryField = "",
-    body_markdown: BodyField = "",
-    status: StatusField = news.DRAFT,
-    published_at: WhenField = "",
+    fields: ArticleForm,  # its slug field is the new slug; the path's is the article's
 ) -> Response:
     article = _article(db, slug, viewer)
-    draft = news.ArticleDraft(
-        title, category, body_markdown, summary, new_slug, status, published_at
-    )
+    draft = fields.draft()
     try:
         news.update_article(db, article, draft, viewer.actor)
     except news.NewsRefusedError as refused:

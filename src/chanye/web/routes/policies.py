@@ -40,13 +40,27 @@ from chanye.registry.schema import TAG_LABELS
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
 from chanye.units import format_percent, format_yuan
+from chanye.web import workbench
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep, request_session
 from chanye.web.pages import area_renderer
 
-router = APIRouter()
+router = APIRouter(prefix="/policies", tags=["政策"])
+mine = APIRouter(prefix="/my/policies", tags=["政策"])
+AREA = Area(
+    "policies",
+    router,
+    Permission("policies", "read"),
+    docs="routes.md",
+    nav=NavEntry("政策", "惠企政策规则化：免申即享匹配、逐条解释与调整测算。"),
+    cards=workbench.DESK_CARDS,
+)
+MINE = Area(
+    "my-policies", mine, Permission("policies", "own"), docs="routes.md", cards=workbench.PUSH_CARDS
+)
 
 Read = Annotated[Viewer, requires("policies", "read")]
 Own = Annotated[Viewer, requires("policies", "own")]
@@ -182,15 +196,14 @@ def _version(db: SessionDep, version_id: int) -> PolicyVersion:
 
 
 def _in_scope(viewer: Viewer, record: dict[str, Any] | None) -> bool:
-    """Whether the viewer may see this enterprise (``chanye.registry.scope``); the enterprises
-    policies read carry their clusters, which is what a chain leader's industries match."""
-    return record is not None and viewer.scope.admits(record["uscc"], record.get("clusters"))
+    """Whether the viewer may see this enterprise (decided by ``chanye.registry.scope``)."""
+    return viewer.scope.admits_record(record)
 
 
 # --- the library ----------------------------------------------------------------------------
 
 
-@router.get("/policies", response_class=HTMLResponse, summary="The policy library")
+@router.get("", response_class=HTMLResponse, summary="The policy library")
 def library(request: Request, db: SessionDep, viewer: Read) -> HTMLResponse:
     published = workflow.published_versions(db)
     drafts = [v for v in workflow.all_versions(db) if v.status == workflow.DRAFT]
@@ -230,12 +243,12 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
     return page(request, "policies/manage.html", context, status=status)
 
 
-@router.get("/policies/manage", response_class=HTMLResponse, summary="Manage: versions, upload")
+@router.get("/manage", response_class=HTMLResponse, summary="Manage: versions, upload")
 def manage_page(request: Request, db: SessionDep, viewer: Manage, result: str = "") -> HTMLResponse:
     return _manage_page(request, db, message=RESULTS.get(result))
 
 
-@router.post("/policies/drafts", summary="Upload or paste a policy file as a new draft")
+@router.post("/drafts", summary="Upload or paste a policy file as a new draft")
 def add_draft(
     request: Request,
     db: SessionDep,
@@ -269,7 +282,7 @@ def add_draft(
 
 
 @router.post(
-    "/policies/versions/{version_id:int}/publish",
+    "/versions/{version_id:int}/publish",
     summary="Publish a draft and match (双人复核 for a benefit; asks first if it expires another)",
     response_model=None,
 )
@@ -297,7 +310,7 @@ def publish(
 
 
 @router.post(
-    "/policies/versions/{version_id:int}/expire",
+    "/versions/{version_id:int}/expire",
     summary="停止执行: expire a published version (asks first), withdrawing undecided pushes",
     response_model=None,
 )
@@ -367,7 +380,7 @@ def _after_run(
     return RedirectResponse(f"/policies/{version.policy_id}?run={run.id}", status_code=303)
 
 
-@router.post("/policies/versions/{version_id:int}/run", summary="Match a published policy again")
+@router.post("/versions/{version_id:int}/run", summary="Match a published policy again")
 def run_again(
     request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
 ) -> Response:
@@ -381,7 +394,7 @@ def run_again(
 
 
 @router.get(
-    "/policies/versions/{version_id:int}/disbursement",
+    "/versions/{version_id:int}/disbursement",
     response_class=HTMLResponse,
     summary="Disbursement list of a version",
 )
@@ -403,7 +416,7 @@ def disbursement_page(
 
 
 @router.get(
-    "/policies/versions/{version_id:int}/disbursement.xlsx",
+    "/versions/{version_id:int}/disbursement.xlsx",
     summary="Disbursement list as an Excel file",
 )
 def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Response:
@@ -445,7 +458,7 @@ def _mine(
     return page(request, "policies/mine.html", context, status=status)
 
 
-@router.get("/my/policies", response_class=HTMLResponse, summary="My enterprise's policy pushes")
+@mine.get("", response_class=HTMLResponse, summary="My enterprise's policy pushes")
 def my_policies(
     request: Request, db: SessionDep, system: SystemDep, viewer: Own, result: str = ""
 ) -> HTMLResponse:
@@ -499,14 +512,14 @@ def _confirm_decline(request: Request, db: SessionDep, push: PolicyPush) -> HTML
     )
 
 
-@router.post("/my/policies/{push_id:int}/confirm", summary="确认享受: accept a pushed benefit")
+@mine.post("/{push_id:int}/confirm", summary="确认享受: accept a pushed benefit")
 def confirm_push(
     request: Request, push_id: int, db: SessionDep, system: SystemDep, viewer: Own
 ) -> Response:
     return _decide(request, push_id, db, system, viewer, confirm=True)
 
 
-@router.post("/my/policies/{push_id:int}/decline", summary="放弃: decline a pushed benefit")
+@mine.post("/{push_id:int}/decline", summary="放弃: decline a pushed benefit")
 def decline_push(
     request: Request,
     push_id: int,
@@ -519,7 +532,7 @@ def decline_push(
 
 
 @router.post(
-    "/policies/pushes/{push_id:int}/offline-notice",
+    "/pushes/{push_id:int}/offline-notice",
     summary="已线下通知: the policy office told an enterprise no account receives for",
 )
 def offline_notice(request: Request, push_id: int, db: SessionDep, viewer: Manage) -> Response:
@@ -537,7 +550,7 @@ def offline_notice(request: Request, push_id: int, db: SessionDep, viewer: Manag
 # --- one policy -----------------------------------------------------------------------------
 
 
-@router.get("/policies/{policy_id}", response_class=HTMLResponse, summary="A policy: its clauses")
+@router.get("/{policy_id}", response_class=HTMLResponse, summary="A policy: its clauses")
 def policy_page(
     request: Request,
     policy_id: str,
@@ -635,9 +648,7 @@ def _simulation_context(
     }
 
 
-@router.get(
-    "/policies/{policy_id}/simulate", response_class=HTMLResponse, summary="What-if: sliders"
-)
+@router.get("/{policy_id}/simulate", response_class=HTMLResponse, summary="What-if: sliders")
 def simulate_page(
     request: Request,
     settings: SettingsDep,
@@ -662,7 +673,7 @@ def _simulation_error(request: Request, error: str) -> HTMLResponse:
 
 
 @router.get(
-    "/policies/{policy_id}/simulate/result",
+    "/{policy_id}/simulate/result",
     response_class=HTMLResponse,
     summary="What-if result for ?name=value... (HTMX)",
 )
@@ -694,7 +705,7 @@ def simulate_result(
 
 
 @router.get(
-    "/policies/{policy_id}/near-misses",
+    "/{policy_id}/near-misses",
     response_class=HTMLResponse,
     summary="Enterprises failing exactly one condition",
 )
@@ -719,7 +730,7 @@ def near_misses_page(
     return page(request, "policies/near_misses.html", context)
 
 
-@router.get("/policies/{policy_id}/explain", summary="Go to an enterprise's explanation (?uscc=)")
+@router.get("/{policy_id}/explain", summary="Go to an enterprise's explanation (?uscc=)")
 def explain_lookup(
     policy_id: str, viewer: Analyse, uscc: str = "", version: int | None = None
 ) -> RedirectResponse:
@@ -729,7 +740,7 @@ def explain_lookup(
 
 
 @router.get(
-    "/policies/{policy_id}/explain/{uscc}",
+    "/{policy_id}/explain/{uscc}",
     response_class=HTMLResponse,
     summary="Why an enterprise does or does not qualify",
 )

@@ -25,6 +25,8 @@ from chanye.registry.schema import TAG_LABELS
 from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryBusyError
 from chanye.store.models import RegistryChange
+from chanye.web import workbench
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.confirm import Confirmation, ConfirmedField, confirmation_page
 from chanye.web.confirm import confirmed as is_confirmed
@@ -32,7 +34,19 @@ from chanye.web.dependencies import SessionDep, SettingsDep, release_connection
 from chanye.web.registry_state import ImportJobs, ReaderCache
 from chanye.web.templating import templates
 
-router = APIRouter()
+router = APIRouter(prefix="/registry", tags=["企业库"])
+api = APIRouter(prefix="/api/registry", tags=["企业库"])
+AREA = Area(
+    "registry",
+    router,
+    Permission("registry", "read"),
+    docs="routes.md",
+    nav=NavEntry(
+        "企业库", "全市经营主体名录：导入、校验、归类到产业集群与产业链环节，并支持检索。"
+    ),
+    api=api,
+    cards=workbench.REGISTRY_CARDS,
+)
 
 TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
 ReadAccess = Annotated[Viewer, requires("registry", "read")]
@@ -169,14 +183,14 @@ def _render_search(
     return templates.TemplateResponse(request, template, values)
 
 
-@router.get("/registry", response_class=HTMLResponse, summary="Enterprise search page")
+@router.get("", response_class=HTMLResponse, summary="Enterprise search page")
 def registry_page(
     request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
 ) -> HTMLResponse:
     return _render_search(request, query, context, readers, page=True)
 
 
-@router.get("/registry/results", response_class=HTMLResponse, summary="Search results (HTMX)")
+@router.get("/results", response_class=HTMLResponse, summary="Search results (HTMX)")
 def registry_results(
     request: Request, query: QueryDep, context: ContextDep, readers: ReadersDep
 ) -> HTMLResponse:
@@ -186,7 +200,7 @@ def registry_results(
     return response
 
 
-@router.get("/registry/links", response_class=HTMLResponse, summary="Chain-link options (HTMX)")
+@router.get("/links", response_class=HTMLResponse, summary="Chain-link options (HTMX)")
 def link_options(
     request: Request, context: ContextDep, viewer: ReadAccess, cluster: str | None = None
 ) -> HTMLResponse:
@@ -196,7 +210,7 @@ def link_options(
     )
 
 
-@router.get("/api/registry/search", summary="Search enterprises (JSON)")
+@api.get("/search", summary="Search enterprises (JSON)")
 def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> dict[str, Any]:
     with readers.reader(context) as reader:
         results = reader.search(query)
@@ -209,7 +223,7 @@ def search_json(query: QueryDep, context: ContextDep, readers: ReadersDep) -> di
     }
 
 
-@router.get("/api/registry/stats", summary="Registry statistics (JSON)")
+@api.get("/stats", summary="Registry statistics (JSON)")
 def stats_json(context: ContextDep, readers: ReadersDep, viewer: ReadAccess) -> dict[str, Any]:
     with readers.reader(context) as reader:
         return reader.stats(viewer.scope)
@@ -222,20 +236,18 @@ def _enterprise_or_404(
     context: RegistryContext, readers: ReaderCache, uscc: str, viewer: Viewer
 ) -> dict[str, Any]:
     """The record, if this viewer may see it: an enterprise only its own (once its binding is
-    verified), a chain leader only those in their clusters. A record one may not see answers 404
+    verified), a chain leader only those in their industries (``chanye.registry.scope``). A record one may not see answers 404
     like a missing one, so that probing does not reveal which enterprises exist."""
     record = None
     if viewer.scope.admits_uscc(uscc):
         with readers.reader(context) as reader:
             record = reader.show(uscc)
-    if record is None or not viewer.scope.admits(record["uscc"], record["industries"]):
+    if record is None or not viewer.scope.admits_record(record):
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     return record
 
 
-@router.get(
-    "/registry/enterprises/{uscc}", response_class=HTMLResponse, summary="Enterprise profile"
-)
+@router.get("/enterprises/{uscc}", response_class=HTMLResponse, summary="Enterprise profile")
 def enterprise_page(
     request: Request,
     uscc: str,
@@ -271,7 +283,7 @@ def evidence_by_industry(evidence: list[dict[str, Any]]) -> dict[str, list[dict[
     return {industry: list(items.values()) for industry, items in grouped.items()}
 
 
-@router.get("/api/registry/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
+@api.get("/enterprises/{uscc}", summary="One enterprise with classification (JSON)")
 def enterprise_json(
     uscc: str, context: ContextDep, readers: ReadersDep, session: SessionDep, viewer: OwnAccess
 ) -> dict[str, Any]:
@@ -281,7 +293,7 @@ def enterprise_json(
 # --- imports ------------------------------------------------------------------------------------
 
 
-@router.get("/registry/imports", response_class=HTMLResponse, summary="Import page and history")
+@router.get("/imports", response_class=HTMLResponse, summary="Import page and history")
 def imports_page(
     request: Request, session: SessionDep, context: ContextDep, viewer: WriteAccess
 ) -> HTMLResponse:
@@ -302,7 +314,7 @@ def imports_page(
     )
 
 
-@router.post("/registry/imports", summary="Upload a file and start importing it")
+@router.post("/imports", summary="Upload a file and start importing it")
 def start_import(
     settings: SettingsDep,
     session: SessionDep,
@@ -336,9 +348,7 @@ def start_import(
     return RedirectResponse(f"/registry/imports/jobs/{job_id}", status_code=303)
 
 
-@router.get(
-    "/registry/imports/jobs/{job_id}", response_class=HTMLResponse, summary="Import progress page"
-)
+@router.get("/imports/jobs/{job_id}", response_class=HTMLResponse, summary="Import progress page")
 def job_page(
     request: Request, job_id: str, session: SessionDep, context: ContextDep, viewer: WriteAccess
 ) -> HTMLResponse:
@@ -351,7 +361,7 @@ def job_page(
 
 
 @router.get(
-    "/registry/imports/jobs/{job_id}/progress",
+    "/imports/jobs/{job_id}/progress",
     response_class=HTMLResponse,
     summary="Import progress (HTMX)",
 )
@@ -364,9 +374,7 @@ def job_progress(
     return templates.TemplateResponse(request, "registry/_progress.html", {"job": job})
 
 
-@router.get(
-    "/registry/changes/{change_id}/errors.xlsx", summary="Rejected rows of an import as XLSX"
-)
+@router.get("/changes/{change_id}/errors.xlsx", summary="Rejected rows of an import as XLSX")
 def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Response:
     change = session.get(RegistryChange, change_id)
     report = errors_path_for(Path(change.file_name)) if change and change.file_name else None
@@ -380,7 +388,7 @@ def errors_xlsx(change_id: int, session: SessionDep, viewer: WriteAccess) -> Res
 
 
 @router.post(
-    "/registry/changes/{change_id}/rollback",
+    "/changes/{change_id}/rollback",
     summary="Undo a change (redo, for an undo): first the consequence, then with confirmed=yes",
     response_model=None,
 )

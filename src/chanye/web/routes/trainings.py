@@ -16,11 +16,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.portal import trainings
 from chanye.portal.mail import MailSettings
 from chanye.store.models import Training
+from chanye.web import workbench
+from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
+from chanye.web.forms import TrainingFields
 from chanye.web.pages import area_renderer
 
-router = APIRouter()
+router = APIRouter(prefix="/trainings", tags=["培训"])
+AREA = Area(
+    "trainings",
+    router,
+    Permission("trainings", "read"),
+    docs="routes.md",
+    nav=NavEntry("培训", "近期培训：报名、候补与签到名单。"),
+    cards=workbench.TRAINING_CARDS,
+)
 
 Read = Annotated[Viewer, requires("trainings", "read")]
 SignUp = Annotated[Viewer, requires("trainings", "signup")]
@@ -53,7 +64,7 @@ def _mailer(settings: SettingsDep) -> trainings.Mailer:
     return trainings.Mailer(MailSettings.from_settings(settings), settings.site_url)
 
 
-@router.get("/trainings", response_class=HTMLResponse, summary="Trainings: upcoming, then past")
+@router.get("", response_class=HTMLResponse, summary="Trainings: upcoming, then past")
 def training_list(request: Request, db: SessionDep, viewer: Read) -> HTMLResponse:
     coming, past = trainings.listing(db)
     counts = trainings.confirmed_counts(db, [t.id for t in coming])
@@ -61,26 +72,15 @@ def training_list(request: Request, db: SessionDep, viewer: Read) -> HTMLRespons
     return page(request, "trainings/list.html", {"coming": coming, "past": past, "left": left})
 
 
-@router.get("/trainings/new", response_class=HTMLResponse, summary="Form: a new training")
+@router.get("/new", response_class=HTMLResponse, summary="Form: a new training")
 def new_training_page(request: Request, viewer: Manage) -> HTMLResponse:
     draft = trainings.TrainingDraft("", "", "", "", "", "", "30")
     return page(request, "trainings/form.html", {"form": draft, "problems": {}, "training": None})
 
 
-def training_form(
-    title: Annotated[str, Form(max_length=400)] = "",
-    summary: Annotated[str, Form(max_length=40000)] = "",
-    location: Annotated[str, Form(max_length=400)] = "",
-    organizer: Annotated[str, Form(max_length=240)] = "",
-    starts_at: Annotated[str, Form(max_length=40)] = "",
-    ends_at: Annotated[str, Form(max_length=40)] = "",
-    capacity: Annotated[str, Form(max_length=10)] = "",
-    status: Annotated[str, Form(max_length=20)] = "open",
-) -> trainings.TrainingDraft:
+def training_form(fields: Annotated[TrainingFields, Form()]) -> trainings.TrainingDraft:
     """The create and edit forms' fields, as the domain's draft (checked there)."""
-    return trainings.TrainingDraft(
-        title, summary, location, organizer, starts_at, ends_at, capacity, status
-    )
+    return fields.draft()
 
 
 TrainingForm = Annotated[trainings.TrainingDraft, Depends(training_form)]
@@ -93,7 +93,7 @@ def _problems(refused: trainings.TrainingRefusedError) -> dict[str, list[str]]:
     return problems
 
 
-@router.post("/trainings", summary="Create a training")
+@router.post("", summary="Create a training")
 def create_training(
     request: Request,
     db: SessionDep,
@@ -109,9 +109,7 @@ def create_training(
     return RedirectResponse(f"/trainings/{training.id}?result=created", status_code=303)
 
 
-@router.get(
-    "/trainings/{training_id:int}", response_class=HTMLResponse, summary="A training: sign up here"
-)
+@router.get("/{training_id:int}", response_class=HTMLResponse, summary="A training: sign up here")
 def training_page(
     request: Request, training_id: int, db: SessionDep, viewer: Read, result: str = ""
 ) -> HTMLResponse:
@@ -128,7 +126,7 @@ def training_page(
     return page(request, "trainings/detail.html", context)
 
 
-@router.get("/trainings/{training_id:int}.ics", summary="A training as an iCalendar file")
+@router.get("/{training_id:int}.ics", summary="A training as an iCalendar file")
 def training_ics(training_id: int, db: SessionDep, settings: SettingsDep, viewer: Read) -> Response:
     training = _training(db, training_id)
     return Response(
@@ -142,7 +140,7 @@ def _back(training_id: int, result: str) -> RedirectResponse:
     return RedirectResponse(f"/trainings/{training_id}?result={result}#signup-status", 303)
 
 
-@router.post("/trainings/{training_id:int}/signup", summary="Sign up (or join the waiting list)")
+@router.post("/{training_id:int}/signup", summary="Sign up (or join the waiting list)")
 def sign_up(training_id: int, db: SessionDep, viewer: SignUp) -> Response:
     training = _training(db, training_id)
     if viewer.account is None:  # requires() already sent anonymous visitors to the login page
@@ -154,7 +152,7 @@ def sign_up(training_id: int, db: SessionDep, viewer: SignUp) -> Response:
     return _back(training_id, place.status or "closed")
 
 
-@router.post("/trainings/{training_id:int}/cancel", summary="Cancel my sign-up")
+@router.post("/{training_id:int}/cancel", summary="Cancel my sign-up")
 def cancel(training_id: int, db: SessionDep, settings: SettingsDep, viewer: SignUp) -> Response:
     training = _training(db, training_id)
     if viewer.account is None:
@@ -168,7 +166,7 @@ def cancel(training_id: int, db: SessionDep, settings: SettingsDep, viewer: Sign
     return _back(training_id, "cancelled")
 
 
-@router.get("/trainings/{training_id:int}/edit", response_class=HTMLResponse, summary="Form: edit")
+@router.get("/{training_id:int}/edit", response_class=HTMLResponse, summary="Form: edit")
 def edit_training_page(
     request: Request, training_id: int, db: SessionDep, viewer: Manage
 ) -> HTMLResponse:
@@ -177,7 +175,7 @@ def edit_training_page(
     return page(request, "trainings/form.html", context)
 
 
-@router.post("/trainings/{training_id:int}", summary="Save a training's changes")
+@router.post("/{training_id:int}", summary="Save a training's changes")
 def update_training(
     request: Request,
     training_id: int,
@@ -196,7 +194,7 @@ def update_training(
 
 
 @router.get(
-    "/trainings/{training_id:int}/attendees",
+    "/{training_id:int}/attendees",
     response_class=HTMLResponse,
     summary="Attendees: confirmed, then the waiting list",
 )
@@ -213,7 +211,7 @@ def attendees_page(
     return page(request, "trainings/attendees.html", context)
 
 
-@router.get("/trainings/{training_id:int}/attendees.xlsx", summary="Attendees as an Excel file")
+@router.get("/{training_id:int}/attendees.xlsx", summary="Attendees as an Excel file")
 def attendees_xlsx(training_id: int, db: SessionDep, viewer: Manage) -> Response:
     training = _training(db, training_id)
     return Response(
