@@ -29,6 +29,7 @@ from chanye.policy.compile import BASE_TABLE
 from chanye.policy.demo import demo_policies
 from chanye.policy.engine import Population, compile_set, condition_columns_sql
 from chanye.policy.explain import explain
+from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.receivers import receivers
@@ -612,8 +613,6 @@ OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"
 
 def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
-    from chanye.policy.fields import FIELD_BY_NAME
-
     def label(name: str) -> str:
         return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
 
