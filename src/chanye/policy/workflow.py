@@ -613,6 +613,7 @@ OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"
 
 def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
+
     def label(name: str) -> str:
         return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
 
