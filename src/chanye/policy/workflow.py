@@ -31,6 +31,7 @@ from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Unsupported
 from chanye.policy.demo import demo_policies
 from chanye.policy.explain import explain_record
+from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, condition_states, eligible
@@ -612,7 +613,6 @@ OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"
 
 def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
-    from chanye.policy.fields import FIELD_BY_NAME
 
     def label(name: str) -> str:
         return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name

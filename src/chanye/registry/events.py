@@ -3,8 +3,9 @@
 A change of the registry (an import, an undo or a redo, a re-classification, an analyst's
 override) is made inside ``registry_change``: the change commits, the writer lock is released,
 and then the event is published to every subscriber of that registry, in the order they
-subscribed, in the same thread. Policy re-matching subscribes in the composition root (``chanye.root``); monitoring and
-chain numbers will subscribe the same way. The contract is written in docs/events.md.
+subscribed, in the same thread. Policy re-matching subscribes in the composition root
+(``chanye.root``); monitoring and chain numbers will subscribe the same way. The contract is
+written in docs/events.md.
 
 The publish/subscribe is a few typed lines rather than a signal library: subscribers take the
 event type itself (a library such as blinker sends untyped keyword arguments), and subscribing
