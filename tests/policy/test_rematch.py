@@ -4,6 +4,7 @@ import and an undo all re-match the published policies (a policy reading ``clust
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -61,9 +62,16 @@ def runs(settings: Settings) -> int:
 
 
 def cli(data_dir: Path, *args: str) -> str:
+    return cli_run(data_dir, *args).stdout
+
+
+def cli_run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     done = run_cli(*args, data_dir=data_dir)
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done
+
+
+REMATCHED = "已按新的企业库重新匹配 1 项已发布政策"
 
 
 def test_override_and_reclassification_update_the_pushes(tmp_path: Path) -> None:
@@ -98,16 +106,19 @@ def test_override_and_reclassification_update_the_pushes(tmp_path: Path) -> None
     edited.write_text(tomli_w.dumps(raw), encoding="utf-8")
     cli(data_dir, "system", "load", str(edited))
     before = runs(settings)
-    cli(data_dir, "registry", "classify")
+    assert REMATCHED in cli_run(data_dir, "registry", "classify").stderr
     assert pushes(settings) == {uscc(5): workflow.PUSHED}
     assert runs(settings) == before + 1  # one re-match for one change
 
     # An import and its undo still re-match.
-    cli(data_dir, "registry", "import", str(write_csv(tmp_path / "b.csv", [row(7, **TAILOR)])))
+    added = cli_run(
+        data_dir, "registry", "import", str(write_csv(tmp_path / "b.csv", [row(7, **TAILOR)]))
+    )
+    assert REMATCHED in added.stderr
     assert pushes(settings)[uscc(7)] == workflow.PUSHED
     imports = cli(data_dir, "registry", "imports", "--json")
     last = max(int(n) for n in re.findall(r'"id": (\d+)', imports))
-    cli(data_dir, "registry", "rollback", str(last), "--yes")
+    assert REMATCHED in cli_run(data_dir, "registry", "rollback", str(last), "--yes").stderr
     assert pushes(settings) == {uscc(5): workflow.PUSHED, uscc(7): workflow.WITHDRAWN}
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out
+from chanye.policy.service import last_run_id, published_rematched_since, rollback_consequence
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import ImportResult, import_file
@@ -68,6 +69,7 @@ def import_command(
     (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
     """
     context = _context()
+    runs_before = last_run_id(context.database_url)
     with (
         _refusals(),
         Progress(
@@ -91,7 +93,19 @@ def import_command(
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
         )
     _report(result)
+    _say_rematched(context, runs_before)
     raise typer.Exit(result.exit_code)
+
+
+def _say_rematched(context: RegistryContext, runs_before: int) -> None:
+    """Name the published policies the change re-matched (the composition root's subscriber ran
+    them inside the change's command)."""
+    count = published_rematched_since(context.database_url, runs_before)
+    if count:
+        err.print(
+            f"已按新的企业库重新匹配 {count} 项已发布政策 / {count} published policies re-matched",
+            markup=False,
+        )
 
 
 def _report(result: ImportResult) -> None:
@@ -275,8 +289,6 @@ def rollback_command(
     Prints the consequence first (enterprises deleted and restored, pushes withdrawn) and asks;
     without a terminal it refuses unless --yes. Undoing a rollback is a redo.
     """
-    from chanye.policy.service import rollback_consequence
-
     context = _context()
     with _refusals():
         plan = rollback_consequence(context, change_id)
@@ -284,6 +296,7 @@ def rollback_command(
     if not yes:
         _ask_or_refuse("确认撤销吗？")
     with _refusals():
+        runs_before = last_run_id(context.database_url)
         result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR, plan.in_force)
     undone = "、".join(str(i) for i in result.undone)
     revived = "、".join(str(i) for i in result.revived)
@@ -293,6 +306,7 @@ def rollback_command(
         f"registry back to {result.total_after} enterprises",
         markup=False,
     )
+    _say_rematched(context, runs_before)
 
 
 def _ask_or_refuse(question: str) -> None:
@@ -311,6 +325,7 @@ def _ask_or_refuse(question: str) -> None:
 def classify_command() -> None:
     """Re-run classification over the whole registry (after the system file changed)."""
     context = _context()
+    runs_before = last_run_id(context.database_url)
     with _refusals():
         result = reclassify(context.database_url, context.paths, context.system, CLI_ACTOR)
     out.print(
@@ -318,6 +333,7 @@ def classify_command() -> None:
         f"classified {result.enterprises}, {result.changed} changed",
         markup=False,
     )
+    _say_rematched(context, runs_before)
 
 
 @registry_app.command("override")

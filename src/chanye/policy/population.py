@@ -162,7 +162,7 @@ class Population:
         if policy is not None:
             read = [s for n in policy.fields_read() for s in DERIVED_FROM.get(n, (n,))]
             held = [n for n in read if FIELD_BY_NAME[n].held]
-            columns = ["name", "change_id", *held]
+            columns = list(dict.fromkeys(["name", "change_id", SCOPE_FIELD, *held]))
         found = self.view.records(usccs, columns, rows)
         return {u: policy_record(r, self.as_of) for u, r in found.items()}
 
@@ -270,6 +270,7 @@ def policy_record(row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
         else:
             record[spec.name] = row.get(spec.name)
     record["change_id"] = row.get("change_id")
+    record[SCOPE_FIELD] = row.get(SCOPE_FIELD)  # who may read the record (chanye.registry.scope)
     return record
 
 

@@ -1008,3 +1008,11 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
             approve_as_system(session, version, "演示政策，随 chanye demo 发布")
         runs.append(publish(session, version, actor, population))
     return runs
+
+
+def last_run_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(PolicyRun.id))) or 0)
+
+
+def runs_after(session: Session, run_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(PolicyRun.id > run_id)) or 0)
