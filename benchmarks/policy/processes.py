@@ -33,7 +33,6 @@ from benchmarks.policy.population import AS_OF, CHANYE, DATA
 
 BIN = Path(sys.executable).parent
 PROCESS_REPEATS = 2  # each process: the best of this many runs (the machine is shared)
-START_TIMEOUT = 300
 
 
 def registry_dir(n: int, seed: int) -> Path:
@@ -214,7 +213,7 @@ def web_memory(copy: Path) -> dict[str, Any]:
     page, and after the policy pages (simulation and near misses of a demo policy)."""
     import httpx
 
-    from benchmarks.load.run import ANALYST_SESSIONS
+    from benchmarks.load.run import ANALYST_SESSIONS, _wait_until_up
 
     env = {**environment(copy), "CHANYE_WARM_UP": "false"}
     session = subprocess.run(
@@ -270,20 +269,6 @@ def _memory(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "RssAnon", "RssFile"):
             found[f"{key}_mb"] = round(int(value.split()[0]) / 1024)
     return found
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"chanye serve did not start on {base}")
 
 
 def product_figures(
