@@ -41,6 +41,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "BIGINT": pa.int64(),
     "VARCHAR[]": pa.list_(pa.string()),
 }
+FEW_ROWS = 2_000  # records fewer than this come from row groups, no column held for them
 # Where each overridden column sits in an override row (uscc, industries, clusters, links).
 OVERRIDE_POSITION = {"industries": 1, "clusters": 2, "chain_links": 3}
 
@@ -214,13 +215,19 @@ class RegistryView:
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """``columns`` (with ``uscc``) at ``rows``, from the columns the view holds."""
         names = list(dict.fromkeys(["uscc", *columns]))
+        with self._lock:
+            held = all(n in self._columns for n in names)
+        if not held and len(rows) <= FEW_ROWS:  # a page's worth: not worth holding a column
+            return self._every_column(rows, names)
         taken = pa.array(rows, pa.int64())
         return pa.table({n: self.combined(n).take(taken) for n in names})
 
-    def _every_column(self, rows: np.ndarray) -> pa.Table:
-        """Every column at ``rows`` (ascending), reading only the row groups that hold them."""
+    def _every_column(self, rows: np.ndarray, names: Sequence[str] | None = None) -> pa.Table:
+        """Every column (or ``names``) at ``rows`` (ascending), reading only the row groups
+        that hold them."""
         if self._table is not None:
-            return self._table.take(pa.array(rows, pa.int64()))
+            table = self._table if names is None else self._table.select(list(names))
+            return table.take(pa.array(rows, pa.int64()))
         parts, start = [], 0
         for path in self.files:
             parquet = pq.ParquetFile(path, memory_map=True)
@@ -229,7 +236,9 @@ class RegistryView:
                 count = groups.row_group(group).num_rows
                 inside = rows[(rows >= start) & (rows < start + count)]
                 if len(inside):
-                    part = parquet.read_row_group(group)
+                    part = parquet.read_row_group(
+                        group, columns=None if names is None else list(names)
+                    )
                     parts.append(part.take(pa.array(inside - start, pa.int64())))
                 start += count
         return pa.concat_tables(parts)
