@@ -33,7 +33,6 @@ from benchmarks.policy.population import AS_OF, CHANYE, DATA
 
 BIN = Path(sys.executable).parent
 PROCESS_REPEATS = 2  # each process: the best of this many runs (the machine is shared)
-START_TIMEOUT = 300
 
 
 def registry_dir(n: int, seed: int) -> Path:
@@ -56,21 +55,26 @@ def environment(data_dir: Path) -> dict[str, str]:
 
 
 def measured(command: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
-    """Wall seconds and peak resident memory of one process run to its end."""
+    """Wall seconds and peak resident memory of one process run to its end (GNU time's
+    maximum RSS: the process's own, not that of the benchmark it was started from)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "peak-rss-kb %M", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    _pid, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[0]} failed: {err[-2000:]}")
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed: {done.stderr[-2000:]}")
+    lines = done.stderr.strip().splitlines()
+    peak = next(int(line.split()[1]) for line in reversed(lines) if line.startswith("peak-rss"))
+    said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     return {
         "seconds": round(seconds, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
-        "said": (out + err).strip().splitlines()[-1:],
+        "peak_rss_mb": round(peak / 1024),
+        "said": [line for line in said if not line.startswith("peak-rss")][-1:],
     }
 
 
@@ -212,8 +216,6 @@ def _count_pushes(url: str) -> int:
 def web_memory(copy: Path) -> dict[str, Any]:
     """``chanye serve`` over the registry: resident memory once started, after the registry
     page, and after the policy pages (simulation and near misses of a demo policy)."""
-    import httpx
-
     from benchmarks.load.run import ANALYST_SESSIONS
 
     env = {**environment(copy), "CHANYE_WARM_UP": "false"}
@@ -228,6 +230,23 @@ def web_memory(copy: Path) -> dict[str, Any]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
+    figures: dict[str, Any] = {}
+    # Twice: the first server writes the registry's search columns (once per registry state);
+    # the second maps them, as every later server start and every other worker does.
+    for start in ("first_start", "later_start"):
+        figures[start] = _served(base, port, env, session)
+    figures["setup"] = (
+        "`chanye serve` (one process) over the registry; VmRSS from /proc/PID/status, RssFile "
+        "the part that is memory-mapped files (the page cache, shared between processes)"
+    )
+    return figures
+
+
+def _served(base: str, port: int, env: dict[str, str], session: str) -> dict[str, Any]:
+    import httpx
+
+    from benchmarks.load.run import _wait_until_up
+
     figures: dict[str, Any] = {}
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
@@ -256,10 +275,6 @@ def web_memory(copy: Path) -> dict[str, Any]:
         finally:
             server.terminate()
             server.wait(timeout=60)
-    figures["setup"] = (
-        "`chanye serve` (one process) over the registry; VmRSS from /proc/PID/status, RssFile "
-        "the part that is memory-mapped files (the page cache, shared between processes)"
-    )
     return figures
 
 
@@ -270,20 +285,6 @@ def _memory(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "RssAnon", "RssFile"):
             found[f"{key}_mb"] = round(int(value.split()[0]) / 1024)
     return found
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"chanye serve did not start on {base}")
 
 
 def product_figures(

@@ -287,3 +287,22 @@ def test_chanye_plugs_in_through_the_hook(
     assert seen == {"texts": texts, "population": tmp_path / "population.parquet", "as_of": AS_OF}
     assert figures["warm_seconds"] == 0.5 and figures["write_seconds"] == 0.1
     assert disagreements(reference, outcomes) == {policies[0].id: {"eligibility": 1, "amount": 0}}
+
+
+def test_one_run_measures_what_users_run_on_a_small_registry() -> None:
+    """The whole benchmark, small: chanye's engine in process, then `chanye policy match` as a
+    process beside the plain script and OpenFisca (their files compared row by row), publishing
+    the demo policies, and `chanye serve`'s memory."""
+    pytest.importorskip("openfisca_core", reason="openfisca-core is not installed (make bench)")
+    from benchmarks.policy.run import chanye_hook, run
+
+    figures = run(
+        chanye_hook(), enterprises=3000, policy_count=5, rule_sample=200, repeats=1, out=None
+    )
+    assert figures["all_agree"], figures["agreement"]
+    match = figures["product"]["match_process"]
+    assert match["agreement"]["chanye_vs_script"]["rows"][0] > 0
+    assert {"chanye", "script", "openfisca"} <= set(match)
+    assert figures["product"]["publishing"]["published"] == 10
+    memory = figures["product"]["web_memory"]["later_start"]
+    assert memory["after_policy_pages"]["VmRSS_mb"] > 0

@@ -150,6 +150,23 @@ def _sql_decisions(city: Path, policies: list[Policy], as_of: dt.date) -> list[d
     return con.execute(f"{union} ORDER BY policy_id, uscc").to_arrow_table().to_pylist()
 
 
+def _matched_all(city: Path, out: Path, *policies: str) -> list[dict[str, Any]]:
+    """``chanye policy match --all`` as a process: the rows of the file it wrote."""
+    result = run_cli(
+        "policy",
+        "match",
+        *policies,
+        "--all",
+        "--as-of",
+        "2026-06-30",
+        "--out",
+        str(out),
+        data_dir=city,
+    )
+    assert result.returncode == 0, result.stderr
+    return pq.read_table(out).to_pylist()
+
+
 def _settings(city: Path) -> Settings:
     return Settings(data_dir=city, database_url=f"sqlite:///{city / 'chanye.db'}")
 
@@ -170,12 +187,7 @@ def _rounded(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_match_agrees_with_the_portable_sql_path_on_the_demo_city(
     tmp_path: Path, city: Path
 ) -> None:
-    out = tmp_path / "all.parquet"
-    result = run_cli(
-        "policy", "match", "--all", "--as-of", "2026-06-30", "--out", str(out), data_dir=city
-    )
-    assert result.returncode == 0, result.stderr
-    found = pq.read_table(out).to_pylist()
+    found = _matched_all(city, tmp_path / "all.parquet")
     expected = _sql_decisions(city, demo_policies(), dt.date(2026, 6, 30))
     assert len(found) == 10 * DEMO_ENTERPRISES
     assert sum(r["eligible"] for r in found) > 0
@@ -207,19 +219,6 @@ def test_a_policy_the_columnar_engine_cannot_run_is_matched_through_sql(
     population = Population.of(RegistryContext.from_settings(_settings(city)), dt.date(2026, 6, 30))
     with pytest.raises(columnar.Unsupported):
         columnar.eligible_rows(population.columns([policy]), policy)
-    out = tmp_path / "fallback.parquet"
-    result = run_cli(
-        "policy",
-        "match",
-        str(path),
-        "--all",
-        "--as-of",
-        "2026-06-30",
-        "--out",
-        str(out),
-        data_dir=city,
-    )
-    assert result.returncode == 0, result.stderr
-    found = pq.read_table(out).to_pylist()
+    found = _matched_all(city, tmp_path / "fallback.parquet", str(path))
     assert sum(r["eligible"] for r in found) > 0
     assert _rounded(found) == _rounded(_sql_decisions(city, [policy], dt.date(2026, 6, 30)))

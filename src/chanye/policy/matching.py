@@ -53,9 +53,9 @@ def match_to_file(
     started = time.perf_counter()
     ordered = sorted(policies, key=lambda p: p.id)  # stable: the file is ordered by policy id
     found = match_all(population, ordered)
-    rank = uscc_rank(population)
+    ranking = _Ranking.of(uscc_rank(population))
     parts = [
-        _decisions(population, policy, result, rank, every_row)
+        _decisions(population, policy, result, ranking, every_row)
         for policy, result in zip(ordered, found, strict=True)
     ]
     table = pa.concat_tables([_shaped(part) for part in parts]) if parts else _shaped(None)
@@ -71,63 +71,38 @@ def match_to_file(
 
 def uscc_rank(population: Population) -> np.ndarray | None:
     """Each row's place in USCC order (None: the rows are in USCC order already)."""
-    usccs = population.usccs.combine_chunks()
-    if len(usccs) < 2:
-        return None
-    if pc.all(pc.less_equal(usccs[:-1], usccs[1:])).as_py():
-        return None
-    order = _byte_order(usccs)
-    if order is None:
-        order = np.asarray(pc.sort_indices(usccs).to_numpy(), dtype=np.int64)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank
+    return population.view.uscc_rank()
 
 
-DIGITS = np.full(256, 255, dtype=np.uint8)  # 255: not a digit or capital
-DIGITS[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
-DIGITS[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.arange(10, 36)
-TAIL = 10  # characters read as one base-36 number (36**10 < 2**63 / 5000)
+@dataclass
+class _Ranking:
+    """Rows in USCC order: each row's place (``rank``) and the row at each place (``order``)."""
 
+    rank: np.ndarray
+    order: np.ndarray
+    scratch: np.ndarray  # one value per row, reused policy after policy
 
-def _byte_order(texts: pa.Array) -> np.ndarray | None:
-    """The sort order of equally long codes of digits and capitals (a USCC: 18 characters) as
-    one integer sort: the leading characters' distinct values numbered in order, times the rest
-    read as a base-36 number. Several times faster than comparing millions of strings; None
-    when the codes are not of that shape (then strings are compared)."""
-    lengths = pc.binary_length(texts)
-    width = pc.min_max(lengths)
-    size = width["max"].as_py() or 0
-    if texts.null_count or width["min"].as_py() != size or size <= TAIL:
-        return None
-    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset :][: len(texts) + 1]
-    first = int(offsets[0])
-    digits = DIGITS[data[first : first + len(texts) * size]].reshape(len(texts), size)
-    if (digits == 255).any():
-        return None
-    digits = np.ascontiguousarray(digits.T)  # one row per character position
-    head = np.zeros(len(texts), dtype=np.int64)
-    for column in range(size - TAIL):
-        head = head * 36 + digits[column]
-    tail = np.zeros(len(texts), dtype=np.int64)
-    for column in range(size - TAIL, size):
-        tail = tail * 36 + digits[column]
-    encoded = pc.dictionary_encode(pa.array(head))  # few distinct heads: hashed, not sorted
-    heads = np.asarray(encoded.dictionary.to_numpy(), dtype=np.int64)
-    if len(heads) >= 5000:
-        return None
-    place = np.empty(len(heads), dtype=np.int64)
-    place[np.argsort(heads)] = np.arange(len(heads))
-    numbered = place[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
-    return np.argsort(numbered * 36**TAIL + tail, kind="stable").astype(np.int64)
+    @classmethod
+    def of(cls, rank: np.ndarray | None) -> _Ranking | None:
+        if rank is None:
+            return None
+        order = np.empty(len(rank), dtype=np.int64)
+        order[rank] = np.arange(len(rank), dtype=np.int64)
+        return cls(np.asarray(rank), order, np.empty(len(rank), dtype=np.float64))
+
+    def sorted(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` in USCC order, with their ``values``: the places sorted (integers, not
+        strings), then looked up."""
+        self.scratch[rows] = values
+        by_uscc = self.order[np.sort(self.rank[rows])]
+        return by_uscc, self.scratch[by_uscc]
 
 
 def _decisions(
     population: Population,
     policy: Policy,
     result: Eligible,
-    rank: np.ndarray | None,
+    ranking: _Ranking | None,
     every_row: bool,
 ) -> pa.Table:
     if not every_row:
@@ -141,11 +116,12 @@ def _decisions(
         amounts = np.full(population.size, np.nan)
         amounts[result.rows] = result.amounts
         failed = _failed(population, policy)
-    if rank is not None:
-        order = np.argsort(rank[rows], kind="stable")
-        rows, eligible, amounts = rows[order], eligible[order], amounts[order]
-        if failed is not None:
-            failed = failed.take(pa.array(order))
+    if ranking is not None and failed is None:
+        rows, amounts = ranking.sorted(rows, amounts)
+    elif ranking is not None and failed is not None:
+        rows = ranking.order  # every row, in USCC order
+        eligible, amounts = eligible[rows], amounts[rows]
+        failed = failed.take(pa.array(rows))
     if failed is None:
         failed = pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(len(rows), np.int32)), pa.array([""])

@@ -140,14 +140,14 @@ class Population:
     @property
     def usccs(self) -> pa.ChunkedArray:
         """USCC by row number (rid)."""
-        return self.view.column("uscc")
+        return self.view.combined("uscc")
 
     # --- records --------------------------------------------------------------------------
 
     def record(self, uscc: str) -> dict[str, Any] | None:
         """One enterprise's values as policies read them (None: not in the registry)."""
-        key = uscc.strip().upper()
-        return self.records([key]).get(key)
+        found = self.view.record(uscc)
+        return None if found is None else policy_record(found, self.as_of)
 
     def records(
         self,

@@ -112,7 +112,7 @@ def _grouped(population: Population, joined: _Joined, by: str) -> list[dict[str,
     several clusters counts in each; one in none under （未归类）)."""
     taken = pa.array(joined.rows, pa.int64())
     if by == "cluster":
-        lists = population.view.column("clusters").take(taken).combine_chunks()
+        lists = population.view.combined("clusters").take(taken).combine_chunks()
         sizes = np.asarray(pc.fill_null(pc.list_value_length(lists), -1).to_numpy(), np.int64)
         flat = pc.list_flatten(lists).to_pylist()
         owners = np.asarray(pc.list_parent_indices(lists).to_numpy(), dtype=np.int64)
@@ -120,7 +120,7 @@ def _grouped(population: Population, joined: _Joined, by: str) -> list[dict[str,
         keys = [*flat, *(["（未归类）"] * len(empty))]
         members = np.concatenate([owners, empty])
     else:
-        codes = population.view.column("district_code").take(taken).to_pylist()
+        codes = population.view.combined("district_code").take(taken).to_pylist()
         keys = ["（未知）" if c is None else str(c) for c in codes]
         members = np.arange(len(joined.rows), dtype=np.int64)
     groups: dict[str, list[int]] = {}

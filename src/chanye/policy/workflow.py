@@ -337,7 +337,7 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
     )
     taken = pa.array(rows, pa.int64())
     usccs = population.usccs.take(taken).to_pylist()
-    changes = population.view.column("change_id").take(taken).to_pylist()
+    changes = population.view.combined("change_id").take(taken).to_pylist()
     result: dict[str, Decision] = {}
     for rid, uscc, change_id, amount, needs_data in zip(
         rows.tolist(), usccs, changes, amounts.tolist(), needs.tolist(), strict=True

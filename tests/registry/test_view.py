@@ -1,0 +1,99 @@
+"""The one read path into the registry: ``RegistryView`` and the process's single view."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import import_file
+from chanye.registry.overrides import set_override
+from chanye.registry.view import RegistryView, registry_view
+from chanye.store.database import session_scope
+from tests.registry.conftest import ANALYST
+from tests.registry.factory import row, uscc, write_csv
+
+ROWS = [
+    row(1),
+    row(2, **{"营业收入（万元）": "8000"}),
+    row(
+        3, **{"企业名称": "广州测试3号餐饮管理有限公司", "经营范围": "餐饮服务", "行业代码": "6210"}
+    ),
+]
+
+
+def imported(context: RegistryContext, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", ROWS)
+    result = import_file(context.database_url, context.paths, context.system, path, ANALYST)
+    assert result.exit_code == 0
+
+
+def _address(column: pa.ChunkedArray) -> int:
+    return int(column.chunk(0).buffers()[1].address)
+
+
+def test_columns_come_straight_from_the_snapshot_in_row_order(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    imported(context, tmp_path)
+    view = registry_view(context)
+    table = view.columns(["uscc", "revenue", "clusters"])
+    assert table.column_names == ["uscc", "revenue", "clusters"]
+    assert view.size == table.num_rows == 3
+    by_uscc = dict(zip(table["uscc"].to_pylist(), table["revenue"].to_pylist(), strict=True))
+    assert by_uscc == {uscc(1): 5.0e7, uscc(2): 8.0e7, uscc(3): 5.0e7}
+    record = view.record(uscc(2))
+    assert record is not None and record["revenue"] == 8.0e7 and not record["overridden"]
+    assert view.record("91440106NOSUCH0000") is None
+    assert (
+        view.records([uscc(1), uscc(3)], ["name"])[uscc(3)]["name"] == "广州测试3号餐饮管理有限公司"
+    )
+
+
+def test_one_view_per_registry_state_shared_by_every_caller(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    imported(context, tmp_path)
+    seen: list[tuple[RegistryView, int]] = []
+
+    def read() -> None:
+        view = registry_view(context)
+        seen.append((view, _address(view.column("revenue"))))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(view) for view, _ in seen}) == 1  # one view ...
+    assert len({address for _, address in seen}) == 1  # ... whose column was read once
+    assert seen[0][0].reader() is seen[0][0].reader()  # and one search reader
+
+
+def test_an_override_replaces_the_view_and_shows_in_its_columns(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    imported(context, tmp_path)
+    before = registry_view(context)
+    placed = dict(
+        zip(before.column("uscc").to_pylist(), before.column("clusters").to_pylist(), strict=True)
+    )
+    assert placed[uscc(3)] != ["fashion-consumer"]
+    with session_scope(context.database_url) as session:
+        set_override(
+            session, context.system, uscc(3), ["fashion-consumer"], [], "实为时尚消费", ANALYST
+        )
+    after = registry_view(context)
+    assert after is not before
+    table = after.columns(["uscc", "clusters", "industries"])
+    rows = {r["uscc"]: r for r in table.to_pylist()}
+    assert rows[uscc(3)]["clusters"] == ["fashion-consumer"]
+    assert rows[uscc(3)]["industries"] == ["fashion-consumer"]
+    assert rows[uscc(1)]["clusters"] == placed[uscc(1)]  # the others as they were
+    record = after.record(uscc(3))
+    assert (
+        record is not None and record["overridden"] and record["clusters"] == ["fashion-consumer"]
+    )
+    assert before.column("clusters").to_pylist() == list(placed.values())  # the old view stays
