@@ -106,3 +106,24 @@ def test_areas_that_would_shadow_each_other_are_refused() -> None:
     untagged = Area("untagged", APIRouter(prefix="/untagged"), None, "x.md")
     with pytest.raises(AreaContractError, match="no tags"):
         check_areas((*AREAS, untagged))
+
+
+def _fixed_words(area: Area) -> set[str]:
+    """The fixed first words under an area's prefix that sit beside a parameter route there."""
+    firsts = {
+        r.path.removeprefix(area.prefix).split("/")[1]
+        for r in area.routes()
+        if r.path != area.prefix
+    }
+    return {w.split(".")[0] for w in firsts if not w.startswith("{")}
+
+
+def test_the_words_the_domain_reserves_are_the_areas_fixed_words() -> None:
+    """Within an area a fixed word and a parameter share a place (``/policies/manage`` and
+    ``/policies/{policy_id}``): the domain refuses exactly those words as ids."""
+    from chanye.policy.workflow import RESERVED_IDS
+    from chanye.portal.news import RESERVED_SLUGS
+    from chanye.web.routes import news, policies
+
+    assert _fixed_words(policies.AREA) == RESERVED_IDS
+    assert _fixed_words(news.AREA) == RESERVED_SLUGS
