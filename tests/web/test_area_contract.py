@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from chanye.config import Settings
+from chanye.portal.roles import STAFF_ROLES
 from chanye.store.migrate import upgrade
 from chanye.web.access import roles
 from chanye.web.app import AREAS, create_app
@@ -78,8 +79,12 @@ def test_the_sandbox_for_each_role(sandboxed: TestClient, role: str) -> None:
         assert response.headers["location"] == "/login?next=/sandbox"
     else:
         assert response.status_code == 403
-    in_nav = "沙盒" in _nav_labels(sandboxed.get("/news").text)
-    assert in_nav == may, f"{role}: 沙盒 in the navigation: {in_nav}"
+    labels = _nav_labels(sandboxed.get("/news").text)
+    assert ("沙盒" in labels) == may, f"{role}: 沙盒 in the navigation: {labels}"
+    # Every area's entry, not only the sandbox's: exactly those the role's permissions open.
+    expected = [a.nav.label for a in (*AREAS, SANDBOX) if a.nav is not None and a.open_to(role)]
+    assert labels == expected
+    assert ("企业库" in labels) == (role in STAFF_ROLES)
 
 
 def test_the_sandbox_is_documented_or_the_docs_test_fails(tmp_path: Path) -> None:
