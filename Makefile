@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src benchmarks
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	@command -v chromium >/dev/null || echo "NOTE: no chromium on this machine: the browser tests will be skipped (apt-get install chromium)."

@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chanye.policy.columnar import Columns, run_columnar
-from chanye.policy.engine import Population, compile_set, run_pairs
+from chanye.policy.engine import SqlPopulation, compile_set, run_pairs
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.loader import load_policy_text
 from chanye.policy.model import Policy
+from chanye.policy.population import Population
+from chanye.registry.view import RegistryView
 
 TAGS = ["high_tech", "specialized_sme", "little_giant", "above_scale"]
 CLUSTERS = ["icv-nev", "ai", "semiconductor-ic"]
@@ -126,7 +128,7 @@ as_of_dates = st.sampled_from(
 )
 
 
-def population_of(records: list[dict[str, Any]], as_of: dt.date) -> Population:
+def population_of(records: list[dict[str, Any]], as_of: dt.date) -> SqlPopulation:
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE source (uscc VARCHAR, name VARCHAR, district_code VARCHAR, industry_code VARCHAR,"
@@ -151,7 +153,13 @@ def population_of(records: list[dict[str, Any]], as_of: dt.date) -> Population:
                 r["clusters"],
             ],
         )
-    return Population.load(con, "source", as_of)
+    return SqlPopulation.load(con, "source", as_of)
+
+
+def product_population(records: list[dict[str, Any]], as_of: dt.date) -> Population:
+    """The same enterprises as the product holds them: a registry view on the columnar engine."""
+    table = population_of(records, as_of).con.execute("SELECT * FROM source").to_arrow_table()
+    return Population(RegistryView.from_table(table), as_of)
 
 
 def cel_python(policy: Policy, record: dict[str, Any]) -> tuple[bool, float | None]:

@@ -11,7 +11,7 @@ from chanye.policy.engine import BASE_TABLE, compile_set, rerun_changed, run_pai
 from chanye.policy.explain import explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_text
 from chanye.policy.simulate import simulate
-from tests.policy.test_agreement import population_of
+from tests.policy.test_agreement import population_of, product_population
 from tests.policy.test_loader import GOOD
 
 AS_OF = dt.date(2026, 6, 30)
@@ -34,37 +34,44 @@ def enterprise(
     }
 
 
+RECORDS = [
+    enterprise(3.0e7, ["high_tech"]),  # U00000 eligible: 10% of 1,000,000
+    enterprise(1.9e7, ["high_tech"]),  # U00001 near miss: revenue short by 1,000,000
+    enterprise(None, ["high_tech"]),  # U00002 needs data: revenue missing
+    enterprise(3.0e7, []),  # U00003 fails: not high-tech
+    enterprise(3.0e7, ["high_tech"], rd=None),  # U00004 eligible, amount unknown
+]
+
+
 @pytest.fixture
 def population():  # type: ignore[no-untyped-def]
-    return population_of(
-        [
-            enterprise(3.0e7, ["high_tech"]),  # U00000 eligible: 10% of 1,000,000
-            enterprise(1.9e7, ["high_tech"]),  # U00001 near miss: revenue short by 1,000,000
-            enterprise(None, ["high_tech"]),  # U00002 needs data: revenue missing
-            enterprise(3.0e7, []),  # U00003 fails: not high-tech
-            enterprise(3.0e7, ["high_tech"], rd=None),  # U00004 eligible, amount unknown
-        ],
-        AS_OF,
-    )
+    """In DuckDB: the portable path."""
+    return population_of(RECORDS, AS_OF)
 
 
-def test_explanation_in_the_words_of_the_policy(population) -> None:  # type: ignore[no-untyped-def]
-    yes = explain(population, POLICY, "U00000")
+@pytest.fixture
+def product():  # type: ignore[no-untyped-def]
+    """On the columnar engine: what the product runs."""
+    return product_population(RECORDS, AS_OF)
+
+
+def test_explanation_in_the_words_of_the_policy(product) -> None:  # type: ignore[no-untyped-def]
+    yes = explain(product, POLICY, "U00000")
     assert yes is not None and yes.eligible and yes.amount == pytest.approx(100000.0)
     assert yes.conditions[0].text == "上年度营业收入不低于2000万元（第三条）"
     assert yes.conditions[0].values == {"revenue": 3.0e7}
     assert yes.arithmetic == "min(研发费用（元）[1,000,000.00] * 0.1, 5,000,000.00) = 100,000.00 元"
-    unknown = explain(population, POLICY, "U00002")
+    unknown = explain(product, POLICY, "U00002")
     assert unknown is not None and not unknown.eligible and unknown.needs_data
     assert unknown.conditions[0].outcome == "unknown" and unknown.conditions[0].missing == [
         "revenue"
     ]
-    assert explain(population, POLICY, "U00003").needs_data is False  # type: ignore[union-attr]
-    assert explain(population, POLICY, "NO-SUCH") is None
+    assert explain(product, POLICY, "U00003").needs_data is False  # type: ignore[union-attr]
+    assert explain(product, POLICY, "NO-SUCH") is None
 
 
-def test_near_misses_say_by_how_much(population) -> None:  # type: ignore[no-untyped-def]
-    misses = near_misses(population, POLICY)
+def test_near_misses_say_by_how_much(product) -> None:  # type: ignore[no-untyped-def]
+    misses = near_misses(product, POLICY)
     first = misses[0]
     assert (first.uscc, first.condition_id, first.shortfall) == ("U00001", "revenue", 1.0e6)
     assert "U00002" not in {m.uscc for m in misses}  # missing data is not a near miss
@@ -79,8 +86,8 @@ def test_rerun_only_the_changed_enterprises(population) -> None:  # type: ignore
     assert delta.gained == [(0, 1)] and delta.lost == [(0, 0)]
 
 
-def test_simulation_before_and_after(population) -> None:  # type: ignore[no-untyped-def]
-    result = simulate(population, POLICY, {"min_revenue": 1.0e7, "rate": 0.2})
+def test_simulation_before_and_after(product) -> None:  # type: ignore[no-untyped-def]
+    result = simulate(product, POLICY, {"min_revenue": 1.0e7, "rate": 0.2})
     assert (result.before.eligible, result.after.eligible) == (2, 3)
     assert result.before.total_amount == pytest.approx(100000.0)
     assert result.after.total_amount == pytest.approx(400000.0)

@@ -13,9 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
-from chanye.policy.engine import Population
 from chanye.policy.loader import PolicyFileError
-from chanye.policy.service import load_population
+from chanye.policy.population import Population, load_population
 from chanye.portal import binding
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file

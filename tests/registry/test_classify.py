@@ -91,16 +91,16 @@ def test_override_is_audited_and_survives_reimport_and_reclassify(
     context: RegistryContext, tmp_path: Path
 ) -> None:
     imported(context, tmp_path)
-    with session_scope(context.database_url) as session:
-        set_override(
-            session,
-            context.system,
-            uscc(5),
-            ["fashion-consumer"],
-            [],
-            "实为定制家居门店，归入时尚消费品",
-            ANALYST,
-        )
+    set_override(
+        context.database_url,
+        context.paths,
+        context.system,
+        uscc(5),
+        ["fashion-consumer"],
+        [],
+        "实为定制家居门店，归入时尚消费品",
+        ANALYST,
+    )
     assert show(context, 5)["clusters"] == ["fashion-consumer"] and show(context, 5)["overridden"]
     imported(context, tmp_path)  # the same file again
     reclassify(context.database_url, context.paths, context.system, ANALYST)
@@ -108,23 +108,18 @@ def test_override_is_audited_and_survives_reimport_and_reclassify(
     with session_scope(context.database_url) as session:
         actions = [a.action for a in session.query(AuditEntry).order_by(AuditEntry.id)]
         assert verify_chain(session) == []
-        assert clear_override(session, uscc(5), ANALYST)
+    assert clear_override(context.database_url, context.paths, uscc(5), ANALYST)
     assert "registry.override" in actions
     assert show(context, 5)["clusters"] == []
 
 
 def test_override_refuses_unknown_ids(context: RegistryContext, tmp_path: Path) -> None:
     imported(context, tmp_path)
-    with (
-        session_scope(context.database_url) as session,
-        pytest.raises(ChangeRefusedError, match="未知的产业"),
-    ):
-        set_override(session, context.system, uscc(1), ["flying-cars"], [], "x", ANALYST)
-    with (
-        session_scope(context.database_url) as session,
-        pytest.raises(ChangeRefusedError, match="不属于所选产业"),
-    ):
-        set_override(session, context.system, uscc(1), ["ai"], ["icv-nev-battery"], "x", ANALYST)
+    where = (context.database_url, context.paths, context.system)
+    with pytest.raises(ChangeRefusedError, match="未知的产业"):
+        set_override(*where, uscc(1), ["flying-cars"], [], "x", ANALYST)
+    with pytest.raises(ChangeRefusedError, match="不属于所选产业"):
+        set_override(*where, uscc(1), ["ai"], ["icv-nev-battery"], "x", ANALYST)
 
 
 def test_reclassify_follows_a_changed_system_file(context: RegistryContext, tmp_path: Path) -> None:

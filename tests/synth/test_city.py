@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from stdnum.cn import uscc as stdnum_uscc
 from typer.testing import CliRunner
 
+from chanye.cli.synth import synth_app
 from chanye.registry.schema import TAG_LABELS
 from chanye.synth.city import (
     HEADERS,
@@ -30,7 +31,6 @@ from chanye.synth.city import (
     load_profile,
     write_city,
 )
-from chanye.synth.cli import synth_app
 from chanye.system.industry_codes import catalogue
 from chanye.system.loader import load_default_system
 from chanye.system.model import IndustrialSystem
@@ -259,7 +259,7 @@ def test_cli_as_a_process(tmp_path: Path) -> None:
     out = tmp_path / "nested" / "city.csv"
     args = ["city", "--enterprises", "1000", "--seed", "1", "--out", str(out), "--dirty", "0.05"]
     done = subprocess.run(
-        [sys.executable, "-m", "chanye.synth.cli", *args],
+        [sys.executable, "-m", "chanye.cli.synth", *args],
         capture_output=True,
         text=True,
         timeout=120,

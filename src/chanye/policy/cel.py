@@ -14,6 +14,7 @@ across int and double; arithmetic needs both sides of one type (CEL has no impli
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,11 +79,10 @@ class Node:
 
 def parse(text: str, params: dict[str, Any]) -> Node:
     """Parse and check one CEL expression; raises CelError with every problem found."""
-    import celpy
     from celpy.celparser import CELParseError
 
     try:
-        tree = celpy.Environment().compile(text)
+        tree = _syntax_tree(text)
     except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else text
         raise CelError(
@@ -99,6 +99,15 @@ def parse(text: str, params: dict[str, Any]) -> Node:
     if checker.problems:
         raise CelError(checker.problems)
     return node
+
+
+@functools.lru_cache(maxsize=4096)
+def _syntax_tree(text: str) -> Any:
+    """cel-python's parse tree of an expression: policies repeat the same expressions, and the
+    checker only reads the tree."""
+    import celpy
+
+    return celpy.Environment().compile(text)
 
 
 def param_type(value: Any) -> CelType | None:

@@ -16,18 +16,19 @@ import datetime as dt
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from chanye.policy.cel import Node
-from chanye.policy.compile import BASE_TABLE
-from chanye.policy.engine import Population
 from chanye.policy.fields import FIELDS
 from chanye.policy.interpret import _call, _compare
 from chanye.policy.model import Policy
+
+if TYPE_CHECKING:  # the SQL engine (Ibis, DuckDB) is imported only where a policy needs it
+    from chanye.policy.engine import SqlPopulation
 
 LIST_FIELDS = ("tags", "clusters")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -56,12 +57,21 @@ class Columns:
     """The population's columns in memory, as numpy arrays, ready for every policy."""
 
     def __init__(self, table: pa.Table) -> None:
-        """``table``: rows of the policy table (``policy_base``'s columns), e.g. changed ones."""
+        """``table``: rows of the policy table (``policy_base``'s columns), e.g. changed ones;
+        ``rid`` gives their row numbers (row order when absent)."""
         self.size = table.num_rows
-        self.rids = np.asarray(table["rid"].to_numpy(), dtype=np.int64)
+        self.rids = (
+            np.asarray(table["rid"].to_numpy(), dtype=np.int64)
+            if "rid" in table.column_names
+            else np.arange(self.size, dtype=np.int64)
+        )
         self.numbers: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self.texts: dict[str, TextColumn] = {}
         self.lists: dict[str, ListColumn] = {}
+        self.add(table)
+
+    def add(self, table: pa.Table) -> None:
+        """Take in more fields of the same rows (a policy reading fields not loaded yet)."""
         for spec in FIELDS:
             if spec.name not in table.column_names:
                 continue  # a field no policy at hand reads (see ``of``)
@@ -75,10 +85,16 @@ class Columns:
             elif spec.type == "list":
                 self.lists[spec.name] = _list(column)
 
+    @property
+    def loaded(self) -> set[str]:
+        return {*self.numbers, *self.texts, *self.lists}
+
     @classmethod
-    def of(cls, population: Population, policies: list[Policy] | None = None) -> Columns:
-        """Every enterprise of a loaded population, in row order: the fields ``policies`` read
-        (every field when None), so that names and business scopes are not loaded for nothing."""
+    def of(cls, population: SqlPopulation, policies: list[Policy] | None = None) -> Columns:
+        """Every enterprise of a population loaded in DuckDB, in row order: the fields
+        ``policies`` read (every field when None)."""
+        from chanye.policy.compile import BASE_TABLE
+
         columns = ", ".join(["rid", *fields_for(policies)])
         return cls(
             population.con.execute(
@@ -132,12 +148,11 @@ def _list(column: pa.ChunkedArray) -> ListColumn:
     vocabulary = {v: i for i, v in enumerate(sorted(set(pc.unique(flat).to_pylist()) - {None}))}
     if len(vocabulary) > 64:
         raise Unsupported("more than 64 distinct list values")
-    parents = pc.list_parent_indices(column).to_numpy()
-    positions = (
-        np.array([vocabulary[v] for v in flat.to_pylist()], dtype=np.uint64)
-        if len(flat)
-        else np.zeros(0, np.uint64)
-    )
+    parents = np.asarray(pc.list_parent_indices(column).to_numpy(), dtype=np.int64)
+    found = pc.index_in(flat, value_set=pa.array(sorted(vocabulary), pa.string()))
+    held = np.asarray(pc.is_valid(found).to_numpy(zero_copy_only=False), dtype=bool)
+    parents = parents[held]  # a null inside a list holds no value
+    positions = np.asarray(pc.drop_null(found).to_numpy(), dtype=np.uint64)
     bits = np.zeros(len(column), dtype=np.uint64)
     np.bitwise_or.at(bits, parents, np.left_shift(np.uint64(1), positions))
     sizes = np.asarray(pc.fill_null(pc.list_value_length(column), 0).to_numpy(), dtype=np.int64)

@@ -1,4 +1,4 @@
-"""The batch engine: all policies over the whole registry in DuckDB, compiled from CEL via Ibis.
+"""The portable engine: all policies over the registry in DuckDB, compiled from CEL via Ibis.
 
 The enterprises are loaded once into an in-memory table (``policy_base``: the fields policies
 read, with ``age_years`` and ``rd_ratio`` derived as of the matching date). Every policy then
@@ -58,15 +58,17 @@ def base_select(source: str, as_of: dt.date, placed: bool = True) -> str:
 
 
 @dataclass
-class Population:
-    """The enterprises as policies see them, in an in-memory DuckDB table, as of one date."""
+class SqlPopulation:
+    """The enterprises as policies see them, in an in-memory DuckDB table, as of one date: the
+    portable path (the Ibis-compiled SQL), used where the columnar engine cannot run a policy
+    and by the agreement tests."""
 
     con: duckdb.DuckDBPyConnection
     as_of: dt.date
     size: int
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date) -> Population:
+    def load(cls, con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date) -> SqlPopulation:
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         placed = any(column[0] == "industries" for column in described)
         con.execute(f"CREATE OR REPLACE TABLE {BASE_TABLE} AS {base_select(source, as_of, placed)}")
@@ -143,7 +145,7 @@ def compile_set(
     return CompiledSet(policies, sql, active)
 
 
-def run_pairs(population: Population, compiled: CompiledSet) -> pa.Table:
+def run_pairs(population: SqlPopulation, compiled: CompiledSet) -> pa.Table:
     """Every eligible (policy index, row, amount) pair."""
     return population.con.execute(compiled.pairs_sql).to_arrow_table()
 
@@ -214,7 +216,7 @@ class Delta:
 
 
 def rerun_changed(
-    population: Population, policies: list[Policy], previous: pa.Table, changed: list[int]
+    population: SqlPopulation, policies: list[Policy], previous: pa.Table, changed: list[int]
 ) -> Delta:
     """Re-evaluate only the enterprises (rids) that changed, and say who gained and who lost
     eligibility since ``previous`` (the last full or incremental result)."""

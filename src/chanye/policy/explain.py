@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from chanye.policy.cel import Node
-from chanye.policy.compile import BASE_TABLE
-from chanye.policy.engine import Population, condition_columns_sql
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
+from chanye.policy.population import Population, condition_states, in_scope
 from chanye.registry.scope import Scope
 
 HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
@@ -47,7 +48,12 @@ class Explanation:
     source_change: int | None  # the registry change the values come from
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand, not ``asdict``: its deep copy costs seconds over thousands of pushes.
+        conditions = [
+            {**vars(c), "values": dict(c.values), "missing": list(c.missing)}
+            for c in self.conditions
+        ]
+        return {**vars(self), "conditions": conditions}
 
 
 def _plain(value: Any) -> Any:
@@ -78,8 +84,15 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
     record = population.record(uscc)
     if record is None:
         return None
+    return explain_record(policy, record, uscc, population.as_of)
+
+
+def explain_record(
+    policy: Policy, record: dict[str, Any], uscc: str, as_of: dt.date
+) -> Explanation:
+    """The explanation of one enterprise's record (as ``Population.record`` gives it)."""
     results = [condition_result(policy, i, record) for i in range(len(policy.conditions))]
-    valid = policy.valid_on(population.as_of)
+    valid = policy.valid_on(as_of)
     outcomes = {r.outcome for r in results}
     eligible = valid and outcomes == {HOLDS}
     amount, arithmetic = (None, None)
@@ -94,7 +107,7 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
         policy.title,
         uscc,
         str(record.get("name") or ""),
-        population.as_of.isoformat(),
+        as_of.isoformat(),
         valid,
         eligible,
         valid and FAILS not in outcomes and UNKNOWN in outcomes,
@@ -154,18 +167,16 @@ def near_misses(
 ) -> list[NearMiss]:
     """Enterprises failing exactly one condition (for a known reason), nearest first; only
     those in ``scope`` (a chain leader's industries, decided by ``chanye.registry.scope``)."""
-    sql = condition_columns_sql(policy)
-    in_scope, params = (scope or Scope.all()).where()
-    rows = population.con.execute(
-        f"SELECT * FROM ({sql}) WHERE failed_count = 1 AND unknown_count = 0 "
-        f"AND rid IN (SELECT rid FROM {BASE_TABLE} WHERE {in_scope}) LIMIT {limit * 20}",
-        params,
-    ).fetchall()
+    states = condition_states(population, policy)
+    near = (states.failed_counts() == 1) & ~states.any_unknown()
+    admitted = in_scope(population, scope or Scope.all())
+    if admitted is not None:
+        near &= admitted
+    rows = np.flatnonzero(near)[: limit * 20]
+    failing = states.known_false()
+    which = [next(i for i, f in enumerate(failing) if f[row]) for row in rows.tolist()]
     misses: list[NearMiss] = []
-    for row in rows:
-        rid, failing = int(row[0]), str(row[1])
-        record = population.record_by_rid(rid)
-        index = [c.id for c in policy.conditions].index(failing)
+    for record, index in zip(population.records_at(rows, policy), which, strict=True):
         condition = policy.conditions[index]
         misses.append(
             NearMiss(

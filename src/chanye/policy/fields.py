@@ -1,62 +1,45 @@
-"""What a policy may read about an enterprise: the fields, their CEL types and where they come from.
+"""What a policy may read about an enterprise: the fields, their CEL types and labels.
 
-The registry's canonical fields and the derived ones of DESIGN.md, plus fields the platform does
-not hold yet: a policy that reads one of those cannot be paid without application (it is 快申,
-not 免申), and every enterprise is "needs data" (待补充) for it until the data arrives.
+A view of the registry's field catalogue (``chanye.registry.fields``): the fields with a CEL type,
+held ones and derived ones, plus fields the platform does not hold yet. A policy that reads one of
+those cannot be paid without application (it is 快申, not 免申), and every enterprise is "needs
+data" (待补充) for it until the data arrives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-CelType = Literal["int", "double", "string", "bool", "timestamp", "list"]
+from chanye.registry.fields import CATALOGUE, CelType
+
+__all__ = [
+    "FIELDS",
+    "FIELD_BY_NAME",
+    "REGISTRY_COLUMNS",
+    "CelType",
+    "EnterpriseField",
+    "known_fields_text",
+]
 
 
 @dataclass(frozen=True)
 class EnterpriseField:
     name: str
     type: CelType
-    label: str
+    label: str  # with its unit, as pages and explanations show it (``营业收入（元）``)
     held: bool = True  # False: not in the registry (an applicant must supply it)
     derived: bool = False
 
 
-FIELDS: tuple[EnterpriseField, ...] = (
-    EnterpriseField("uscc", "string", "统一社会信用代码"),
-    EnterpriseField("name", "string", "企业名称"),
-    EnterpriseField("district_code", "string", "所属区"),
-    EnterpriseField("industry_code", "string", "行业代码"),
-    EnterpriseField("business_scope", "string", "经营范围"),
-    EnterpriseField("founded_on", "timestamp", "成立日期"),
-    EnterpriseField("registered_capital", "double", "注册资本（元）"),
-    EnterpriseField("revenue", "double", "营业收入（元）"),
-    EnterpriseField("employees", "int", "从业人员"),
-    EnterpriseField("rd_expense", "double", "研发费用（元）"),
-    EnterpriseField("tags", "list", "企业标签"),
-    EnterpriseField("status", "string", "登记状态"),
-    EnterpriseField("age_years", "int", "成立年限（年）", derived=True),
-    EnterpriseField("rd_ratio", "double", "研发投入强度", derived=True),
-    EnterpriseField("clusters", "list", "所属产业集群", derived=True),
-    # Not in the registry: asked of the enterprise in a short application (快申).
-    EnterpriseField("invention_patents", "int", "有效发明专利数（件）", held=False),
-    EnterpriseField("tax_credit_rating", "string", "纳税信用等级", held=False),
+FIELDS: tuple[EnterpriseField, ...] = tuple(
+    EnterpriseField(f.name, f.cel, f.labelled, f.held, f.derived)
+    for f in CATALOGUE
+    if f.cel is not None
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
+# The snapshot columns policies read (the held fields stored as they are, and the row's change).
 REGISTRY_COLUMNS = (
-    "uscc",
-    "name",
-    "district_code",
-    "industry_code",
-    "business_scope",
-    "founded_on",
-    "registered_capital",
-    "revenue",
-    "employees",
-    "rd_expense",
-    "tags",
-    "status",
-    "clusters",
+    *(f.name for f in CATALOGUE if f.cel is not None and f.storage is not None),
     "change_id",
 )
 

@@ -19,6 +19,9 @@ from yaml.nodes import Node as YamlNode
 from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.model import Condition, Policy
 
+# libyaml's parser where the platform has it (the same nodes, with their line numbers).
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 POLICY_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TOP_KEYS = {
     "id",
@@ -72,6 +75,11 @@ def load_policy_text(text: str, source_name: str) -> Policy:
     if reader.problems or policy is None:
         raise PolicyFileError(reader.problems)
     return policy
+
+
+def with_parameters(policy: Policy, changes: dict[str, Any]) -> Policy:
+    """The same policy with some parameters changed (for simulation), re-checked."""
+    return reparse(policy, {**policy.parameters, **changes})
 
 
 def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
@@ -141,7 +149,7 @@ class _Reader:
 
     def read(self) -> Policy | None:
         try:
-            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            root = yaml.compose(self.text, Loader=LOADER)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -178,7 +186,9 @@ class _Reader:
         return found
 
     def value(self, node: YamlNode) -> Any:
-        return yaml.safe_load(yaml.serialize(node))
+        # Constructed from the node already composed (a round trip through text costs a
+        # parse per value: seconds for a hundred policies).
+        return yaml.SafeLoader("").construct_object(node, deep=True)
 
     def text_of(self, top: dict[str, tuple[YamlNode, YamlNode]], key: str) -> str | None:
         if key not in top:

@@ -57,9 +57,3 @@ class Policy:
     @property
     def mode_label(self) -> str:
         return "免申即享" if self.without_application else "快申（需补充材料）"
-
-    def with_parameters(self, changes: dict[str, Any]) -> Policy:
-        """The same policy with some parameters changed (for simulation), re-checked."""
-        from chanye.policy.loader import reparse
-
-        return reparse(self, {**self.parameters, **changes})

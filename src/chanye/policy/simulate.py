@@ -6,9 +6,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chanye.policy.compile import BASE_TABLE
-from chanye.policy.engine import Population, compile_set
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chanye.policy.loader import with_parameters
 from chanye.policy.model import Policy
+from chanye.policy.population import Eligible, Population, eligible, in_scope
 from chanye.registry.scope import Scope
 
 
@@ -44,88 +48,118 @@ def simulate(
     scope: Scope | None = None,
 ) -> Simulation:
     """Eligible counts and amounts before and after, who gains and who loses, by district and
-    cluster. Both sides run in DuckDB over the loaded enterprises; every figure counts only the
+    cluster. Both sides run on the columnar engine over the loaded enterprises; every figure counts only the
     enterprises in ``scope`` (a chain leader's industries), and the cluster chart only its
     industries."""
     import time
 
     started = time.perf_counter()
-    changed = policy.with_parameters(changes)
-    con = population.con
-    for name, version in (("sim_before", policy), ("sim_after", changed)):
-        sql = compile_set([version], population.as_of).pairs_sql
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rid, amount FROM ({sql})")
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE sim_joined AS
-        SELECT coalesce(a.rid, b.rid) AS rid, b.rid IS NOT NULL AS was, a.rid IS NOT NULL AS now,
-               coalesce(b.amount, 0) AS before_amount, coalesce(a.amount, 0) AS after_amount
-        FROM sim_before b FULL OUTER JOIN sim_after a ON a.rid = b.rid"""
-    )
+    before = eligible(population, policy)
+    after = eligible(population, with_parameters(policy, changes))
+    joined = _Joined.of(population.size, before, after)
     scope = scope or Scope.all()
-    if not scope.everything:
-        condition, params = scope.where()
-        con.execute(
-            f"DELETE FROM sim_joined WHERE rid NOT IN (SELECT rid FROM {BASE_TABLE} WHERE {condition})",
-            params,
-        )
-    totals = con.execute(
-        "SELECT count(*) FILTER (WHERE was), coalesce(sum(before_amount), 0), "
-        "count(*) FILTER (WHERE now), coalesce(sum(after_amount), 0), "
-        "count(*) FILTER (WHERE now AND NOT was), count(*) FILTER (WHERE was AND NOT now) FROM sim_joined"
-    ).fetchone()
-    assert totals is not None
+    admitted = in_scope(population, scope)
+    if admitted is not None:
+        joined = joined.only(admitted[joined.rows])
     result = Simulation(
         policy.id,
         changes,
-        Side(int(totals[0]), float(totals[1])),
-        Side(int(totals[2]), float(totals[3])),
-        int(totals[4]),
-        int(totals[5]),
+        Side(int(joined.was.sum()), float(joined.before.sum())),
+        Side(int(joined.now.sum()), float(joined.after.sum())),
+        int((joined.now & ~joined.was).sum()),
+        int((joined.was & ~joined.now).sum()),
     )
-    result.by_district = _grouped(population, "district_code")
+    result.by_district = _grouped(population, joined, "district_code")
     result.by_cluster = [
         row
-        for row in _grouped(population, "cluster")
+        for row in _grouped(population, joined, "cluster")
         if scope.everything or scope.shows_industry(row["key"])
     ]
-    result.gainers = _sample(population, "now AND NOT was", "after_amount", sample)
-    result.losers = _sample(population, "was AND NOT now", "before_amount", sample)
+    result.gainers = _sample(population, joined, joined.now & ~joined.was, joined.after, sample)
+    result.losers = _sample(population, joined, joined.was & ~joined.now, joined.before, sample)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _grouped(population: Population, by: str) -> list[dict[str, Any]]:
-    key = (
-        "unnest(CASE WHEN len(e.clusters) = 0 THEN ['（未归类）'] ELSE e.clusters END)"
-        if by == "cluster"
-        else "coalesce(e.district_code, '（未知）')"
-    )
-    rows = population.con.execute(
-        f"""SELECT k, count(*) FILTER (WHERE was), sum(before_amount), count(*) FILTER (WHERE now),
-                   sum(after_amount)
-            FROM (SELECT {key} AS k, j.* FROM sim_joined j JOIN {BASE_TABLE} e USING (rid))
-            GROUP BY k ORDER BY k"""
-    ).fetchall()
+@dataclass(frozen=True)
+class _Joined:
+    """The enterprises eligible before or after (ascending rows), with both amounts (0 where
+    none or unknown)."""
+
+    rows: np.ndarray
+    was: np.ndarray
+    now: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+    @classmethod
+    def of(cls, size: int, before: Eligible, after: Eligible) -> _Joined:
+        rows = np.union1d(before.rows, after.rows)
+        was, now = np.isin(rows, before.rows), np.isin(rows, after.rows)
+        amount_before, amount_after = np.zeros(len(rows)), np.zeros(len(rows))
+        amount_before[was] = np.nan_to_num(before.amounts, nan=0.0)
+        amount_after[now] = np.nan_to_num(after.amounts, nan=0.0)
+        return cls(rows, was, now, amount_before, amount_after)
+
+    def only(self, keep: np.ndarray) -> _Joined:
+        return _Joined(
+            self.rows[keep], self.was[keep], self.now[keep], self.before[keep], self.after[keep]
+        )
+
+
+def _grouped(population: Population, joined: _Joined, by: str) -> list[dict[str, Any]]:
+    """Counts and amounts before and after per district, or per cluster (an enterprise in
+    several clusters counts in each; one in none under （未归类）)."""
+    taken = pa.array(joined.rows, pa.int64())
+    if by == "cluster":
+        lists = population.view.column("clusters").take(taken).combine_chunks()
+        sizes = np.asarray(pc.fill_null(pc.list_value_length(lists), -1).to_numpy(), np.int64)
+        flat = pc.list_flatten(lists).to_pylist()
+        owners = np.asarray(pc.list_parent_indices(lists).to_numpy(), dtype=np.int64)
+        empty = np.flatnonzero(sizes == 0)  # an unknown list (null) is in no group
+        keys = [*flat, *(["（未归类）"] * len(empty))]
+        members = np.concatenate([owners, empty])
+    else:
+        codes = population.view.column("district_code").take(taken).to_pylist()
+        keys = ["（未知）" if c is None else str(c) for c in codes]
+        members = np.arange(len(joined.rows), dtype=np.int64)
+    groups: dict[str, list[int]] = {}
+    for key, member in zip(keys, members.tolist(), strict=True):
+        groups.setdefault(str(key), []).append(member)
+    found = []
+    for key in sorted(groups):
+        at = np.array(groups[key], dtype=np.int64)
+        found.append(
+            {
+                "key": key,
+                "before_eligible": int(joined.was[at].sum()),
+                "before_amount": float(joined.before[at].sum()),
+                "after_eligible": int(joined.now[at].sum()),
+                "after_amount": float(joined.after[at].sum()),
+            }
+        )
+    return found
+
+
+def _sample(
+    population: Population, joined: _Joined, where: np.ndarray, amount: np.ndarray, limit: int
+) -> list[dict[str, Any]]:
+    """The largest amounts first (then by USCC)."""
+    picked = np.flatnonzero(where)
+    if not len(picked):
+        return []
+    usccs = population.usccs.take(pa.array(joined.rows[picked], pa.int64())).to_pylist()
+    order = sorted(range(len(picked)), key=lambda i: (-amount[picked[i]], usccs[i]))[:limit]
+    chosen = [usccs[i] for i in order]
+    records = population.view.records(chosen, ["name", "district_code"])
     return [
         {
-            "key": r[0],
-            "before_eligible": int(r[1]),
-            "before_amount": float(r[2] or 0),
-            "after_eligible": int(r[3]),
-            "after_amount": float(r[4] or 0),
+            "uscc": uscc,
+            "name": records[uscc]["name"],
+            "district_code": records[uscc]["district_code"],
+            "amount": float(amount[picked[i]]),
         }
-        for r in rows
-    ]
-
-
-def _sample(population: Population, where: str, amount: str, limit: int) -> list[dict[str, Any]]:
-    rows = population.con.execute(
-        f"""SELECT e.uscc, e.name, e.district_code, j.{amount}
-            FROM sim_joined j JOIN {BASE_TABLE} e USING (rid) WHERE {where}
-            ORDER BY j.{amount} DESC, e.uscc LIMIT {limit}"""
-    ).fetchall()
-    return [
-        {"uscc": r[0], "name": r[1], "district_code": r[2], "amount": float(r[3])} for r in rows
+        for uscc, i in zip(chosen, order, strict=True)
     ]
 
 

@@ -10,30 +10,35 @@ evidence it was made on. Every run is audited with its counts, every decision of
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
+import math
 import smtplib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
-from chanye.policy.compile import BASE_TABLE
-from chanye.policy.engine import Population, compile_set, condition_columns_sql
-from chanye.policy.explain import explain
+from chanye.policy.columnar import Unsupported
+from chanye.policy.demo import demo_policies
+from chanye.policy.explain import explain_record
+from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
+from chanye.policy.population import Population, condition_states, eligible
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, send_mail
-from chanye.registry.storage import change_in_force
+from chanye.registry.view import change_in_force
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
 
@@ -313,64 +318,58 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
     """
     if not policy.valid_on(population.as_of):
         return {}
-    pairs = compile_set([policy], population.as_of).pairs_sql
-    rows = population.con.execute(
-        f"""SELECT b.rid, b.uscc, b.change_id, e.amount, e.rid IS NULL AS needs
-            FROM {BASE_TABLE} b
-            LEFT JOIN ({pairs}) e ON e.rid = b.rid
-            LEFT JOIN ({condition_columns_sql(policy)}) c ON c.rid = b.rid
-            WHERE e.rid IS NOT NULL OR (c.failed_count = 0 AND c.unknown_count > 0)"""
-    ).fetchall()
-    has_amount = policy.amount is not None
-    found: dict[str, Decision] = {}
-    for rid, uscc, change_id, amount, needs in rows:
-        amount = None if amount is None else float(amount)
-        needs_data = bool(needs) or (has_amount and amount is None)
-        found[str(uscc)] = Decision(
+    found = eligible(population, policy)
+    states = condition_states(population, policy)
+    no_false = states.failed_counts() == 0
+    some_unknown = states.any_unknown()
+    pays = np.zeros(population.size, bool)
+    pays[found.rows] = True
+    waiting = np.flatnonzero(no_false & some_unknown & ~pays)
+    rows = np.concatenate([found.rows, waiting])
+    amounts = np.concatenate([found.amounts, np.full(len(waiting), np.nan)])
+    needs = np.concatenate(
+        [
+            np.isnan(found.amounts)
+            if policy.amount is not None
+            else np.zeros(len(found.rows), bool),
+            np.ones(len(waiting), bool),
+        ]
+    )
+    taken = pa.array(rows, pa.int64())
+    usccs = population.usccs.take(taken).to_pylist()
+    changes = population.view.column("change_id").take(taken).to_pylist()
+    result: dict[str, Decision] = {}
+    for rid, uscc, change_id, amount, needs_data in zip(
+        rows.tolist(), usccs, changes, amounts.tolist(), needs.tolist(), strict=True
+    ):
+        result[str(uscc)] = Decision(
             int(rid),
-            None if needs_data else amount,
-            needs_data,
+            None if needs_data or math.isnan(amount) else float(amount),
+            bool(needs_data),
             None if change_id is None else int(change_id),
         )
-    return found
-
-
-@dataclass
-class _Prefetched(Population):
-    """The population with some records already read, so that ``explain`` needs no query each."""
-
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def record(self, uscc: str) -> dict[str, Any] | None:
-        return self.records.get(uscc.strip().upper())
+    return result
 
 
 def explanations(
-    population: Population, policy: Policy, usccs: list[str], extra: dict[str, Any]
+    population: Population,
+    policy: Policy,
+    usccs: list[str],
+    extra: dict[str, Any],
+    rows: dict[str, int] | None = None,
 ) -> dict[str, str]:
-    """The explanation (JSON) for each enterprise, read in one query; ``extra`` is added to each
-    (the run and the registry change: where the values came from)."""
+    """The explanation (JSON) for each enterprise, their records read in one scan; ``extra`` is
+    added to each (the run and the registry change: where the values came from)."""
     if not usccs:
         return {}
-    con = population.con
-    con.register("workflow_usccs", pa.table({"uscc": pa.array(usccs, pa.string())}))
-    try:
-        cursor = con.execute(
-            f"SELECT b.* FROM {BASE_TABLE} b WHERE b.uscc IN (SELECT uscc FROM workflow_usccs)"
-        )
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        records = {str(r["uscc"]): r for r in rows}
-    finally:
-        con.unregister("workflow_usccs")
-    prefetched = _Prefetched(population.con, population.as_of, population.size, records)
+    records = population.records(usccs, policy, rows)
     found: dict[str, str] = {}
     for uscc in usccs:
-        explained = explain(prefetched, policy, uscc)
-        if explained is not None:
-            found[uscc] = json.dumps(
-                {**explained.to_dict(), **extra}, ensure_ascii=False, default=str
-            )
+        record = records.get(uscc.strip().upper())
+        if record is None:
+            continue
+        explained = explain_record(policy, record, uscc, population.as_of)
+        found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False, default=str)
     return found
 
 
@@ -411,7 +410,8 @@ def run_matching(
     }
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
-    for uscc, text in explanations(population, policy, changes.to_explain, extra).items():
+    rows = {u: d.rid for u, d in found.items()}
+    for uscc, text in explanations(population, policy, changes.to_explain, extra, rows).items():
         changes.pushes[uscc].explanation = text
     eligible_now = {u for u, d in found.items() if not d.needs_data}
     run.eligible, run.needs_data = len(eligible_now), len(found) - len(eligible_now)
@@ -513,6 +513,8 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
     versions = session.scalars(
         select(PolicyVersion).where(PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.id)
     ).all()
+    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
+        population.columns([policy_of(v) for v in versions])
     return [run_matching(session, version, population, actor) for version in versions]
 
 
@@ -611,7 +613,6 @@ OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"
 
 def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
-    from chanye.policy.fields import FIELD_BY_NAME
 
     def label(name: str) -> str:
         return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
@@ -995,12 +996,13 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
 
 def seed_demo(session: Session, population: Population, actor: Actor) -> list[PolicyRun]:
     """Every demo policy added and published (with its matching run), into an empty table."""
-    from chanye.policy.service import demo_policies
-
     if session.scalar(select(func.count()).select_from(PolicyVersion)):
         return []
     runs = []
-    for policy in demo_policies():
+    policies = demo_policies()
+    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
+        population.columns(policies)
+    for policy in policies:
         version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
         if has_benefit(version):
             approve_as_system(session, version, "演示政策，随 chanye demo 发布")

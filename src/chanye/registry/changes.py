@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from chanye.registry.classify import (
     build_rules,
 )
+from chanye.registry.events import ChangeKind, registry_change
 from chanye.registry.importer import recover_killed_changes
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
@@ -185,7 +186,7 @@ def rollback(
     Undoing an undo is a redo: what it undid is back in effect. With ``planned_in_force`` (the
     change in force when the consequence was shown), refuse if the registry changed since.
     """
-    with writer_lock(paths):
+    with registry_change(database_url, paths, actor) as change, writer_lock(paths):
         recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             plan = _plan(session, change_id)
@@ -225,7 +226,9 @@ def rollback(
                     "change": undo.id,
                 },
             )
-            return RollbackResult(undo.id, plan.undone, total, plan.revived)
+            result = RollbackResult(undo.id, plan.undone, total, plan.revived)
+        change.took_effect(result.change_id, ChangeKind.REDO if redo else ChangeKind.ROLLBACK)
+    return result
 
 
 def _settle_statuses(session: Session) -> None:
@@ -262,7 +265,7 @@ def reclassify(
 ) -> ClassifyResult:
     """Re-run classification over the whole registry (after the system file changed)."""
     started = time.perf_counter()
-    with writer_lock(paths):
+    with registry_change(database_url, paths, actor) as published, writer_lock(paths):
         recover_killed_changes(database_url, paths)
         with session_scope(database_url) as session:
             current = change_in_force(session)
@@ -316,4 +319,7 @@ def reclassify(
                 before={"snapshot": before},
                 after={"snapshot": after, "changed": changed},
             )
-    return ClassifyResult(change_id, rows, changed, time.perf_counter() - started)
+        result = ClassifyResult(change_id, rows, changed, time.perf_counter() - started)
+        if changed:
+            published.took_effect(change_id, ChangeKind.RECLASSIFY)
+    return result

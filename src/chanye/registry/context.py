@@ -53,6 +53,12 @@ class RegistryContext:
             session=session,
         )
 
+    @classmethod
+    def at(cls, database_url: str, paths: RegistryPaths) -> RegistryContext:
+        """The registry in ``database_url`` and ``paths``, under the system in force there."""
+        with session_scope(database_url) as session:
+            return cls(database_url, paths, system_in_force(session))
+
     def tidy(self) -> None:
         """Clear what killed changes left and uploads past their retention (see housekeeping)."""
         tidy(self.paths, self.uploads, self.upload_retention_days)

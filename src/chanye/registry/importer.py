@@ -23,6 +23,7 @@ from sqlalchemy import update
 from chanye.registry.classify import (
     build_rules,
 )
+from chanye.registry.events import ChangeKind, registry_change
 from chanye.registry.housekeeping import clean_scratch
 from chanye.registry.reading import ReadLimits, UnreadableFileError, read_source
 from chanye.registry.snapshot import SnapshotWriter
@@ -135,9 +136,12 @@ def import_file(
 ) -> ImportResult:
     started = time.perf_counter()
     result = ImportResult(file=path)
-    with writer_lock(paths):
+    with (
+        registry_change(database_url, paths, actor) as change,
+        writer_lock(paths),
+    ):
         recover_killed_changes(database_url, paths)
-        result.change_id = _start_change(database_url, path, actor)
+        change_id = result.change_id = _start_change(database_url, path, actor)
         con = connect(paths)
         workdir = Path(tempfile.mkdtemp(prefix="import-", dir=paths.scratch))
         try:
@@ -158,15 +162,17 @@ def import_file(
             )
         except UnreadableFileError as exc:
             result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
-            _fail_change(database_url, result.change_id, result.message, result)
+            _fail_change(database_url, change_id, result.message, result)
         except BaseException as exc:
             # Whatever went wrong, the change is not left 'running': it failed, and says why.
-            _fail_change(database_url, result.change_id, f"导入失败：{_reason(exc)}", result)
+            _fail_change(database_url, change_id, f"导入失败：{_reason(exc)}", result)
             raise
         finally:
             con.close()
             shutil.rmtree(workdir, ignore_errors=True)
-    result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started  # the import's own time
+        if result.status == "done" and (result.inserted or result.updated):
+            change.took_effect(change_id, ChangeKind.IMPORT)
     return result
 
 

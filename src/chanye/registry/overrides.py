@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy.orm import Session
-
 from chanye.registry.changes import ChangeRefusedError
+from chanye.registry.events import ChangeKind, registry_change
+from chanye.registry.storage import RegistryPaths
 from chanye.store.audit import Actor, record
+from chanye.store.database import session_scope
 from chanye.store.models import ClassificationOverride, utcnow
 from chanye.system.model import IndustrialSystem
 
@@ -46,7 +47,8 @@ def check_placement(
 
 
 def set_override(
-    session: Session,
+    database_url: str,
+    paths: RegistryPaths,
     system: IndustrialSystem,
     uscc: str,
     industries: Sequence[str],
@@ -54,34 +56,46 @@ def set_override(
     reason: str,
     actor: Actor,
 ) -> None:
+    """Place ``uscc`` by hand (an override of kind ``override``, published once committed)."""
     if not reason.strip():
         raise ChangeRefusedError("请填写调整理由", "a reason is required")
     check_placement(system, industries, chain_links)
-    override = session.get(ClassificationOverride, uscc)
-    before = _as_dict(override)
-    if override is None:
-        override = ClassificationOverride(uscc=uscc)
-        session.add(override)
-    override.industries = json.dumps(list(industries), ensure_ascii=False)
-    override.chain_links = json.dumps(list(chain_links), ensure_ascii=False)
-    override.reason, override.actor, override.at = reason.strip(), actor.name, utcnow()
-    session.flush()
-    record(
-        session,
-        actor,
-        "registry.override",
-        "enterprise",
-        uscc,
-        before=before,
-        after=_as_dict(override),
-    )
+    with registry_change(database_url, paths, actor) as change:
+        with session_scope(database_url) as session:
+            override = session.get(ClassificationOverride, uscc)
+            before = _as_dict(override)
+            if override is None:
+                override = ClassificationOverride(uscc=uscc)
+                session.add(override)
+            override.industries = json.dumps(list(industries), ensure_ascii=False)
+            override.chain_links = json.dumps(list(chain_links), ensure_ascii=False)
+            override.reason, override.actor, override.at = reason.strip(), actor.name, utcnow()
+            session.flush()
+            entry = record(
+                session,
+                actor,
+                "registry.override",
+                "enterprise",
+                uscc,
+                before=before,
+                after=_as_dict(override),
+            )
+            entry_id = entry.id
+        change.took_effect(entry_id, ChangeKind.OVERRIDE)
 
 
-def clear_override(session: Session, uscc: str, actor: Actor) -> bool:
-    override = session.get(ClassificationOverride, uscc)
-    if override is None:
-        return False
-    before = _as_dict(override)
-    session.delete(override)
-    record(session, actor, "registry.override.clear", "enterprise", uscc, before=before)
+def clear_override(database_url: str, paths: RegistryPaths, uscc: str, actor: Actor) -> bool:
+    """Remove the placement by hand of ``uscc``; False if there was none (nothing published)."""
+    with registry_change(database_url, paths, actor) as change:
+        with session_scope(database_url) as session:
+            override = session.get(ClassificationOverride, uscc)
+            if override is None:
+                return False
+            before = _as_dict(override)
+            session.delete(override)
+            entry = record(
+                session, actor, "registry.override.clear", "enterprise", uscc, before=before
+            )
+            entry_id = entry.id
+        change.took_effect(entry_id, ChangeKind.OVERRIDE)
     return True

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from chanye.registry.fields import FIELD_BY_NAME as RECORD_FIELDS
 from chanye.registry.importer import formula_safe
 from chanye.registry.schema import FIELDS, TAG_LABELS
 from chanye.registry.scope import Scope
@@ -426,7 +427,7 @@ def _export_select(safe: bool) -> str:
     parts = []
     for spec in FIELDS:
         column = f'"{spec.name}"'
-        header = spec.label + ("（元）" if spec.kind == "money" else "")
+        header = RECORD_FIELDS[spec.name].labelled  # money with its unit: 营业收入（元）
         if spec.kind == "tags":
             column = f"array_to_string(list_transform(tags, t -> {tag_case}), '、')"
         elif spec.kind == "status":

@@ -1,22 +1,24 @@
-"""The enterprise record: canonical fields, the headers files use for them, tags and statuses.
+"""The enterprise record as files bring it: the headers an import accepts, tags and statuses.
 
-This is the contract in DESIGN.md ("Enterprise record"). Money is in yuan; a header may carry a
-unit (``营业收入（万元）``) and values are then converted.
+The fields themselves are the catalogue's (``chanye.registry.fields``, shown in docs/registry.md);
+here are the fields an import file may carry. Money is in yuan; a header may carry a unit
+(``营业收入（万元）``) and values are then converted.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-FieldKind = Literal[
-    "uscc", "text", "district", "industry_code", "date", "money", "int", "tags", "status"
-]
+from chanye.registry.fields import CATALOGUE, ImportKind
+
+FieldKind = ImportKind
 
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """A field an import file may carry (derived from the catalogue)."""
+
     name: str
     label: str  # Chinese label for messages and exports
     kind: FieldKind
@@ -24,37 +26,10 @@ class FieldSpec:
     required: bool = False
 
 
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "uscc",
-        "统一社会信用代码",
-        "uscc",
-        ("统一社会信用代码", "社会信用代码", "信用代码"),
-        required=True,
-    ),
-    FieldSpec(
-        "name", "企业名称", "text", ("企业名称", "名称", "单位名称", "company_name"), required=True
-    ),
-    FieldSpec(
-        "district_code",
-        "所属区",
-        "district",
-        ("所属区", "区划代码", "所在区", "行政区划", "行政区划代码", "district"),
-    ),
-    FieldSpec(
-        "industry_code",
-        "行业代码",
-        "industry_code",
-        ("行业代码", "国民经济行业代码", "国民经济行业分类代码", "行业分类代码"),
-    ),
-    FieldSpec("business_scope", "经营范围", "text", ("经营范围", "scope")),
-    FieldSpec("founded_on", "成立日期", "date", ("成立日期", "注册日期", "成立时间")),
-    FieldSpec("registered_capital", "注册资本", "money", ("注册资本",)),
-    FieldSpec("revenue", "营业收入", "money", ("营业收入", "营收", "主营业务收入")),
-    FieldSpec("employees", "从业人员", "int", ("从业人员", "从业人数", "从业人员数", "员工人数")),
-    FieldSpec("rd_expense", "研发费用", "money", ("研发费用", "研发投入", "研究开发费用")),
-    FieldSpec("tags", "企业标签", "tags", ("企业标签", "标签")),
-    FieldSpec("status", "登记状态", "status", ("登记状态", "经营状态", "企业状态")),
+FIELDS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec(f.name, f.label, f.imported, f.headers, f.required)
+    for f in CATALOGUE
+    if f.imported is not None
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 MONEY_FIELDS = tuple(f.name for f in FIELDS if f.kind == "money")

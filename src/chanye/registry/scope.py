@@ -21,6 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from chanye.portal.roles import ENTERPRISE_ROLES, STAFF_ROLES
 
 CHAIN_LEADER = "chain_leader"
@@ -82,6 +86,28 @@ class Scope:
         if not self.industries:
             return "FALSE", []
         return f"list_has_any({FIELD}, ?)", [list(self.industries)]
+
+    def mask(
+        self, usccs: pa.Array | pa.ChunkedArray, industries: pa.ChunkedArray
+    ) -> np.ndarray | None:
+        """Which rows of a columnar table of enterprises (its ``uscc`` and ``industries``
+        columns) are in scope; None: every row (the policy engine's population)."""
+        if self.everything:
+            return None
+        if self.uscc is not None:
+            return np.asarray(pc.equal(usccs, self.uscc).to_numpy(zero_copy_only=False), dtype=bool)
+        mask = np.zeros(len(usccs), dtype=bool)
+        if not self.industries:
+            return mask
+        lists = (
+            industries.combine_chunks() if isinstance(industries, pa.ChunkedArray) else industries
+        )
+        hit = pc.fill_null(
+            pc.is_in(pc.list_flatten(lists), value_set=pa.array(list(self.industries))), False
+        )
+        parents = np.asarray(pc.list_parent_indices(lists).to_numpy(), dtype=np.int64)
+        mask[parents[np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)]] = True
+        return mask
 
     def admits_record(self, record: dict[str, object] | None) -> bool:
         """May this reader see the enterprise of ``record`` (a row with ``uscc`` and

@@ -19,27 +19,16 @@ import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chanye.registry.fields import CATALOGUE
 from chanye.store.models import ClassificationOverride, RegistryChange
 
-# Columns of a snapshot, in order, with their DuckDB types.
+# Columns of a snapshot, in order, with their DuckDB types (from the field catalogue): what
+# imports write, then what classification writes.
 RECORD_COLUMNS: dict[str, str] = {
-    "uscc": "VARCHAR",
-    "name": "VARCHAR",
-    "district_code": "VARCHAR",
-    "industry_code": "VARCHAR",
-    "business_scope": "VARCHAR",
-    "founded_on": "DATE",
-    "registered_capital": "DOUBLE",
-    "revenue": "DOUBLE",
-    "employees": "BIGINT",
-    "rd_expense": "DOUBLE",
-    "tags": "VARCHAR[]",
-    "status": "VARCHAR",
+    f.name: f.storage for f in CATALOGUE if f.storage is not None and not f.classification
 }
 CLASSIFICATION_COLUMNS: dict[str, str] = {
-    "industries": "VARCHAR[]",
-    "clusters": "VARCHAR[]",
-    "chain_links": "VARCHAR[]",
+    f.name: f.storage for f in CATALOGUE if f.storage is not None and f.classification
 }
 SNAPSHOT_COLUMNS: dict[str, str] = {
     **RECORD_COLUMNS,

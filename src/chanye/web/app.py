@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chanye.config import Settings
+from chanye.root import start
 from chanye.web.admission import AdmissionMiddleware
 from chanye.web.areas import Area, include_areas
 from chanye.web.auth import CookieMiddleware, verify_csrf
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, areas: Sequence[Area] = AREAS) 
         dependencies=[Depends(verify_csrf)],
     )
     app.state.settings = settings
+    app.state.root = start(settings, migrate=False)
     app.state.registry_readers = ReaderCache()
     if settings.warm_up:
         app.state.registry_readers.warm_up(settings)

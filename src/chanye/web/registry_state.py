@@ -1,9 +1,9 @@
 """State the registry pages share: one open reader per snapshot and process, and import jobs
 (in the database, shared by every process).
 
-A reader holds a DuckDB connection over the snapshot in force; it is reused until the snapshot
-or the overrides change. Queries on it are serialised with a lock (a DuckDB connection is not
-safe for concurrent use from several threads).
+The reader belongs to the process's registry view (one per snapshot and overrides, replaced when
+they change). Queries on it are serialised with a lock (a DuckDB connection is not safe for
+concurrent use from several threads).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.jobs import create_job, mark_failed
 from chanye.registry.queries import RegistryReader
+from chanye.registry.view import registry_view
 from chanye.store.audit import Actor
 
 
@@ -41,22 +42,14 @@ class ReaderCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: object = None
-        self._reader: RegistryReader | None = None
 
     @contextmanager
     def reader(self, context: RegistryContext) -> Iterator[RegistryReader]:
-        snapshot, overrides = context.state()
-        key = (snapshot, repr(overrides))
+        """The reader of the process's registry view (``chanye.registry.view``): the policy
+        pages read the same view, so the registry is held once per process."""
+        view = registry_view(context)
         with self._lock:
-            if self._reader is None or key != self._key:
-                if self._reader is not None:
-                    self._reader.close()
-                self._reader = RegistryReader(
-                    context.paths, snapshot, overrides, shared_columns=True
-                )
-                self._key = key
-            yield self._reader
+            yield view.reader()
 
 
 class ImportJobs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -25,7 +25,6 @@ from chanye.registry.context import RegistryContext
 from chanye.system.model import STAGE_LABELS, IndustrialSystem
 
 if TYPE_CHECKING:
-    from chanye.web.areas import Area
     from chanye.web.auth import Viewer
 
 ENTERPRISES = frozenset({"enterprise", "member"})
@@ -55,13 +54,20 @@ class Card:
     rank: int = 50  # lower comes first on a workbench; the same rank keeps the areas' order
 
 
+class CarriesCards(Protocol):
+    """What the workbench asks of an area (``chanye.web.areas.Area``): the cards it carries."""
+
+    @property
+    def cards(self) -> tuple[Card, ...]: ...
+
+
 @dataclass(frozen=True)
 class ShownCard:
     card: Card
     data: dict[str, Any]
 
 
-def cards_for(areas: Iterable[Area], role: str) -> list[Card]:
+def cards_for(areas: Iterable[CarriesCards], role: str) -> list[Card]:
     """The cards of ``role``'s workbench, by rank, then in the order of the areas."""
     cards = [card for area in areas for card in area.cards if role in card.roles]
     return sorted(cards, key=lambda card: card.rank)

@@ -25,11 +25,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.beijing import BEIJING
 from chanye.config import Settings
 from chanye.policy import workflow
-from chanye.policy.engine import Population
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
+from chanye.policy.population import Population
 from chanye.policy.service import PopulationCache
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.portal.accounts import display_names

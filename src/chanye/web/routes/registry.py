@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from chanye.policy import workflow
-from chanye.policy.service import rerun_after_registry_change, rollback_consequence
+from chanye.policy.service import rollback_consequence
 from chanye.portal.accounts import display_names
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
@@ -401,7 +401,8 @@ def undo_change(
     confirmed: ConfirmedField = "",
     in_force: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse | HTMLResponse:
-    # The consequence, the undo and the re-run open sessions of their own: hand this one back.
+    # The consequence, the undo and the re-match it sets off open sessions of their own: hand
+    # this one back.
     release_connection(session)
     context = replace(context, session=None)
     try:
@@ -411,7 +412,6 @@ def undo_change(
     except (ChangeRefusedError, RegistryBusyError) as exc:
         message = str(exc)
     else:
-        rerun_after_registry_change(context, viewer.actor)
         message = f"已撤销第 {'、'.join(map(str, result.undone))} 次变更"
         if result.revived:
             message += f"，第 {'、'.join(map(str, result.revived))} 次变更重新生效"

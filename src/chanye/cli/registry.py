@@ -10,36 +10,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
-from chanye.config import Settings
+from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.overrides import clear_override, set_override
 from chanye.registry.queries import RegistryReader
 from chanye.registry.storage import RegistryBusyError
-from chanye.store.audit import Actor
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import RegistryChange
 from chanye.units import format_yuan
 
 registry_app = typer.Typer(help="The enterprise registry (企业库).", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-CLI_ACTOR = Actor(name="cli", role="admin")
 FAULTS_SHOWN = 10
 
 
 def _context() -> RegistryContext:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    context = RegistryContext.from_settings(settings)
+    context = RegistryContext.from_settings(migrated_settings())
     context.tidy()
     return context
 
@@ -100,20 +91,7 @@ def import_command(
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
         )
     _report(result)
-    if result.inserted or result.updated:
-        _rerun_policies(context)
     raise typer.Exit(result.exit_code)
-
-
-def _rerun_policies(context: RegistryContext) -> None:
-    """Published policies follow the registry: re-match them (免申即享 pushes) after a change."""
-    from chanye.policy.service import rerun_after_registry_change
-
-    count = rerun_after_registry_change(context, CLI_ACTOR)
-    if count:
-        err.print(
-            f"已按新的企业库重新匹配 {count} 项已发布政策 / {count} published policies re-matched"
-        )
 
 
 def _report(result: ImportResult) -> None:
@@ -308,7 +286,6 @@ def rollback_command(
     with _refusals():
         result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR, plan.in_force)
     undone = "、".join(str(i) for i in result.undone)
-    _rerun_policies(context)
     revived = "、".join(str(i) for i in result.revived)
     again = f"，第 {revived} 次变更重新生效" if revived else ""
     out.print(
@@ -357,9 +334,9 @@ def override_command(
 ) -> None:
     """Place an enterprise by hand (kept across re-imports), or --clear that placement."""
     context = _context()
-    with _refusals(), session_scope(context.database_url) as session:
+    with _refusals():
         if clear:
-            removed = clear_override(session, uscc, CLI_ACTOR)
+            removed = clear_override(context.database_url, context.paths, uscc, CLI_ACTOR)
             out.print(
                 "已取消人工归类 / override removed"
                 if removed
@@ -369,7 +346,16 @@ def override_command(
         with _reader() as reader:
             if reader.show(uscc) is None:
                 raise ChangeRefusedError(f"企业库中没有 {uscc}", f"no enterprise {uscc}")
-        set_override(session, context.system, uscc, industry or [], link or [], reason, CLI_ACTOR)
+        set_override(
+            context.database_url,
+            context.paths,
+            context.system,
+            uscc,
+            industry or [],
+            link or [],
+            reason,
+            CLI_ACTOR,
+        )
     out.print(
         f"已保存人工归类 / override saved: {uscc} → {', '.join(industry or []) or '（无 none）'}",
         markup=False,

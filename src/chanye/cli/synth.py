@@ -1,6 +1,6 @@
 """``chanye synth ...``: synthetic data on the command line (see docs/cli.md).
 
-The main CLI registers ``synth_app`` as ``chanye synth``; ``python -m chanye.synth.cli`` runs it
+The main CLI registers ``synth_app`` as ``chanye synth``; ``python -m chanye.cli.synth`` runs it
 alone.
 """
 

@@ -6,11 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from chanye.config import Settings
+from chanye.cli.startup import CLI_ACTOR, err, migrated_database_url, out
 from chanye.portal.accounts import (
     AccountRefusedError,
     admin_reset_password,
@@ -19,23 +18,11 @@ from chanye.portal.accounts import (
 )
 from chanye.portal.binding import verify_by_administrator
 from chanye.portal.roles import ROLE_LABELS, STAFF_ROLES, label
-from chanye.store.audit import Actor
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import Account
 
 account_app = typer.Typer(help="Portal accounts (账号): create, list, reset.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-CLI_ACTOR = Actor(name="cli", role="admin")
 ASSIGNABLE = tuple(role for role in ROLE_LABELS if role != "public")
-
-
-def _database_url() -> str:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    return settings.resolved_database_url
 
 
 @account_app.command("create")
@@ -57,7 +44,7 @@ def account_create(
         err.print(f"未知角色 / unknown role {role!r}（可用 / one of: {', '.join(ASSIGNABLE)}）")
         sys.exit(2)
     try:
-        with session_scope(_database_url()) as db:
+        with session_scope(migrated_database_url()) as db:
             account, password = create_account(
                 db,
                 username=username,
@@ -81,7 +68,7 @@ def account_create(
 @account_app.command("list")
 def account_list() -> None:
     """List accounts with role, status and whether two-factor login is on."""
-    with session_scope(_database_url()) as db:
+    with session_scope(migrated_database_url()) as db:
         accounts = db.scalars(select(Account).order_by(Account.id)).all()
         table = Table("用户名", "名称", "角色", "邮箱", "状态", "双因素", "须改密码")
         for a in accounts:
@@ -102,7 +89,7 @@ def account_reset_password(
     account: Annotated[str, typer.Argument(help="Username, e-mail or mobile.")],
 ) -> None:
     """Set a one-time password; the holder must change it at next login."""
-    with session_scope(_database_url()) as db:
+    with session_scope(migrated_database_url()) as db:
         found = find_account(db, account)
         if found is None:
             err.print(f"没有账号 / no account {account!r}", markup=False)

@@ -9,25 +9,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from chanye.config import Settings
-from chanye.policy.engine import Population, decisions_sql
+from chanye.cli.startup import err, migrated_settings, out
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
+from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
-from chanye.policy.service import demo_policies, load_population
+from chanye.policy.population import Population, load_population
+from chanye.policy.service import demo_policies
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.registry.context import RegistryContext
-from chanye.store.migrate import upgrade
 from chanye.units import format_yuan
 
 policy_app = typer.Typer(
     help="Policies as rules (政策): check, match, explain, simulate.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AsOf = Annotated[
     str | None,
@@ -48,15 +45,17 @@ def _as_of(text: str | None) -> dt.date:
 
 def _policies(sources: list[str]) -> list[Policy]:
     """Policies from files, or by id among the demo policies (all of them when none is named)."""
-    known = {p.id: p for p in demo_policies()}
     if not sources:
-        return list(known.values())
+        return demo_policies()
+    known: dict[str, Policy] | None = None  # the demo policies, read only when one is named
     found: list[Policy] = []
     problems: list[str] = []
     for source in sources:
-        if source in known:
-            found.append(known[source])
-            continue
+        if not Path(source).is_file():
+            known = known if known is not None else {p.id: p for p in demo_policies()}
+            if source in known:
+                found.append(known[source])
+                continue
         try:
             found.append(load_policy_file(Path(source)))
         except PolicyFileError as exc:
@@ -69,10 +68,7 @@ def _policies(sources: list[str]) -> list[Policy]:
 
 
 def _population(as_of: dt.date) -> Population:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    return load_population(RegistryContext.from_settings(settings), as_of)
+    return load_population(RegistryContext.from_settings(migrated_settings()), as_of)
 
 
 @policy_app.command("check")
@@ -115,32 +111,17 @@ def policy_match(
 ) -> None:
     """Match policies over the registry: policy_id, uscc, eligible, amount, failed."""
     chosen = _policies(policies or [])
-    suffix = out_path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        err.print(
-            f"--out 须为 .csv 或 .parquet 文件 / --out must end in .csv or .parquet: {out_path}"
-        )
-        raise typer.Exit(2)
+    try:
+        check_target(out_path)
+    except MatchFileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
     day = _as_of(as_of)
     started = time.perf_counter()
-    population = _population(day)
-    union = "\nUNION ALL\n".join(f"({decisions_sql(p, all_rows, day)})" for p in chosen)
-    fmt = "(FORMAT PARQUET)" if suffix == ".parquet" else "(FORMAT CSV, HEADER)"
-    target = str(out_path.resolve()).replace("'", "''")
-    partial = out_path.with_name(out_path.name + ".partial")
-    population.con.execute(
-        f"COPY ({union} ORDER BY policy_id, uscc) TO '{str(partial.resolve()).replace(chr(39), chr(39) * 2)}' {fmt}"
-    )
-    partial.replace(target)  # written whole or not at all
-    # Counted from the file just written: the policies are not evaluated a second time.
-    reader = "read_parquet" if suffix == ".parquet" else "read_csv_auto"
-    counted = population.con.execute(
-        f"SELECT count(*) FILTER (WHERE eligible) FROM {reader}('{target}')"
-    ).fetchone()
-    eligible = int(counted[0]) if counted else 0
+    summary = match_to_file(_population(day), chosen, out_path, every_row=all_rows)
     out.print(
-        f"{len(chosen)} 项政策 × {population.size} 家企业（截至 {day}）：符合条件 {eligible} 项，"
-        f"用时 {time.perf_counter() - started:.2f} s → {out_path}",
+        f"{summary.policies} 项政策 × {summary.enterprises} 家企业（截至 {day}）："
+        f"符合条件 {summary.eligible} 项，用时 {time.perf_counter() - started:.2f} s → {out_path}",
         markup=False,
     )
 

@@ -7,34 +7,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from chanye.config import Settings
+from chanye.cli.startup import CLI_ACTOR, err, migrated_database_url, out
 from chanye.portal import audit_search
-from chanye.store.audit import Actor, record, verify_chain
+from chanye.store.audit import record, verify_chain
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 
 audit_app = typer.Typer(
     help="The audit log (审计日志): verify the chain, export.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-CLI_ACTOR = Actor(name="cli", role="admin")
 FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
-
-
-def _database_url() -> str:
-    settings = Settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    return settings.resolved_database_url
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check every row's hash and link; exit 1 and print the ids of rows that do not hold."""
-    with session_scope(_database_url()) as db:
+    with session_scope(migrated_database_url()) as db:
         broken = verify_chain(db)
         kept = audit_search.retention(db)
     if broken:
@@ -68,7 +56,7 @@ def audit_export(
     except audit_search.FilterError as refused:
         err.print(str(refused), markup=False)
         sys.exit(2)
-    with session_scope(_database_url()) as db:
+    with session_scope(migrated_database_url()) as db:
         export = audit_search.export_csv if kind == "csv" else audit_search.export_xlsx
         content = export(db, flt)
         rows = audit_search.search(db, flt, page_size=1).total

@@ -1,4 +1,4 @@
-"""The ``chanye`` command: a thin adapter over the domain packages (see docs/cli.md)."""
+"""The ``chanye`` command: its groups assembled, and the commands of no group (see docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.tree import Tree
-from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
+from chanye.cli import startup
+from chanye.cli.account import account_app
+from chanye.cli.audit import audit_app
+from chanye.cli.policy import policy_app
+from chanye.cli.registry import registry_app
+from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out, unreachable_database
+from chanye.cli.synth import synth_app
 from chanye.config import Settings
-from chanye.policy.cli import policy_app
-from chanye.portal.accounts import seal_stored_secrets
-from chanye.portal.cli import account_app
-from chanye.registry.cli import registry_app
 from chanye.registry.context import RegistryContext
 from chanye.registry.housekeeping import tidy
 from chanye.registry.importer import import_file
@@ -26,10 +27,7 @@ from chanye.registry.queries import RegistryReader, SearchQuery
 from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryPaths, change_in_force
 from chanye.store.audit import Actor
-from chanye.store.audit_cli import audit_app
 from chanye.store.database import database_exists, session_scope
-from chanye.store.migrate import upgrade
-from chanye.synth.cli import synth_app
 from chanye.system.export import STAGES, system_to_dict
 from chanye.system.loader import (
     DEFAULT_SYSTEM_FILE,
@@ -59,12 +57,6 @@ app.add_typer(account_app, name="account")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-CLI_ACTOR = Actor(name="cli", role="admin")
-
-
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 
@@ -76,20 +68,6 @@ def owner_only_files() -> None:
     os.umask(0o077)
 
 
-def _settings() -> Settings:
-    return Settings()
-
-
-def _migrated_settings() -> Settings:
-    """Settings for a command that writes: the data directory exists, the schema is current."""
-    settings = _settings()
-    settings.ensure_data_dir()
-    upgrade(settings.resolved_database_url)
-    with session_scope(settings.resolved_database_url) as session:
-        seal_stored_secrets(session)
-    return settings
-
-
 # --- system -------------------------------------------------------------------------------------
 
 
@@ -98,7 +76,7 @@ def system_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a tree.")] = False,
 ) -> None:
     """Print the industrial system in force as a tree (or JSON)."""
-    settings = _settings()
+    settings = startup.settings()
     url = settings.resolved_database_url
     if database_exists(url):
         with session_scope(url) as session:
@@ -183,7 +161,7 @@ def system_load(
     ] = None,
 ) -> None:
     """Check a system file and make it the system in force (recorded in the audit log)."""
-    _load_system(_migrated_settings(), file)
+    _load_system(migrated_settings(), file)
 
 
 def _load_system(settings: Settings, file: Path | None) -> None:
@@ -207,7 +185,7 @@ def _load_system(settings: Settings, file: Path | None) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations up to the newest; safe to repeat."""
-    _migrated_settings()
+    migrated_settings()
     out.print("数据库已是最新结构 / database is up to date")
 
 
@@ -225,7 +203,7 @@ def serve(
     """Serve the web app: one process, or N worker processes sharing one socket."""
     import uvicorn
 
-    settings = _settings()
+    settings = startup.settings()
     # What killed imports left, and uploads past their retention, go before serving.
     tidy(
         RegistryPaths.under(settings.data_dir),
@@ -255,7 +233,7 @@ def demo(
     ] = True,
 ) -> None:
     """Prepare a demo (migrate, load the system and a synthetic city) and serve it: `make run`."""
-    settings = _migrated_settings()
+    settings = migrated_settings()
     _load_system(settings, None)
     member_uscc = _load_demo_city(settings)
     logins = _seed_portal(settings, member_uscc)
@@ -335,7 +313,4 @@ def main() -> None:
     try:
         app()
     except OperationalError as exc:
-        # A database that cannot be reached is the user's to fix: say so, without a traceback.
-        url = make_url(_settings().resolved_database_url).render_as_string(hide_password=True)
-        err.print(f"无法连接数据库 / cannot use the database {url}: {exc.orig}", markup=False)
-        sys.exit(1)
+        unreachable_database(exc)

@@ -1,0 +1,301 @@
+"""The product's figures, measured as users meet them: whole processes and the workflow.
+
+- ``chanye policy match`` of the benchmark's policies over a registry (the real command, as a
+  process, from nothing loaded), beside a plain pyarrow + numpy script and the OpenFisca model,
+  each a process reading the same snapshot's Parquet and writing the same Parquet file (the
+  outputs are compared row by row);
+- publishing the demo policies (``seed_demo_policies``: what ``chanye demo`` runs, each policy
+  published through the 免申即享 workflow with its pushes and evidence), beside evaluating the
+  same policies alone;
+- the resident memory of ``chanye serve`` with that registry loaded, after a registry page and
+  after policy pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from benchmarks.policy.generate import Policy, to_policy_yaml
+from benchmarks.policy.population import AS_OF, CHANYE, DATA
+
+BIN = Path(sys.executable).parent
+PROCESS_REPEATS = 2  # each process: the best of this many runs (the machine is shared)
+START_TIMEOUT = 300
+
+
+def registry_dir(n: int, seed: int) -> Path:
+    """The benchmark's registry data directory (built by ``population.population_file``)."""
+    return DATA / f"policy-registry-{n}-seed{seed}"
+
+
+def snapshot_dir(data_dir: Path) -> Path:
+    from benchmarks.policy.population import _snapshot_in_force
+
+    found = _snapshot_in_force(data_dir)
+    assert found is not None, f"no registry in {data_dir}"
+    return found
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "CHANYE_DATA_DIR": str(data_dir)}
+    env.pop("CHANYE_DATABASE_URL", None)  # the data directory's own SQLite database
+    return env
+
+
+def measured(command: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
+    """Wall seconds and peak resident memory of one process run to its end."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    _pid, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command[0]} failed: {err[-2000:]}")
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "said": (out + err).strip().splitlines()[-1:],
+    }
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    chosen = min(runs, key=lambda r: r["seconds"])
+    return {**chosen, "runs_seconds": [r["seconds"] for r in runs]}
+
+
+def same_rows(a: Path, b: Path) -> dict[str, Any]:
+    """Whether two match files hold the same rows in the same order (amounts to a cent)."""
+    left, right = pq.read_table(a), pq.read_table(b)
+    same = (
+        left.num_rows == right.num_rows
+        and left["policy_id"].equals(right["policy_id"])
+        and left["uscc"].equals(right["uscc"])
+    )
+    if same:
+        x = np.nan_to_num(left["amount"].to_numpy(zero_copy_only=False), nan=-1.0)
+        y = np.nan_to_num(right["amount"].to_numpy(zero_copy_only=False), nan=-1.0)
+        same = bool(np.allclose(x, y, rtol=0, atol=0.01))
+    return {"agree": same, "rows": [left.num_rows, right.num_rows]}
+
+
+def match_processes(
+    policies: Sequence[Policy], data_dir: Path, seed: int, repeats: int = PROCESS_REPEATS
+) -> dict[str, Any]:
+    """``chanye policy match`` beside the plain script and OpenFisca, each as a process."""
+    snapshot = snapshot_dir(data_dir)
+    env = environment(data_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        files = []
+        for policy in policies:
+            path = folder / f"{policy.id}.yaml"
+            path.write_text(to_policy_yaml(policy), encoding="utf-8")
+            files.append(str(path))
+        outs = {name: folder / f"{name}.parquet" for name in ("chanye", "script", "openfisca")}
+        script = [sys.executable, "-m", "benchmarks.policy.plain_script", str(snapshot)]
+        counted = [str(len(policies)), str(seed)]
+        day = AS_OF.isoformat()
+        commands = {
+            "chanye": [
+                CHANYE,
+                "policy",
+                "match",
+                *files,
+                "--as-of",
+                day,
+                "--out",
+                str(outs["chanye"]),
+            ],
+            "script": [*script, str(outs["script"]), *counted],
+            "openfisca": [*script, str(outs["openfisca"]), *counted, "--openfisca"],
+        }
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
+        for _ in range(repeats):  # interleaved: a busy moment of the machine hits all three
+            for name, command in commands.items():
+                print(f"  {name} process ...", flush=True)
+                runs[name].append(measured(command, env))
+        figures: dict[str, Any] = {name: best(found) for name, found in runs.items()}
+        figures["agreement"] = {
+            "chanye_vs_script": same_rows(outs["chanye"], outs["script"]),
+            "openfisca_vs_script": same_rows(outs["openfisca"], outs["script"]),
+        }
+    chanye = figures["chanye"]["seconds"]
+    figures["chanye_over_script"] = round(chanye / figures["script"]["seconds"], 2)
+    figures["openfisca_over_chanye"] = round(figures["openfisca"]["seconds"] / chanye, 2)
+    figures["setup"] = (
+        "each a process from nothing loaded, best of the runs: `chanye policy match FILES "
+        "--out x.parquet` (the command users run: settings, migrated database, the registry in "
+        "force through RegistryView, columnar engine, file ordered by policy and USCC); the "
+        "script: pyarrow reads the same snapshot's columns, numpy evaluates (plain numpy "
+        "competitor), same file written; OpenFisca: the same script with the OpenFisca model"
+    )
+    return figures
+
+
+@contextlib.contextmanager
+def scratch_copy(data_dir: Path) -> Iterator[Path]:
+    """A data directory sharing the registry's files but with its own database, so that what a
+    benchmark publishes stays out of the cached registry's database."""
+    with tempfile.TemporaryDirectory(dir=DATA) as scratch:
+        copy = Path(scratch)
+        shutil.copy2(data_dir / "chanye.db", copy / "chanye.db")
+        (copy / "registry").symlink_to((data_dir / "registry").resolve())
+        yield copy
+
+
+def publishing(copy: Path) -> dict[str, Any]:
+    """Publishing the demo policies through the workflow, against evaluating them alone; both
+    start from a registry view not loaded yet."""
+    import chanye.policy.workflow  # noqa: F401 - imported before the clock starts, as in a server
+    from chanye.config import Settings
+    from chanye.policy.population import Population, match_all
+    from chanye.policy.service import demo_policies, seed_demo_policies, today_in_beijing
+    from chanye.registry.context import RegistryContext
+    from chanye.registry.view import RegistryView
+
+    url = f"sqlite:///{(copy / 'chanye.db').resolve()}"
+    context = RegistryContext.from_settings(Settings(data_dir=copy, database_url=url))
+    policies = demo_policies()
+    # Evaluating alone first: the files are then in the page cache for both, as on a server.
+    began = time.perf_counter()
+    snapshot, overrides = context.state()
+    fresh = Population(RegistryView(context.paths, snapshot, overrides), today_in_beijing())
+    found = match_all(fresh, policies)
+    evaluate_seconds = time.perf_counter() - began
+    del fresh
+
+    began = time.perf_counter()
+    published = seed_demo_policies(context)  # its own registry view, not loaded yet
+    publish_seconds = time.perf_counter() - began
+    pushes = _count_pushes(url)
+    return {
+        "policies": len(policies),
+        "published": published,
+        "publish_seconds": round(publish_seconds, 2),
+        "evaluate_seconds": round(evaluate_seconds, 2),
+        "publish_over_evaluate": round(publish_seconds / max(evaluate_seconds, 1e-9), 2),
+        "eligible": sum(len(e.rows) for e in found),
+        "pushes": pushes,
+        "setup": "publish: seed_demo_policies (what `chanye demo` runs: each demo policy added, "
+        "approved, published and matched, its pushes and their evidence written to the "
+        "database); evaluate: the same policies on the columnar engine alone; both from a "
+        "registry view not loaded yet, as of today",
+    }
+
+
+def _count_pushes(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from chanye.store.database import session_scope
+    from chanye.store.models import PolicyPush
+
+    with session_scope(url) as session:
+        return int(session.scalar(select(func.count()).select_from(PolicyPush)) or 0)
+
+
+def web_memory(copy: Path) -> dict[str, Any]:
+    """``chanye serve`` over the registry: resident memory once started, after the registry
+    page, and after the policy pages (simulation and near misses of a demo policy)."""
+    import httpx
+
+    from benchmarks.load.run import ANALYST_SESSIONS
+
+    env = {**environment(copy), "CHANYE_WARM_UP": "false"}
+    session = subprocess.run(
+        [sys.executable, "-c", ANALYST_SESSIONS, "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [str(BIN / "chanye"), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        try:
+            _wait_until_up(base, server)
+            figures["started"] = _memory(server.pid)
+            pages = {
+                "after_registry_page": ["/registry"],
+                "after_policy_pages": [
+                    "/policies/demo-rd-subsidy/simulate",
+                    "/policies/demo-rd-subsidy/near-misses",
+                ],
+                "after_both_again": ["/registry", "/policies/demo-rd-subsidy/simulate"],
+            }
+            with httpx.Client(cookies={"chanye_session": session}, timeout=600) as client:
+                for stage, paths in pages.items():
+                    began = time.perf_counter()
+                    for path in paths:
+                        client.get(base + path).raise_for_status()
+                    figures[stage] = {
+                        **_memory(server.pid),
+                        "seconds": round(time.perf_counter() - began, 2),
+                    }
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    figures["setup"] = (
+        "`chanye serve` (one process) over the registry; VmRSS from /proc/PID/status, RssFile "
+        "the part that is memory-mapped files (the page cache, shared between processes)"
+    )
+    return figures
+
+
+def _memory(pid: int) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            found[f"{key}_mb"] = round(int(value.split()[0]) / 1024)
+    return found
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"chanye serve did not start on {base}")
+
+
+def product_figures(
+    policies: Sequence[Policy], n: int, seed: int, repeats: int = PROCESS_REPEATS
+) -> dict[str, Any]:
+    """Every figure of this module, in one run."""
+    data_dir = registry_dir(n, seed)
+    print("processes: chanye policy match, plain script, OpenFisca ...", flush=True)
+    figures: dict[str, Any] = {"match_process": match_processes(policies, data_dir, seed, repeats)}
+    with scratch_copy(data_dir) as copy:
+        print("publishing the demo policies ...", flush=True)
+        figures["publishing"] = publishing(copy)
+        print("chanye serve: resident memory ...", flush=True)
+        figures["web_memory"] = web_memory(copy)
+    return figures
