@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from chanye.config import Settings
+from chanye.portal.roles import STAFF_ROLES
 from chanye.store.migrate import upgrade
 from chanye.web.access import roles
 from chanye.web.app import AREAS, create_app
@@ -78,8 +79,12 @@ def test_the_sandbox_for_each_role(sandboxed: TestClient, role: str) -> None:
         assert response.headers["location"] == "/login?next=/sandbox"
     else:
         assert response.status_code == 403
-    in_nav = "沙盒" in _nav_labels(sandboxed.get("/news").text)
-    assert in_nav == may, f"{role}: 沙盒 in the navigation: {in_nav}"
+    labels = _nav_labels(sandboxed.get("/news").text)
+    assert ("沙盒" in labels) == may, f"{role}: 沙盒 in the navigation: {labels}"
+    # Every area's entry, not only the sandbox's: exactly those the role's permissions open.
+    expected = [a.nav.label for a in (*AREAS, SANDBOX) if a.nav is not None and a.open_to(role)]
+    assert labels == expected
+    assert ("企业库" in labels) == (role in STAFF_ROLES)
 
 
 def test_the_sandbox_is_documented_or_the_docs_test_fails(tmp_path: Path) -> None:
@@ -106,3 +111,24 @@ def test_areas_that_would_shadow_each_other_are_refused() -> None:
     untagged = Area("untagged", APIRouter(prefix="/untagged"), None, "x.md")
     with pytest.raises(AreaContractError, match="no tags"):
         check_areas((*AREAS, untagged))
+
+
+def _fixed_words(area: Area) -> set[str]:
+    """The fixed first words under an area's prefix that sit beside a parameter route there."""
+    firsts = {
+        r.path.removeprefix(area.prefix).split("/")[1]
+        for r in area.routes()
+        if r.path != area.prefix
+    }
+    return {w.split(".")[0] for w in firsts if not w.startswith("{")}
+
+
+def test_the_words_the_domain_reserves_are_the_areas_fixed_words() -> None:
+    """Within an area a fixed word and a parameter share a place (``/policies/manage`` and
+    ``/policies/{policy_id}``): the domain refuses exactly those words as ids."""
+    from chanye.policy.workflow import RESERVED_IDS
+    from chanye.portal.news import RESERVED_SLUGS
+    from chanye.web.routes import news, policies
+
+    assert _fixed_words(policies.AREA) == RESERVED_IDS
+    assert _fixed_words(news.AREA) == RESERVED_SLUGS

@@ -118,3 +118,15 @@ def _second_policy() -> str:
     return POLICY.replace("id: test-rd-reward", "id: test-rd-reward-2").replace(
         "title: 测试研发投入奖励\n", "title: 测试研发投入奖励二\n"
     )
+
+
+def test_investment_staff_see_the_chains_of_their_industries(
+    client: TestClient, settings: Settings
+) -> None:
+    sign_in(client, make_account(settings, "investment"))
+    everything = _card(client.get("/workbench").text, "industry-chains")
+    assert "还没有分配负责的产业" in everything and everything.count("data-chain-row") > 10
+    sign_in(client, make_account(settings, "investment", scope_clusters=["icv-nev"]))
+    card = _card(client.get("/workbench").text, "industry-chains")
+    assert card.count("data-chain-row") == 1 and "上游" in card and "下游" in card
+    assert 'href="/industries/icv-nev"' in card

@@ -52,7 +52,7 @@ PUSH_LABELS = {
     WITHDRAWN: "已撤回（不再符合条件）",
 }
 # Words the web pages use after /policies/: a policy may not take one as its id.
-RESERVED_IDS = frozenset({"manage", "drafts", "versions"})
+RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed words under /policies/
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
 
 
