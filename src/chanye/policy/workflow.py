@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import smtplib
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, send_mail
 from chanye.registry.storage import change_in_force
+from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
 
@@ -938,11 +938,6 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
     return rows
 
 
-def formula_safe(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 XLSX_HEADERS = (
     "序号",
     "统一社会信用代码",
@@ -985,9 +980,7 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
             )
         if sheet_name == "拨付清单":
             sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 # --- the demo -------------------------------------------------------------------------------

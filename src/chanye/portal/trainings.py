@@ -12,7 +12,6 @@ PostgreSQL, the database write lock on SQLite), so the second one counts after t
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import smtplib
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing
 from chanye.portal import emails, markdown
 from chanye.portal.mail import MailSettings, send_mail
+from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, Training, TrainingSignup, utcnow
 
@@ -598,11 +598,6 @@ def attendees(session: Session, training: Training) -> list[Attendee]:
 XLSX_HEADERS = ("序号", "姓名/单位", "账号", "邮箱", "手机", "状态", "报名时间(北京时间)")
 
 
-def formula_safe(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 def attendees_xlsx(session: Session, training: Training) -> bytes:
     from openpyxl import Workbook
 
@@ -620,9 +615,7 @@ def attendees_xlsx(session: Session, training: Training) -> bytes:
             row.signed_up_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
         )
         sheet.append([row.number, *(formula_safe(text) for text in texts)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def _ics_text(value: str) -> str:
