@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from chanye.beijing import today_in_beijing
 from chanye.policy.engine import Population
 from chanye.policy.loader import load_policy_file
 from chanye.policy.model import Policy
@@ -55,10 +56,6 @@ class PopulationCache:
                 self._population = load_population(context, as_of)
                 self._key = key
             yield self._population
-
-
-def today_in_beijing() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 def rerun_after_registry_change(context: RegistryContext, actor: Actor) -> int:

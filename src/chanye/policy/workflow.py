@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import smtplib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +30,8 @@ from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_tex
 from chanye.policy.model import Policy
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.mail import MailSettings, deliver
+from chanye.problems import ReasonRefusedError
 from chanye.registry.storage import change_in_force
 from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
@@ -51,12 +51,8 @@ RESERVED_IDS = frozenset({"manage", "drafts", "versions"})
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
 
 
-class WorkflowRefusedError(Exception):
+class WorkflowRefusedError(ReasonRefusedError):
     """A step the workflow does not allow, with the reason in Chinese and English."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
 
 
 class NotYourPushError(WorkflowRefusedError):
@@ -658,10 +654,9 @@ def notify_new_pushes(
             reasons(explanation_of(push)),
             f"{site_url}/my/policies#push-{push.id}",
         )
-        try:
-            send_mail(mail, account.email, text.subject, text.body)
+        if deliver(session, mail, account.email, text):
             sent += 1
-        except (OSError, smtplib.SMTPException):
+        else:
             failed += 1
     if rows:
         record(
@@ -746,11 +741,8 @@ def notify_office_of_unreachable(
             total,
             f"{site_url}/policies/manage#offline",
         )
-        try:
-            send_mail(mail, account.email, text.subject, text.body)
+        if deliver(session, mail, account.email, text):
             sent += 1
-        except (OSError, smtplib.SMTPException):
-            pass
     after = {"unreachable": total, "mailed": sent, "office_accounts": len(office)}
     record(session, actor, "policy.notify_office", "policy_run", str(run.id), after=after)
     return total

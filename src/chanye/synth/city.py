@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from chanye.problems import ReasonRefusedError
 from chanye.registry.schema import TAG_IDS, TAG_LABELS
 from chanye.spreadsheets import workbook_bytes
 from chanye.synth import uscc
@@ -1184,12 +1185,8 @@ def _override(
 # --- writing ------------------------------------------------------------------------------------
 
 
-class CityFileError(ValueError):
+class CityFileError(ReasonRefusedError, ValueError):
     """The city cannot be written as asked; ``zh`` and ``en`` say why."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
 
 
 def check_output(out: Path, n: int) -> None:
