@@ -13,7 +13,7 @@ def main() -> int:
     here = Path(__file__).parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
     if not names:
-        print("no benchmarks yet: the first arrives with the enterprise registry (issue #3)")
+        print("no benchmarks found (benchmarks/bench_*.py)")
         return 0
     for name in names:
         print(f"== {name}")

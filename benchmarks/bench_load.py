@@ -1,4 +1,4 @@
-"""The server under load (issue 9): ``chanye serve`` with 200 concurrent clients for 60 s, SQLite
+"""The server under load: ``chanye serve`` with 200 concurrent clients for 60 s, SQLite
 with 1 worker and PostgreSQL with 4. See ``benchmarks/load/run.py``; figures in
 ``benchmarks/results/load.json``."""
 

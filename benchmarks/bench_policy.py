@@ -1,4 +1,4 @@
-"""Policy matching at city scale (issue 5): chanye beside OpenFisca-core, plain numpy and
+"""Policy matching at city scale: chanye beside OpenFisca-core, plain numpy and
 rule-engine, on 3,600,000 synthetic enterprises and 100 generated policies. See
 ``benchmarks/policy/`` (figures in ``benchmarks/results/policy.json``)."""
 

@@ -102,3 +102,38 @@ def _text(path: Path) -> str:
 @pytest.mark.parametrize("area", AREAS, ids=[a.key for a in AREAS])
 def test_area_is_documented(area: Area) -> None:
     assert not area_docs_problems(area)
+
+
+def test_contributing_lists_the_import_contracts_of_pyproject() -> None:
+    """docs/contributing.md exists and its table of contracts is the one `make lint` checks."""
+    import tomllib
+
+    text = (DOCS / "contributing.md").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", text, re.M))
+    config = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["id"]: c["name"] for c in config["tool"]["importlinter"]["contracts"]}
+    assert listed == contracts
+
+
+TRACKER_NUMBER = re.compile(r"\bissue\s*#?\d+|开发任务|[(（]#\d+[)）]", re.I)
+
+
+def _shipped_texts() -> Iterator[Path]:
+    root = DOCS.parent
+    yield root / "README.md"
+    yield from DOCS.rglob("*.md")
+    for folder in ("src", "benchmarks"):
+        for path in (root / folder).rglob("*"):
+            if path.suffix in {".py", ".html", ".md", ".yaml", ".toml", ".js", ".css"} and (
+                "vendor" not in path.parts
+            ):
+                yield path
+
+
+def test_no_tracker_numbers_in_code_pages_or_docs() -> None:
+    found = [
+        f"{path.relative_to(DOCS.parent)}: {match.group(0)!r}"
+        for path in _shipped_texts()
+        for match in TRACKER_NUMBER.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found

@@ -75,3 +75,15 @@ def test_a_cycle_breaks_the_contract(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "BROKEN" in done.stdout
+
+
+def test_no_code_opts_out_of_the_formatter() -> None:
+    """`ruff format` formats every line: no table is kept aligned by hand (docs/contributing.md)."""
+    markers = ("# fmt: " + "skip", "# fmt: " + "off")
+    found = [
+        str(path.relative_to(ROOT))
+        for folder in ("src", "tests", "benchmarks")
+        for path in (ROOT / folder).rglob("*.py")
+        if any(marker in path.read_text(encoding="utf-8") for marker in markers)
+    ]
+    assert not found, found

@@ -1,1 +1,1 @@
-"""The load benchmark (issue 9): ``chanye serve`` under 200 concurrent clients (see ``run``)."""
+"""The load benchmark: ``chanye serve`` under 200 concurrent clients (see ``run``)."""

@@ -167,9 +167,10 @@ def publishing(copy: Path) -> dict[str, Any]:
     """Publishing the demo policies through the workflow, against evaluating them alone; both
     start from a registry view not loaded yet."""
     import chanye.policy.workflow  # noqa: F401 - imported before the clock starts, as in a server
+    from chanye.beijing import today_in_beijing
     from chanye.config import Settings
     from chanye.policy.population import Population, match_all
-    from chanye.policy.service import demo_policies, seed_demo_policies, today_in_beijing
+    from chanye.policy.service import demo_policies, seed_demo_policies
     from chanye.registry.context import RegistryContext
     from chanye.registry.view import RegistryView
 

@@ -31,3 +31,9 @@ def beijing_input(moment: dt.datetime) -> str:
 
 def beijing_text(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if moment is None else aware(moment).astimezone(BEIJING).strftime(fmt)
+
+
+def today_in_beijing() -> dt.date:
+    """Today's date in Beijing: the day policies are valid on and forms mean (the server may run
+    on UTC, eight hours behind)."""
+    return dt.datetime.now(BEIJING).date()

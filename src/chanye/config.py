@@ -6,14 +6,13 @@ directory. Every setting is documented in ``docs/settings.md``; a test keeps the
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chanye.beijing import BEIJING
+from chanye.beijing import today_in_beijing
 from chanye.store.database import PoolOptions
 from chanye.store.sealing import KEY_FILE_NAME, key_from_file, use_key_from
 
@@ -184,7 +183,7 @@ class Settings(BaseSettings):
     @property
     def annual_figures_year(self) -> int:
         """The year of the registry's annual figures: reports of a year cover the year before."""
-        return self.figures_year or dt.datetime.now(BEIJING).year - 1
+        return self.figures_year or today_in_beijing().year - 1
 
     @property
     def site_url(self) -> str:

@@ -104,23 +104,6 @@ def test_simulation_before_and_after(product) -> None:  # type: ignore[no-untype
     ]
 
 
-def test_no_double_benefit_within_an_exclusive_group(population) -> None:  # type: ignore[no-untyped-def]
-    from chanye.policy.combine import apply_exclusions
-
-    higher = load_policy_text(
-        GOOD.replace("id: demo-rd-subsidy", "id: higher").replace("rate: 0.1", "rate: 0.3")
-        + "exclusive_group: rd-expense\n",
-        "h.yaml",
-    )
-    lower = load_policy_text(GOOD + "exclusive_group: rd-expense\n", "l.yaml")
-    other = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: other"), "o.yaml")
-    policies = [lower, higher, other]
-    combined = apply_exclusions(run_pairs(population, compile_set(policies, AS_OF)), policies)
-    rows = {(r["p"], r["rid"]): r["excluded_by"] for r in combined.to_pylist()}
-    assert rows[(0, 0)] == 1 and rows[(1, 0)] is None  # the higher amount stands
-    assert rows[(2, 0)] is None  # a policy outside the group is untouched
-
-
 def test_columnar_rerun_agrees_with_the_duckdb_rerun(population) -> None:  # type: ignore[no-untyped-def]
     from chanye.policy.columnar import Columns, rerun_changed_columnar, run_columnar
 
@@ -135,16 +118,7 @@ def test_columnar_rerun_agrees_with_the_duckdb_rerun(population) -> None:  # typ
     assert (gained, lost) == (delta.gained, delta.lost) == ([(0, 1)], [(0, 0)])
 
 
-def test_a_cap_over_several_policies_per_enterprise(population) -> None:  # type: ignore[no-untyped-def]
-    from chanye.policy.combine import apply_caps, apply_exclusions
-
-    capped = "cap_group: {id: innovation, cap: 150000.0}\n"
-    first = load_policy_text(GOOD + capped, "a.yaml")  # pays 100,000 to U00000
-    second = load_policy_text(GOOD.replace("id: demo-rd-subsidy", "id: second") + capped, "b.yaml")
-    policies = [first, second]
-    pairs = apply_exclusions(run_pairs(population, compile_set(policies, AS_OF)), policies)
-    paid = {(r["p"], r["rid"]): r["paid"] for r in apply_caps(pairs, policies).to_pylist()}
-    assert paid[(0, 0)] == pytest.approx(100000.0)
-    assert paid[(1, 0)] == pytest.approx(50000.0)  # the remainder up to the cap
+def test_a_cap_must_be_positive() -> None:
+    """How a cap pays is the workflow's (tests/policy/test_workflow.py); the file refuses a bad one."""
     with pytest.raises(PolicyFileError):
         load_policy_text(GOOD + "cap_group: {id: innovation, cap: -1}\n", "c.yaml")

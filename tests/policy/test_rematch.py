@@ -12,9 +12,10 @@ import tomli_w
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from chanye.beijing import today_in_beijing
 from chanye.config import Settings
 from chanye.policy import workflow
-from chanye.policy.service import load_population, today_in_beijing
+from chanye.policy.service import load_population
 from chanye.registry.context import RegistryContext
 from chanye.root import start
 from chanye.store.audit import Actor

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import io
+import socket
 import threading
 from collections.abc import Iterator
 from email import policy
@@ -308,3 +309,27 @@ def test_seed_demo_fills_an_empty_table_once(db: Session) -> None:
     assert len(coming) == added
     small = min(coming, key=lambda t: t.capacity)
     assert trainings.places_left(db, small) == 0  # full: the next one is wait-listed
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_mail_that_cannot_be_sent_is_audited_and_the_change_stands(db: Session) -> None:
+    down = MailSettings("noreply@chanye.test", "127.0.0.1", _closed_port(), Path("unused"))
+    training = trainings.create_training(db, draft(capacity=1), STAFF)
+    a, b = person(db, "alpha"), person(db, "bravo")
+    trainings.sign_up(db, training, a, who(db, a))
+    trainings.sign_up(db, training, b, who(db, b))
+
+    moved = trainings.cancel(db, training, a, who(db, a), trainings.Mailer(down, "https://x.cn"))
+
+    assert [m.username for m in moved] == ["bravo"]
+    assert trainings.place_of(db, training, b).zh == "已报名（已确认）"
+    [failed] = db.scalars(select(AuditEntry).where(AuditEntry.action == "mail.failed")).all()
+    assert failed.result == "failure"
+    assert "bravo@example.cn" in (failed.after or "") and "候补成功" in (failed.after or "")
+    assert verify_chain(db) == []

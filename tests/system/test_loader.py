@@ -158,7 +158,7 @@ def test_malformed_file_is_rejected_naming_file_path_and_fault(
     path = write(tmp_path, raw, "broken.toml")
     with pytest.raises(SystemFileError) as caught:
         load_system(path)
-    matching = [p for p in caught.value.problems if key_path in p.path]
+    matching = [p for p in caught.value.problems if key_path in p.field]
     assert matching, f"no problem at {key_path}: {caught.value}"
     message = str(matching[0])
     assert message.startswith(str(path))

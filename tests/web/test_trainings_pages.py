@@ -226,3 +226,25 @@ def test_attendee_list_and_export(client: TestClient, settings: Settings) -> Non
     assert rows[1][:6] == ("序号", "姓名/单位", "账号", "邮箱", "手机", "状态")
     assert [r[2] for r in rows[2:]] == [p.username for p in people]
     assert [r[5] for r in rows[2:]] == ["已确认", "候补", "候补"]
+
+
+HOSTILE = ('=HYPERLINK("http://evil.example")', "+1", "-1", "@SUM(A1)", "\t=1", "\r=1")
+
+
+def test_attendee_export_keeps_formulas_as_text(client: TestClient, settings: Settings) -> None:
+    """A name or title that starts like a formula reaches the spreadsheet as text (with a ')."""
+    training = add_training(settings, capacity=len(HOSTILE), title="=1+1 培训")
+    for text in HOSTILE:
+        account = make_account(settings, "member")
+        with session_scope(settings.resolved_database_url) as db:
+            stored = db.get(Account, account.id)
+            assert stored is not None
+            stored.display_name = text
+        sign_in(client, account)
+        client.post(f"/trainings/{training}/signup")
+    sign_in_as(client, "policy_office")
+    export = client.get(f"/trainings/{training}/attendees.xlsx")
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "'=1+1 培训"
+    # XML reads a carriage return back as a line feed; the ' in front is what matters.
+    assert [r[1] for r in rows[2:]] == [f"'{text}".replace("\r", "\n") for text in HOSTILE]

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from chanye.beijing import today_in_beijing
 from chanye.cli.startup import err, migrated_settings, out
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
@@ -35,7 +36,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _as_of(text: str | None) -> dt.date:
     if text is None:
-        return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+        return today_in_beijing()
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

@@ -1,2 +1,2 @@
 """Policies as rules: policy files, CEL checked and compiled to Ibis, matching over the registry,
-explanations and what-if simulation (issue #5)."""
+explanations and what-if simulation."""

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from chanye.beijing import today_in_beijing
 from chanye.policy import workflow
 from chanye.policy.demo import demo_policies as demo_policies  # the CLI's and the tests' name
 from chanye.policy.population import Population, load_population, population_of
@@ -35,10 +36,6 @@ class PopulationCache:
     def population(self, context: RegistryContext, as_of: dt.date) -> Iterator[Population]:
         with self._lock:
             yield population_of(context, as_of)
-
-
-def today_in_beijing() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 def rerun_after_registry_change(context: RegistryContext, actor: Actor) -> int:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import io
 import json
 import math
-import smtplib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +35,10 @@ from chanye.policy.model import Policy
 from chanye.policy.population import Population, condition_states, eligible
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.mail import MailSettings, deliver
+from chanye.problems import ReasonRefusedError
 from chanye.registry.view import change_in_force
+from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
 
@@ -56,12 +56,8 @@ RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed wo
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
 
 
-class WorkflowRefusedError(Exception):
+class WorkflowRefusedError(ReasonRefusedError):
     """A step the workflow does not allow, with the reason in Chinese and English."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
 
 
 class NotYourPushError(WorkflowRefusedError):
@@ -659,10 +655,9 @@ def notify_new_pushes(
             reasons(explanation_of(push)),
             f"{site_url}/my/policies#push-{push.id}",
         )
-        try:
-            send_mail(mail, account.email, text.subject, text.body)
+        if deliver(session, mail, account.email, text):
             sent += 1
-        except (OSError, smtplib.SMTPException):
+        else:
             failed += 1
     if rows:
         record(
@@ -747,11 +742,8 @@ def notify_office_of_unreachable(
             total,
             f"{site_url}/policies/manage#offline",
         )
-        try:
-            send_mail(mail, account.email, text.subject, text.body)
+        if deliver(session, mail, account.email, text):
             sent += 1
-        except (OSError, smtplib.SMTPException):
-            pass
     after = {"unreachable": total, "mailed": sent, "office_accounts": len(office)}
     record(session, actor, "policy.notify_office", "policy_run", str(run.id), after=after)
     return total
@@ -939,11 +931,6 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
     return rows
 
 
-def formula_safe(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 XLSX_HEADERS = (
     "序号",
     "统一社会信用代码",
@@ -986,9 +973,7 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
             )
         if sheet_name == "拨付清单":
             sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 # --- the demo -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from chanye.portal import totp
 from chanye.portal.passwords import check_password, hash_password, needs_rehash, verify_password
 from chanye.portal.roles import STAFF_ROLES as STAFF
 from chanye.portal.security_profile import SecurityProfile
+from chanye.problems import Problem, RefusedError
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, LoginAttempt, utcnow
 from chanye.store.sealing import is_sealed
@@ -36,17 +37,8 @@ ROLE_FOR_KIND = {"enterprise": "enterprise", "individual": "individual"}
 _DUMMY_HASH = hash_password("chanye-timing-equaliser-Aa1!")
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    zh: str
-    en: str
-
-
-class AccountRefusedError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.zh} / {p.en}" for p in problems))
+class AccountRefusedError(RefusedError):
+    """An account change the rules refuse."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING
 from chanye.portal.roles import label
+from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import GENESIS_HASH
 from chanye.store.models import AuditEntry, utcnow
 
@@ -173,11 +174,6 @@ def result_label(result: str) -> str:
     return RESULT_LABELS.get(result, result)
 
 
-def formula_safe(value: str) -> str:
-    """Text a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _cells(entry: AuditEntry) -> list[str]:
     texts = (
         beijing_text(entry.at),
@@ -215,9 +211,7 @@ def export_xlsx(session: Session, flt: AuditFilter, limit: int | None = None) ->
         cells: list[Any] = _cells(entry)
         cells[0] = entry.id
         sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 # --- retention -----------------------------------------------------------------------------

@@ -27,10 +27,11 @@ from sqlalchemy.orm import Session
 
 from chanye.config import Settings
 from chanye.portal import documents, emails
-from chanye.portal.accounts import Problem, find_account
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.accounts import find_account
+from chanye.portal.mail import MailSettings, deliver_to
 from chanye.portal.review import MAX_REASON, reason_problems
 from chanye.portal.roles import ENTERPRISE_ROLES
+from chanye.problems import Problem, RefusedError
 from chanye.store.audit import Actor, record, trail
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding, utcnow
 
@@ -62,10 +63,8 @@ STEP_LABELS = {
 }
 
 
-class BindingRefusedError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.zh} / {p.en}" for p in problems))
+class BindingRefusedError(RefusedError):
+    """A binding step the rules refuse."""
 
 
 def _refused(field_name: str, zh: str, en: str) -> BindingRefusedError:
@@ -600,7 +599,7 @@ def _link(settings: Settings) -> str:
 
 
 def _send(settings: Settings, account: Account, mail: emails.Mail) -> None:
-    send_mail(MailSettings.from_settings(settings), account.email, mail.subject, mail.body)
+    deliver_to(MailSettings.from_settings(settings), account, mail)
 
 
 def _tell_verified(settings: Settings, account: Account, binding: EnterpriseBinding) -> None:

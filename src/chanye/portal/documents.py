@@ -22,7 +22,7 @@ from urllib.parse import quote
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from chanye.portal.accounts import Problem
+from chanye.problems import Problem
 from chanye.store.models import MembershipDocument
 
 LICENCE = "licence"

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from chanye.beijing import aware
 from chanye.config import Settings
 from chanye.portal import binding
+from chanye.problems import ReasonRefusedError
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, EnterpriseBinding, IdentityLogin, utcnow
 
@@ -49,10 +50,8 @@ TIMEOUT_SECONDS = 10
 LEEWAY_SECONDS = 60
 
 
-class IdentityRefusedError(Exception):
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+class IdentityRefusedError(ReasonRefusedError):
+    """A sign-in through the identity provider that cannot go on."""
 
 
 @dataclass(frozen=True)

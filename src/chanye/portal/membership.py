@@ -19,9 +19,10 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from chanye.config import Settings
 from chanye.portal import binding, documents, emails
-from chanye.portal.accounts import EMAIL, MOBILE, Problem
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.accounts import EMAIL, MOBILE
+from chanye.portal.mail import MailSettings, deliver_to
 from chanye.portal.review import reason_problems
+from chanye.problems import Problem, RefusedError
 from chanye.store.audit import Actor, record, trail
 from chanye.store.models import Account, MembershipApplication, utcnow
 from chanye.system.model import IndustrialSystem
@@ -54,10 +55,8 @@ TEXT_FIELDS = (
 T = TypeVar("T")
 
 
-class MembershipRefusedError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.zh} / {p.en}" for p in problems))
+class MembershipRefusedError(RefusedError):
+    """A membership step the rules refuse."""
 
 
 @dataclass(frozen=True)
@@ -385,7 +384,7 @@ def _link(settings: Settings, application: MembershipApplication) -> str:
 
 
 def _send(settings: Settings, applicant: Account, mail: emails.Mail) -> None:
-    send_mail(MailSettings.from_settings(settings), applicant.email, mail.subject, mail.body)
+    deliver_to(MailSettings.from_settings(settings), applicant, mail)
 
 
 def _tell(

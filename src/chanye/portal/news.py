@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing
 from chanye.portal.news_seed import ARTICLES
+from chanye.problems import Problem, RefusedError
 from chanye.store.audit import Actor, record
 from chanye.store.models import NewsArticle, utcnow
 
@@ -109,19 +110,8 @@ def by_slug(session: Session, slug: str) -> NewsArticle | None:
 # --- writing -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    zh: str
-    en: str
-
-
-class NewsRefusedError(Exception):
+class NewsRefusedError(RefusedError):
     """A change that breaks a rule; ``problems`` name the fields (forms show them beside it)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.zh} / {p.en}" for p in problems))
 
 
 @dataclass(frozen=True)

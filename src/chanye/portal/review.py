@@ -3,7 +3,7 @@ rejection must say why, briefly enough to be mailed."""
 
 from __future__ import annotations
 
-from chanye.portal.accounts import Problem
+from chanye.problems import Problem
 
 MAX_REASON = 2000
 

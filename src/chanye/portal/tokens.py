@@ -12,16 +12,15 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from chanye.problems import ReasonRefusedError
 from chanye.store.models import Account, AccountToken, utcnow
 
 CONFIRM_EMAIL = "confirm_email"
 RESET_PASSWORD = "reset_password"
 
 
-class TokenRefusedError(Exception):
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+class TokenRefusedError(ReasonRefusedError):
+    """A link token that cannot be used."""
 
 
 def _digest(token: str) -> str:

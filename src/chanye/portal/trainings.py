@@ -12,9 +12,6 @@ PostgreSQL, the database write lock on SQLite), so the second one counts after t
 from __future__ import annotations
 
 import datetime as dt
-import io
-import logging
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +19,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing
+from chanye.beijing import BEIJING, aware, beijing_input, parse_beijing, today_in_beijing
 from chanye.portal import emails, markdown
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.mail import MailSettings, deliver_to
+from chanye.problems import Problem, RefusedError
+from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, Training, TrainingSignup, utcnow
-
-log = logging.getLogger(__name__)
 
 CONFIRMED, WAITLISTED, CANCELLED = "confirmed", "waitlisted", "cancelled"
 STATUS_LABELS = {CONFIRMED: "已确认", WAITLISTED: "候补", CANCELLED: "已取消"}
@@ -53,23 +50,8 @@ def upcoming(session: Session, limit: int = 5, now: dt.datetime | None = None) -
 # --- creating and editing ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    zh: str
-    en: str
-
-
-class TrainingRefusedError(Exception):
+class TrainingRefusedError(RefusedError):
     """A change that breaks a rule; ``problems`` name the fields (forms show them beside it)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.zh} / {p.en}" for p in problems))
-
-    @property
-    def zh(self) -> str:
-        return "；".join(p.zh for p in self.problems)
 
 
 def refused(field: str, zh: str, en: str) -> TrainingRefusedError:
@@ -530,11 +512,7 @@ def _when(training: Training) -> str:
 
 
 def _send(mailer: Mailer, account: Account, mail: emails.Mail) -> None:
-    # A mail server that is down must not undo the change; the page still shows the new state.
-    try:
-        send_mail(mailer.settings, account.email, mail.subject, mail.body)
-    except (OSError, smtplib.SMTPException):
-        log.exception("could not send %r to account %s", mail.subject, account.id)
+    deliver_to(mailer.settings, account, mail)
 
 
 # --- lists, exports, calendar --------------------------------------------------------------
@@ -598,11 +576,6 @@ def attendees(session: Session, training: Training) -> list[Attendee]:
 XLSX_HEADERS = ("序号", "姓名/单位", "账号", "邮箱", "手机", "状态", "报名时间(北京时间)")
 
 
-def formula_safe(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 def attendees_xlsx(session: Session, training: Training) -> bytes:
     from openpyxl import Workbook
 
@@ -620,9 +593,7 @@ def attendees_xlsx(session: Session, training: Training) -> bytes:
             row.signed_up_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
         )
         sheet.append([row.number, *(formula_safe(text) for text in texts)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def _ics_text(value: str) -> str:
@@ -752,7 +723,7 @@ def seed_demo(session: Session) -> int:
     """Demo trainings for `chanye demo` (only into an empty table); returns how many were added."""
     if session.scalar(select(func.count()).select_from(Training)):
         return 0
-    today = utcnow().astimezone(BEIJING).date()
+    today = today_in_beijing()
     added: list[Training] = []
     for title, days, start, hours, capacity, location, organizer, summary in DEMO_TRAININGS:
         day = today + dt.timedelta(days=days)

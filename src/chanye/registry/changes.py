@@ -11,6 +11,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chanye.problems import ReasonRefusedError
 from chanye.registry.classify import (
     build_rules,
 )
@@ -30,12 +31,8 @@ from chanye.store.models import RegistryChange, utcnow
 from chanye.system.model import IndustrialSystem
 
 
-class ChangeRefusedError(Exception):
+class ChangeRefusedError(ReasonRefusedError):
     """The change asked for cannot be made; ``zh`` and ``en`` say why."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
 
 
 SUCCEEDED = ("done", "rolled_back")  # changes that took effect (and may have been undone since)

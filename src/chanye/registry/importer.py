@@ -37,6 +37,7 @@ from chanye.registry.storage import (
     writer_lock,
 )
 from chanye.registry.validation import CHECKED_TABLE, FAULTS_TABLE, validate
+from chanye.spreadsheets import FORMULA_LEADS
 from chanye.store.audit import Actor, record
 from chanye.store.database import session_scope
 from chanye.store.models import RegistryChange, utcnow
@@ -299,7 +300,7 @@ def write_faults(con: duckdb.DuckDBPyConnection, target: Path) -> None:
     con.execute(
         f"""COPY (
               SELECT row AS "行号 row", column_header AS "列 column",
-                     {formula_safe("value")} AS "值 value",
+                     {formula_safe_sql("value")} AS "值 value",
                      reason_zh AS "原因", reason_en AS "reason"
               FROM {FAULTS_TABLE} ORDER BY row, column_header
             ) TO '{tmp}' (HEADER, DELIMITER ',')"""
@@ -338,11 +339,17 @@ def errors_xlsx_for(report: Path) -> Path:
     return target
 
 
-def formula_safe(column: str) -> str:
-    """SQL that prefixes ' to a text starting with = + - @ (or tab/CR), so a spreadsheet shows it
-    as text instead of running it (CSV injection)."""
+# The start of a formula as an RE2 character class, from the one list of formula leads.
+_FORMULA_START = (
+    "^[" + "".join({"\t": "\\t", "\r": "\\r", "-": "\\-"}.get(c, c) for c in FORMULA_LEADS) + "]"
+)
+
+
+def formula_safe_sql(column: str) -> str:
+    """SQL doing over a whole column what ``chanye.spreadsheets.formula_safe`` does to one cell:
+    a ' before a text that starts like a formula, so a spreadsheet shows it as text."""
     return (
-        f"CASE WHEN regexp_matches(CAST({column} AS VARCHAR), '^[=+\\-@\\t\\r]') "
+        f"CASE WHEN regexp_matches(CAST({column} AS VARCHAR), '{_FORMULA_START}') "
         f"THEN '''' || CAST({column} AS VARCHAR) ELSE CAST({column} AS VARCHAR) END"
     )
 

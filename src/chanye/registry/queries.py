@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from chanye.registry.fields import FIELD_BY_NAME as RECORD_FIELDS
-from chanye.registry.importer import formula_safe
+from chanye.registry.importer import formula_safe_sql
 from chanye.registry.schema import FIELDS, TAG_LABELS
 from chanye.registry.scope import Scope
 from chanye.registry.storage import (
@@ -435,7 +435,7 @@ def _export_select(safe: bool) -> str:
         elif spec.kind == "date":
             column = "strftime(founded_on, '%Y-%m-%d')"
         if safe and spec.kind == "text":
-            column = formula_safe(column)
+            column = formula_safe_sql(column)
         parts.append(f'{column} AS "{header}"')
     parts.append("array_to_string(clusters, '、') AS \"产业集群\"")
     parts.append("array_to_string(chain_links, '、') AS \"产业链环节\"")

@@ -9,7 +9,6 @@ The USCC check character is computed in SQL with the same alphabet and weights a
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from chanye.beijing import today_in_beijing
 from chanye.registry.reading import (
     OVERFLOW_COLUMN,
     ROW_COLUMN,
@@ -182,7 +182,7 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
         return FieldSql(
             f"{col}__p",
             f"CASE WHEN {text} IS NOT NULL AND {col}__p IS NULL THEN 'date' "
-            f"WHEN {col}__p > DATE '{dt.date.today().isoformat()}' THEN 'future_date' END",
+            f"WHEN {col}__p > DATE '{today_in_beijing().isoformat()}' THEN 'future_date' END",
             (((f"{col}__p", parsed),),),
         )
     if spec.kind == "money":

@@ -35,7 +35,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from chanye.problems import ReasonRefusedError
 from chanye.registry.schema import TAG_IDS, TAG_LABELS
+from chanye.spreadsheets import workbook_bytes
 from chanye.synth import uscc
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import IndustrialSystem, Industry
@@ -1183,12 +1185,8 @@ def _override(
 # --- writing ------------------------------------------------------------------------------------
 
 
-class CityFileError(ValueError):
+class CityFileError(ReasonRefusedError, ValueError):
     """The city cannot be written as asked; ``zh`` and ``en`` say why."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
 
 
 def check_output(out: Path, n: int) -> None:
@@ -1240,9 +1238,7 @@ def _xlsx_bytes(table: pa.Table) -> bytes:
     columns = [_cell_values(table.column(h), h) for h in HEADERS]
     for values in zip(*columns, strict=True):
         sheet.append(list(values))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _stable_zip(buffer.getvalue(), fixed)
+    return _stable_zip(workbook_bytes(workbook), fixed)
 
 
 def _cell_values(column: pa.ChunkedArray, header: str) -> list[Any]:

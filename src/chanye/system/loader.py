@@ -9,7 +9,6 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from chanye.problems import Problem
 from chanye.system.industry_codes import IndustryCatalogue, catalogue
 from chanye.system.model import IndustrialSystem, Industry
 
@@ -48,20 +48,6 @@ _ZH_BY_ERROR_TYPE = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a system file."""
-
-    file: str
-    path: str
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.path}" if self.path else self.file
-        return f"{where}: {self.zh} / {self.en}"
-
-
 class SystemFileError(Exception):
     """A system file that cannot be used; ``problems`` lists everything wrong with it."""
 
@@ -87,10 +73,12 @@ def load_system(path: Path | str) -> IndustrialSystem:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SystemFileError([Problem(str(path), "", "文件不存在", "file not found")]) from None
+        raise SystemFileError(
+            [Problem("", "文件不存在", "file not found", file=str(path))]
+        ) from None
     except UnicodeDecodeError as exc:
         raise SystemFileError(
-            [Problem(str(path), "", "文件不是 UTF-8 编码", f"file is not UTF-8: {exc.reason}")]
+            [Problem("", "文件不是 UTF-8 编码", f"file is not UTF-8: {exc.reason}", file=str(path))]
         ) from None
     return parse_system(text, str(path))
 
@@ -99,12 +87,12 @@ def parse_system(text: str, file: str) -> IndustrialSystem:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SystemFileError([Problem(file, "", "TOML 语法错误", str(exc))]) from None
+        raise SystemFileError([Problem("", "TOML 语法错误", str(exc), file=file)]) from None
     try:
         system = IndustrialSystem.model_validate(raw)
     except ValidationError as exc:
         raise SystemFileError([_from_pydantic(file, raw, err) for err in exc.errors()]) from None
-    problems = [Problem(file, path, zh, en) for path, zh, en in check_references(system)]
+    problems = [Problem(path, zh, en, file=file) for path, zh, en in check_references(system)]
     if problems:
         raise SystemFileError(problems)
     return system
@@ -117,7 +105,7 @@ def _from_pydantic(file: str, raw: dict[str, Any], error: ErrorDetails) -> Probl
         en = "unknown key"
     elif error["type"] not in ("missing",) and "input" in error:
         en = f"{en} (got {error['input']!r})"
-    return Problem(file, key_path(raw, error["loc"]), zh, en)
+    return Problem(key_path(raw, error["loc"]), zh, en, file=file)
 
 
 def key_path(raw: Any, loc: Iterable[int | str]) -> str:

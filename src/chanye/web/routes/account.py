@@ -13,10 +13,11 @@ from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from chanye.portal import accounts, binding, emails, totp
 from chanye.portal.captcha import check_challenge, exposed_answer, new_challenge
-from chanye.portal.mail import MailSettings, send_mail
+from chanye.portal.mail import MailSettings, deliver
 from chanye.portal.sessions import end_all_sessions, end_session, open_session, update_session
 from chanye.portal.tokens import (
     CONFIRM_EMAIL,
@@ -27,6 +28,7 @@ from chanye.portal.tokens import (
     redeem_token,
 )
 from chanye.store.audit import Actor, record
+from chanye.store.database import session_scope
 from chanye.store.models import Account
 from chanye.web.areas import Area, Permission
 from chanye.web.auth import (
@@ -64,8 +66,14 @@ def captcha_ok(request: Request, db: SessionDep, viewer: Viewer, answer: str) ->
     return check_challenge(db, challenge_id, answer)
 
 
-def _mail(settings: SettingsDep, to: str, mail: emails.Mail) -> None:
-    send_mail(MailSettings.from_settings(settings), to, mail.subject, mail.body)
+def _mail(db: Session, settings: SettingsDep, to: str, mail: emails.Mail) -> None:
+    deliver(db, MailSettings.from_settings(settings), to, mail)
+
+
+def _mail_later(settings: SettingsDep, to: str, mail: emails.Mail) -> None:
+    """For a background task: the request's connection is back in the pool by then."""
+    with session_scope(settings.resolved_database_url, settings.pool_options) as db:
+        _mail(db, settings, to, mail)
 
 
 # --- captcha -------------------------------------------------------------------------------
@@ -256,7 +264,7 @@ def register(
     user = accounts.register(db, registration, profile_for(settings), viewer.client_addr)
     token = issue_token(db, user, CONFIRM_EMAIL, dt.timedelta(hours=CONFIRM_HOURS))
     link = f"{settings.site_url}/register/confirm?token={token}"
-    _mail(settings, user.email, emails.confirm_email(user.display_name, link))
+    _mail(db, settings, user.email, emails.confirm_email(user.display_name, link))
     unverified = (
         "企业账号登录后须先完成企业绑定核验（上传营业执照和授权委托书，或统一身份认证），"
         "核验通过前看不到本企业的任何信息，也不能办理政策推送。"
@@ -337,7 +345,7 @@ def forgot(
         link = f"{settings.site_url}/password/reset?token={token}"
         # Sent after the answer: the time to answer must not tell whether the account exists.
         mail = emails.reset_password(user.display_name, link, minutes)
-        background.add_task(_mail, settings, user.email, mail)
+        background.add_task(_mail_later, settings, user.email, mail)
     else:
         issue_decoy_token(db, RESET_PASSWORD)
     # The same answer whether or not the account exists: the form must not reveal accounts.
@@ -378,8 +386,8 @@ def reset(
     try:
         user = redeem_token(db, token, RESET_PASSWORD, use=False)
         if new_password != new_password_again:
-            raise accounts.AccountRefusedError(
-                [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
+            raise accounts.AccountRefusedError.because(
+                "new_password_again", "两次输入的密码不一致", "passwords differ"
             )
         accounts.set_password(
             db,
@@ -409,7 +417,7 @@ def reset(
             400,
         )
     end_all_sessions(db, user.id)
-    _mail(settings, user.email, emails.password_changed(user.display_name))
+    _mail(db, settings, user.email, emails.password_changed(user.display_name))
     return page(
         request,
         "account/message.html",
@@ -457,8 +465,8 @@ def change_password(
     user = viewer.require_account()
     try:
         if new_password != new_password_again:
-            raise accounts.AccountRefusedError(
-                [accounts.Problem("new_password_again", "两次输入的密码不一致", "passwords differ")]
+            raise accounts.AccountRefusedError.because(
+                "new_password_again", "两次输入的密码不一致", "passwords differ"
             )
         accounts.change_password(
             db, user, current_password, new_password, profile_for(settings), viewer.client_addr
@@ -471,7 +479,7 @@ def change_password(
     end_all_sessions(db, user.id)
     token, _row = open_session(db, viewer.client_addr, account_id=user.id)
     set_session_cookie(request, token)
-    _mail(settings, user.email, emails.password_changed(user.display_name))
+    _mail(db, settings, user.email, emails.password_changed(user.display_name))
     return RedirectResponse("/account?changed=password", status_code=303)
 
 
@@ -513,5 +521,5 @@ def enable_totp(
     except accounts.AccountRefusedError as refused:
         error = "；".join(problem.zh for problem in refused.problems)
         return page(request, "account/totp.html", _totp_context(user, secret, error=error), 400)
-    _mail(settings, user.email, emails.second_factor_changed(user.display_name, replacing))
+    _mail(db, settings, user.email, emails.second_factor_changed(user.display_name, replacing))
     return RedirectResponse("/account?changed=totp", status_code=303)

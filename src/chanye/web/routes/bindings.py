@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from chanye.config import Settings
 from chanye.portal import binding, documents, identity
-from chanye.portal.accounts import Problem
 from chanye.portal.binding import BindingRefusedError
 from chanye.portal.review import MAX_REASON
+from chanye.problems import Problem
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding
 from chanye.web.areas import Area, Permission

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.config import Settings
 from chanye.portal import documents, membership
-from chanye.portal.accounts import Problem
 from chanye.portal.membership import ApplicationForm, MembershipRefusedError
 from chanye.portal.review import MAX_REASON
+from chanye.problems import Problem
 from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem

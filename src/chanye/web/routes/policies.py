@@ -9,7 +9,6 @@ policy engine's, over the enterprises loaded once per registry snapshot and day
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 import threading
@@ -22,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from chanye.beijing import BEIJING
+from chanye.beijing import today_in_beijing
 from chanye.config import Settings
 from chanye.policy import workflow
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
@@ -89,10 +88,6 @@ RESULTS = {
 _cache_lock = threading.Lock()
 
 
-def today() -> dt.date:
-    return dt.datetime.now(BEIJING).date()
-
-
 def _populations(request: Request) -> PopulationCache:
     with _cache_lock:
         cache: PopulationCache | None = getattr(request.app.state, "policy_populations", None)
@@ -106,7 +101,7 @@ def _populations(request: Request) -> PopulationCache:
 def population(request: Request, settings: SettingsDep) -> Iterator[Population]:
     """The enterprises in force today, as policies read them (loaded once per snapshot and day)."""
     context = RegistryContext.from_settings(settings, request_session(request))
-    with _populations(request).population(context, today()) as loaded:
+    with _populations(request).population(context, today_in_beijing()) as loaded:
         yield loaded
 
 
