@@ -270,6 +270,8 @@ def policy_record(row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
         else:
             record[spec.name] = row.get(spec.name)
     record["change_id"] = row.get("change_id")
+    # What row-level scope is decided on (chanye.registry.scope): a page asks Scope.admits_record.
+    record[SCOPE_FIELD] = row.get(SCOPE_FIELD)
     return record
 
 
