@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from chanye.policy import workflow
 from chanye.policy.service import rollback_consequence
 from chanye.portal.accounts import display_names
+from chanye.registry import history
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for, errors_xlsx_for
@@ -297,7 +297,7 @@ def enterprise_json(
 def imports_page(
     request: Request, session: SessionDep, context: ContextDep, viewer: WriteAccess
 ) -> HTMLResponse:
-    changes = session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).all()
+    changes = history.recent_changes(session, limit=None)
     return templates.TemplateResponse(
         request,
         "registry/imports.html",
