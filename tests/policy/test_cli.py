@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -75,19 +76,7 @@ def test_match_writes_the_contract_columns_and_agrees_with_explain(
 
 def test_match_all_lists_the_failed_conditions(tmp_path: Path, city: Path) -> None:
     out = tmp_path / "all.parquet"
-    result = run_cli(
-        "policy",
-        "match",
-        "demo-ai-compute-voucher",
-        "--all",
-        "--as-of",
-        "2026-06-30",
-        "--out",
-        str(out),
-        data_dir=city,
-    )
-    assert result.returncode == 0, result.stderr
-    table = pq.read_table(out).to_pylist()
+    result, table = _match_all(city, out, "demo-ai-compute-voucher")
     assert len(table) == DEMO_ENTERPRISES
     assert f"符合条件 {sum(r['eligible'] for r in table)} 项" in result.stdout
     failing = [r for r in table if not r["eligible"]]
@@ -151,7 +140,13 @@ def _sql_decisions(city: Path, policies: list[Policy], as_of: dt.date) -> list[d
 
 
 def _matched_all(city: Path, out: Path, *policies: str) -> list[dict[str, Any]]:
-    """``chanye policy match --all`` as a process: the rows of the file it wrote."""
+    return _match_all(city, out, *policies)[1]
+
+
+def _match_all(
+    city: Path, out: Path, *policies: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """``chanye policy match --all`` as a process: what it said and the rows it wrote."""
     result = run_cli(
         "policy",
         "match",
@@ -164,7 +159,7 @@ def _matched_all(city: Path, out: Path, *policies: str) -> list[dict[str, Any]]:
         data_dir=city,
     )
     assert result.returncode == 0, result.stderr
-    return pq.read_table(out).to_pylist()
+    return result, pq.read_table(out).to_pylist()
 
 
 def _settings(city: Path) -> Settings:
