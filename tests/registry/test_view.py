@@ -11,7 +11,6 @@ from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
 from chanye.registry.overrides import set_override
 from chanye.registry.view import RegistryView, registry_view
-from chanye.store.database import session_scope
 from tests.registry.conftest import ANALYST
 from tests.registry.factory import row, uscc, write_csv
 
@@ -81,10 +80,16 @@ def test_an_override_replaces_the_view_and_shows_in_its_columns(
         zip(before.column("uscc").to_pylist(), before.column("clusters").to_pylist(), strict=True)
     )
     assert placed[uscc(3)] != ["fashion-consumer"]
-    with session_scope(context.database_url) as session:
-        set_override(
-            session, context.system, uscc(3), ["fashion-consumer"], [], "实为时尚消费", ANALYST
-        )
+    set_override(
+        context.database_url,
+        context.paths,
+        context.system,
+        uscc(3),
+        ["fashion-consumer"],
+        [],
+        "实为时尚消费",
+        ANALYST,
+    )
     after = registry_view(context)
     assert after is not before
     table = after.columns(["uscc", "clusters", "industries"])

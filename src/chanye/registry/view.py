@@ -148,8 +148,8 @@ class RegistryView:
         unknown = [n for n in names if n not in SNAPSHOT_COLUMNS]
         if unknown:
             raise KeyError(f"企业库没有字段：{'、'.join(unknown)} / no such registry column")
-        if not self.files:
-            return {n: pa.chunked_array([], arrow_type(n)) for n in names}
+        if not self.files:  # rows handed over without these columns: each one unknown (null)
+            return {n: pa.chunked_array([pa.nulls(self.size, arrow_type(n))]) for n in names}
         # One part at a time, memory-mapped: only the pages of these columns are read.
         parts = [pq.read_table(f, columns=names, memory_map=True) for f in self.files]
         table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
