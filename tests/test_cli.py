@@ -155,3 +155,10 @@ def test_every_command_has_help(tmp_path: Path) -> None:
     ):
         result = run_cli(*command, "--help", data_dir=tmp_path)
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_a_mistyped_group_is_suggested(tmp_path: Path) -> None:
+    """Groups are built when run; a typo still gets the suggestion among all of them."""
+    result = run_cli("polcy", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "Did you mean 'policy'?" in result.stderr

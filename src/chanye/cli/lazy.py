@@ -37,6 +37,15 @@ class LazyGroups(TyperGroup):
             self.add_command(_group(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in self.commands and args[0] not in GROUPS:
+            # A mistyped name: Typer suggests among the groups built, so build them all first.
+            for name in GROUPS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
 
 def _group(name: str) -> Command:
     module, attribute = GROUPS[name].split(":")
