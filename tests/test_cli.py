@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 
 from chanye.store.audit import verify_chain
-from chanye.store.database import session_scope
+from chanye.store.database import engine_for, session_scope
+from chanye.store.migrate import current_revision, downgrade, head_revision
 from chanye.store.models import AuditEntry, SystemVersion
+from chanye.store.sealing import is_sealed
 from chanye.system.loader import default_system_text
 from tests.conftest import DEMO_ENTERPRISES, run_cli
 
@@ -59,6 +61,40 @@ def test_db_upgrade_is_safe_to_repeat(tmp_path: Path) -> None:
         result = run_cli("db", "upgrade", data_dir=tmp_path)
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "chanye.db").exists()
+
+
+def test_a_command_migrates_a_database_left_on_an_older_schema(tmp_path: Path) -> None:
+    """The start-up skips Alembic only when the schema is at head: one migration behind, the
+    next command (here one that only reads) brings it up."""
+    assert run_cli("db", "upgrade", data_dir=tmp_path).returncode == 0
+    url = f"sqlite:///{tmp_path / 'chanye.db'}"
+    downgrade(url, "-1")
+    assert current_revision(url) != head_revision(url)
+    result = run_cli("audit", "verify", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert current_revision(url) == head_revision(url)
+
+
+def test_a_command_seals_a_secret_left_in_clear(tmp_path: Path) -> None:
+    """The start-up looks for clear secrets with one query; one found, it is sealed."""
+    created = run_cli(
+        "account",
+        "create",
+        "li",
+        "--role",
+        "analyst",
+        "--email",
+        "li@example.cn",
+        data_dir=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    accounts = table("accounts", column("totp_secret"))
+    with engine_for(f"sqlite:///{tmp_path / 'chanye.db'}").begin() as connection:
+        connection.execute(accounts.update().values(totp_secret="JBSWY3DPEHPK3PXP"))
+    assert run_cli("audit", "verify", data_dir=tmp_path).returncode == 0
+    with engine_for(f"sqlite:///{tmp_path / 'chanye.db'}").connect() as connection:
+        stored = connection.execute(select(accounts.c.totp_secret)).scalar_one()
+    assert is_sealed(stored)
 
 
 def test_system_load_records_a_version_and_an_audit_row(tmp_path: Path) -> None:
@@ -119,3 +155,10 @@ def test_every_command_has_help(tmp_path: Path) -> None:
     ):
         result = run_cli(*command, "--help", data_dir=tmp_path)
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_a_mistyped_group_is_suggested(tmp_path: Path) -> None:
+    """Groups are built when run; a typo still gets the suggestion among all of them."""
+    result = run_cli("polcy", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "Did you mean 'policy'?" in result.stderr

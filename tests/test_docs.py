@@ -21,11 +21,12 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _commands(command: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    """Every leaf command with its full name (Typer bundles its own click, so duck-type)."""
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from _commands(sub, f"{prefix} {name}")
+    """Every leaf command with its full name (Typer bundles its own click, so duck-type). Groups
+    are asked through click's ``list_commands``/``get_command``: the CLI builds them on demand."""
+    if hasattr(command, "list_commands"):
+        context = type(command).context_class(command)
+        for name in command.list_commands(context):
+            yield from _commands(command.get_command(context, name), f"{prefix} {name}")
     else:
         yield prefix, command
 

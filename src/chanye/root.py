@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from chanye.config import Settings
-from chanye.policy.service import rematch_on_registry_change
-from chanye.portal.accounts import seal_stored_secrets
 from chanye.registry.context import RegistryContext
-from chanye.registry.events import RegistryKey, registry_changed
+from chanye.registry.events import RegistryChanged, RegistryKey, registry_changed
 from chanye.registry.storage import RegistryPaths
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
+from chanye.store.migrate import upgrade_if_behind
+from chanye.store.sealing import is_sealed
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,19 @@ class Root:
         return RegistryContext.from_settings(self.settings, session)
 
 
+def rematch_policies(event: RegistryChanged) -> None:
+    """Policy re-matching, imported when a change is published: a command that changes nothing
+    (``chanye policy match``) does not load the 免申即享 workflow to subscribe it."""
+    from chanye.policy.service import rematch_on_registry_change
+
+    rematch_on_registry_change(event)
+
+
 def subscribe(settings: Settings) -> None:
     """Every domain's subscriptions to the registry ``settings`` name, made once however often
     the root is built (subscribing a function twice is a no-op)."""
     key = RegistryKey.of(settings.resolved_database_url, RegistryPaths.under(settings.data_dir))
-    registry_changed.subscribe(key, rematch_on_registry_change)
+    registry_changed.subscribe(key, rematch_policies)
 
 
 def start(settings: Settings | None = None, *, migrate: bool = True) -> Root:
@@ -51,8 +59,22 @@ def start(settings: Settings | None = None, *, migrate: bool = True) -> Root:
     settings = settings or Settings()
     if migrate:
         settings.ensure_data_dir()
-        upgrade(settings.resolved_database_url)
-        with session_scope(settings.resolved_database_url) as session:
-            seal_stored_secrets(session)
+        upgrade_if_behind(settings.resolved_database_url)
+        _seal_stored_secrets(settings.resolved_database_url)
     subscribe(settings)
     return Root(settings)
+
+
+def _seal_stored_secrets(url: str) -> None:
+    """Stored secrets written in clear (before sealing existed) are sealed. Looking costs one
+    query; the portal, which seals them, is imported only when there is one to seal."""
+    secrets = table("accounts", column("totp_secret"))
+    with session_scope(url) as session:
+        stored = session.scalars(
+            select(secrets.c.totp_secret).where(secrets.c.totp_secret.is_not(None))
+        )
+        if all(is_sealed(secret) for secret in stored):
+            return
+        from chanye.portal.accounts import seal_stored_secrets
+
+        seal_stored_secrets(session)

@@ -7,7 +7,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from chanye.store.database import engine_for
-from chanye.store.migrate import current_revision, downgrade, head_revision, upgrade
+from chanye.store.migrate import (
+    HEAD_REVISION,
+    current_revision,
+    downgrade,
+    head_revision,
+    recorded_revisions,
+    upgrade,
+    upgrade_if_behind,
+)
 from chanye.store.models import Base
 
 
@@ -33,4 +41,18 @@ def test_downgrade_to_base_and_back(database_url: str) -> None:
     assert current_revision(database_url) is None
     assert "audit_log" not in inspect(engine_for(database_url)).get_table_names()
     upgrade(database_url)
+    assert current_revision(database_url) == head_revision(database_url)
+
+
+def test_the_head_the_start_up_checks_is_alembics(database_url: str) -> None:
+    """A new migration must move ``HEAD_REVISION``, or commands would skip it."""
+    assert head_revision(database_url) == HEAD_REVISION
+
+
+def test_upgrade_if_behind_migrates_only_a_database_behind_head(database_url: str) -> None:
+    assert upgrade_if_behind(database_url) is True  # a new database: nothing recorded yet
+    assert recorded_revisions(database_url) == [HEAD_REVISION]
+    assert upgrade_if_behind(database_url) is False
+    downgrade(database_url, "-1")
+    assert upgrade_if_behind(database_url) is True
     assert current_revision(database_url) == head_revision(database_url)

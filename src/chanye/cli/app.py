@@ -13,18 +13,10 @@ from rich.tree import Tree
 from sqlalchemy.exc import OperationalError
 
 from chanye.cli import startup
-from chanye.cli.account import account_app
-from chanye.cli.audit import audit_app
-from chanye.cli.policy import policy_app
-from chanye.cli.registry import registry_app
+from chanye.cli.lazy import LazyGroups
 from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out, unreachable_database
-from chanye.cli.synth import synth_app
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
-from chanye.registry.housekeeping import tidy
-from chanye.registry.importer import import_file
-from chanye.registry.queries import RegistryReader, SearchQuery
-from chanye.registry.scope import Scope
 from chanye.registry.storage import RegistryPaths, change_in_force
 from chanye.store.audit import Actor
 from chanye.store.database import database_exists, session_scope
@@ -44,6 +36,7 @@ app = typer.Typer(
     help="chanye 产业 — a city's modern industrial system as data.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroups,
 )
 system_app = typer.Typer(
     help="The industrial system (产业体系): show, check and load.", no_args_is_help=True
@@ -51,11 +44,6 @@ system_app = typer.Typer(
 db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
 app.add_typer(system_app, name="system")
 app.add_typer(db_app, name="db")
-app.add_typer(registry_app, name="registry")
-app.add_typer(synth_app, name="synth")
-app.add_typer(account_app, name="account")
-app.add_typer(policy_app, name="policy")
-app.add_typer(audit_app, name="audit")
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
@@ -203,6 +191,8 @@ def serve(
     """Serve the web app: one process, or N worker processes sharing one socket."""
     import uvicorn
 
+    from chanye.registry.housekeeping import tidy
+
     settings = startup.settings()
     # What killed imports left, and uploads past their retention, go before serving.
     tidy(
@@ -276,6 +266,9 @@ def _seed_policies(settings: Settings) -> None:
 def _load_demo_city(settings: Settings) -> str | None:
     """An empty registry gets a synthetic city (invented enterprises) so every page has data.
     Returns the USCC of the largest enterprise in the 15 clusters (the demo member's)."""
+    from chanye.registry.queries import RegistryReader, SearchQuery  # only the demo searches
+    from chanye.registry.scope import Scope
+
     context = RegistryContext.from_settings(settings)
     with session_scope(context.database_url) as session:
         loaded = change_in_force(session) is not None
@@ -295,6 +288,7 @@ def _load_demo_city(settings: Settings) -> str | None:
 
 
 def _generate_demo_city(settings: Settings, context: RegistryContext) -> None:
+    from chanye.registry.importer import import_file
     from chanye.synth.city import generate_city, write_city  # only the demo needs the generator
 
     path = settings.data_dir / "demo" / f"demo-city-{settings.demo_enterprises}.csv"

@@ -13,12 +13,12 @@ from rich.table import Table
 
 from chanye.beijing import today_in_beijing
 from chanye.cli.startup import err, migrated_settings, out
+from chanye.policy.demo import demo_policies
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
 from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, load_population
-from chanye.policy.service import demo_policies
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.registry.context import RegistryContext
 from chanye.units import format_yuan

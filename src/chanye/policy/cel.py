@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from lark import Token, Tree
+from lark import Lark, Token, Tree
 
 from chanye.policy.fields import FIELD_BY_NAME, CelType, known_fields_text
 
@@ -107,7 +110,49 @@ def _syntax_tree(text: str) -> Any:
     checker only reads the tree."""
     import celpy
 
+    _load_cel_parser()
     return celpy.Environment().compile(text)
+
+
+@functools.cache
+def _load_cel_parser() -> None:
+    """cel-python's parser, with its LALR tables kept in Lark's cache file between processes.
+
+    cel-python builds the tables from its grammar once per process, about half a second of every
+    command that reads a policy. Lark's documented ``cache`` option stores them in a file keyed by
+    the grammar, the options and the Lark version, so a changed grammar is built again. The
+    options are cel-python's own (``celpy.celparser.CELParser``); the file is under the user's
+    cache directory (``$XDG_CACHE_HOME/chanye``, else ``~/.cache/chanye``), never a shared /tmp.
+    """
+    from celpy import celparser
+
+    if celparser.CELParser.CEL_PARSER is not None:
+        return
+    grammar = (Path(celparser.__file__).parent / "cel.lark").read_text(encoding="utf-8")
+    celparser.CELParser.CEL_PARSER = Lark(
+        grammar,
+        parser="lalr",
+        start="expr",
+        debug=True,
+        g_regex_flags=re.M,
+        lexer_callbacks={"IDENT": celparser.CELParser.ambiguous_literals},
+        propagate_positions=True,
+        maybe_placeholders=False,
+        priority="invert",
+        tree_class=Tree,
+        cache=_parser_cache_file() or False,
+    )
+
+
+def _parser_cache_file() -> str | None:
+    """Where Lark keeps the CEL parser's tables; None (no cache) where it cannot be written."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(base) / "chanye"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(folder / "cel-parser.lark")
 
 
 def param_type(value: Any) -> CelType | None:
