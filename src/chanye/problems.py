@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,15 @@ class ReasonRefusedError(RefusedError):
 
     def __init__(self, zh: str, en: str) -> None:
         super().__init__([Problem("", zh, en)])
+
+
+FileProblem = TypeVar("FileProblem")
+
+
+class FileRefusedError(Exception, Generic[FileProblem]):
+    """A file that cannot be used (a system file, a policy file); ``problems`` lists everything
+    wrong with it, each naming where, one per line."""
+
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

@@ -14,7 +14,14 @@ from sqlalchemy.exc import OperationalError
 
 from chanye.cli import startup
 from chanye.cli.lazy import LazyGroups
-from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out, unreachable_database
+from chanye.cli.startup import (
+    CLI_ACTOR,
+    check_files,
+    err,
+    migrated_settings,
+    out,
+    unreachable_database,
+)
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.storage import RegistryPaths, change_in_force
@@ -123,22 +130,14 @@ def system_check(
     files: Annotated[list[Path], typer.Argument(help="System files (TOML) to check.")],
 ) -> None:
     """Check system files; exit 1 naming the file, key path and fault of every problem."""
-    failed = False
-    for path in files:
-        try:
-            system = load_system(path)
-        except SystemFileError as exc:
-            failed = True
-            for problem in exc.problems:
-                err.print(str(problem), markup=False)
-            continue
-        out.print(
-            f"{path}: OK — {len(system.clusters)} clusters, {len(system.future_industries)} future "
-            f"industries, {len(system.service_industries)} service industries",
-            markup=False,
-        )
-    if failed:
-        raise typer.Exit(1)
+    check_files(files, load_system, _system_summary)
+
+
+def _system_summary(path: Path, system: IndustrialSystem) -> str:
+    return (
+        f"{path}: OK — {len(system.clusters)} clusters, {len(system.future_industries)} future "
+        f"industries, {len(system.service_industries)} service industries"
+    )
 
 
 @system_app.command("load")

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from chanye.beijing import today_in_beijing
-from chanye.cli.startup import err, migrated_settings, out
+from chanye.cli.startup import check_files, err, migrated_settings, out
 from chanye.policy.demo import demo_policies
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.loader import PolicyFileError, load_policy_file
@@ -77,22 +77,11 @@ def policy_check(
     files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
 ) -> None:
     """Check policy files; every problem as file:line:column: message. Exit 1 when any."""
-    bad = 0
-    for path in files:
-        try:
-            policy = load_policy_file(path)
-        except PolicyFileError as exc:
-            bad += 1
-            for problem in exc.problems:
-                err.print(str(problem), markup=False)
-            continue
-        out.print(
-            f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，"
-            f"{policy.mode_label} / ok",
-            markup=False,
-        )
-    if bad:
-        raise typer.Exit(1)
+    check_files(files, load_policy_file, _policy_summary)
+
+
+def _policy_summary(path: Path, policy: Policy) -> str:
+    return f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，{policy.mode_label} / ok"
 
 
 @policy_app.command("match")

@@ -8,12 +8,17 @@ schema. The consoles and the actor the CLI records in the audit log are shared b
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
 
+import typer
 from rich.console import Console
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from chanye.config import Settings
+from chanye.problems import FileRefusedError
 from chanye.root import start
 from chanye.store.audit import Actor
 
@@ -46,3 +51,25 @@ def unreachable_database(exc: OperationalError) -> None:
     url = make_url(settings().resolved_database_url).render_as_string(hide_password=True)
     err.print(f"无法连接数据库 / cannot use the database {url}: {exc.orig}", markup=False)
     sys.exit(1)
+
+
+Loaded = TypeVar("Loaded")
+
+
+def check_files(
+    files: Sequence[Path], load: Callable[[Path], Loaded], summary: Callable[[Path, Loaded], str]
+) -> None:
+    """``system check`` and ``policy check``: every problem of every file, each naming where
+    (on stderr), a summary line for each good file; exit 1 when any file has a problem."""
+    failed = False
+    for path in files:
+        try:
+            loaded = load(path)
+        except FileRefusedError as exc:
+            failed = True
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+            continue
+        out.print(summary(path, loaded), markup=False)
+    if failed:
+        raise typer.Exit(1)

@@ -18,6 +18,7 @@ from yaml.nodes import Node as YamlNode
 
 from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.model import Condition, Policy
+from chanye.problems import FileRefusedError
 
 # libyaml's parser where the platform has it (the same nodes, with their line numbers).
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -49,10 +50,8 @@ class PolicyProblem:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
-class PolicyFileError(Exception):
-    def __init__(self, problems: list[PolicyProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class PolicyFileError(FileRefusedError[PolicyProblem]):
+    """A policy file that cannot be used; ``problems`` gives each as file:line:column: message."""
 
 
 def load_policy_file(path: Path) -> Policy:

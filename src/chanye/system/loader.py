@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from chanye.problems import Problem
+from chanye.problems import FileRefusedError, Problem
 from chanye.system.industry_codes import IndustryCatalogue, catalogue
 from chanye.system.model import IndustrialSystem, Industry
 
@@ -48,12 +48,8 @@ _ZH_BY_ERROR_TYPE = {
 }
 
 
-class SystemFileError(Exception):
+class SystemFileError(FileRefusedError[Problem]):
     """A system file that cannot be used; ``problems`` lists everything wrong with it."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def default_system_text() -> str:
