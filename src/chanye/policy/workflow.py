@@ -18,11 +18,11 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
@@ -80,7 +80,7 @@ def policy_of(version: PolicyVersion) -> Policy:
 
 def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> PolicyVersion:
     """A new draft version of the policy the file describes; ``PolicyFileError`` when invalid."""
-    policy = load_policy_text(text, source_name)
+    policy = _parse(text, source_name)  # parsed once: publishing it reads the same parse
     if policy.id in RESERVED_IDS:
         line = next((n for n, s in enumerate(text.splitlines(), 1) if s.startswith("id:")), 1)
         raise PolicyFileError(
@@ -285,14 +285,12 @@ def undecided_count(session: Session, version: PolicyVersion) -> tuple[int, int]
 
 def _withdraw_undecided(session: Session, version: PolicyVersion, now: dt.datetime) -> int:
     """An expired version's undecided pushes are withdrawn: the new version pushes afresh."""
-    pushes = session.scalars(
-        select(PolicyPush).where(
-            PolicyPush.policy_version_id == version.id, PolicyPush.status == PUSHED
-        )
-    ).all()
-    for push in pushes:
-        push.status, push.updated_at = WITHDRAWN, now
-    return len(pushes)
+    withdrawn = session.execute(
+        update(PolicyPush)
+        .where(PolicyPush.policy_version_id == version.id, PolicyPush.status == PUSHED)
+        .values(status=WITHDRAWN, updated_at=now)
+    )
+    return int(cast("CursorResult[Any]", withdrawn).rowcount)
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -408,7 +406,12 @@ def run_matching(
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
     for uscc, text in explanations(population, policy, changes.to_explain, extra, rows).items():
-        changes.pushes[uscc].explanation = text
+        if uscc in changes.new:
+            changes.new[uscc]["explanation"] = text
+        else:
+            changes.pushes[uscc].explanation = text
+    if changes.new:  # one statement for the run's new pushes, not one object each
+        session.execute(insert(PolicyPush), list(changes.new.values()))
     eligible_now = {u for u, d in found.items() if not d.needs_data}
     run.eligible, run.needs_data = len(eligible_now), len(found) - len(eligible_now)
     run.total_amount = float(sum(d.amount or 0.0 for d in found.values() if not d.needs_data))
@@ -445,7 +448,8 @@ def run_matching(
 
 @dataclass
 class _Changes:
-    pushes: dict[str, PolicyPush]  # every push of the version, by USCC
+    pushes: dict[str, PolicyPush]  # the version's pushes made before this run, by USCC
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows of the new pushes
     created: list[str] = field(default_factory=list)
     revived: list[str] = field(default_factory=list)  # withdrawn before, pushed again now
     withdrawn: list[str] = field(default_factory=list)
@@ -465,22 +469,20 @@ def _reconcile(
     for uscc, decision in found.items():
         push = existing.get(uscc)
         if push is None:
-            push = PolicyPush(
-                policy_version_id=version.id,
-                policy_id=version.policy_id,
-                uscc=uscc,
-                amount=decision.amount,
-                status=PUSHED,
-                needs_data=decision.needs_data,
-                explanation="{}",
-                source_change_id=decision.change_id,
-                first_run_id=run.id,
-                last_run_id=run.id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(push)
-            changes.pushes[uscc] = push
+            changes.new[uscc] = {
+                "policy_version_id": version.id,
+                "policy_id": version.policy_id,
+                "uscc": uscc,
+                "amount": decision.amount,
+                "status": PUSHED,
+                "needs_data": decision.needs_data,
+                "explanation": "{}",
+                "source_change_id": decision.change_id,
+                "first_run_id": run.id,
+                "last_run_id": run.id,
+                "created_at": now,
+                "updated_at": now,
+            }
             changes.created.append(uscc)
             changes.to_explain.append(uscc)
             continue
@@ -511,7 +513,8 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
     ).all()
     with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
         population.columns([policy_of(v) for v in versions])
-    return [run_matching(session, version, population, actor) for version in versions]
+    with population.view.keeping_row_groups():  # the runs' records: each group read once
+        return [run_matching(session, version, population, actor) for version in versions]
 
 
 def last_run(session: Session, version_id: int) -> PolicyRun | None:
@@ -987,11 +990,12 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     policies = demo_policies()
     with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
         population.columns(policies)
-    for policy in policies:
-        version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
-        if has_benefit(version):
-            approve_as_system(session, version, "演示政策，随 chanye demo 发布")
-        runs.append(publish(session, version, actor, population))
+    with population.view.keeping_row_groups():  # the runs' records: each group read once
+        for policy in policies:
+            version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
+            if has_benefit(version):
+                approve_as_system(session, version, "演示政策，随 chanye demo 发布")
+            runs.append(publish(session, version, actor, population))
     return runs
 
 
