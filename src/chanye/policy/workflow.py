@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Unsupported
 from chanye.policy.demo import demo_policies
-from chanye.policy.explain import explain_record
+from chanye.policy.explain import explain_record, outcomes_at
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
-from chanye.policy.population import Population, condition_states, eligible
+from chanye.policy.population import ConditionStates, Population, condition_states, eligible
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, deliver
@@ -304,14 +304,18 @@ class Decision:
     change_id: int | None
 
 
-def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
-    """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充).
+def decisions(
+    population: Population, policy: Policy
+) -> tuple[dict[str, Decision], ConditionStates | None]:
+    """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充);
+    with each condition's states over every enterprise (None: the policy is not in force), which
+    the evidence of the pushes reads.
 
     An eligible enterprise whose amount cannot be computed (the formula reads a missing value) is
     "needs data" too: nothing can be paid until the value is known.
     """
     if not policy.valid_on(population.as_of):
-        return {}
+        return {}, None
     found = eligible(population, policy)
     states = condition_states(population, policy)
     no_false = states.failed_counts() == 0
@@ -329,9 +333,12 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
             np.ones(len(waiting), bool),
         ]
     )
-    taken = pa.array(rows, pa.int64())
-    usccs = population.usccs.take(taken).to_pylist()
-    changes = population.view.combined("change_id").take(taken).to_pylist()
+    order = np.argsort(rows, kind="stable")  # taken in row order, handed back in this one
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    taken = pa.array(back, pa.int64())
+    usccs = population.view.at("uscc", rows[order]).take(taken).to_pylist()
+    changes = population.view.at("change_id", rows[order]).take(taken).to_pylist()
     result: dict[str, Decision] = {}
     for rid, uscc, change_id, amount, needs_data in zip(
         rows.tolist(), usccs, changes, amounts.tolist(), needs.tolist(), strict=True
@@ -342,7 +349,7 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
             bool(needs_data),
             None if change_id is None else int(change_id),
         )
-    return result
+    return result, states
 
 
 def explanations(
@@ -351,18 +358,25 @@ def explanations(
     usccs: list[str],
     extra: dict[str, Any],
     rows: dict[str, int] | None = None,
+    states: ConditionStates | None = None,
 ) -> dict[str, str]:
     """The explanation (JSON) for each enterprise, their records read in one scan; ``extra`` is
-    added to each (the run and the registry change: where the values came from)."""
+    added to each (the run and the registry change: where the values came from). With
+    ``states``, the outcomes of the enterprises in ``rows`` are read from them, not evaluated
+    one record at a time."""
     if not usccs:
         return {}
     records = population.records(usccs, policy, rows)
+    known = [u for u in usccs if states is not None and rows is not None and u in rows]
+    outcomes: dict[str, list[str]] = {}
+    if states is not None and rows is not None and known:
+        outcomes = dict(zip(known, outcomes_at(states, [rows[u] for u in known]), strict=True))
     found: dict[str, str] = {}
     for uscc in usccs:
         record = records.get(uscc.strip().upper())
         if record is None:
             continue
-        explained = explain_record(policy, record, uscc, population.as_of)
+        explained = explain_record(policy, record, uscc, population.as_of, outcomes.get(uscc))
         found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False, default=str)
     return found
 
@@ -390,7 +404,7 @@ def run_matching(
     )
     session.add(run)
     session.flush()
-    found = decisions(population, policy)
+    found, states = decisions(population, policy)
     existing = {
         p.uscc: p
         for p in session.scalars(
@@ -405,7 +419,8 @@ def run_matching(
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
-    for uscc, text in explanations(population, policy, changes.to_explain, extra, rows).items():
+    explained = explanations(population, policy, changes.to_explain, extra, rows, states)
+    for uscc, text in explained.items():
         if uscc in changes.new:
             changes.new[uscc]["explanation"] = text
         else:

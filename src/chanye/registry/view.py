@@ -118,6 +118,22 @@ class RegistryView:
             self._columns[name] = pa.chunked_array([column.combine_chunks()])
             return self._columns[name]
 
+    def at(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The column's values at ``rows`` (ascending), taken chunk by chunk: taking from a
+        column of many chunks would concatenate all of it first, and combining it once costs a
+        copy of the whole column for a few thousand values."""
+        column = self.column(name)
+        if column.num_chunks <= 1 or not len(rows):
+            return column.take(pa.array(rows, pa.int64())).combine_chunks()
+        ends = np.cumsum([len(chunk) for chunk in column.chunks])
+        which = np.searchsorted(ends, rows, side="right")
+        starts = np.concatenate([[0], ends[:-1]])
+        parts = [
+            column.chunk(int(c)).take(pa.array(rows[which == c] - starts[c], pa.int64()))
+            for c in np.unique(which)
+        ]
+        return pa.concat_arrays(parts)
+
     def uscc_rank(self) -> np.ndarray | None:
         """Each row's place in USCC order (None: the rows are in that order already). Worked out
         once per snapshot and kept beside the search columns (``columns/``): every later process
@@ -223,10 +239,8 @@ class RegistryView:
         taken = pa.array(rows, pa.int64())
         if unheld and len(rows) <= FEW_ROWS:  # a page's worth: not worth holding a column
             # Only the columns not held come from the row groups; the held ones are taken.
-            read = self._every_column(rows, list(dict.fromkeys(["uscc", *unheld])))
-            return pa.table(
-                {n: read[n] if n in unheld else self.combined(n).take(taken) for n in names}
-            )
+            read = self._every_column(rows, unheld)
+            return pa.table({n: read[n] if n in unheld else self.at(n, rows) for n in names})
         return pa.table({n: self.combined(n).take(taken) for n in names})
 
     @contextmanager
