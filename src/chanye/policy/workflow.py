@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Unsupported
-from chanye.policy.demo import demo_policies
+from chanye.policy.demo import demo_files
 from chanye.policy.explain import explain_record, outcomes_at
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
@@ -1002,7 +1002,8 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     if session.scalar(select(func.count()).select_from(PolicyVersion)):
         return []
     runs = []
-    policies = demo_policies()
+    # Parsed under the names their versions keep, once: adding and publishing reuse the parse.
+    policies = [_parse(p.read_text(encoding="utf-8"), p.name) for p in demo_files()]
     with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
         population.columns(policies)
     with population.view.keeping_row_groups():  # the runs' records: each group read once
