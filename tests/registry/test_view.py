@@ -102,3 +102,19 @@ def test_an_override_replaces_the_view_and_shows_in_its_columns(
         record is not None and record["overridden"] and record["clusters"] == ["fashion-consumer"]
     )
     assert before.column("clusters").to_pylist() == list(placed.values())  # the old view stays
+
+
+def test_records_mix_held_columns_with_row_groups_and_batches_keep_the_same_values(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    imported(context, tmp_path)
+    view = registry_view(context)
+    wanted = [uscc(1), uscc(3)]
+    alone = view.records(wanted, ["name", "revenue", "clusters"])
+    view.columns(["revenue"])  # held now: taken from memory, the name still from the row groups
+    mixed = view.records(wanted, ["name", "revenue", "clusters"])
+    with view.keeping_row_groups():
+        kept = [view.records(wanted, ["name", "revenue", "clusters"]) for _ in range(2)]
+    assert alone == mixed == kept[0] == kept[1]
+    assert mixed[uscc(3)]["name"] == "广州测试3号餐饮管理有限公司"
+    assert mixed[uscc(3)]["revenue"] == 5.0e7

@@ -10,5 +10,9 @@ from chanye.policy.model import Policy
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
 
+def demo_files() -> list[Path]:
+    return sorted(DEMO_DIR.glob("*.yaml"))
+
+
 def demo_policies() -> list[Policy]:
-    return [load_policy_file(path) for path in sorted(DEMO_DIR.glob("*.yaml"))]
+    return [load_policy_file(path) for path in demo_files()]

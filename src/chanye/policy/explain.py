@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from chanye.policy.cel import Node
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
-from chanye.policy.population import Population, condition_states, in_scope
+from chanye.policy.population import ConditionStates, Population, condition_states, in_scope
 from chanye.registry.scope import Scope
 
 HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
@@ -64,12 +65,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def condition_result(policy: Policy, index: int, record: dict[str, Any]) -> ConditionResult:
+def condition_result(
+    policy: Policy, index: int, record: dict[str, Any], outcome: str | None = None
+) -> ConditionResult:
+    """The condition on the record; ``outcome``: already known (the engine's condition states
+    over every enterprise), not evaluated again."""
     condition = policy.conditions[index]
-    value = evaluate(condition.node, record, policy.parameters)
+    if outcome is None:
+        value = evaluate(condition.node, record, policy.parameters)
+        outcome = UNKNOWN if value is MISSING else (HOLDS if value is True else FAILS)
     names = condition.node.fields()
     missing = [n for n in names if record.get(n) is None]
-    outcome = UNKNOWN if value is MISSING else (HOLDS if value is True else FAILS)
     return ConditionResult(
         condition.id,
         condition.text,
@@ -88,10 +94,18 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
 
 
 def explain_record(
-    policy: Policy, record: dict[str, Any], uscc: str, as_of: dt.date
+    policy: Policy,
+    record: dict[str, Any],
+    uscc: str,
+    as_of: dt.date,
+    known: Sequence[str] | None = None,
 ) -> Explanation:
-    """The explanation of one enterprise's record (as ``Population.record`` gives it)."""
-    results = [condition_result(policy, i, record) for i in range(len(policy.conditions))]
+    """The explanation of one enterprise's record (as ``Population.record`` gives it);
+    ``known``: each condition's outcome, when the engine has them already (``outcomes_at``)."""
+    results = [
+        condition_result(policy, i, record, None if known is None else known[i])
+        for i in range(len(policy.conditions))
+    ]
     valid = policy.valid_on(as_of)
     outcomes = {r.outcome for r in results}
     eligible = valid and outcomes == {HOLDS}
@@ -117,6 +131,17 @@ def explain_record(
         arithmetic,
         record.get("change_id"),
     )
+
+
+def outcomes_at(states: ConditionStates, rows: Sequence[int]) -> list[list[str]]:
+    """Each condition's outcome at these rows, from the engine's states over every enterprise
+    (the same three-valued logic as ``evaluate``): one list per row, in the policy's order."""
+    picked = np.asarray(rows, dtype=np.int64)
+    columns = [
+        np.where(h[picked], HOLDS, np.where(u[picked], UNKNOWN, FAILS)).tolist()
+        for h, u in zip(states.holds, states.unknown, strict=True)
+    ]
+    return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in rows]
 
 
 def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str:

@@ -18,21 +18,21 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Unsupported
-from chanye.policy.demo import demo_policies
-from chanye.policy.explain import explain_record
+from chanye.policy.demo import demo_files
+from chanye.policy.explain import explain_record, outcomes_at
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
-from chanye.policy.population import Population, condition_states, eligible
+from chanye.policy.population import ConditionStates, Population, condition_states, eligible
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, deliver
@@ -80,7 +80,7 @@ def policy_of(version: PolicyVersion) -> Policy:
 
 def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> PolicyVersion:
     """A new draft version of the policy the file describes; ``PolicyFileError`` when invalid."""
-    policy = load_policy_text(text, source_name)
+    policy = _parse(text, source_name)  # parsed once: publishing it reads the same parse
     if policy.id in RESERVED_IDS:
         line = next((n for n, s in enumerate(text.splitlines(), 1) if s.startswith("id:")), 1)
         raise PolicyFileError(
@@ -285,14 +285,12 @@ def undecided_count(session: Session, version: PolicyVersion) -> tuple[int, int]
 
 def _withdraw_undecided(session: Session, version: PolicyVersion, now: dt.datetime) -> int:
     """An expired version's undecided pushes are withdrawn: the new version pushes afresh."""
-    pushes = session.scalars(
-        select(PolicyPush).where(
-            PolicyPush.policy_version_id == version.id, PolicyPush.status == PUSHED
-        )
-    ).all()
-    for push in pushes:
-        push.status, push.updated_at = WITHDRAWN, now
-    return len(pushes)
+    withdrawn = session.execute(
+        update(PolicyPush)
+        .where(PolicyPush.policy_version_id == version.id, PolicyPush.status == PUSHED)
+        .values(status=WITHDRAWN, updated_at=now)
+    )
+    return int(cast("CursorResult[Any]", withdrawn).rowcount)
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -306,14 +304,18 @@ class Decision:
     change_id: int | None
 
 
-def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
-    """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充).
+def decisions(
+    population: Population, policy: Policy
+) -> tuple[dict[str, Decision], ConditionStates | None]:
+    """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充);
+    with each condition's states over every enterprise (None: the policy is not in force), which
+    the evidence of the pushes reads.
 
     An eligible enterprise whose amount cannot be computed (the formula reads a missing value) is
     "needs data" too: nothing can be paid until the value is known.
     """
     if not policy.valid_on(population.as_of):
-        return {}
+        return {}, None
     found = eligible(population, policy)
     states = condition_states(population, policy)
     no_false = states.failed_counts() == 0
@@ -331,9 +333,12 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
             np.ones(len(waiting), bool),
         ]
     )
-    taken = pa.array(rows, pa.int64())
-    usccs = population.usccs.take(taken).to_pylist()
-    changes = population.view.combined("change_id").take(taken).to_pylist()
+    order = np.argsort(rows, kind="stable")  # taken in row order, handed back in this one
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    taken = pa.array(back, pa.int64())
+    usccs = population.view.at("uscc", rows[order]).take(taken).to_pylist()
+    changes = population.view.at("change_id", rows[order]).take(taken).to_pylist()
     result: dict[str, Decision] = {}
     for rid, uscc, change_id, amount, needs_data in zip(
         rows.tolist(), usccs, changes, amounts.tolist(), needs.tolist(), strict=True
@@ -344,7 +349,7 @@ def decisions(population: Population, policy: Policy) -> dict[str, Decision]:
             bool(needs_data),
             None if change_id is None else int(change_id),
         )
-    return result
+    return result, states
 
 
 def explanations(
@@ -353,18 +358,25 @@ def explanations(
     usccs: list[str],
     extra: dict[str, Any],
     rows: dict[str, int] | None = None,
+    states: ConditionStates | None = None,
 ) -> dict[str, str]:
     """The explanation (JSON) for each enterprise, their records read in one scan; ``extra`` is
-    added to each (the run and the registry change: where the values came from)."""
+    added to each (the run and the registry change: where the values came from). With
+    ``states``, the outcomes of the enterprises in ``rows`` are read from them, not evaluated
+    one record at a time."""
     if not usccs:
         return {}
     records = population.records(usccs, policy, rows)
+    known = [u for u in usccs if states is not None and rows is not None and u in rows]
+    outcomes: dict[str, list[str]] = {}
+    if states is not None and rows is not None and known:
+        outcomes = dict(zip(known, outcomes_at(states, [rows[u] for u in known]), strict=True))
     found: dict[str, str] = {}
     for uscc in usccs:
         record = records.get(uscc.strip().upper())
         if record is None:
             continue
-        explained = explain_record(policy, record, uscc, population.as_of)
+        explained = explain_record(policy, record, uscc, population.as_of, outcomes.get(uscc))
         found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False, default=str)
     return found
 
@@ -392,7 +404,7 @@ def run_matching(
     )
     session.add(run)
     session.flush()
-    found = decisions(population, policy)
+    found, states = decisions(population, policy)
     existing = {
         p.uscc: p
         for p in session.scalars(
@@ -407,8 +419,14 @@ def run_matching(
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
-    for uscc, text in explanations(population, policy, changes.to_explain, extra, rows).items():
-        changes.pushes[uscc].explanation = text
+    explained = explanations(population, policy, changes.to_explain, extra, rows, states)
+    for uscc, text in explained.items():
+        if uscc in changes.new:
+            changes.new[uscc]["explanation"] = text
+        else:
+            changes.pushes[uscc].explanation = text
+    if changes.new:  # one statement for the run's new pushes, not one object each
+        session.execute(insert(PolicyPush), list(changes.new.values()))
     eligible_now = {u for u, d in found.items() if not d.needs_data}
     run.eligible, run.needs_data = len(eligible_now), len(found) - len(eligible_now)
     run.total_amount = float(sum(d.amount or 0.0 for d in found.values() if not d.needs_data))
@@ -445,7 +463,8 @@ def run_matching(
 
 @dataclass
 class _Changes:
-    pushes: dict[str, PolicyPush]  # every push of the version, by USCC
+    pushes: dict[str, PolicyPush]  # the version's pushes made before this run, by USCC
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows of the new pushes
     created: list[str] = field(default_factory=list)
     revived: list[str] = field(default_factory=list)  # withdrawn before, pushed again now
     withdrawn: list[str] = field(default_factory=list)
@@ -465,22 +484,20 @@ def _reconcile(
     for uscc, decision in found.items():
         push = existing.get(uscc)
         if push is None:
-            push = PolicyPush(
-                policy_version_id=version.id,
-                policy_id=version.policy_id,
-                uscc=uscc,
-                amount=decision.amount,
-                status=PUSHED,
-                needs_data=decision.needs_data,
-                explanation="{}",
-                source_change_id=decision.change_id,
-                first_run_id=run.id,
-                last_run_id=run.id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(push)
-            changes.pushes[uscc] = push
+            changes.new[uscc] = {
+                "policy_version_id": version.id,
+                "policy_id": version.policy_id,
+                "uscc": uscc,
+                "amount": decision.amount,
+                "status": PUSHED,
+                "needs_data": decision.needs_data,
+                "explanation": "{}",
+                "source_change_id": decision.change_id,
+                "first_run_id": run.id,
+                "last_run_id": run.id,
+                "created_at": now,
+                "updated_at": now,
+            }
             changes.created.append(uscc)
             changes.to_explain.append(uscc)
             continue
@@ -511,7 +528,8 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
     ).all()
     with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
         population.columns([policy_of(v) for v in versions])
-    return [run_matching(session, version, population, actor) for version in versions]
+    with population.view.keeping_row_groups():  # the runs' records: each group read once
+        return [run_matching(session, version, population, actor) for version in versions]
 
 
 def last_run(session: Session, version_id: int) -> PolicyRun | None:
@@ -984,14 +1002,16 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     if session.scalar(select(func.count()).select_from(PolicyVersion)):
         return []
     runs = []
-    policies = demo_policies()
+    # Parsed under the names their versions keep, once: adding and publishing reuse the parse.
+    policies = [_parse(p.read_text(encoding="utf-8"), p.name) for p in demo_files()]
     with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
         population.columns(policies)
-    for policy in policies:
-        version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
-        if has_benefit(version):
-            approve_as_system(session, version, "演示政策，随 chanye demo 发布")
-        runs.append(publish(session, version, actor, population))
+    with population.view.keeping_row_groups():  # the runs' records: each group read once
+        for policy in policies:
+            version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
+            if has_benefit(version):
+                approve_as_system(session, version, "演示政策，随 chanye demo 发布")
+            runs.append(publish(session, version, actor, population))
     return runs
 
 

@@ -12,7 +12,8 @@ engine speak SQL, and neither against the files of another domain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,8 @@ class RegistryView:
         )
         self.size = sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
         self._table: pa.Table | None = None  # rows handed over in memory (``from_table``)
+        self._kept_groups: dict[tuple[str, int, tuple[str, ...]], pa.Table] | None = None
+        self._keeping = 0  # callers inside ``keeping_row_groups``
 
     @classmethod
     def of_files(cls, files: Sequence[Path]) -> RegistryView:
@@ -114,6 +117,22 @@ class RegistryView:
         with self._lock:
             self._columns[name] = pa.chunked_array([column.combine_chunks()])
             return self._columns[name]
+
+    def at(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The column's values at ``rows`` (ascending), taken chunk by chunk: taking from a
+        column of many chunks would concatenate all of it first, and combining it once costs a
+        copy of the whole column for a few thousand values."""
+        column = self.column(name)
+        if column.num_chunks <= 1 or not len(rows):
+            return column.take(pa.array(rows, pa.int64())).combine_chunks()
+        ends = np.cumsum([len(chunk) for chunk in column.chunks])
+        which = np.searchsorted(ends, rows, side="right")
+        starts = np.concatenate([[0], ends[:-1]])
+        parts = [
+            column.chunk(int(c)).take(pa.array(rows[which == c] - starts[c], pa.int64()))
+            for c in np.unique(which)
+        ]
+        return pa.concat_arrays(parts)
 
     def uscc_rank(self) -> np.ndarray | None:
         """Each row's place in USCC order (None: the rows are in that order already). Worked out
@@ -216,11 +235,44 @@ class RegistryView:
         """``columns`` (with ``uscc``) at ``rows``, from the columns the view holds."""
         names = list(dict.fromkeys(["uscc", *columns]))
         with self._lock:
-            held = all(n in self._columns for n in names)
-        if not held and len(rows) <= FEW_ROWS:  # a page's worth: not worth holding a column
-            return self._every_column(rows, names)
+            unheld = [n for n in names if n not in self._columns]
         taken = pa.array(rows, pa.int64())
+        if unheld and len(rows) <= FEW_ROWS:  # a page's worth: not worth holding a column
+            # Only the columns not held come from the row groups; the held ones are taken.
+            read = self._every_column(rows, unheld)
+            return pa.table({n: read[n] if n in unheld else self.at(n, rows) for n in names})
         return pa.table({n: self.combined(n).take(taken) for n in names})
+
+    @contextmanager
+    def keeping_row_groups(self) -> Iterator[None]:
+        """Row groups read for records stay decoded until the block ends: a batch of runs
+        (publishing several policies) that each want a few thousand records, spread over the
+        same groups, decodes each group once instead of once per run. Released at the end."""
+        with self._lock:
+            self._keeping += 1
+            if self._kept_groups is None:
+                self._kept_groups = {}
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._keeping -= 1
+                if not self._keeping:
+                    self._kept_groups = None
+
+    def _row_group(self, path: str, group: int, names: Sequence[str] | None) -> pa.Table:
+        key = (path, group, tuple(names) if names is not None else ())
+        with self._lock:
+            kept = self._kept_groups
+            if kept is not None and key in kept:
+                return kept[key]
+        part = pq.ParquetFile(path, memory_map=True).read_row_group(
+            group, columns=None if names is None else list(names)
+        )
+        with self._lock:
+            if self._kept_groups is not None:
+                self._kept_groups[key] = part
+        return part
 
     def _every_column(self, rows: np.ndarray, names: Sequence[str] | None = None) -> pa.Table:
         """Every column (or ``names``) at ``rows`` (ascending), reading only the row groups
@@ -236,9 +288,7 @@ class RegistryView:
                 count = groups.row_group(group).num_rows
                 inside = rows[(rows >= start) & (rows < start + count)]
                 if len(inside):
-                    part = parquet.read_row_group(
-                        group, columns=None if names is None else list(names)
-                    )
+                    part = self._row_group(path, group, names)
                     parts.append(part.take(pa.array(inside - start, pa.int64())))
                 start += count
         return pa.concat_tables(parts)
