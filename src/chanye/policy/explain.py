@@ -87,7 +87,9 @@ def condition_result(
 
 
 def explain(population: Population, policy: Policy, uscc: str) -> Explanation | None:
-    record = population.record(uscc)
+    key = uscc.strip().upper()
+    # Only the fields the policy reads (held in memory), not the whole record from the files.
+    record = population.records([key], policy).get(key)
     if record is None:
         return None
     return explain_record(policy, record, uscc, population.as_of)

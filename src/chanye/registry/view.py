@@ -66,6 +66,7 @@ class RegistryView:
         self._columns: dict[str, pa.ChunkedArray] = {}
         self._reader: RegistryReader | None = None
         self._rank: np.ndarray | None = None
+        self._order: np.ndarray | None = None  # rows in USCC order, for looking up a few
         self.files = (
             sorted(str(p) for p in paths.snapshot(snapshot).glob("records-*.parquet"))
             if snapshot
@@ -225,11 +226,41 @@ class RegistryView:
         wanted = pa.array(sorted({u.strip().upper() for u in usccs}), pa.string())
         if not len(wanted) or not self.size:
             return {}
+        if len(wanted) <= FEW:  # a page's one enterprise: a binary search, not a scan of millions
+            return self._looked_up(wanted.to_pylist())
         index = pc.index_in(self.column("uscc"), value_set=wanted)
         rows = np.flatnonzero(pc.is_valid(index).to_numpy(zero_copy_only=False))
         which = pc.take(index, pa.array(rows, pa.int64())).to_pylist()
         names = wanted.to_pylist()
         return {str(names[w]): int(r) for w, r in zip(which, rows.tolist(), strict=True)}
+
+    def _looked_up(self, usccs: list[str]) -> dict[str, int]:
+        codes = self.combined("uscc").chunk(0)
+        order = self._uscc_order()
+        found: dict[str, int] = {}
+        for uscc in usccs:
+            low, high = 0, len(order)
+            while low < high:  # the first place in USCC order not below ``uscc``
+                middle = (low + high) // 2
+                if codes[int(order[middle])].as_py() < uscc:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < len(order) and codes[int(order[low])].as_py() == uscc:
+                found[uscc] = int(order[low])
+        return found
+
+    def _uscc_order(self) -> np.ndarray:
+        """The rows in USCC order (the inverse of ``uscc_rank``), worked out once per view."""
+        with self._lock:
+            if self._order is None:
+                rank = self.uscc_rank()
+                if rank is None:
+                    self._order = np.arange(self.size, dtype=np.int64)
+                else:
+                    self._order = np.empty_like(rank)
+                    self._order[rank] = np.arange(len(rank), dtype=np.int64)
+            return self._order
 
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
         """``columns`` (with ``uscc``) at ``rows``, from the columns the view holds."""
@@ -237,7 +268,7 @@ class RegistryView:
         with self._lock:
             unheld = [n for n in names if n not in self._columns]
         taken = pa.array(rows, pa.int64())
-        if unheld and len(rows) <= FEW_ROWS:  # a page's worth: not worth holding a column
+        if unheld and self.files and len(rows) <= FEW_ROWS:  # a page: not worth holding a column
             # Only the columns not held come from the row groups; the held ones are taken.
             read = self._every_column(rows, unheld)
             return pa.table({n: read[n] if n in unheld else self.at(n, rows) for n in names})
@@ -385,6 +416,7 @@ def _byte_order(texts: pa.Array) -> np.ndarray | None:
 
 _LOCK = threading.Lock()
 _CURRENT: RegistryView | None = None
+FEW = 64  # up to this many USCCs are looked up by binary search; more, by one scan
 
 
 def view_of(
