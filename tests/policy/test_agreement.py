@@ -288,3 +288,39 @@ def test_missing_values_follow_cel(when: str, eligible: bool) -> None:
     ) is eligible
     assert (evaluate(policy.conditions[0].node, record, policy.parameters) is True) is eligible
     assert cel_python(policy, {**record, "as_of": VALID_FROM})[0] is eligible
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(conditions, min_size=1, max_size=4), amounts, enterprises, as_of_dates)
+def test_the_pushes_agree_with_the_interpreter_on_both_engines(
+    whens: list[str], amount: str, records: list[dict[str, Any]], as_of: dt.date
+) -> None:
+    """Who a policy pushes to (no condition known to fail: eligible, or waiting for data), each
+    condition's state there and the amount: the columnar engine, the portable SQL path and the
+    interpreter, record by record."""
+    from chanye.policy import population as policy_population
+
+    policy = load_policy_text(policy_text(whens, amount), "random.yaml")
+    population = product_population(records, as_of)
+    expected = {}
+    for i in range(len(records)):
+        record = population.record(f"U{i:05d}")
+        assert record is not None
+        states = [evaluate(c.node, record, policy.parameters) for c in policy.conditions]
+        if policy.valid_on(as_of) and False not in states:
+            value = evaluate(policy.amount, record, policy.parameters) if policy.amount else MISSING
+            paid = None if value is MISSING or MISSING in states else float(value)
+            expected[i] = ([s is True for s in states], [s is MISSING for s in states], paid)
+    sql = policy_population._candidates_sql if policy.valid_on(as_of) else None
+    for found in [
+        policy_population.candidates(population, policy),
+        *([sql(population, policy)] if sql else []),
+    ]:
+        rows = found.rows.tolist()
+        assert rows == sorted(expected), whens
+        for place, row in enumerate(rows):
+            holds, unknown, paid = expected[row]
+            assert [bool(h[place]) for h in found.holds] == holds
+            assert [bool(u[place]) for u in found.unknown] == unknown
+            amount_found = float(found.amounts[place])
+            assert (None if amount_found != amount_found else amount_found) == pytest.approx(paid)

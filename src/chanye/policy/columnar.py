@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -335,9 +336,12 @@ def _seconds(value: dt.date) -> int:
 SAMPLE = 4096
 
 
-def _order(evaluator: _Evaluator, policy: Policy, columns: Columns) -> list[Node]:
-    """The conditions, most selective first (pass rates on a fixed sample of rows): later ones
-    then run on few rows. A small batch (changed enterprises) keeps the file's order."""
+Keep = Callable[[Any, Any], Any]  # (value, known) → the rows a narrowing pass keeps
+
+
+def _order(evaluator: _Evaluator, policy: Policy, columns: Columns, keep: Keep) -> list[Node]:
+    """The conditions, those keeping fewest rows first (rates on a fixed sample of rows): later
+    ones then run on few rows. A small batch (changed enterprises) keeps the file's order."""
     if columns.size < SAMPLE * 16:
         return [c.node for c in policy.conditions]
     step = max(1, columns.size // SAMPLE)
@@ -346,7 +350,7 @@ def _order(evaluator: _Evaluator, policy: Policy, columns: Columns) -> list[Node
     for condition in policy.conditions:
         value, known = evaluator.run(condition.node, sample)
         rates.append(
-            float(np.mean(_true(np.broadcast_to(value, (len(sample),)), known)))
+            float(np.mean(keep(np.broadcast_to(value, (len(sample),)), known)))
             if len(sample)
             else 0.0
         )
@@ -354,25 +358,74 @@ def _order(evaluator: _Evaluator, policy: Policy, columns: Columns) -> list[Node
     return [policy.conditions[i].node for i in order]
 
 
-def eligible_rows(columns: Columns, policy: Policy) -> tuple[np.ndarray, np.ndarray]:
-    """The rows where every condition holds, and their amounts (NaN where unknown)."""
+def _narrowed(columns: Columns, policy: Policy, keep: Keep) -> tuple[_Evaluator, np.ndarray]:
+    """The rows every condition keeps, each condition run only on the rows the ones before kept."""
     evaluator = _Evaluator(columns, policy.parameters)
     rows: np.ndarray | None = None  # every row, until the first condition narrows them
-    for node in _order(evaluator, policy, columns):
+    for node in _order(evaluator, policy, columns, keep):
         value, known = evaluator.run(node, rows)
         n = columns.size if rows is None else len(rows)
-        holds = _true(np.broadcast_to(value, (n,)), known)
-        rows = np.flatnonzero(holds) if rows is None else rows[holds]
+        kept = keep(np.broadcast_to(value, (n,)), known)
+        rows = np.flatnonzero(kept) if rows is None else rows[kept]
         if not len(rows):
             break
-    rows = columns.all_rows() if rows is None else rows
+    return evaluator, columns.all_rows() if rows is None else rows
+
+
+def _amounts(evaluator: _Evaluator, policy: Policy, rows: np.ndarray) -> np.ndarray:
+    """The amount at ``rows`` (NaN where it reads a missing value, or the policy pays none)."""
     if policy.amount is None or not len(rows):
-        return rows, np.full(len(rows), np.nan)
+        return np.full(len(rows), np.nan)
     value, known = evaluator.run(policy.amount, rows)
     amounts = np.broadcast_to(np.asarray(value, dtype=np.float64), (len(rows),)).copy()
     if known is not None:
         amounts[~known] = np.nan
-    return rows, amounts
+    return amounts
+
+
+def eligible_rows(columns: Columns, policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """The rows where every condition holds, and their amounts (NaN where unknown)."""
+    evaluator, rows = _narrowed(columns, policy, _true)
+    return rows, _amounts(evaluator, policy, rows)
+
+
+def _not_false(value: Any, known: Any) -> Any:
+    return ~_false(value, known)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The rows (ascending) where no condition is known to fail: eligible, or waiting for a
+    missing value. Each condition's state at those rows, and the amount where all hold."""
+
+    rows: np.ndarray
+    holds: list[np.ndarray]
+    unknown: list[np.ndarray]
+    amounts: np.ndarray  # NaN where not eligible, or the amount reads a missing value
+
+    @property
+    def eligible(self) -> np.ndarray:
+        """Where every condition holds, at ``rows``."""
+        found = np.ones(len(self.rows), bool)
+        for holds in self.holds:
+            found &= holds
+        return found
+
+
+def candidate_rows(columns: Columns, policy: Policy) -> Candidates:
+    """The policy's candidates: found by narrowing (most conditions fail on most rows), then
+    every condition worked out on the few rows left, for their evidence."""
+    evaluator, rows = _narrowed(columns, policy, _not_false)
+    holds, unknown = [], []
+    for condition in policy.conditions:
+        value, known = evaluator.run(condition.node, rows)
+        known_mask = np.ones(len(rows), bool) if known is None else np.asarray(known, bool)
+        holds.append(np.broadcast_to(np.asarray(value, dtype=bool), (len(rows),)) & known_mask)
+        unknown.append(~known_mask)
+    found = Candidates(rows, holds, unknown, np.full(len(rows), np.nan))
+    eligible = found.eligible
+    found.amounts[eligible] = _amounts(evaluator, policy, rows[eligible])
+    return found
 
 
 def run_columnar(columns: Columns, policies: list[Policy], as_of: dt.date) -> pa.Table:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from chanye.policy.cel import Node
+from chanye.policy.columnar import Candidates
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
@@ -135,9 +136,10 @@ def explain_record(
     )
 
 
-def outcomes_at(states: ConditionStates, rows: Sequence[int]) -> list[list[str]]:
-    """Each condition's outcome at these rows, from the engine's states over every enterprise
-    (the same three-valued logic as ``evaluate``): one list per row, in the policy's order."""
+def outcomes_at(states: ConditionStates | Candidates, rows: Sequence[int]) -> list[list[str]]:
+    """Each condition's outcome at these places of the engine's states (rows of every enterprise,
+    or places among the candidates), with the same three-valued logic as ``evaluate``: one list
+    per row, in the policy's order."""
     picked = np.asarray(rows, dtype=np.int64)
     columns = [
         np.where(h[picked], HOLDS, np.where(u[picked], UNKNOWN, FAILS)).tolist()

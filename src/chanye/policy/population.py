@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chanye.policy import columnar
-from chanye.policy.columnar import Columns, Unsupported
+from chanye.policy.columnar import Candidates, Columns, Unsupported
 from chanye.policy.fields import FIELD_BY_NAME, FIELDS
 from chanye.policy.model import Policy
 from chanye.registry.scope import FIELD as SCOPE_FIELD
@@ -349,6 +349,33 @@ def condition_states(population: Population, policy: Policy) -> ConditionStates:
         return ConditionStates(holds, unknown, population.size)
     except Unsupported:
         return _condition_states_sql(population, policy)
+
+
+def candidates(population: Population, policy: Policy) -> Candidates:
+    """The enterprises no condition is known to fail on (those a policy pushes to), with each
+    condition's state and the amount there (no rows: the policy is not in force)."""
+    if not policy.valid_on(population.as_of):
+        empty = np.zeros(0, np.int64)
+        nothing = [np.zeros(0, bool) for _ in policy.conditions]
+        return Candidates(empty, nothing, list(nothing), np.zeros(0, np.float64))
+    try:
+        return columnar.candidate_rows(population.columns([policy]), policy)
+    except Unsupported:
+        return _candidates_sql(population, policy)
+
+
+def _candidates_sql(population: Population, policy: Policy) -> Candidates:
+    states = _condition_states_sql(population, policy)
+    rows = np.flatnonzero(states.failed_counts() == 0)
+    found = Candidates(
+        rows,
+        [h[rows] for h in states.holds],
+        [u[rows] for u in states.unknown],
+        np.full(len(rows), np.nan),
+    )
+    paid = _eligible_sql(population, policy)  # rows ascending, like the candidates'
+    found.amounts[np.searchsorted(rows, paid.rows)] = paid.amounts
+    return found
 
 
 def _condition_states_sql(population: Population, policy: Policy) -> ConditionStates:

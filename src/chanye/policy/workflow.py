@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import pyarrow as pa
 from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.beijing import BEIJING, aware
-from chanye.policy.columnar import Unsupported
+from chanye.policy.columnar import Candidates, Unsupported
 from chanye.policy.demo import demo_files
 from chanye.policy.explain import explain_record, outcomes_at
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
-from chanye.policy.population import ConditionStates, Population, condition_states, eligible
+from chanye.policy.population import Population, candidates
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, deliver
@@ -304,44 +303,21 @@ class Decision:
     change_id: int | None
 
 
-def decisions(
-    population: Population, policy: Policy
-) -> tuple[dict[str, Decision], ConditionStates | None]:
+def decisions(population: Population, policy: Policy) -> tuple[dict[str, Decision], Candidates]:
     """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充);
-    with each condition's states over every enterprise (None: the policy is not in force), which
-    the evidence of the pushes reads.
+    with the candidates' condition states, which the evidence of the pushes reads.
 
     An eligible enterprise whose amount cannot be computed (the formula reads a missing value) is
     "needs data" too: nothing can be paid until the value is known.
     """
-    if not policy.valid_on(population.as_of):
-        return {}, None
-    found = eligible(population, policy)
-    states = condition_states(population, policy)
-    no_false = states.failed_counts() == 0
-    some_unknown = states.any_unknown()
-    pays = np.zeros(population.size, bool)
-    pays[found.rows] = True
-    waiting = np.flatnonzero(no_false & some_unknown & ~pays)
-    rows = np.concatenate([found.rows, waiting])
-    amounts = np.concatenate([found.amounts, np.full(len(waiting), np.nan)])
-    needs = np.concatenate(
-        [
-            np.isnan(found.amounts)
-            if policy.amount is not None
-            else np.zeros(len(found.rows), bool),
-            np.ones(len(waiting), bool),
-        ]
-    )
-    order = np.argsort(rows, kind="stable")  # taken in row order, handed back in this one
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))
-    taken = pa.array(back, pa.int64())
-    usccs = population.view.at("uscc", rows[order]).take(taken).to_pylist()
-    changes = population.view.at("change_id", rows[order]).take(taken).to_pylist()
+    found = candidates(population, policy)
+    eligible = found.eligible
+    needs = ~eligible | (np.isnan(found.amounts) if policy.amount is not None else False)
+    usccs = population.view.at("uscc", found.rows).to_pylist()
+    changes = population.view.at("change_id", found.rows).to_pylist()
     result: dict[str, Decision] = {}
     for rid, uscc, change_id, amount, needs_data in zip(
-        rows.tolist(), usccs, changes, amounts.tolist(), needs.tolist(), strict=True
+        found.rows.tolist(), usccs, changes, found.amounts.tolist(), needs.tolist(), strict=True
     ):
         result[str(uscc)] = Decision(
             int(rid),
@@ -349,7 +325,7 @@ def decisions(
             bool(needs_data),
             None if change_id is None else int(change_id),
         )
-    return result, states
+    return result, found
 
 
 def explanations(
@@ -358,19 +334,16 @@ def explanations(
     usccs: list[str],
     extra: dict[str, Any],
     rows: dict[str, int] | None = None,
-    states: ConditionStates | None = None,
+    known: Candidates | None = None,
 ) -> dict[str, str]:
     """The explanation (JSON) for each enterprise, their records read in one scan; ``extra`` is
     added to each (the run and the registry change: where the values came from). With
-    ``states``, the outcomes of the enterprises in ``rows`` are read from them, not evaluated
-    one record at a time."""
+    ``known``, the outcomes of the candidates among them are read from its condition states, not
+    evaluated one record at a time."""
     if not usccs:
         return {}
     records = population.records(usccs, policy, rows)
-    known = [u for u in usccs if states is not None and rows is not None and u in rows]
-    outcomes: dict[str, list[str]] = {}
-    if states is not None and rows is not None and known:
-        outcomes = dict(zip(known, outcomes_at(states, [rows[u] for u in known]), strict=True))
+    outcomes = _known_outcomes(known, usccs, rows or {})
     found: dict[str, str] = {}
     for uscc in usccs:
         record = records.get(uscc.strip().upper())
@@ -379,6 +352,17 @@ def explanations(
         explained = explain_record(policy, record, uscc, population.as_of, outcomes.get(uscc))
         found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False, default=str)
     return found
+
+
+def _known_outcomes(
+    known: Candidates | None, usccs: list[str], rows: dict[str, int]
+) -> dict[str, list[str]]:
+    """Each condition's outcome for those of ``usccs`` among the candidates."""
+    if known is None:
+        return {}
+    places = {u: int(np.searchsorted(known.rows, rows[u])) for u in usccs if u in rows}
+    places = {u: i for u, i in places.items() if i < len(known.rows) and known.rows[i] == rows[u]}
+    return dict(zip(places, outcomes_at(known, list(places.values())), strict=True))
 
 
 def run_matching(
