@@ -118,3 +118,43 @@ def test_records_mix_held_columns_with_row_groups_and_batches_keep_the_same_valu
     assert alone == mixed == kept[0] == kept[1]
     assert mixed[uscc(3)]["name"] == "广州测试3号餐饮管理有限公司"
     assert mixed[uscc(3)]["revenue"] == 5.0e7
+
+
+def test_the_snapshot_in_force_is_mapped_from_one_arrow_file_rebuilt_after_an_undo(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from chanye.registry.changes import rollback
+    from chanye.registry.mapped import COLUMNS_FILE
+
+    imported(context, tmp_path)
+    first = registry_view(context)
+    assert first.snapshot is not None
+    first_dir = context.paths.snapshot(first.snapshot)
+    assert (first_dir / COLUMNS_FILE).exists()  # written with the snapshot
+    changed = [row(1, **{"营业收入（万元）": "9100"}), *ROWS[1:], row(4)]
+    result = import_file(
+        context.database_url,
+        context.paths,
+        context.system,
+        write_csv(tmp_path / "second.csv", changed),
+        ANALYST,
+    )
+    assert result.exit_code == 0
+    second = registry_view(context)
+    assert second.snapshot is not None and second.snapshot != first.snapshot
+    assert (context.paths.snapshot(second.snapshot) / COLUMNS_FILE).exists()
+    assert not (first_dir / COLUMNS_FILE).exists()  # only the snapshot in force keeps one
+    assert second.record(uscc(1))["revenue"] == 9.1e7  # type: ignore[index]
+
+    rollback(context.database_url, context.paths, 2, ANALYST)
+    undone = registry_view(context)
+    assert undone.snapshot == first.snapshot
+    parquet = pq.read_table(sorted(first_dir.glob("records-*.parquet")), memory_map=True)
+    mapped = undone.columns(["uscc", "name", "revenue", "tags", "founded_on"])
+    assert (first_dir / COLUMNS_FILE).exists()  # brought back on first read
+    for name in mapped.column_names:
+        assert mapped[name].type == parquet[name].type
+        assert mapped[name].to_pylist() == parquet[name].to_pylist()
+    assert undone.record(uscc(1))["revenue"] == 5.0e7  # type: ignore[index]

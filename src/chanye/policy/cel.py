@@ -68,6 +68,7 @@ class Node:
     op: str = ""  # the operator, field/param/function name
     value: Any = None  # a literal's value
     args: list[Node] = field(default_factory=list)
+    _fields: tuple[str, ...] | None = field(default=None, init=False, repr=False)
 
     def walk(self) -> list[Node]:
         nodes = [self]
@@ -76,8 +77,11 @@ class Node:
         return nodes
 
     def fields(self) -> list[str]:
-        """The enterprise fields this expression reads, in order of first appearance."""
-        return list(dict.fromkeys(n.op for n in self.walk() if n.kind == "field"))
+        """The enterprise fields this expression reads, in order of first appearance (worked out
+        once: a node is not changed after it is checked, and explanations ask for every record)."""
+        if self._fields is None:
+            self._fields = tuple(dict.fromkeys(n.op for n in self.walk() if n.kind == "field"))
+        return list(self._fields)
 
 
 def parse(text: str, params: dict[str, Any]) -> Node:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import orjson
 from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -350,7 +351,7 @@ def explanations(
         if record is None:
             continue
         explained = explain_record(policy, record, uscc, population.as_of, outcomes.get(uscc))
-        found[uscc] = json.dumps({**explained.to_dict(), **extra}, ensure_ascii=False, default=str)
+        found[uscc] = orjson.dumps({**explained.to_dict(), **extra}, default=str).decode()
     return found
 
 
@@ -360,8 +361,11 @@ def _known_outcomes(
     """Each condition's outcome for those of ``usccs`` among the candidates."""
     if known is None:
         return {}
-    places = {u: int(np.searchsorted(known.rows, rows[u])) for u in usccs if u in rows}
-    places = {u: i for u, i in places.items() if i < len(known.rows) and known.rows[i] == rows[u]}
+    asked = [u for u in usccs if u in rows]
+    wanted = np.array([rows[u] for u in asked], dtype=np.int64)
+    at = np.minimum(np.searchsorted(known.rows, wanted), max(len(known.rows) - 1, 0))
+    inside = known.rows[at] == wanted if len(known.rows) else np.zeros(len(asked), bool)
+    places = {u: int(i) for u, i, ok in zip(asked, at.tolist(), inside.tolist(), strict=True) if ok}
     return dict(zip(places, outcomes_at(known, list(places.values())), strict=True))
 
 

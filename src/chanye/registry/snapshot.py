@@ -20,6 +20,7 @@ from chanye.registry.classify import (
     Rules,
     classify_table,
 )
+from chanye.registry.mapped import keep_only, write_columns
 from chanye.registry.storage import (
     EVIDENCE_COLUMNS,
     RECORD_COLUMNS,
@@ -93,5 +94,7 @@ class SnapshotWriter:
         row = self.con.execute(
             f"SELECT count(*) FROM read_parquet('{_quoted(self.tmp)}/records-*.parquet')"
         ).fetchone()
+        write_columns(self.tmp)  # what readers map (``chanye.registry.mapped``)
         self.tmp.replace(self.target)
+        keep_only(self.target.parent, self.target)
         return int(row[0]) if row else 0

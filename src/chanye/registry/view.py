@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from chanye.registry.mapped import mapped_columns
 from chanye.registry.storage import (
     CLASSIFICATION_COLUMNS,
     SNAPSHOT_COLUMNS,
@@ -74,6 +75,7 @@ class RegistryView:
         )
         self.size = sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
         self._table: pa.Table | None = None  # rows handed over in memory (``from_table``)
+        self._mapped_table: pa.Table | None = None  # the snapshot's Arrow file, once mapped
         self._kept_groups: dict[tuple[str, int, tuple[str, ...]], pa.Table] | None = None
         self._keeping = 0  # callers inside ``keeping_row_groups``
 
@@ -123,17 +125,7 @@ class RegistryView:
         """The column's values at ``rows`` (ascending), taken chunk by chunk: taking from a
         column of many chunks would concatenate all of it first, and combining it once costs a
         copy of the whole column for a few thousand values."""
-        column = self.column(name)
-        if column.num_chunks <= 1 or not len(rows):
-            return column.take(pa.array(rows, pa.int64())).combine_chunks()
-        ends = np.cumsum([len(chunk) for chunk in column.chunks])
-        which = np.searchsorted(ends, rows, side="right")
-        starts = np.concatenate([[0], ends[:-1]])
-        parts = [
-            column.chunk(int(c)).take(pa.array(rows[which == c] - starts[c], pa.int64()))
-            for c in np.unique(which)
-        ]
-        return pa.concat_arrays(parts)
+        return taken(self.column(name), rows)
 
     def uscc_rank(self) -> np.ndarray | None:
         """Each row's place in USCC order (None: the rows are in that order already). Worked out
@@ -170,16 +162,28 @@ class RegistryView:
             raise KeyError(f"企业库没有字段：{'、'.join(unknown)} / no such registry column")
         if not self.files:  # rows handed over without these columns: each one unknown (null)
             return {n: pa.chunked_array([pa.nulls(self.size, arrow_type(n))]) for n in names}
-        # One part at a time, memory-mapped: only the pages of these columns are read.
-        parts = [pq.read_table(f, columns=names, memory_map=True) for f in self.files]
-        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        read = {n: table[n] for n in names}
+        mapped = self._mapped()
+        if mapped is not None:  # the snapshot's Arrow file: nothing is decoded or copied
+            read = {n: mapped[n] for n in names}
+        else:  # other Parquet files, one at a time: only the pages of these columns are read
+            parts = [pq.read_table(f, columns=names, memory_map=True) for f in self.files]
+            table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            read = {n: table[n] for n in names}
         overridden = [n for n in names if n in CLASSIFICATION_COLUMNS]
         if overridden and self.overrides:
             positions = self._override_positions()
             for name in overridden:
                 read[name] = _replaced(read[name], positions, self._override_values(name))
         return read
+
+    def _mapped(self) -> pa.Table | None:
+        """The snapshot's columns, memory-mapped (None: a view over other files)."""
+        if self.snapshot is None or not self.files:
+            return None
+        with self._lock:
+            if self._mapped_table is None:
+                self._mapped_table = mapped_columns(self.paths.snapshot(self.snapshot))
+            return self._mapped_table
 
     def _override_positions(self) -> np.ndarray:
         """For each override, the row of its enterprise (-1 when not in the snapshot)."""
@@ -263,16 +267,19 @@ class RegistryView:
             return self._order
 
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-        """``columns`` (with ``uscc``) at ``rows``, from the columns the view holds."""
+        """``columns`` (with ``uscc``) at ``rows`` (ascending), from the columns the view holds
+        or maps."""
         names = list(dict.fromkeys(["uscc", *columns]))
+        if self._mapped() is not None:  # every column is at hand, chunk by chunk
+            return pa.table({n: self.at(n, rows) for n in names})
         with self._lock:
             unheld = [n for n in names if n not in self._columns]
-        taken = pa.array(rows, pa.int64())
         if unheld and self.files and len(rows) <= FEW_ROWS:  # a page: not worth holding a column
             # Only the columns not held come from the row groups; the held ones are taken.
             read = self._every_column(rows, unheld)
             return pa.table({n: read[n] if n in unheld else self.at(n, rows) for n in names})
-        return pa.table({n: self.combined(n).take(taken) for n in names})
+        chosen = pa.array(rows, pa.int64())
+        return pa.table({n: self.combined(n).take(chosen) for n in names})
 
     @contextmanager
     def keeping_row_groups(self) -> Iterator[None]:
@@ -311,6 +318,10 @@ class RegistryView:
         if self._table is not None:
             table = self._table if names is None else self._table.select(list(names))
             return table.take(pa.array(rows, pa.int64()))
+        mapped = self._mapped()
+        if mapped is not None:  # only the pages of these rows are touched
+            table = mapped if names is None else mapped.select(list(names))
+            return pa.table({n: taken(table[n], rows) for n in table.column_names})
         parts, start = [], 0
         for path in self.files:
             parquet = pq.ParquetFile(path, memory_map=True)
@@ -351,6 +362,20 @@ class RegistryView:
                 self._reader.close()
                 self._reader = None
             self._columns.clear()
+
+
+def taken(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``column`` at ``rows`` (ascending), chunk by chunk (see ``RegistryView.at``)."""
+    if column.num_chunks <= 1 or not len(rows):
+        return column.take(pa.array(rows, pa.int64())).combine_chunks()
+    ends = np.cumsum([len(chunk) for chunk in column.chunks])
+    which = np.searchsorted(ends, rows, side="right")
+    starts = np.concatenate([[0], ends[:-1]])
+    parts = [
+        column.chunk(int(c)).take(pa.array(rows[which == c] - starts[c], pa.int64()))
+        for c in np.unique(which)
+    ]
+    return pa.concat_arrays(parts)
 
 
 def _replaced(column: pa.ChunkedArray, positions: np.ndarray, values: pa.Array) -> pa.ChunkedArray:
