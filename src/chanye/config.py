@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     )
     warm_up: bool = Field(
         default=True,
-        description="Load the registry's search columns in the background when the app starts",
+        description="Open the registry's search reader in the background when the app starts",
     )
     security_profile: str = Field(
         default="等保三级",

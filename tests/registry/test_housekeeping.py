@@ -89,3 +89,27 @@ def test_a_refused_upload_is_not_kept(client: TestClient, tmp_path: Path) -> Non
     assert "找不到表头" in progress
     kept = [p.name for p in settings.registry_uploads_dir.rglob("*") if p.is_file()]
     assert kept == ["名录.csv"]  # the accepted one only
+
+
+def test_old_half_written_column_files_and_earlier_search_columns_go(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    assert (
+        run_cli(
+            "registry", "import", str(write_csv(tmp_path / "ok.csv", [row(1)])), data_dir=data_dir
+        ).returncode
+        == 0
+    )
+    registry = data_dir / "registry"
+    snapshot = next((registry / "snapshots").glob("registry-*"))
+    abandoned, writing = snapshot / ".columns.arrow.41.7.tmp", snapshot / ".columns.arrow.42.7.tmp"
+    for partial in (abandoned, writing):
+        partial.write_bytes(b"\0" * 4096)
+    hours_ago = time.time() - 2 * 3600
+    os.utime(abandoned, (hours_ago, hours_ago))
+    earlier = registry / "columns" / "search-0123abcd.arrow"  # what earlier versions kept
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"\0" * 4096)
+    assert run_cli("registry", "imports", data_dir=data_dir).returncode == 0
+    assert not abandoned.exists() and not earlier.parent.exists()
+    assert writing.exists()  # another reader may be writing it right now
+    assert (snapshot / "columns.arrow").exists()

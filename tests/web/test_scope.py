@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
-from chanye.registry.queries import RegistryReader, SearchQuery
+from chanye.registry.queries import SearchQuery
 from tests.policy.test_workflow import POLICY, RD
 from tests.registry.factory import row, uscc
 from tests.web.signin import make_account, sign_in, sign_in_as
@@ -192,8 +192,7 @@ def test_deep_offset_pages_match_the_first_pass(
     _import(client, tmp_path, ROWS)
     settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
     context = RegistryContext.from_settings(settings)
-    snapshot, overrides = context.state()
-    reader = RegistryReader(context.paths, snapshot, overrides)
+    reader = context.reader()
     try:
         pages = [SearchQuery(sort="name", page=p, page_size=2) for p in (1, 2, 3)]
         shallow = [reader.search(q).rows for q in pages]

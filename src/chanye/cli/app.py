@@ -265,7 +265,7 @@ def _seed_policies(settings: Settings) -> None:
 def _load_demo_city(settings: Settings) -> str | None:
     """An empty registry gets a synthetic city (invented enterprises) so every page has data.
     Returns the USCC of the largest enterprise in the 15 clusters (the demo member's)."""
-    from chanye.registry.queries import RegistryReader, SearchQuery  # only the demo searches
+    from chanye.registry.queries import SearchQuery  # only the demo searches
     from chanye.registry.scope import Scope
 
     context = RegistryContext.from_settings(settings)
@@ -273,10 +273,10 @@ def _load_demo_city(settings: Settings) -> str | None:
         loaded = change_in_force(session) is not None
     if not loaded and settings.demo_enterprises > 0:
         _generate_demo_city(settings, context)
-    snapshot, overrides = context.state()
-    if snapshot is None:
+    reader = context.reader()
+    if reader.snapshot is None:
+        reader.close()
         return None
-    reader = RegistryReader(context.paths, snapshot, overrides)
     try:
         clusters = Scope.of_industries(c.id for c in context.system.clusters)
         in_clusters = SearchQuery(scope=clusters, page_size=1)

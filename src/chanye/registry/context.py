@@ -13,6 +13,7 @@ from chanye.registry.housekeeping import tidy
 from chanye.registry.queries import RegistryReader
 from chanye.registry.reading import ReadLimits
 from chanye.registry.storage import RegistryPaths, change_in_force, overrides_rows
+from chanye.registry.view import RegistryView
 from chanye.store.database import session_scope
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
@@ -81,4 +82,5 @@ class RegistryContext:
         return (change.snapshot_after if change else None), overrides
 
     def reader(self) -> RegistryReader:
-        return RegistryReader(self.paths, *self.state())
+        """A reader of its own (the caller closes it), over a view of the registry in force."""
+        return RegistryReader(RegistryView(self.paths, *self.state()))

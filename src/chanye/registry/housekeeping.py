@@ -20,9 +20,24 @@ from chanye.registry.storage import RegistryBusyError, RegistryPaths, writer_loc
 REFUSED = ("unreadable", "strict_rejected")
 
 
-def clean_scratch(paths: RegistryPaths) -> list[Path]:
-    """Remove what killed changes left; the caller holds the writer lock. Returns what went."""
-    leftovers = [*paths.scratch.glob("import-*"), *paths.snapshots.glob("*.tmp")]
+STALE_PARTIAL_SECONDS = 3600  # a column file half-written this long ago was abandoned
+
+
+def clean_scratch(paths: RegistryPaths, now: float | None = None) -> list[Path]:
+    """Remove what killed changes left; the caller holds the writer lock. Returns what went.
+
+    Also the column files a killed reader left half-written (a reader brings back an undone
+    snapshot's file without the lock, so only old ones go) and the search columns earlier
+    versions kept in ``registry/columns/`` (the snapshot's own Arrow file replaced them)."""
+    cutoff = (now or time.time()) - STALE_PARTIAL_SECONDS
+    partial = [p for p in paths.snapshots.glob("*/.*.tmp") if _older_than(p, cutoff)]
+    earlier = [paths.root / "columns"] if (paths.root / "columns").exists() else []
+    leftovers = [
+        *paths.scratch.glob("import-*"),
+        *paths.snapshots.glob("*.tmp"),
+        *partial,
+        *earlier,
+    ]
     for leftover in leftovers:
         _remove(leftover)
     return leftovers
@@ -58,6 +73,13 @@ def discard_refused_upload(path: Path, status: str | None) -> None:
     path.unlink(missing_ok=True)
     if not any(path.parent.iterdir()):
         path.parent.rmdir()
+
+
+def _older_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:  # its writer finished and renamed it meanwhile
+        return False
 
 
 def _remove(path: Path) -> None:

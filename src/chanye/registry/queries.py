@@ -6,14 +6,14 @@ its rows, and every figure computed from them, are limited to what the reader ma
 
 from __future__ import annotations
 
-import hashlib
-import time
-import uuid
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from chanye.registry.fields import FIELD_BY_NAME as RECORD_FIELDS
 from chanye.registry.importer import formula_safe_sql
@@ -23,18 +23,14 @@ from chanye.registry.storage import (
     EVIDENCE_VIEW,
     RECORD_COLUMNS,
     VIEW,
-    RegistryPaths,
     connect,
     create_view,
 )
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from chanye.registry.view import RegistryView
 
 SORT_KEYS: tuple[str, ...] = ("revenue", "name", "founded_on", "employees", "uscc", "rd_expense")
 MAX_PAGE_SIZE = 200
 SEARCH_TABLE = "search_rows"
-DEFAULT_ORDER = "revenue DESC NULLS LAST, uscc"
 # Pages whose rows lie within the first ONE_PASS_ROWS come from one aggregate scan (DuckDB's
 # min_by/max_by keep at most a million); deeper pages sort (or continue after a cursor).
 ONE_PASS_ROWS = 10_000
@@ -53,9 +49,6 @@ PAGE_COLUMNS = (
     "status",
 )
 SEARCH_COLUMNS = (*PAGE_COLUMNS, "industries", "rd_expense")
-COLUMNS_DIR = "columns"  # under the registry's folder: the shared search columns
-COLUMN_BATCH_ROWS = 65_536
-STALE_TMP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -100,32 +93,16 @@ class SearchPage:
 class RegistryReader:
     """A read-only view of one registry snapshot (plus overrides), for many queries."""
 
-    def __init__(
-        self,
-        paths: RegistryPaths,
-        snapshot: str | None,
-        overrides: list[tuple[str, list[str], list[str], list[str]]],
-        *,
-        shared_columns: bool = False,
-    ) -> None:
-        self.snapshot = snapshot
-        self.con: duckdb.DuckDBPyConnection = connect(paths)
-        create_view(self.con, paths, snapshot, overrides)
-        # What search reads (≈ 250 bytes an enterprise), numbered by ``rid`` in the default order
-        # (largest revenue first): repeated searches then scan columns in RAM instead of
-        # decompressing Parquet each time. ``shared_columns`` (the web server's readers) keeps
-        # them in a memory-mapped Arrow file, one per registry state: every worker process maps
-        # the same pages of the page cache instead of holding a copy of its own.
-        select = (
-            f"SELECT row_number() OVER (ORDER BY {DEFAULT_ORDER}) AS rid, "
-            f"{', '.join(SEARCH_COLUMNS)} FROM {VIEW} ORDER BY rid"
-        )
-        if shared_columns:
-            key = hashlib.sha256(repr((snapshot, overrides)).encode()).hexdigest()[:24]
-            self._columns = mapped_columns(self.con, select, paths.root / COLUMNS_DIR, key)
-            self.con.register(SEARCH_TABLE, self._columns)
-        else:
-            self.con.execute(f"CREATE TABLE {SEARCH_TABLE} AS {select}")
+    def __init__(self, view: RegistryView) -> None:
+        self.snapshot = view.snapshot
+        self.con: duckdb.DuckDBPyConnection = connect(view.paths)
+        create_view(self.con, view.paths, view.snapshot, view.overrides)
+        # What search reads, numbered by ``rid`` in the default order (largest revenue first),
+        # are the view's columns: mapped from the snapshot's Arrow file, the same pages the
+        # policy engine and every other worker process read. DuckDB scans them without a copy.
+        columns = view.columns(SEARCH_COLUMNS)
+        self._columns = columns.add_column(0, "rid", pa.array(view.search_ids()))
+        self.con.register(SEARCH_TABLE, self._columns)
 
     def count(self, scope: Scope | None = None) -> int:
         """How many enterprises the registry holds (within ``scope``, when given)."""
@@ -301,40 +278,6 @@ class RegistryReader:
         return int(row[0]) if row else 0
 
 
-def mapped_columns(con: duckdb.DuckDBPyConnection, select: str, folder: Path, key: str) -> pa.Table:
-    """The result of ``select`` as a memory-mapped Arrow table, written once per ``key``.
-
-    Written to a temporary file, mapped, then renamed into place, so that a worker never maps a
-    half-written file; files of other keys are removed (a worker still mapping one keeps its
-    pages until it lets go: unlinking does not take them away)."""
-    import pyarrow as pa
-
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"search-{key}.arrow"
-    if not target.exists():
-        tmp = folder / f".search-{key}-{uuid.uuid4().hex}.tmp"
-        batches = con.execute(select).to_arrow_reader(COLUMN_BATCH_ROWS)
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batches.schema) as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-        table = pa.ipc.open_file(pa.memory_map(str(tmp))).read_all()
-        tmp.replace(target)
-        for stale in [*folder.glob("search-*.arrow"), *folder.glob(".search-*.tmp")]:
-            if stale != target and _unused(stale):
-                stale.unlink(missing_ok=True)
-        return table
-    return pa.ipc.open_file(pa.memory_map(str(target))).read_all()
-
-
-def _unused(path: Path) -> bool:
-    """An older state's file, or a temporary file a killed process left (one being written by
-    another worker right now is younger than a minute)."""
-    try:
-        return path.suffix == ".arrow" or time.time() - path.stat().st_mtime > STALE_TMP_SECONDS
-    except FileNotFoundError:
-        return False
-
-
 @dataclass(frozen=True)
 class _Order:
     """A search's order: by one value, then (ties, missing values) by the stored row order, so
@@ -368,6 +311,20 @@ class _Order:
             f"({self.value} {beyond} {cursor} OR ({self.value} = {cursor} AND rid > ?))",
             [rid, rid, rid],
         )
+
+
+_SHARED: weakref.WeakKeyDictionary[RegistryView, RegistryReader] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_reader(view: RegistryView) -> RegistryReader:
+    """The one search reader of ``view``, for every caller that shares the view (the web pages);
+    it goes with the view. Its DuckDB connection serves one query at a time: callers take turns."""
+    with _SHARED_LOCK:
+        reader = _SHARED.get(view)
+        if reader is None:
+            reader = _SHARED[view] = RegistryReader(view)
+        return reader
 
 
 def _where(conditions: list[str]) -> str:

@@ -1,11 +1,12 @@
 """One read path into the registry: a snapshot plus the analysts' overrides (``RegistryView``).
 
-A view reads the snapshot's Parquet parts directly (pyarrow, memory-mapped), one column at a
-time and only the columns asked for, with the classification overrides applied on top. The
-process keeps one view (``view_of``): a second caller of the same registry state gets the same
-view and so the same columns, and the view is replaced when the snapshot or the overrides
-change. Rows are numbered in the order of the snapshot's parts (``rid``), the same for every
-column. Other domains read the registry through this module; only ``registry/`` and the policy
+A view maps the snapshot's columns from its Arrow file (``chanye.registry.mapped``: nothing is
+decoded or copied, and every process shares the pages), with the classification overrides
+applied on top; a view over other Parquet files reads them with pyarrow, only the columns asked
+for. The process keeps one view (``view_of``): a second caller of the same registry state gets
+the same view and so the same columns, and the view is replaced when the snapshot or the
+overrides change. Rows are numbered in the view's order (``rid``: for a snapshot, the registry's
+default order, largest revenue first), the same for every column. Other domains read the registry through this module; only ``registry/`` and the policy
 engine speak SQL, and neither against the files of another domain.
 """
 
@@ -15,14 +16,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chanye.registry.mapped import mapped_columns
+from chanye.registry.mapped import mapped_columns, rank_file
 from chanye.registry.storage import (
     CLASSIFICATION_COLUMNS,
     SNAPSHOT_COLUMNS,
@@ -30,12 +31,19 @@ from chanye.registry.storage import (
     change_in_force,
 )
 
-if TYPE_CHECKING:
-    from chanye.registry.context import RegistryContext
-    from chanye.registry.queries import RegistryReader
-
 __all__ = ["RegistryView", "change_in_force", "registry_view", "view_of"]
 OverrideRow = tuple[str, list[str], list[str], list[str]]
+
+
+class RegistryState(Protocol):
+    """Where a registry lives and what is in force there (``RegistryContext``)."""
+
+    @property
+    def paths(self) -> RegistryPaths: ...
+
+    def state(self) -> tuple[str | None, list[OverrideRow]]: ...
+
+
 ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "DATE": pa.date32(),
@@ -65,7 +73,6 @@ class RegistryView:
         self._by_uscc = {row[0]: row for row in self.overrides}
         self._lock = threading.RLock()
         self._columns: dict[str, pa.ChunkedArray] = {}
-        self._reader: RegistryReader | None = None
         self._rank: np.ndarray | None = None
         self._order: np.ndarray | None = None  # rows in USCC order, for looking up a few
         self.files = (
@@ -129,31 +136,24 @@ class RegistryView:
 
     def uscc_rank(self) -> np.ndarray | None:
         """Each row's place in USCC order (None: the rows are in that order already). Worked out
-        once per snapshot and kept beside the search columns (``columns/``): every later process
-        reads it instead of sorting millions of codes again."""
+        once per snapshot and kept beside its columns (``chanye.registry.mapped``): every later
+        process reads it instead of sorting millions of codes again."""
         with self._lock:
             if self._rank is None:
                 self._rank = self._cached_rank()
             return None if self._rank.size == 0 else self._rank
 
     def _cached_rank(self) -> np.ndarray:
-        path = (
-            None
-            if self.snapshot is None
-            else self.paths.root / "columns" / f"uscc-rank-{Path(self.snapshot).name}.npy"
-        )
+        mapped = self._mapped() is not None
+        path = rank_file(self.paths.snapshot(self.snapshot)) if mapped and self.snapshot else None
         if path is not None and path.exists():
             return np.asarray(np.load(path, mmap_mode="r"))
         rank = _rank_of(self.combined("uscc").chunk(0) if self.size else pa.array([], pa.string()))
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
             with partial.open("wb") as handle:
                 np.save(handle, rank)
             partial.replace(path)  # whole or not at all; a reader never sees half of it
-            for stale in path.parent.glob("uscc-rank-*.npy"):  # earlier snapshots' orders
-                if stale != path:
-                    stale.unlink(missing_ok=True)  # a process mapping one keeps its pages
         return rank
 
     def _read(self, names: list[str]) -> dict[str, pa.ChunkedArray]:
@@ -182,8 +182,19 @@ class RegistryView:
             return None
         with self._lock:
             if self._mapped_table is None:
-                self._mapped_table = mapped_columns(self.paths.snapshot(self.snapshot))
+                self._mapped_table = mapped_columns(self.paths, self.paths.snapshot(self.snapshot))
             return self._mapped_table
+
+    def search_ids(self) -> np.ndarray:
+        """Each row's place in the registry's default order, from 1: the search's row id. A
+        snapshot's rows are in that order already; other files are sorted here."""
+        if self._mapped() is not None or not self.size:
+            return np.arange(1, self.size + 1, dtype=np.int64)
+        keys = [("revenue", "descending"), ("uscc", "ascending")]
+        order = pc.sort_indices(self.columns(["revenue", "uscc"]), keys, null_placement="at_end")
+        ids = np.empty(self.size, dtype=np.int64)
+        ids[np.asarray(order.to_numpy())] = np.arange(1, self.size + 1, dtype=np.int64)
+        return ids
 
     def _override_positions(self) -> np.ndarray:
         """For each override, the row of its enterprise (-1 when not in the snapshot)."""
@@ -343,26 +354,6 @@ class RegistryView:
         row["overridden"] = override is not None
         return row
 
-    # --- the search reader ----------------------------------------------------------------
-
-    def reader(self) -> RegistryReader:
-        """The search, statistics and export reader of this registry state (one per view)."""
-        from chanye.registry.queries import RegistryReader
-
-        with self._lock:
-            if self._reader is None:
-                self._reader = RegistryReader(
-                    self.paths, self.snapshot, self.overrides, shared_columns=True
-                )
-            return self._reader
-
-    def close(self) -> None:
-        with self._lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
-            self._columns.clear()
-
 
 def taken(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     """``column`` at ``rows`` (ascending), chunk by chunk (see ``RegistryView.at``)."""
@@ -457,6 +448,6 @@ def view_of(
         return _CURRENT
 
 
-def registry_view(context: RegistryContext) -> RegistryView:
+def registry_view(context: RegistryState) -> RegistryView:
     """The view of the registry in force (snapshot and overrides as the database says now)."""
     return view_of(context.paths, *context.state())

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.jobs import create_job, mark_failed
-from chanye.registry.queries import RegistryReader
+from chanye.registry.queries import RegistryReader, shared_reader
 from chanye.registry.view import registry_view
 from chanye.store.audit import Actor
 
@@ -49,7 +49,7 @@ class ReaderCache:
         pages read the same view, so the registry is held once per process."""
         view = registry_view(context)
         with self._lock:
-            yield view.reader()
+            yield shared_reader(view)
 
 
 class ImportJobs:
