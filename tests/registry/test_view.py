@@ -155,8 +155,9 @@ def test_the_snapshot_in_force_is_mapped_from_one_arrow_file_rebuilt_after_an_un
     parquet = pq.read_table(sorted(first_dir.glob("records-*.parquet")), memory_map=True)
     mapped = undone.columns(["uscc", "name", "revenue", "tags", "founded_on"])
     assert (first_dir / COLUMNS_FILE).exists()  # brought back on first read
-    assert mapped["uscc"].to_pylist() == [uscc(2), uscc(1), uscc(3)]  # largest revenue first
-    by_uscc = {r["uscc"]: r for r in parquet.select(mapped.column_names).to_pylist()}
-    assert mapped.to_pylist() == [by_uscc[u] for u in mapped["uscc"].to_pylist()]
+    assert mapped.to_pylist() == parquet.select(mapped.column_names).to_pylist()
     assert mapped.schema == parquet.select(mapped.column_names).schema
+    ids = undone.search_ids()  # the default order: largest revenue first, then USCC
+    by_id = dict(zip(ids.tolist(), mapped["uscc"].to_pylist(), strict=True))
+    assert [by_id[i] for i in (1, 2, 3)] == [uscc(2), uscc(1), uscc(3)]
     assert undone.record(uscc(1))["revenue"] == 5.0e7  # type: ignore[index]

@@ -94,7 +94,7 @@ class SnapshotWriter:
         row = self.con.execute(
             f"SELECT count(*) FROM read_parquet('{_quoted(self.tmp)}/records-*.parquet')"
         ).fetchone()
-        write_columns(self.con, self.tmp)  # what readers map (``chanye.registry.mapped``)
+        write_columns(self.tmp)  # what readers map (``chanye.registry.mapped``)
         self.tmp.replace(self.target)
         keep_only(self.target.parent, self.target)
         return int(row[0]) if row else 0

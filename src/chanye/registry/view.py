@@ -5,15 +5,15 @@ decoded or copied, and every process shares the pages), with the classification 
 applied on top; a view over other Parquet files reads them with pyarrow, only the columns asked
 for. The process keeps one view (``view_of``): a second caller of the same registry state gets
 the same view and so the same columns, and the view is replaced when the snapshot or the
-overrides change. Rows are numbered in the view's order (``rid``: for a snapshot, the registry's
-default order, largest revenue first), the same for every column. Other domains read the registry through this module; only ``registry/`` and the policy
+overrides change. Rows are numbered in the order of the snapshot's parts (``rid``), the same for
+every column. Other domains read the registry through this module; only ``registry/`` and the policy
 engine speak SQL, and neither against the files of another domain.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chanye.registry.mapped import mapped_columns, rank_file
+from chanye.registry.mapped import mapped_columns, rank_file, search_ids_file
 from chanye.registry.storage import (
     CLASSIFICATION_COLUMNS,
     SNAPSHOT_COLUMNS,
@@ -144,17 +144,12 @@ class RegistryView:
             return None if self._rank.size == 0 else self._rank
 
     def _cached_rank(self) -> np.ndarray:
-        mapped = self._mapped() is not None
-        path = rank_file(self.paths.snapshot(self.snapshot)) if mapped and self.snapshot else None
-        if path is not None and path.exists():
-            return np.asarray(np.load(path, mmap_mode="r"))
-        rank = _rank_of(self.combined("uscc").chunk(0) if self.size else pa.array([], pa.string()))
-        if path is not None:
-            partial = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
-            with partial.open("wb") as handle:
-                np.save(handle, rank)
-            partial.replace(path)  # whole or not at all; a reader never sees half of it
-        return rank
+        return self._kept_order(
+            rank_file,
+            lambda: _rank_of(
+                self.combined("uscc").chunk(0) if self.size else pa.array([], pa.string())
+            ),
+        )
 
     def _read(self, names: list[str]) -> dict[str, pa.ChunkedArray]:
         unknown = [n for n in names if n not in SNAPSHOT_COLUMNS]
@@ -182,19 +177,42 @@ class RegistryView:
             return None
         with self._lock:
             if self._mapped_table is None:
-                self._mapped_table = mapped_columns(self.paths, self.paths.snapshot(self.snapshot))
+                self._mapped_table = mapped_columns(self.paths.snapshot(self.snapshot))
             return self._mapped_table
 
     def search_ids(self) -> np.ndarray:
-        """Each row's place in the registry's default order, from 1: the search's row id. A
-        snapshot's rows are in that order already; other files are sorted here."""
-        if self._mapped() is not None or not self.size:
-            return np.arange(1, self.size + 1, dtype=np.int64)
-        keys = [("revenue", "descending"), ("uscc", "ascending")]
-        order = pc.sort_indices(self.columns(["revenue", "uscc"]), keys, null_placement="at_end")
+        """Each row's place in the registry's default order (largest revenue first, then USCC),
+        from 1: the search's row id. Worked out once per snapshot and kept beside its columns."""
+        return self._kept_order(search_ids_file, self._default_order)
+
+    def _default_order(self) -> np.ndarray:
+        if not self.size:
+            return np.zeros(0, dtype=np.int64)
+        revenue = self.column("revenue").to_numpy()  # NaN where missing: sorted last
+        largest_first = np.where(np.isnan(revenue), np.inf, -revenue)
+        rank = self.uscc_rank()
+        ties = np.arange(self.size) if rank is None else rank
+        order = np.lexsort((ties, largest_first))
         ids = np.empty(self.size, dtype=np.int64)
-        ids[np.asarray(order.to_numpy())] = np.arange(1, self.size + 1, dtype=np.int64)
+        ids[order] = np.arange(1, self.size + 1, dtype=np.int64)
         return ids
+
+    def _kept_order(
+        self, where: Callable[[Path], Path], work_out: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """An order of the rows, read from beside the snapshot's columns, or worked out and
+        kept there (a view over other files works it out every time)."""
+        mapped = self._mapped() is not None and self.snapshot is not None
+        path = where(self.paths.snapshot(self.snapshot)) if mapped and self.snapshot else None
+        if path is not None and path.exists():
+            return np.asarray(np.load(path, mmap_mode="r"))
+        found = work_out()
+        if path is not None:
+            partial = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+            with partial.open("wb") as handle:
+                np.save(handle, found)
+            partial.replace(path)  # whole or not at all; a reader never sees half of it
+        return found
 
     def _override_positions(self) -> np.ndarray:
         """For each override, the row of its enterprise (-1 when not in the snapshot)."""
