@@ -37,17 +37,23 @@ class Policy:
         None  # (group, yuan): all its policies together, per enterprise
     )
     extra: dict[str, Any] = field(default_factory=dict)
+    _fields_read: tuple[str, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day <= self.valid_to
 
     def fields_read(self) -> list[str]:
-        names: list[str] = []
-        for condition in self.conditions:
-            names += condition.node.fields()
-        if self.amount is not None:
-            names += self.amount.fields()
-        return list(dict.fromkeys(names))
+        """The enterprise fields the policy reads (worked out once: every explanation asks)."""
+        if self._fields_read is None:
+            names: list[str] = []
+            for condition in self.conditions:
+                names += condition.node.fields()
+            if self.amount is not None:
+                names += self.amount.fields()
+            self._fields_read = tuple(dict.fromkeys(names))
+        return list(self._fields_read)
 
     @property
     def without_application(self) -> bool:
