@@ -1,21 +1,17 @@
 """The policy engine over the registry in force: what the CLI and the web app call.
 
-Every path runs the columnar engine over the process's registry view (``chanye.registry.view``):
-``PopulationCache`` hands a web page the loaded enterprises of the registry in force, warm.
+Every path runs the columnar engine over the process's registry view (``chanye.registry.view``);
+a web page reads the process's one population of it (``population.population_of``), warm.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from chanye.beijing import today_in_beijing
 from chanye.policy import workflow
 from chanye.policy.demo import demo_policies as demo_policies  # the CLI's and the tests' name
-from chanye.policy.population import Population, load_population, population_of
+from chanye.policy.population import load_population
 from chanye.registry.changes import RollbackPlan, plan_rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.events import RegistryChanged
@@ -23,19 +19,6 @@ from chanye.store.audit import Actor
 from chanye.store.database import session_scope
 
 log = logging.getLogger(__name__)
-
-
-class PopulationCache:
-    """The population a web app reads: the process's one population (``population_of``), so the
-    registry's columns are those of the process-wide registry view, held once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def population(self, context: RegistryContext, as_of: dt.date) -> Iterator[Population]:
-        with self._lock:
-            yield population_of(context, as_of)
 
 
 def rerun_after_registry_change(context: RegistryContext, actor: Actor) -> int:

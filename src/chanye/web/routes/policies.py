@@ -3,15 +3,14 @@ an enterprise's 免申即享 pushes (确认享受 / 放弃), and for the policy 
 re-runs and the disbursement list.
 
 Thin: versions, runs, pushes and decisions are ``chanye.policy.workflow``'s; evaluation is the
-policy engine's, over the enterprises loaded once per registry snapshot and day
-(``PopulationCache`` on ``app.state``).
+policy engine's, over the process's one population (``population_of``: loaded once per registry
+state and day).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +27,7 @@ from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
-from chanye.policy.population import Population
-from chanye.policy.service import PopulationCache
+from chanye.policy.population import Population, population_of
 from chanye.policy.simulate import parse_setting, simulate
 from chanye.portal.accounts import display_names
 from chanye.portal.mail import MailSettings
@@ -85,24 +83,14 @@ RESULTS = {
     "offline": "已登记线下通知。",
 }
 
-_cache_lock = threading.Lock()
-
-
-def _populations(request: Request) -> PopulationCache:
-    with _cache_lock:
-        cache: PopulationCache | None = getattr(request.app.state, "policy_populations", None)
-        if cache is None:
-            cache = PopulationCache()
-            request.app.state.policy_populations = cache
-    return cache
-
 
 @contextmanager
 def population(request: Request, settings: SettingsDep) -> Iterator[Population]:
-    """The enterprises in force today, as policies read them (loaded once per snapshot and day)."""
+    """The enterprises in force today, as policies read them: the process's one population
+    (``population_of``: loaded once per registry state and day, its columns those of the
+    process-wide registry view). Pages read it side by side; it locks only while loading."""
     context = RegistryContext.from_settings(settings, request_session(request))
-    with _populations(request).population(context, today_in_beijing()) as loaded:
-        yield loaded
+    yield population_of(context, today_in_beijing())
 
 
 def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
