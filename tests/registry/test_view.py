@@ -24,8 +24,10 @@ ROWS = [
 ]
 
 
-def imported(context: RegistryContext, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "in.csv", ROWS)
+def imported(
+    context: RegistryContext, tmp_path: Path, rows: list[list[str]] = ROWS, name: str = "in.csv"
+) -> None:
+    path = write_csv(tmp_path / name, rows)
     result = import_file(context.database_url, context.paths, context.system, path, ANALYST)
     assert result.exit_code == 0
 
@@ -134,15 +136,9 @@ def test_the_snapshot_in_force_is_mapped_from_one_arrow_file_rebuilt_after_an_un
     assert first.snapshot is not None
     first_dir = context.paths.snapshot(first.snapshot)
     assert (first_dir / COLUMNS_FILE).exists()  # written with the snapshot
-    changed = [row(1, **{"营业收入（万元）": "9100"}), *ROWS[1:], row(4)]
-    result = import_file(
-        context.database_url,
-        context.paths,
-        context.system,
-        write_csv(tmp_path / "second.csv", changed),
-        ANALYST,
+    imported(
+        context, tmp_path, [row(1, **{"营业收入（万元）": "9100"}), *ROWS[1:], row(4)], "2.csv"
     )
-    assert result.exit_code == 0
     second = registry_view(context)
     assert second.snapshot is not None and second.snapshot != first.snapshot
     assert (context.paths.snapshot(second.snapshot) / COLUMNS_FILE).exists()
