@@ -240,7 +240,7 @@ class RegistryReader:
     def _rows(self, page_ids: list[int]) -> list[dict[str, Any]]:
         if not page_ids:
             return []
-        # rid is sorted in the table, so an IN list is answered from the zone maps (ms).
+        # Only the page's rows leave the scan of the mapped columns (an IN list over one column).
         result = self.con.execute(
             f"SELECT rid, {', '.join(PAGE_COLUMNS)} FROM {SEARCH_TABLE} "
             f"WHERE rid IN ({', '.join(map(str, page_ids))})"

@@ -6,8 +6,8 @@ applied on top; a view over other Parquet files reads them with pyarrow, only th
 for. The process keeps one view (``view_of``): a second caller of the same registry state gets
 the same view and so the same columns, and the view is replaced when the snapshot or the
 overrides change. Rows are numbered in the order of the snapshot's parts (``rid``), the same for
-every column. Other domains read the registry through this module; only ``registry/`` and the policy
-engine speak SQL, and neither against the files of another domain.
+every column. Other domains read the registry through this module; only ``registry/`` and the
+policy engine speak SQL, and neither against the files of another domain.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class RegistryView:
         """An order of the rows, read from beside the snapshot's columns, or worked out and
         kept there (a view over other files works it out every time)."""
         mapped = self._mapped() is not None and self.snapshot is not None
-        path = where(self.paths.snapshot(self.snapshot)) if mapped and self.snapshot else None
+        path = where(self.paths.snapshot(str(self.snapshot))) if mapped else None
         if path is not None and path.exists():
             return np.asarray(np.load(path, mmap_mode="r"))
         found = work_out()
