@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -32,6 +33,7 @@ from benchmarks.policy.generate import Policy, to_policy_yaml
 from benchmarks.policy.population import AS_OF, CHANYE, DATA
 
 BIN = Path(sys.executable).parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 PROCESS_REPEATS = 2  # each process: the best of this many runs (the machine is shared)
 
 
@@ -163,9 +165,48 @@ def scratch_copy(data_dir: Path) -> Iterator[Path]:
         yield copy
 
 
-def publishing(copy: Path) -> dict[str, Any]:
-    """Publishing the demo policies through the workflow, against evaluating them alone; both
-    start from a registry view not loaded yet."""
+PUBLISHING_ROUNDS = 3  # publishing and evaluating: each the best of this many processes
+
+
+def publishing(data_dir: Path, rounds: int = PUBLISHING_ROUNDS) -> dict[str, Any]:
+    """Publishing the demo policies through the workflow, against evaluating them alone: each a
+    process of its own (``python -m benchmarks.policy.processes publish|evaluate COPY``) on a
+    fresh copy of the database, taking turns which runs first (the registry's files are shared
+    through the page cache, which the machine reclaims when it likes), the best of the rounds."""
+    seconds: dict[str, list[float]] = {"publish": [], "evaluate": []}
+    found: dict[str, Any] = {}
+    for round_ in range(rounds):
+        order = ("evaluate", "publish") if round_ % 2 == 0 else ("publish", "evaluate")
+        for step in order:
+            with scratch_copy(data_dir) as copy:
+                done = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.policy.processes", step, str(copy)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=REPOSITORY,
+                )
+                figures = json.loads(done.stdout.strip().splitlines()[-1])
+                seconds[step].append(figures.pop("seconds"))
+                found.update(figures)
+    publish, evaluate = min(seconds["publish"]), min(seconds["evaluate"])
+    return {
+        **found,
+        "publish_seconds": round(publish, 2),
+        "evaluate_seconds": round(evaluate, 2),
+        "publish_runs": [round(s, 2) for s in seconds["publish"]],
+        "evaluate_runs": [round(s, 2) for s in seconds["evaluate"]],
+        "publish_over_evaluate": round(publish / max(evaluate, 1e-9), 2),
+        "setup": "publish: seed_demo_policies (what `chanye demo` runs: each demo policy added, "
+        "approved, published and matched, its pushes and their evidence written to the "
+        "database); evaluate: the same policies on the columnar engine alone; each a process "
+        f"with the modules imported and a registry view not loaded yet, as of today; best of "
+        f"{rounds} rounds, taking turns which runs first",
+    }
+
+
+def _publish_or_evaluate(step: str, copy: Path) -> dict[str, Any]:
+    """One side of ``publishing``, in this process: its seconds, and what it found."""
     import chanye.policy.workflow  # noqa: F401 - imported before the clock starts, as in a server
     from chanye.beijing import today_in_beijing
     from chanye.config import Settings
@@ -177,30 +218,17 @@ def publishing(copy: Path) -> dict[str, Any]:
     url = f"sqlite:///{(copy / 'chanye.db').resolve()}"
     context = RegistryContext.from_settings(Settings(data_dir=copy, database_url=url))
     policies = demo_policies()
-    # Evaluating alone first: the files are then in the page cache for both, as on a server.
     began = time.perf_counter()
-    snapshot, overrides = context.state()
-    fresh = Population(RegistryView(context.paths, snapshot, overrides), today_in_beijing())
-    found = match_all(fresh, policies)
-    evaluate_seconds = time.perf_counter() - began
-    del fresh
-
-    began = time.perf_counter()
+    if step == "evaluate":
+        snapshot, overrides = context.state()
+        fresh = Population(RegistryView(context.paths, snapshot, overrides), today_in_beijing())
+        found = match_all(fresh, policies)
+        seconds = time.perf_counter() - began
+        return {"seconds": seconds, "eligible": sum(len(e.rows) for e in found)}
     published = seed_demo_policies(context)  # its own registry view, not loaded yet
-    publish_seconds = time.perf_counter() - began
-    pushes = _count_pushes(url)
-    return {
-        "policies": len(policies),
-        "published": published,
-        "publish_seconds": round(publish_seconds, 2),
-        "evaluate_seconds": round(evaluate_seconds, 2),
-        "publish_over_evaluate": round(publish_seconds / max(evaluate_seconds, 1e-9), 2),
-        "eligible": sum(len(e.rows) for e in found),
-        "pushes": pushes,
-        "setup": "publish: seed_demo_policies (what `chanye demo` runs: each demo policy added, "
-        "approved, published and matched, its pushes and their evidence written to the "
-        "database); evaluate: the same policies on the columnar engine alone; both from a "
-        "registry view not loaded yet, as of today",
+    seconds = time.perf_counter() - began
+    return {"seconds": seconds, "policies": len(policies), "published": published} | {
+        "pushes": _count_pushes(url)
     }
 
 
@@ -297,7 +325,12 @@ def product_figures(
     figures: dict[str, Any] = {"match_process": match_processes(policies, data_dir, seed, repeats)}
     with scratch_copy(data_dir) as copy:
         print("publishing the demo policies ...", flush=True)
-        figures["publishing"] = publishing(copy)
+        figures["publishing"] = publishing(data_dir)
+        _publish_or_evaluate("publish", copy)  # the policy pages below read the demo policies
         print("chanye serve: resident memory ...", flush=True)
         figures["web_memory"] = web_memory(copy)
     return figures
+
+
+if __name__ == "__main__":  # one side of ``publishing``: python -m benchmarks.policy.processes
+    print(json.dumps(_publish_or_evaluate(sys.argv[1], Path(sys.argv[2]))))

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
+from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.population import Population, load_population
 from chanye.portal import binding
@@ -84,6 +86,14 @@ def pushes(url: str) -> dict[str, PolicyPush]:
     return {p.uscc: p for p in found}
 
 
+def explained(url: str, push: PolicyPush) -> dict[str, Any]:
+    """The push's explanation, in the words of its version."""
+    with session_scope(url) as db:
+        version = db.get(PolicyVersion, push.policy_version_id)
+        assert version is not None
+        return workflow.explanation_of(push, version)
+
+
 def enterprise(db: Session, n: int | None, verified: bool = True) -> Account:
     """The account of enterprise n (made once), its binding verified unless told otherwise."""
     username = f"e{n}" if verified else f"claimant{n}"
@@ -119,13 +129,21 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
     assert set(first) == {uscc(1), uscc(2), uscc(3)}
     assert first[uscc(1)].amount == 300000.0 and not first[uscc(1)].needs_data
     assert first[uscc(3)].needs_data and first[uscc(3)].amount is None
-    evidence = json.loads(first[uscc(1)].explanation)
+    evidence = explained(url, first[uscc(1)])
     assert evidence["eligible"] and evidence["registry_change_id"] == 1
     assert evidence["conditions"][1]["values"] == {"rd_expense": 3000000.0}
     assert evidence["conditions"][1]["text"] == "上年度研发费用不低于100万元（第三条）"
     assert "300,000.00 元" in evidence["arithmetic"]
-    missing = json.loads(first[uscc(3)].explanation)["conditions"][1]
+    missing = explained(url, first[uscc(3)])["conditions"][1]
     assert (missing["outcome"], missing["missing"]) == ("unknown", ["rd_expense"])
+    # A push keeps the decision's facts, not the clauses: they come back from its version, and
+    # the explanation is the one the enterprise's record gives live (the run's ids beside it).
+    assert "第三条" not in first[uscc(1)].explanation
+    policy = workflow.policy_of(draft)
+    for n in (1, 3, 2):
+        stored = explained(url, first[uscc(n)])
+        assert stored.pop("run_id") == run.id and stored.pop("registry_change_id") == 1
+        assert stored == explain(population, policy, uscc(n)).to_dict()  # type: ignore[union-attr]
 
     # The enterprise decides: only on its own push; no confirming while data is missing.
     with session_scope(url) as db:
@@ -166,9 +184,7 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
     assert set(second) == {uscc(1), uscc(2), uscc(3), uscc(5)}  # kept, none duplicated
     assert second[uscc(2)].status == workflow.WITHDRAWN
     assert "rd-expense" in [
-        c["id"]
-        for c in json.loads(second[uscc(2)].explanation)["conditions"]
-        if c["outcome"] == "fails"
+        c["id"] for c in explained(url, second[uscc(2)])["conditions"] if c["outcome"] == "fails"
     ]
     assert (second[uscc(5)].status, second[uscc(5)].amount) == (workflow.PUSHED, 200000.0)
     assert second[uscc(1)].status == workflow.CONFIRMED
@@ -326,3 +342,21 @@ def test_a_cap_group_limits_what_one_enterprise_is_paid(
         workflow.confirm(db, first, enterprise(db, 1), Actor("e1", "enterprise"))
         workflow.confirm(db, second, enterprise(db, 1), Actor("e1", "enterprise"))
         assert (first.amount, second.amount) == (300000.0, 100000.0)  # the rest of the cap
+
+
+def test_a_push_written_with_its_whole_explanation_still_reads(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """Pushes stored before the evidence was kept apart from the clauses hold the whole
+    explanation: it is read as it is."""
+    population = load(context, tmp_path, registry_rows())
+    url = context.database_url
+    with session_scope(url) as db:
+        version = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
+        workflow.publish(db, version, REVIEWER, population)
+        push = db.scalars(select(PolicyPush).where(PolicyPush.uscc == uscc(1))).one()
+        whole = workflow.explanation_of(push, version)
+        push.explanation = json.dumps(whole, ensure_ascii=False)
+    (stored,) = [p for p in pushes(url).values() if p.uscc == uscc(1)]
+    assert "第三条" in stored.explanation
+    assert explained(url, stored) == whole

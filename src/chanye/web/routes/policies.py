@@ -210,7 +210,7 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
     runs = workflow.latest_runs(db, [v.id for v in versions])
     context: dict[str, Any] = {"versions": versions, "runs": runs, "problems": [], "text": ""}
     unreachable = [
-        (push, version, workflow.explanation_of(push).get("name") or "")
+        (push, version, workflow.evidence_of(push).get("name") or "")
         for push, version in workflow.unreachable_pushes(db)
     ]
     context.update(
@@ -426,7 +426,7 @@ def _mine(
     account = viewer.require_account()
     own = viewer.scope.uscc
     pushes = workflow.pushes_for(db, own) if own else []
-    items = [(push, version, workflow.explanation_of(push)) for push, version in pushes]
+    items = [(push, version, workflow.explanation_of(push, version)) for push, version in pushes]
     context = {
         "own": own,
         "claimed": account.enterprise_uscc,
