@@ -165,7 +165,7 @@ def scratch_copy(data_dir: Path) -> Iterator[Path]:
         yield copy
 
 
-PUBLISHING_ROUNDS = 3  # publishing and evaluating: each the best of this many processes
+PUBLISHING_ROUNDS = 5  # publishing and evaluating: each the best of this many processes
 
 
 def publishing(data_dir: Path, rounds: int = PUBLISHING_ROUNDS) -> dict[str, Any]:

@@ -67,3 +67,24 @@ def test_failed_transaction_writes_no_audit_row(database_url: str) -> None:
         pass
     with session_scope(database_url) as session:
         assert session.query(AuditEntry).count() == 0
+
+
+def test_a_session_that_commits_or_rolls_back_links_its_next_rows_to_the_chain(
+    database_url: str,
+) -> None:
+    """Within a transaction each row links to the one before it without reading the table again;
+    after a commit, a rollback, or another session's rows, the chain's end is read afresh."""
+    _three_rows(database_url)
+    with session_scope(database_url) as session:
+        record(session, ANALYST, "a", "t", "1")
+        session.commit()
+        with session_scope(database_url) as other:
+            record(other, ANALYST, "b", "t", "2")
+        record(session, ANALYST, "c", "t", "3")  # after the other session's row
+        session.rollback()  # "c" is gone: the next row must not link to it
+        record(session, ANALYST, "d", "t", "4")
+        record(session, ANALYST, "e", "t", "5")
+    with session_scope(database_url) as session:
+        assert verify_chain(session) == []
+        actions = [r.action for r in session.query(AuditEntry).order_by(AuditEntry.id)]
+    assert actions[3:] == ["a", "b", "d", "e"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chanye.registry.context import RegistryContext
 
 # What each derived field is computed from.
+Found = TypeVar("Found")  # what one policy's work over the population gives
 DERIVED_FROM = {"age_years": ("founded_on",), "rd_ratio": ("revenue", "rd_expense")}
 ARROW_OF = {
     "int": pa.int64(),
@@ -164,7 +165,8 @@ class Population:
             held = [n for n in read if FIELD_BY_NAME[n].held]
             columns = list(dict.fromkeys(["name", "change_id", SCOPE_FIELD, *held]))
         found = self.view.records(usccs, columns, rows)
-        return {u: policy_record(r, self.as_of) for u, r in found.items()}
+        names = None if policy is None else ["uscc", "name", *policy.fields_read()]
+        return {u: policy_record(r, self.as_of, names) for u, r in found.items()}
 
     def records_at(self, rows: np.ndarray, policy: Policy | None = None) -> list[dict[str, Any]]:
         """The records of these rows, in their order."""
@@ -251,11 +253,15 @@ def rd_ratio(revenue: pa.ChunkedArray, rd_expense: pa.ChunkedArray) -> pa.Array:
     return pa.array(ratio, mask=~known)
 
 
-def policy_record(row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
-    """A snapshot row as policies read it: every field (derived ones as of the date, those the
-    platform does not hold as None), dates as timestamps, and where the values came from."""
+def policy_record(
+    row: dict[str, Any], as_of: dt.date, names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """A snapshot row as policies read it: every field, or those ``names`` (derived ones as of
+    the date, those the platform does not hold as None), dates as timestamps, and where the
+    values came from."""
     record: dict[str, Any] = {}
-    for spec in FIELDS:
+    wanted = FIELDS if names is None else [FIELD_BY_NAME[n] for n in dict.fromkeys(names)]
+    for spec in wanted:
         if not spec.held:
             record[spec.name] = None
         elif spec.name == "age_years":
@@ -315,6 +321,19 @@ def _eligible_sql(population: Population, policy: Policy) -> Eligible:
 def match_all(population: Population, policies: Sequence[Policy]) -> list[Eligible]:
     """Every policy's eligible rows, policies side by side on every core (numpy releases the
     GIL inside its loops)."""
+    return _side_by_side(population, policies, eligible)
+
+
+def candidates_all(population: Population, policies: Sequence[Policy]) -> list[Candidates]:
+    """Every policy's candidates (``candidates``), policies side by side on every core."""
+    return _side_by_side(population, policies, candidates)
+
+
+def _side_by_side(
+    population: Population,
+    policies: Sequence[Policy],
+    work: Callable[[Population, Policy], Found],
+) -> list[Found]:
     from concurrent.futures import ThreadPoolExecutor
 
     # Load the columns once, before the threads start; a field the columnar engine cannot
@@ -322,7 +341,7 @@ def match_all(population: Population, policies: Sequence[Policy]) -> list[Eligib
     with contextlib.suppress(Unsupported):
         population.columns(policies)
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        return list(pool.map(lambda p: eligible(population, p), policies))
+        return list(pool.map(lambda p: work(population, p), policies))
 
 
 def _workers() -> int:

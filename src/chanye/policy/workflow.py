@@ -10,7 +10,6 @@ evidence it was made on. Every run is audited with its counts, every decision of
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,13 +26,13 @@ from sqlalchemy.orm import Session
 
 from chanye.batching import collector_paused
 from chanye.beijing import BEIJING, aware
-from chanye.policy.columnar import Candidates, Unsupported
+from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
 from chanye.policy.explain import Known, evidence, expanded, known_at
 from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
-from chanye.policy.population import Population, candidates
+from chanye.policy.population import Population, candidates, candidates_all
 from chanye.policy.receivers import receivers
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, deliver
@@ -198,12 +197,17 @@ def superseded_by(session: Session, version: PolicyVersion) -> list[PolicyVersio
 
 
 def publish(
-    session: Session, version: PolicyVersion, actor: Actor, population: Population
+    session: Session,
+    version: PolicyVersion,
+    actor: Actor,
+    population: Population,
+    known: Candidates | None = None,
 ) -> PolicyRun:
     """Publish a draft (the version published before it expires) and run the matching.
 
     A version with a benefit needs a second person: if nobody approved it yet, the publisher
-    approves it now, and is refused if they drafted it.
+    approves it now, and is refused if they drafted it. ``known``: its candidates, when worked
+    out already (``run_matching``).
     """
     if version.status != DRAFT:
         raise WorkflowRefusedError(
@@ -220,7 +224,7 @@ def publish(
     after["approved_by"] = version.approved_by
     _version_event(session, actor, "policy.publish", version, after, before={"status": DRAFT})
     session.flush()
-    return run_matching(session, version, population, actor)
+    return run_matching(session, version, population, actor, known)
 
 
 def expire(session: Session, version: PolicyVersion, actor: Actor) -> int:
@@ -305,14 +309,17 @@ class Decision:
     change_id: int | None
 
 
-def decisions(population: Population, policy: Policy) -> tuple[dict[str, Decision], Candidates]:
+def decisions(
+    population: Population, policy: Policy, known: Candidates | None = None
+) -> tuple[dict[str, Decision], Candidates]:
     """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充);
     with the candidates' condition states, which the evidence of the pushes reads.
 
     An eligible enterprise whose amount cannot be computed (the formula reads a missing value) is
-    "needs data" too: nothing can be paid until the value is known.
+    "needs data" too: nothing can be paid until the value is known. ``known``: the candidates,
+    when worked out already (several policies side by side, ``candidates_all``).
     """
-    found = candidates(population, policy)
+    found = candidates(population, policy) if known is None else known
     eligible = found.eligible
     needs = ~eligible | (np.isnan(found.amounts) if policy.amount is not None else False)
     usccs = population.view.at("uscc", found.rows).to_pylist()
@@ -373,9 +380,15 @@ def _known(known: Candidates | None, usccs: list[str], rows: dict[str, int]) -> 
 
 @collector_paused()  # thousands of pushes and explanations at once: see chanye.batching
 def run_matching(
-    session: Session, version: PolicyVersion, population: Population, actor: Actor
+    session: Session,
+    version: PolicyVersion,
+    population: Population,
+    actor: Actor,
+    known: Candidates | None = None,
 ) -> PolicyRun:
-    """Match a published version over the population and reconcile its pushes (idempotent)."""
+    """Match a published version over the population and reconcile its pushes (idempotent).
+    ``known``: the version's candidates, when worked out already with others' (``candidates_all``:
+    policies side by side on every core)."""
     if version.status != PUBLISHED:
         raise WorkflowRefusedError("只有已发布的政策才能匹配推送", "only a published version runs")
     policy = policy_of(version)
@@ -395,7 +408,7 @@ def run_matching(
     )
     session.add(run)
     session.flush()
-    found, states = decisions(population, policy)
+    found, states = decisions(population, policy, known)
     existing = {
         p.uscc: p
         for p in session.scalars(
@@ -518,10 +531,12 @@ def rerun_published(session: Session, population: Population, actor: Actor) -> l
     versions = session.scalars(
         select(PolicyVersion).where(PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.id)
     ).all()
-    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
-        population.columns([policy_of(v) for v in versions])
+    found = candidates_all(population, [policy_of(v) for v in versions])
     with population.view.keeping_row_groups():  # the runs' records: each group read once
-        return [run_matching(session, version, population, actor) for version in versions]
+        return [
+            run_matching(session, version, population, actor, known)
+            for version, known in zip(versions, found, strict=True)
+        ]
 
 
 def last_run(session: Session, version_id: int) -> PolicyRun | None:
@@ -1005,14 +1020,13 @@ def seed_demo(session: Session, population: Population, actor: Actor) -> list[Po
     runs = []
     # Parsed under the names their versions keep, once: adding and publishing reuse the parse.
     policies = [_parse(p.read_text(encoding="utf-8"), p.name) for p in demo_files()]
-    with contextlib.suppress(Unsupported):  # every field they read, loaded in one pass
-        population.columns(policies)
+    found = candidates_all(population, policies)  # side by side, every field read in one pass
     with population.view.keeping_row_groups():  # the runs' records: each group read once
-        for policy in policies:
+        for policy, known in zip(policies, found, strict=True):
             version = add_draft(session, policy.source_text, Path(policy.source_name).name, actor)
             if has_benefit(version):
                 approve_as_system(session, version, "演示政策，随 chanye demo 发布")
-            runs.append(publish(session, version, actor, population))
+            runs.append(publish(session, version, actor, population, known))
     return runs
 
 

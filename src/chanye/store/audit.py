@@ -77,8 +77,7 @@ def record(
     result: str = "success",
 ) -> AuditEntry:
     """Append an audit row in the caller's transaction, so the row and the change land together."""
-    _serialise_writers(session)
-    last = session.scalar(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1))
+    last = _chain_end(session)
     entry = AuditEntry(
         at=utcnow(),
         actor=actor.name,
@@ -95,7 +94,26 @@ def record(
     entry.row_hash = _row_hash(entry)
     session.add(entry)
     session.flush()
+    session.info[_CHAIN_END] = (session.get_transaction(), entry.row_hash)
     return entry
+
+
+_CHAIN_END = "chanye.audit.chain_end"  # (transaction, hash of the last row it appended)
+
+
+def _chain_end(session: Session) -> str | None:
+    """The hash of the chain's last row, the writers serialised first: once per transaction.
+
+    The lock lasts until the transaction ends, so once this transaction appended a row nobody
+    else can have appended one after it: its next rows link to the last one it wrote, without
+    taking the lock and reading the table again (a run writes dozens of rows in one
+    transaction). A new transaction reads the table afresh.
+    """
+    held = session.info.get(_CHAIN_END)
+    if held is not None and held[0] is not None and held[0] is session.get_transaction():
+        return str(held[1])
+    _serialise_writers(session)
+    return session.scalar(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1))
 
 
 def verify_chain(session: Session) -> list[int]:
