@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from decimal import Decimal
+
 _UNITS = ((1e12, "万亿元"), (1e8, "亿元"), (1e4, "万元"))
 _COUNT_UNITS = ((1e8, "亿"), (1e4, "万"))
 
@@ -32,3 +36,27 @@ def format_count(count: int | None, digits: int = 2) -> str:
     if count is None:
         return "—"
     return _scaled(count, _COUNT_UNITS, digits) or str(count)
+
+
+_SCALES = {"万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3, "": 1}
+_AMOUNT = re.compile(r"^([+-]?\d+(?:\.\d+)?)(万亿|亿|万|千|)元?$")
+_PERCENT = re.compile(r"^([+-]?\d+(?:\.\d+)?)%$")
+
+
+def parse_amount(text: str) -> float | None:
+    """An amount as people write it, in yuan: ``2000万`` → 20000000.0, ``1.5亿元`` →
+    150000000.0, ``500元`` → 500.0, ``２０００万`` (full-width) too; None when it is not one."""
+    found = _AMOUNT.match(_plain_text(text))
+    # Decimal, so that 0.35万 is 3500.0 and not 3499.9999999999995.
+    return None if found is None else float(Decimal(found.group(1)) * _SCALES[found.group(2)])
+
+
+def parse_percent(text: str) -> float | None:
+    """A rate written as a percentage: ``20%`` or ``20％`` → 0.2; None when it is not one."""
+    found = _PERCENT.match(_plain_text(text))
+    return None if found is None else float(Decimal(found.group(1)) / 100)
+
+
+def _plain_text(text: str) -> str:
+    """Full-width digits and signs as ASCII, thousands separators and spaces dropped."""
+    return unicodedata.normalize("NFKC", text).replace(",", "").replace(" ", "").strip()

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 
 from chanye.policy.engine import BASE_TABLE, compile_set, rerun_changed, run_pairs
-from chanye.policy.explain import explain, near_misses
+from chanye.policy.explain import explain, near_misses, substitute
+from chanye.policy.fields import FIELD_BY_NAME
 from chanye.policy.loader import PolicyFileError, load_policy_text
-from chanye.policy.simulate import simulate
+from chanye.policy.simulate import parse_setting, simulate
 from tests.policy.test_agreement import population_of, product_population
 from tests.policy.test_loader import GOOD
 
@@ -122,3 +123,33 @@ def test_a_cap_must_be_positive() -> None:
     """How a cap pays is the workflow's (tests/policy/test_workflow.py); the file refuses a bad one."""
     with pytest.raises(PolicyFileError):
         load_policy_text(GOOD + "cap_group: {id: innovation, cap: -1}\n", "c.yaml")
+
+
+def test_a_parameter_whose_name_has_a_digit_is_written_into_the_arithmetic() -> None:
+    written = substitute(
+        "enterprise.revenue * params.rate2 + params.tier10",
+        {"revenue": 1000.0},
+        {
+            "rate2": 0.1,
+            "tier10": 5.0,
+        },
+    )
+    assert written == f"{FIELD_BY_NAME['revenue'].label}[1,000.00] * 0.1 + 5"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("min_revenue=2000万", 20_000_000.0),
+        ("cap=1.5亿元", 150_000_000.0),
+        ("rate=20%", 0.2),
+        ("rate=0.25", 0.25),
+    ],
+)
+def test_a_setting_takes_the_unit_people_write(setting: str, value: float) -> None:
+    assert parse_setting(setting, POLICY)[1] == value
+
+
+def test_a_setting_that_is_no_number_says_so() -> None:
+    with pytest.raises(ValueError, match="参数 cap 的取值 'lots' 不是 float"):
+        parse_setting("cap=lots", POLICY)

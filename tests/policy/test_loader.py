@@ -110,3 +110,60 @@ def test_every_problem_is_reported_at_once() -> None:
         "enterprise.tags", "enterprise.labels"
     )
     assert len(problems(text)) == 2
+
+
+def test_a_quoted_date_is_a_date() -> None:
+    """``yaml.safe_dump`` and many editors write dates in quotes."""
+    quoted = GOOD.replace(
+        "valid: {from: 2025-01-01, to: 2027-12-31}",
+        "valid: {from: '2025-01-01', to: \"2027-12-31\"}",
+    )
+    policy = load_policy_text(quoted, "p.yaml")
+    assert (policy.valid_from.isoformat(), policy.valid_to.isoformat()) == (
+        "2025-01-01",
+        "2027-12-31",
+    )
+    assert problems(quoted.replace("'2025-01-01'", "'2025年1月1日'"))[0].startswith(
+        "p.yaml:4:15: valid.from 须为日期，如 2025-01-01"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("min_revenue: 20000000.0", "min_revenue: 2000万"),
+            ["p.yaml:5:27: 参数 min_revenue 的取值 2000万：金额请写成以元为单位的数：20000000.0"],
+        ),
+        (
+            ("rate: 0.1", "rate: 10%"),
+            ["p.yaml:5:45: 参数 rate 的取值 10%：比例请写成小数：0.1"],
+        ),
+        (
+            (
+                """'"high_tech" in enterprise.tags && enterprise.status == "active"'""",
+                '"high_tech" in enterprise.tags',
+            ),
+            [
+                "p.yaml:11:23: YAML 格式错误",
+                """整条须再用引号括起，如 when: '"high_tech" in enterprise.tags'""",
+            ],
+        ),
+        (
+            (
+                """'"high_tech" in enterprise.tags && enterprise.status == "active"'""",
+                "“high_tech” in enterprise.tags ＆＆ enterprise.status == “active”",
+            ),
+            [
+                "p.yaml:11:11: 表达式中有全角符号 “”＆",
+                '写成 "high_tech" in enterprise.tags && enterprise.status == "active"',
+            ],
+        ),
+    ],
+)
+def test_what_people_type_is_answered_with_what_to_write(
+    change: tuple[str, str], expected: list[str]
+) -> None:
+    found = problems(GOOD.replace(*change))
+    assert len(found) == 1, found  # the one mistake, without follow-on messages
+    assert found[0].startswith(expected[0]) and all(e in found[0] for e in expected[1:]), found

@@ -88,6 +88,9 @@ def parse(text: str, params: dict[str, Any]) -> Node:
     """Parse and check one CEL expression; raises CelError with every problem found."""
     from celpy.celparser import CELParseError
 
+    wide = _full_width(text)
+    if wide:
+        raise CelError([CelProblem(1, text.index(wide[0]) + 1, _full_width_message(text, wide))])
     try:
         tree = _syntax_tree(text)
     except CELParseError as exc:
@@ -106,6 +109,40 @@ def parse(text: str, params: dict[str, Any]) -> Node:
     if checker.problems:
         raise CelError(checker.problems)
     return node
+
+
+# Full-width punctuation outside string literals, as Chinese input methods type it.
+_WIDE = str.maketrans("“”‘’（）＞＜＝！＆｜，．＋－＊／％　", "\"\"''()><=!&|,.+-*/% ")
+
+
+# A literal's opening quote → the quotes that close it.
+_CLOSING = {'"': '"', "'": "'", "“": '”"', "‘": "’'"}
+
+
+def _outside_literals(text: str) -> list[tuple[str, bool]]:
+    """Each character of ``text`` with whether it lies outside string literals (its quotes
+    count as outside). Curly quotes open and close literals too: they were meant as quotes."""
+    marked, closing = [], None
+    for char in text:
+        if closing is not None:
+            inside = char not in closing
+            marked.append((char, not inside))
+            closing = closing if inside else None
+        else:
+            marked.append((char, True))
+            closing = _CLOSING.get(char)
+    return marked
+
+
+def _full_width(text: str) -> list[str]:
+    """The full-width characters of ``text`` outside its string literals, in order."""
+    return [c for c, outside in _outside_literals(text) if outside and c.translate(_WIDE) != c]
+
+
+def _full_width_message(text: str, wide: list[str]) -> str:
+    marks = "".join(dict.fromkeys(wide))
+    fixed = "".join(c.translate(_WIDE) if out else c for c, out in _outside_literals(text))
+    return f"表达式中有全角符号 {marks}：请改用半角，写成 {fixed} / use ASCII punctuation"
 
 
 @functools.lru_cache(maxsize=4096)

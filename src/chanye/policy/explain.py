@@ -216,7 +216,7 @@ def _arithmetic(policy: Policy) -> Callable[[dict[str, Any]], str]:
     return _template(policy.amount_text or "", policy.parameters)
 
 
-_SLOT = re.compile(r"(enterprise\.[a-z_]+|params\.[a-z_]+)")
+_SLOT = re.compile(r"(enterprise\.[a-z_][a-z0-9_]*|params\.[a-z_][a-z0-9_]*)")
 
 
 def _template(text: str, params: dict[str, Any]) -> Callable[[dict[str, Any]], str]:

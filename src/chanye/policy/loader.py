@@ -6,6 +6,7 @@ and column within the file (exact for expressions written on one line, as policy
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from yaml.nodes import Node as YamlNode
 from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.model import Condition, Policy
 from chanye.problems import FileRefusedError
+from chanye.units import parse_amount, parse_percent
 
 # libyaml's parser where the platform has it (the same nodes, with their line numbers).
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -153,8 +155,11 @@ class _Reader:
             mark = getattr(exc, "problem_mark", None)
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             reason = getattr(exc, "problem", None) or str(exc)
+            hint = _split_expression_hint(self.text, line)
             self.problems.append(
-                PolicyProblem(self.source, line, column, f"YAML 格式错误 / YAML error: {reason}")
+                PolicyProblem(
+                    self.source, line, column, f"YAML 格式错误 / YAML error: {reason}{hint}"
+                )
             )
             return None
         if not isinstance(root, MappingNode):
@@ -263,8 +268,8 @@ class _Reader:
             if key not in parts:
                 self.problem(node, f"valid 缺少 {key} / valid needs {key}")
                 continue
-            value = self.value(parts[key][1])
-            if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            value = _day(self.value(parts[key][1]))
+            if value is None:
                 self.problem(parts[key][1], f"valid.{key} 须为日期，如 2025-01-01 / not a date")
                 continue
             days.append(value)
@@ -286,6 +291,9 @@ class _Reader:
                 self.problem(
                     key_node, f"参数名 {name} 只能用小写字母、数字和 _ / bad parameter name"
                 )
+            elif isinstance(value, str) and (hint := _number_hint(value)) is not None:
+                self.problem(value_node, f"参数 {name} 的取值 {value}：{hint}")
+                found[name] = 0.0  # the file is refused; no follow-on "unknown parameter"
             elif param_type(value) is None:
                 self.problem(
                     value_node,
@@ -385,3 +393,40 @@ class _Reader:
             return line, column - 1 - node.start_mark.column + 2  # block: text starts a line below
         quote = 1 if style in ("'", '"') else 0
         return line - 1, (column - 1 + quote) if line == 1 else column - 1 - node.start_mark.column
+
+
+def _day(value: Any) -> dt.date | None:
+    """A date, also when written in quotes (``'2025-01-01'``, as ``yaml.safe_dump`` writes it)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value.strip())
+    return None
+
+
+def _number_hint(value: str) -> str | None:
+    """What to write instead of an amount or a rate written as text (``2000万``, ``20%``)."""
+    rate = parse_percent(value)
+    if rate is not None:
+        return f"比例请写成小数：{rate:g} / write a rate as a decimal: {rate:g}"
+    amount = parse_amount(value)
+    if amount is not None and not value.strip().replace(".", "", 1).isdigit():
+        return f"金额请写成以元为单位的数：{amount:.1f} / write an amount in yuan: {amount:.1f}"
+    return None
+
+
+def _split_expression_hint(text: str, line: int) -> str:
+    """An expression that starts with a quote (``when: "high_tech" in enterprise.tags``) is cut
+    by YAML after the quoted part: say how to write it."""
+    lines = text.splitlines()
+    for number in (line - 1, line - 2):  # YAML reports the line after, or the line itself
+        if 0 <= number < len(lines):
+            key, _, rest = lines[number].strip().lstrip("- ").partition(":")
+            if key in ("when", "amount") and rest.strip()[:1] in ('"', "'"):
+                return (
+                    f"。第 {number + 1} 行的表达式以引号开头，整条须再用引号括起，如 "
+                    f"{key}: '{rest.strip()}'"
+                    f" / quote the whole expression"
+                )
+    return ""

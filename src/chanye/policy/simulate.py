@@ -14,6 +14,7 @@ from chanye.policy.loader import with_parameters
 from chanye.policy.model import Policy
 from chanye.policy.population import Eligible, Population, eligible, in_scope
 from chanye.registry.scope import Scope
+from chanye.units import parse_amount, parse_percent
 
 
 @dataclass
@@ -163,6 +164,14 @@ def _sample(
     ]
 
 
+def _number(raw: str) -> float:
+    value = parse_percent(raw)
+    value = parse_amount(raw) if value is None else value
+    if value is None:
+        raise ValueError(raw)
+    return value
+
+
 def parse_setting(text: str, policy: Policy) -> tuple[str, Any]:
     """``NAME=VALUE`` from the command line, typed like the parameter it changes."""
     if "=" not in text:
@@ -176,9 +185,12 @@ def parse_setting(text: str, policy: Policy) -> tuple[str, Any]:
         if isinstance(current, bool):
             return name, raw.lower() in ("true", "1", "yes")
         if isinstance(current, int):
-            return name, int(raw)
-        if isinstance(current, float):
-            return name, float(raw)
+            whole = _number(raw)
+            if not whole.is_integer():
+                raise ValueError(raw)
+            return name, int(whole)
+        if isinstance(current, float):  # 500万, 1.5亿元 and 20% are taken as people write them
+            return name, _number(raw)
         if isinstance(current, dt.date):
             return name, dt.date.fromisoformat(raw)
         if isinstance(current, list):
