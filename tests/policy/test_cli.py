@@ -217,3 +217,31 @@ def test_a_policy_the_columnar_engine_cannot_run_is_matched_through_sql(
     found = _matched_all(city, tmp_path / "fallback.parquet", str(path))
     assert sum(r["eligible"] for r in found) > 0
     assert _rounded(found) == _rounded(_sql_decisions(city, [policy], dt.date(2026, 6, 30)))
+
+
+def test_check_refuses_one_id_in_two_files_and_one_cap_group_with_two_caps(
+    tmp_path: Path, city: Path
+) -> None:
+    first, second, third = (tmp_path / f"{n}.yaml" for n in ("first", "second", "third"))
+    capped = GOOD.replace(
+        "conditions:", "cap_group: {id: innovation, cap: 10000000.0}\nconditions:"
+    )
+    first.write_text(capped, encoding="utf-8")
+    second.write_text(capped, encoding="utf-8")
+    third.write_text(
+        capped.replace("id: demo-rd-subsidy", "id: other-reward").replace(
+            "cap: 10000000.0", "cap: 5000000.0"
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("policy", "check", str(first), str(second), str(third), data_dir=city)
+    assert result.returncode == 1
+    assert f"{second}: 政策 id demo-rd-subsidy 已在 {first} 中使用" in result.stderr
+    assert f"{third}: cap_group innovation 的上限 500万元 与 {first} 中的 1000万元 不同" in (
+        result.stderr
+    )
+    assert run_cli("policy", "check", str(first), data_dir=city).returncode == 0
+    out = tmp_path / "m.csv"
+    matched = run_cli("policy", "match", str(first), str(third), "--out", str(out), data_dir=city)
+    assert matched.returncode == 1 and "同一组只能有一个上限" in matched.stderr
+    assert not out.exists()

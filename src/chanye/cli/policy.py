@@ -15,7 +15,7 @@ from chanye.beijing import today_in_beijing
 from chanye.cli.startup import check_files, err, migrated_settings, out
 from chanye.policy.demo import demo_policies
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
-from chanye.policy.loader import PolicyFileError, load_policy_file
+from chanye.policy.loader import PolicyFileError, conflicts, load_policy_file
 from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, load_population
@@ -61,6 +61,7 @@ def _policies(sources: list[str]) -> list[Policy]:
             found.append(load_policy_file(Path(source)))
         except PolicyFileError as exc:
             problems += [str(p) for p in exc.problems]
+    problems += conflicts(found)
     if problems:
         for line in problems:
             err.print(line, markup=False)
@@ -77,7 +78,7 @@ def policy_check(
     files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
 ) -> None:
     """Check policy files; every problem as file:line:column: message. Exit 1 when any."""
-    check_files(files, load_policy_file, _policy_summary)
+    check_files(files, load_policy_file, _policy_summary, conflicts)
 
 
 def _policy_summary(path: Path, policy: Policy) -> str:

@@ -57,11 +57,15 @@ Loaded = TypeVar("Loaded")
 
 
 def check_files(
-    files: Sequence[Path], load: Callable[[Path], Loaded], summary: Callable[[Path, Loaded], str]
+    files: Sequence[Path],
+    load: Callable[[Path], Loaded],
+    summary: Callable[[Path, Loaded], str],
+    together: Callable[[list[Loaded]], list[str]] | None = None,
 ) -> None:
     """``system check`` and ``policy check``: every problem of every file, each naming where
-    (on stderr), a summary line for each good file; exit 1 when any file has a problem."""
-    failed = False
+    (on stderr), a summary line for each good file; then what cannot hold across the good files
+    (``together``); exit 1 when there is any problem."""
+    failed, good = False, []
     for path in files:
         try:
             loaded = load(path)
@@ -70,6 +74,10 @@ def check_files(
             for problem in exc.problems:
                 err.print(str(problem), markup=False)
             continue
+        good.append(loaded)
         out.print(summary(path, loaded), markup=False)
+    for problem in together(good) if together is not None else []:
+        failed = True
+        err.print(problem, markup=False)
     if failed:
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from yaml.nodes import Node as YamlNode
 from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.model import Condition, Policy
 from chanye.problems import FileRefusedError
-from chanye.units import parse_amount, parse_percent
+from chanye.units import format_yuan, parse_amount, parse_percent
 
 # libyaml's parser where the platform has it (the same nodes, with their line numbers).
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -430,3 +431,30 @@ def _split_expression_hint(text: str, line: int) -> str:
                     f" / quote the whole expression"
                 )
     return ""
+
+
+def conflicts(policies: Sequence[Policy]) -> list[str]:
+    """What cannot hold across several policy files read together: one id in two files, or one
+    ``cap_group`` with two caps (which would one enterprise's total be held to?)."""
+    problems: list[str] = []
+    by_id: dict[str, Policy] = {}
+    by_group: dict[str, Policy] = {}
+    for policy in policies:
+        first = by_id.setdefault(policy.id, policy)
+        if first is not policy:
+            problems.append(
+                f"{policy.source_name}: 政策 id {policy.id} 已在 {first.source_name} 中使用，"
+                f"一个 id 只能对应一个文件 / the same policy id in two files"
+            )
+        if policy.cap_group is None:
+            continue
+        group, cap = policy.cap_group
+        holder = by_group.setdefault(group, policy)
+        other = holder.cap_group[1] if holder.cap_group else cap
+        if other != cap:
+            problems.append(
+                f"{policy.source_name}: cap_group {group} 的上限 {format_yuan(cap)} 与 "
+                f"{holder.source_name} 中的 {format_yuan(other)} 不同，同一组只能有一个上限 "
+                f"/ one cap_group with two caps"
+            )
+    return problems
