@@ -227,9 +227,8 @@ def _publish_or_evaluate(step: str, copy: Path) -> dict[str, Any]:
         return {"seconds": seconds, "eligible": sum(len(e.rows) for e in found)}
     published = seed_demo_policies(context)  # its own registry view, not loaded yet
     seconds = time.perf_counter() - began
-    return {"seconds": seconds, "policies": len(policies), "published": published} | {
-        "pushes": _count_pushes(url)
-    }
+    pushes = _count_pushes(url)
+    return {"seconds": seconds, "policies": len(policies), "published": published, "pushes": pushes}
 
 
 def _count_pushes(url: str) -> int:

@@ -412,6 +412,7 @@ def _number_hint(value: str) -> str | None:
     if rate is not None:
         return f"比例请写成小数：{rate:g} / write a rate as a decimal: {rate:g}"
     amount = parse_amount(value)
+    # A bare number in quotes ("2000") is text the author meant: only a unit (万, 亿元) is a slip.
     if amount is not None and not value.strip().replace(".", "", 1).isdigit():
         return f"金额请写成以元为单位的数：{amount:.1f} / write an amount in yuan: {amount:.1f}"
     return None

@@ -337,7 +337,7 @@ def decisions(
     return result, found
 
 
-def explanations(
+def evidence_texts(
     population: Population,
     policy: Policy,
     usccs: list[str],
@@ -423,8 +423,8 @@ def run_matching(
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
-    explained = explanations(population, policy, changes.to_explain, extra, rows, states)
-    for uscc, text in explained.items():
+    kept = evidence_texts(population, policy, changes.to_explain, extra, rows, states)
+    for uscc, text in kept.items():
         if uscc in changes.new:
             changes.new[uscc]["explanation"] = text
         else:
