@@ -245,3 +245,24 @@ def test_check_refuses_one_id_in_two_files_and_one_cap_group_with_two_caps(
     matched = run_cli("policy", "match", str(first), str(third), "--out", str(out), data_dir=city)
     assert matched.returncode == 1 and "同一组只能有一个上限" in matched.stderr
     assert not out.exists()
+
+
+def test_a_policy_not_in_force_says_why_it_matches_nobody(tmp_path: Path, city: Path) -> None:
+    expired = tmp_path / "expired.yaml"
+    expired.write_text(
+        GOOD.replace("{from: 2025-01-01, to: 2027-12-31}", "{from: 2020-01-01, to: 2021-12-31}"),
+        encoding="utf-8",
+    )
+    said = "政策 demo-rd-subsidy（研发投入后补助）在 2026-06-30 已失效（有效期 2020-01-01 至 2021-12-31）"
+    near = run_cli("policy", "near", str(expired), "--as-of", "2026-06-30", "--json", data_dir=city)
+    assert near.returncode == 0 and said in near.stderr
+    assert json.loads(near.stdout) == []  # nobody is near what the policy would not pay
+    out = tmp_path / "m.csv"
+    matched = run_cli(
+        "policy", "match", str(expired), "--as-of", "2026-06-30", "--out", str(out), data_dir=city
+    )
+    assert matched.returncode == 0 and said in matched.stderr and "符合条件 0 项" in matched.stdout
+    early = run_cli("policy", "near", str(expired), "--as-of", "2019-06-30", data_dir=city)
+    assert "在 2019-06-30 尚未施行" in early.stderr
+    in_force = run_cli("policy", "near", "demo-rd-subsidy", "--as-of", "2026-06-30", data_dir=city)
+    assert "有效期" not in in_force.stderr

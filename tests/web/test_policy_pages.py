@@ -230,6 +230,7 @@ def test_staff_simulate_explain_and_near_misses(
     misses = client.get("/policies/test-rd-reward/near-misses").text
     assert f'data-uscc="{uscc(5)}"' in misses and f'data-uscc="{uscc(4)}"' in misses
     assert "50万元" in misses  # 5's shortfall to the 100万 threshold
+    assert 'id="not-in-force"' not in misses
 
     explained = client.get(f"/policies/test-rd-reward/explain/{uscc(4)}").text
     assert "不符合" in explained and "✘ 不满足" in explained and "企业标签：（无）" in explained
@@ -243,3 +244,16 @@ def test_staff_simulate_explain_and_near_misses(
     sign_in_as(client, "chain_leader", scope_clusters=["icv-nev"])
     assert client.get(f"/policies/test-rd-reward/explain/{uscc(6)}").status_code == 404
     assert client.get(f"/policies/test-rd-reward/explain/{uscc(1)}").status_code == 200
+
+
+def test_the_near_misses_of_a_policy_not_in_force_say_why_there_are_none(
+    client: TestClient, registry: RegistryContext
+) -> None:
+    expired = POLICY.replace(
+        "valid: {from: 2025-01-01, to: 2027-12-31}", "valid: {from: 2020-01-01, to: 2021-12-31}"
+    )
+    publish(client, expired)
+    sign_in_as(client, "analyst")
+    misses = client.get("/policies/test-rd-reward/near-misses").text
+    assert 'id="not-in-force"' in misses and "（2020-01-01 至 2021-12-31）" in misses
+    assert "data-uscc=" not in misses

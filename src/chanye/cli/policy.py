@@ -108,6 +108,7 @@ def policy_match(
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
     day = _as_of(as_of)
+    _say_not_in_force(chosen, day)
     started = time.perf_counter()
     summary = match_to_file(_population(day), chosen, out_path, every_row=all_rows)
     out.print(
@@ -115,6 +116,14 @@ def policy_match(
         f"符合条件 {summary.eligible} 项，用时 {time.perf_counter() - started:.2f} s → {out_path}",
         markup=False,
     )
+
+
+def _say_not_in_force(policies: list[Policy], day: dt.date) -> None:
+    """On stderr, for each policy not in force on ``day``: why it matches nobody."""
+    for policy in policies:
+        note = policy.not_in_force(day)
+        if note is not None:
+            err.print(note, markup=False)
 
 
 def _find(policies: list[str]) -> Policy:
@@ -173,7 +182,9 @@ def policy_simulate(
     except ValueError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
-    result = simulate(_population(_as_of(as_of)), chosen, changes)
+    day = _as_of(as_of)
+    _say_not_in_force([chosen], day)
+    result = simulate(_population(day), chosen, changes)
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         return
@@ -193,7 +204,9 @@ def policy_near(
 ) -> None:
     """Near misses: enterprises failing exactly one condition, nearest first."""
     chosen = _find([policy])
-    misses = near_misses(_population(_as_of(as_of)), chosen, limit)
+    day = _as_of(as_of)
+    _say_not_in_force([chosen], day)
+    misses = near_misses(_population(day), chosen, limit)
     if as_json:
         out.print_json(json.dumps([m.__dict__ for m in misses], ensure_ascii=False, default=str))
         return

@@ -256,7 +256,10 @@ def near_misses(
     population: Population, policy: Policy, limit: int = 100, scope: Scope | None = None
 ) -> list[NearMiss]:
     """Enterprises failing exactly one condition (for a known reason), nearest first; only
-    those in ``scope`` (a chain leader's industries, decided by ``chanye.registry.scope``)."""
+    those in ``scope`` (a chain leader's industries, decided by ``chanye.registry.scope``).
+    Empty for a policy not in force on the date: nobody is near what it would not pay."""
+    if not policy.valid_on(population.as_of):
+        return []
     states = condition_states(population, policy)
     near = (states.failed_counts() == 1) & ~states.any_unknown()
     admitted = in_scope(population, scope or Scope.all())

@@ -44,6 +44,16 @@ class Policy:
     def valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day <= self.valid_to
 
+    def not_in_force(self, day: dt.date) -> str | None:
+        """Why the policy matches nobody on ``day`` (None: it is in force then)."""
+        if self.valid_on(day):
+            return None
+        when = "尚未施行" if day < self.valid_from else "已失效"
+        return (
+            f"政策 {self.id}（{self.title}）在 {day} {when}（有效期 {self.valid_from} 至 "
+            f"{self.valid_to}），无企业符合 / not in force on {day}"
+        )
+
     def fields_read(self) -> list[str]:
         """The enterprise fields the policy reads (worked out once: every explanation asks)."""
         if self._fields_read is None:

@@ -708,6 +708,7 @@ def near_misses_page(
         "policy": policy,
         "misses": misses,
         "as_of": as_of,
+        "in_force": policy.valid_on(as_of),
         **_labels(request, system),
     }
     return page(request, "policies/near_misses.html", context)
