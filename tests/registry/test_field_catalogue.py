@@ -84,3 +84,11 @@ def test_the_labels_people_see_stay_as_they_were() -> None:
         "营业收入",
         "研发费用",
     ]
+
+
+def test_the_registry_docs_show_the_indicators_of_facts_over_time() -> None:
+    from chanye.registry.indicators import INDICATORS
+
+    shown = _first_table(DOCS / "registry.md", "### Annual figures")
+    expected = [[f"`{i.id}`", "、".join((i.label, *i.headers)), i.unit] for i in INDICATORS]
+    assert shown == expected

@@ -13,11 +13,14 @@ from tests.web.signin import sign_in_as
 
 
 def _import(client: TestClient, tmp_path: Path, rows: list[list[str]]) -> str:
-    path = write_csv(tmp_path / "upload.csv", rows)
+    return _upload(client, write_csv(tmp_path / "upload.csv", rows), "名录.csv")
+
+
+def _upload(client: TestClient, path: Path, name: str) -> str:
     with path.open("rb") as handle:
         response = client.post(
             "/registry/imports",
-            files={"file": ("名录.csv", handle, "text/csv")},
+            files={"file": (name, handle, "text/csv")},
             follow_redirects=False,
         )
     assert response.status_code == 303
@@ -109,3 +112,31 @@ def test_upload_over_the_limit_is_refused_and_not_kept(tmp_path: Path) -> None:
         response = small.post("/registry/imports", files={"file": ("big.csv", big, "text/csv")})
     assert response.status_code == 413 and "上限" in response.text
     assert not any((tmp_path / "uploads").rglob("*.csv"))
+
+
+def test_facts_over_time_uploaded_on_the_page_show_on_the_profile_in_wan_yuan(
+    client: TestClient, tmp_path: Path
+) -> None:
+    sign_in_as(client, "analyst")
+    _import(client, tmp_path, [row(1)])
+    annual = tmp_path / "annual.csv"
+    annual.write_text(
+        "统一社会信用代码,2023年营业收入（千元）,2024年营业收入（千元）,2024年从业人员\n"
+        f"{uscc(1)},30000,36000,130\n",
+        encoding="utf-8",
+    )
+    progress = _upload(client, annual, "年度数据.csv")
+    assert "年度数据：共 <strong>1</strong> 行" in progress and "新增 3 条" in progress
+    qualifications = tmp_path / "zizhi.csv"
+    qualifications.write_text(
+        f"统一社会信用代码,资质,认定日期\n{uscc(1)},高新技术企业,2020-11-01\n", encoding="utf-8"
+    )
+    _upload(client, qualifications, "资质.csv")
+    profile = client.get(f"/registry/enterprises/{uscc(1)}").text
+    history = profile.split('id="history"')[1].split("</section>")[0]
+    assert "2023年" in history and "3000万元" in history and "3600万元" in history
+    assert ">130<" in history
+    held = profile.split('id="qualifications"')[1].split("</section>")[0]
+    assert "高新技术企业" in held and "2023-10-31" in held and "已过期" in held
+    imports = client.get("/registry/imports").text
+    assert "年度数据" in imports and "资质认定" in imports

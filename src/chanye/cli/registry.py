@@ -18,6 +18,7 @@ from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out
 from chanye.policy.service import last_run_id, published_rematched_since, rollback_consequence
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
 from chanye.registry.context import RegistryContext
+from chanye.registry.fact_headers import KIND_LABELS
 from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.overrides import clear_override, set_override
 from chanye.registry.queries import RegistryReader
@@ -62,8 +63,17 @@ def import_command(
         bool, typer.Option("--strict", help="Import nothing unless every row is valid.")
     ] = False,
     sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet to read.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="The file's kind: list, annual, monthly or qualifications "
+            "(recognised from its headers when not given).",
+        ),
+    ] = None,
 ) -> None:
-    """Import enterprises: check every row, classify, upsert by USCC.
+    """Import enterprises (check every row, classify, upsert by USCC), or their facts over time:
+    annual figures, monthly 快报, qualifications.
 
     Exit 0: every row valid. 3: some rows rejected (listed in PATH.errors.csv), the rest imported
     (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
@@ -89,6 +99,7 @@ def import_command(
             CLI_ACTOR,
             strict=strict,
             sheet=sheet,
+            kind=kind,
             limits=context.limits,
             progress=lambda stage, done: bar.update(task, description=stage, completed=done),
         )
@@ -113,12 +124,21 @@ def _report(result: ImportResult) -> None:
         err.print(f"{result.file}: {result.message}", markup=False)
         err.print("未导入任何数据 / nothing imported")
         return
-    err.print(
-        f"{result.file}: {result.rows} 行 rows, {result.valid} 合格 valid, {result.rejected} 不合格 rejected; "
-        f"新增 inserted {result.inserted}, 更新 updated {result.updated}, 未变 unchanged {result.unchanged}; "
-        f"企业库共 {result.total_after} 家 enterprises ({result.seconds:.1f} s)",
-        markup=False,
+    rows = (
+        f"{result.file}: {result.rows} 行 rows, {result.valid} 合格 valid, "
+        f"{result.rejected} 不合格 rejected; "
     )
+    if result.content == "list":
+        counts = (
+            f"新增 inserted {result.inserted}, 更新 updated {result.updated}, "
+            f"未变 unchanged {result.unchanged}; 企业库共 {result.total_after} 家 enterprises"
+        )
+    else:
+        counts = (
+            f"{KIND_LABELS[result.content]}：新增 new {result.inserted} 条, "
+            f"修订 revised {result.updated} 条（原值保留）, 未变 unchanged {result.unchanged} 条"
+        )
+    err.print(f"{rows}{counts} ({result.seconds:.1f} s)", markup=False)
     if result.ignored_headers:
         err.print(
             f"未识别的列（已忽略）/ ignored columns: {'、'.join(result.ignored_headers)}",
@@ -155,9 +175,13 @@ def show_command(
     uscc: Annotated[str, typer.Argument(help="统一社会信用代码")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one enterprise with its classification and the evidence for it."""
-    with _reader() as reader:
-        record = reader.show(uscc)
+    """Show one enterprise with its classification, the evidence for it and its facts over time."""
+    context = _context()
+    reader = context.reader()
+    try:
+        record = reader.show(uscc, context.facts())
+    finally:
+        reader.close()
     if record is None:
         err.print(f"企业库中没有 {uscc} / no enterprise {uscc}", markup=False)
         raise typer.Exit(1)
@@ -223,6 +247,7 @@ def imports_command(
             {
                 "id": c.id,
                 "kind": c.kind,
+                "content": c.content,
                 "status": c.status,
                 "actor": c.actor,
                 "file": c.file_name,
@@ -245,6 +270,7 @@ def imports_command(
     table = Table(
         "id",
         "kind",
+        "content",
         "status",
         "who",
         "when",
@@ -262,6 +288,7 @@ def imports_command(
                 for k in (
                     "id",
                     "kind",
+                    "content",
                     "status",
                     "actor",
                     "started_at",

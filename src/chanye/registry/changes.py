@@ -16,12 +16,16 @@ from chanye.registry.classify import (
     build_rules,
 )
 from chanye.registry.events import ChangeKind, registry_change
+from chanye.registry.facts import count_facts
 from chanye.registry.importer import recover_killed_changes
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
+    SUCCEEDED,
+    UNDO_KINDS,
     RegistryPaths,
     change_in_force,
     connect,
+    in_effect,
     snapshot_source,
     writer_lock,
 )
@@ -35,28 +39,7 @@ class ChangeRefusedError(ReasonRefusedError):
     """The change asked for cannot be made; ``zh`` and ``en`` say why."""
 
 
-SUCCEEDED = ("done", "rolled_back")  # changes that took effect (and may have been undone since)
-UNDO_KINDS = ("rollback", "redo")
 STATUS_LABELS = {"done": "已生效", "failed": "失败", "rolled_back": "已撤销", "running": "进行中"}
-
-
-def in_effect(changes: Sequence[RegistryChange]) -> dict[int, frozenset[int]]:
-    """For each change that took effect, the changes whose work the registry held right after it.
-
-    A change builds on the one in force before it (the newest that took effect); an undo (or a
-    redo, the undo of an undo) goes back to what was in force before the change it undoes.
-    """
-    effect: dict[int, frozenset[int]] = {}
-    before: dict[int, frozenset[int]] = {}  # what was in effect when each change was made
-    newest: frozenset[int] = frozenset()
-    for change in sorted(changes, key=lambda c: c.id):
-        if change.status not in SUCCEEDED:
-            continue
-        before[change.id] = newest
-        undone = change.undoes if change.kind in UNDO_KINDS else None
-        start = before.get(undone, newest) if undone is not None else newest
-        newest = effect[change.id] = start | {change.id}
-    return effect
 
 
 @dataclass(frozen=True)
@@ -75,6 +58,8 @@ class RollbackPlan:
     reverted: int = 0  # enterprises in both, whose values go back
     total_after: int = 0
     withdrawn: int = 0  # undecided pushes of deleted enterprises (withdrawn by the re-match)
+    facts_removed: int = 0  # facts over time (figures, 快报 values, qualifications) undone
+    facts_back: int = 0  # those an undone undo had undone, back in force
 
     @property
     def later(self) -> list[int]:
@@ -86,9 +71,18 @@ class RollbackPlan:
             "（一次撤销，撤销它即重做）" if self.kind in UNDO_KINDS else ""
         )
         later = f"及其后 {len(self.later)} 次变更" if self.later else ""
-        parts = [f"删除 {self.deleted:,} 家企业", f"恢复 {self.restored:,} 家"]
+        facts = self.facts_removed or self.facts_back
+        parts = (
+            [f"删除 {self.deleted:,} 家企业", f"恢复 {self.restored:,} 家"]
+            if self.deleted or self.restored or not facts
+            else []
+        )
         if self.reverted:
             parts.append(f"{self.reverted:,} 家企业的数据改回变更前")
+        if facts:
+            parts.append(f"移除 {self.facts_removed:,} 条历年数据、快报或资质")
+        if self.facts_back:
+            parts.append(f"恢复 {self.facts_back:,} 条")
         parts.append(f"撤回 {self.withdrawn:,} 条待确认推送")
         revived = f"；第 {'、'.join(map(str, self.revived))} 次变更重新生效" if self.revived else ""
         return f"将撤销{what}{later}：{'，'.join(parts)}{revived}。撤销后企业库共 {self.total_after:,} 家企业。"
@@ -159,6 +153,8 @@ def plan_rollback(
         reverted=reverted,
         total_after=total,
         withdrawn=withdrawn,
+        facts_removed=count_facts(paths, plan.undone),
+        facts_back=count_facts(paths, plan.revived),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from chanye.config import Settings
+from chanye.registry.facts import Facts
 from chanye.registry.housekeeping import tidy
 from chanye.registry.queries import RegistryReader
 from chanye.registry.reading import ReadLimits
@@ -80,6 +81,13 @@ class RegistryContext:
         change = change_in_force(session)
         overrides = overrides_rows(session, self.kinds())
         return (change.snapshot_after if change else None), overrides
+
+    def facts(self) -> Facts:
+        """The facts over time in force (annual figures, 快报, qualifications)."""
+        if self.session is not None:
+            return Facts.in_force(self.session, self.paths)
+        with session_scope(self.database_url) as session:
+            return Facts.in_force(session, self.paths)
 
     def reader(self) -> RegistryReader:
         """A reader of its own (the caller closes it), over a view of the registry in force."""

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +24,11 @@ from chanye.registry.classify import (
     build_rules,
 )
 from chanye.registry.events import ChangeKind, registry_change
+from chanye.registry.fact_headers import vocabularies_for
+from chanye.registry.fact_import import FACT_KINDS, check_facts, write_facts
+from chanye.registry.facts import changes_in_effect
 from chanye.registry.housekeeping import clean_scratch
-from chanye.registry.reading import ReadLimits, UnreadableFileError, read_source
+from chanye.registry.reading import ReadLimits, UnreadableFileError, Vocabulary, read_source
 from chanye.registry.snapshot import SnapshotWriter
 from chanye.registry.storage import (
     RECORD_COLUMNS,
@@ -65,6 +68,7 @@ class ImportResult:
     unchanged: int = 0
     total_after: int = 0
     errors_path: Path | None = None
+    content: str = "list"  # the file's kind: list / annual / monthly / qualifications
     ignored_headers: list[str] = field(default_factory=list)
     message: str = ""
     seconds: float = 0.0
@@ -134,7 +138,11 @@ def import_file(
     progress: Progress = _no_progress,
     errors_path: Path | None = None,
     limits: ReadLimits = ReadLimits(),
+    kind: str | None = None,
 ) -> ImportResult:
+    """Import the file as the kind its header shows (``kind`` forces one: list, annual,
+    monthly, qualifications)."""
+    vocabularies = vocabularies_for(kind)
     started = time.perf_counter()
     result = ImportResult(file=path)
     with (
@@ -160,6 +168,7 @@ def import_file(
                 result,
                 workdir,
                 limits,
+                vocabularies,
             )
         except UnreadableFileError as exc:
             result.status, result.message = "unreadable", f"{exc.zh} / {exc.en}"
@@ -225,15 +234,24 @@ def _run(
     result: ImportResult,
     workdir: Path,
     limits: ReadLimits,
+    vocabularies: Sequence[Vocabulary],
 ) -> None:
     change_id = result.change_id
     assert change_id is not None
     progress("读取 / reading", 0.0)
-    source = read_source(con, path, sheet, workdir=workdir, limits=limits)
-    result.ignored_headers = source.ignored_headers
+    source = read_source(
+        con, path, sheet, workdir=workdir, limits=limits, vocabularies=vocabularies
+    )
+    result.ignored_headers, result.content = source.ignored_headers, source.kind
     digest = BackgroundDigest(path)
+    with session_scope(database_url) as session:
+        before = session.get_one(RegistryChange, change_id).snapshot_before
+        held = changes_in_effect(session)
     progress("校验 / checking", 0.2)
-    counts = validate(con, source, system, workdir)
+    if source.kind in FACT_KINDS:
+        counts = check_facts(con, source, system, workdir, snapshot_source(paths, before))
+    else:
+        counts = validate(con, source, system, workdir)
     result.rows, result.valid, result.rejected = counts.rows, counts.valid, counts.rejected
     if counts.faults:
         write_faults(con, errors_path)
@@ -248,19 +266,22 @@ def _run(
         )
         _fail_change(database_url, change_id, result.message, result)
         return
-    with session_scope(database_url) as session:
-        before = session.get_one(RegistryChange, change_id).snapshot_before
-    progress("归类 / classifying", 0.4)
-    snapshot = paths.new_snapshot_name(change_id)
-    stats = write_merged_snapshot(
-        con,
-        paths,
-        system,
-        source_fields=[c.field for c in source.columns],
-        before=before,
-        after=snapshot,
-        change_id=change_id,
-    )
+    if source.kind in FACT_KINDS:
+        progress("写入 / writing", 0.6)
+        snapshot = before  # the enterprises stay as they are: the facts are a part beside them
+        stats = (*write_facts(con, paths, source.kind, change_id, held), _count(con, paths, before))
+    else:
+        progress("归类 / classifying", 0.4)
+        snapshot = paths.new_snapshot_name(change_id)
+        stats = write_merged_snapshot(
+            con,
+            paths,
+            system,
+            source_fields=[c.field for c in source.columns],
+            before=before,
+            after=snapshot,
+            change_id=change_id,
+        )
     result.inserted, result.updated, result.unchanged, result.total_after = stats
     progress("提交 / committing", 0.95)
     with session_scope(database_url) as session:
@@ -274,6 +295,7 @@ def _run(
         )
         change.inserted, change.updated, change.unchanged = stats[:3]
         change.total_after, change.snapshot_after = result.total_after, snapshot
+        change.content = source.kind
         record(
             session,
             actor,
@@ -284,6 +306,7 @@ def _run(
             after={
                 "snapshot": snapshot,
                 "file": str(path),
+                "content": source.kind,
                 "rows": result.rows,
                 "valid": result.valid,
                 "rejected": result.rejected,
@@ -292,6 +315,11 @@ def _run(
             },
         )
     progress("完成 / done", 1.0)
+
+
+def _count(con: duckdb.DuckDBPyConnection, paths: RegistryPaths, snapshot: str | None) -> int:
+    row = con.execute(f"SELECT count(*) FROM {snapshot_source(paths, snapshot)}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def write_faults(con: duckdb.DuckDBPyConnection, target: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from chanye.registry.facts import Facts
 from chanye.registry.fields import FIELD_BY_NAME as RECORD_FIELDS
 from chanye.registry.importer import formula_safe_sql
 from chanye.registry.schema import FIELDS, TAG_LABELS
@@ -117,7 +118,9 @@ class RegistryReader:
 
     # --- one enterprise ---------------------------------------------------------------------
 
-    def show(self, uscc: str) -> dict[str, Any] | None:
+    def show(self, uscc: str, facts: Facts | None = None) -> dict[str, Any] | None:
+        """One enterprise's record, classification and evidence; with ``facts`` (those in force),
+        its history, 快报 and qualifications too."""
         rows = self.con.execute(
             f"SELECT * FROM {VIEW} WHERE uscc = ?", [uscc.strip().upper()]
         ).fetchall()
@@ -142,6 +145,7 @@ class RegistryReader:
             ],
             "overridden": bool(record["overridden"]),
             "change_id": record["change_id"],
+            **(facts.of(self.con, record["uscc"]) if facts else {}),
         }
 
     # --- statistics -------------------------------------------------------------------------

@@ -51,6 +51,38 @@ class UnreadableFileError(Exception):
 
 
 @dataclass(frozen=True)
+class Vocabulary:
+    """The headers of one kind of file: what each header means, which row is the header, and
+    which fields the file must have. The enterprise list is one kind; facts over time are others
+    (``chanye.registry.fact_headers``)."""
+
+    kind: str
+    match: Callable[[str], HeaderMatch | None]
+    is_header: Callable[[set[str]], bool]  # the fields matched in a row make it the header
+    missing: Callable[[set[str]], list[str]]  # labels of the required fields not matched
+    label: Callable[[str], str]  # a field's Chinese label, for messages
+    needs: str  # what the header must hold, for the message when none is found
+
+
+def _list_is_header(fields: set[str]) -> bool:
+    return "uscc" in fields and len(fields) >= 2
+
+
+def _list_missing(fields: set[str]) -> list[str]:
+    return [f.label for f in FIELD_BY_NAME.values() if f.required and f.name not in fields]
+
+
+ENTERPRISE_LIST = Vocabulary(
+    kind="list",
+    match=match_header,
+    is_header=_list_is_header,
+    missing=_list_missing,
+    label=lambda name: FIELD_BY_NAME[name].label,
+    needs="“统一社会信用代码”和“企业名称”等列",
+)
+
+
+@dataclass(frozen=True)
 class Column:
     header: str  # as written in the file
     field: str
@@ -70,6 +102,7 @@ class SourceFile:
     header_row: int = 1  # 1-based row of the header in the file
     relation: str = RAW_TABLE  # SQL to select the rows from
     row_offset: int | None = None  # rows numbered rowid + offset; None: the relation has __row
+    kind: str = ENTERPRISE_LIST.kind  # which vocabulary its header was read with
 
     def column(self, field_name: str) -> Column | None:
         return next((c for c in self.columns if c.field == field_name), None)
@@ -81,21 +114,26 @@ def read_source(
     sheet: str | None = None,
     workdir: Path | None = None,
     limits: ReadLimits = ReadLimits(),
+    vocabularies: Sequence[Vocabulary] = (ENTERPRISE_LIST,),
 ) -> SourceFile:
     """Prepare ``path`` for typing: ``SourceFile.relation`` is SQL that yields one text column per
     matched field. Raise UnreadableFileError when the file cannot be used at all.
 
-    ``workdir`` holds a UTF-8 copy of a GBK/GB18030 CSV; it must outlive the use of the relation.
+    The header is read with the first of ``vocabularies`` that recognises a row as the header
+    (``SourceFile.kind`` says which). ``workdir`` holds a UTF-8 copy of a GBK/GB18030 CSV; it
+    must outlive the use of the relation.
     """
     if not path.exists():
         raise UnreadableFileError(path, "文件不存在", "file not found")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return _read_csv(path, workdir or Path(tempfile.mkdtemp(prefix="chanye-read-")))
+        return _read_csv(
+            path, workdir or Path(tempfile.mkdtemp(prefix="chanye-read-")), vocabularies
+        )
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(con, path, sheet, limits)
+        return _read_xlsx(con, path, sheet, limits, vocabularies)
     if suffix == ".parquet":
-        return _read_parquet(con, path)
+        return _read_parquet(con, path, vocabularies)
     raise UnreadableFileError(
         path,
         f"不支持的文件类型“{suffix}”（支持 CSV、XLSX、Parquet）",
@@ -106,14 +144,16 @@ def read_source(
 # --- header -------------------------------------------------------------------------------------
 
 
-def _match_columns(path: Path, headers: Sequence[object]) -> tuple[list[Column | None], list[str]]:
+def _match_columns(
+    path: Path, headers: Sequence[object], vocabulary: Vocabulary
+) -> tuple[list[Column | None], list[str]]:
     """Match each header to a field; refuse files without the required fields or with a field twice."""
     matched: list[Column | None] = []
     ignored: list[str] = []
     seen: dict[str, str] = {}
     for raw in headers:
         header = "" if raw is None else str(raw).strip()
-        match: HeaderMatch | None = match_header(header) if header else None
+        match: HeaderMatch | None = vocabulary.match(header) if header else None
         if match is None:
             matched.append(None)
             if header:
@@ -122,12 +162,12 @@ def _match_columns(path: Path, headers: Sequence[object]) -> tuple[list[Column |
         if match.field in seen:
             raise UnreadableFileError(
                 path,
-                f"列“{seen[match.field]}”和“{header}”都表示{FIELD_BY_NAME[match.field].label}",
+                f"列“{seen[match.field]}”和“{header}”都表示{vocabulary.label(match.field)}",
                 f"columns {seen[match.field]!r} and {header!r} both mean {match.field}",
             )
         seen[match.field] = header
         matched.append(Column(header, match.field, match.unit))
-    missing = [f.label for f in FIELD_BY_NAME.values() if f.required and f.name not in seen]
+    missing = vocabulary.missing(set(seen))
     if missing:
         raise UnreadableFileError(
             path,
@@ -137,23 +177,23 @@ def _match_columns(path: Path, headers: Sequence[object]) -> tuple[list[Column |
     return matched, ignored
 
 
-def _header_score(cells: Sequence[object]) -> int:
-    return sum(1 for c in cells if c is not None and match_header(str(c).strip()) is not None)
-
-
-def _find_header(path: Path, rows: Iterable[Sequence[object]]) -> tuple[int, Sequence[object]]:
-    """The first row (0-based) holding at least two known headers, the USCC one among them."""
+def _find_header(
+    path: Path, rows: Iterable[Sequence[object]], vocabularies: Sequence[Vocabulary]
+) -> tuple[int, Sequence[object], Vocabulary]:
+    """The first row (0-based) that one of the vocabularies takes for the header, with it."""
     for index, cells in enumerate(rows):
         if index >= HEADER_SEARCH_ROWS:
             break
-        matches = [match_header(str(c).strip()) for c in cells if c is not None and str(c).strip()]
-        fields = {m.field for m in matches if m}
-        if "uscc" in fields and len(fields) >= 2:
-            return index, cells
+        texts = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+        for vocabulary in vocabularies:
+            fields = {m.field for m in map(vocabulary.match, texts) if m}
+            if vocabulary.is_header(fields):
+                return index, cells, vocabulary
+    needs = "；或".join(v.needs for v in vocabularies)
     raise UnreadableFileError(
         path,
-        f"前{HEADER_SEARCH_ROWS}行中找不到表头（需包含“统一社会信用代码”和“企业名称”等列）",
-        f"no header row in the first {HEADER_SEARCH_ROWS} rows (needs 统一社会信用代码, 企业名称 ...)",
+        f"前{HEADER_SEARCH_ROWS}行中找不到表头（需包含{needs}）",
+        f"no header row in the first {HEADER_SEARCH_ROWS} rows",
     )
 
 
@@ -245,14 +285,14 @@ def _refuse_unclosed_quote(path: Path, utf8: Path) -> None:
     )
 
 
-def _read_csv(path: Path, workdir: Path) -> SourceFile:
+def _read_csv(path: Path, workdir: Path, vocabularies: Sequence[Vocabulary]) -> SourceFile:
     """A CSV is not loaded here: ``relation`` reads it, so that typing happens in the same pass as
     reading (no raw copy of a 700 MB file in memory). Rows are numbered by insertion order."""
     encoding = detect_encoding(path)
     utf8 = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, workdir)
     _refuse_unclosed_quote(path, utf8)
-    delimiter, header_index, header = _find_csv_header(path, utf8)
-    matched, ignored = _match_columns(path, header)
+    delimiter, header_index, header, vocabulary = _find_csv_header(path, utf8, vocabularies)
+    matched, ignored = _match_columns(path, header, vocabulary)
     # Every column as text. Extra trailing fields (an unquoted comma in a text) land in the
     # overflow columns, so the row is reported rather than silently cut short.
     names = [f"c{i}" for i in range(len(header))] + [f"o{i}" for i in range(OVERFLOW_COLUMNS)]
@@ -275,6 +315,7 @@ def _read_csv(path: Path, workdir: Path) -> SourceFile:
         header_row=header_index + 1,
         relation=relation,
         row_offset=header_index + 2,
+        kind=vocabulary.kind,
     )
 
 
@@ -305,14 +346,16 @@ def _csv_fault(path: Path, exc: duckdb.Error) -> UnreadableFileError:
     )
 
 
-def _find_csv_header(path: Path, utf8: Path) -> tuple[str, int, Sequence[object]]:
+def _find_csv_header(
+    path: Path, utf8: Path, vocabularies: Sequence[Vocabulary]
+) -> tuple[str, int, Sequence[object], Vocabulary]:
     """The delimiter (comma, or tab as in Excel's "Unicode text"), and the header row."""
     refusal: UnreadableFileError | None = None
     for delimiter in (",", "\t"):
         with utf8.open("r", encoding="utf-8-sig", newline="") as handle:
             head = list(_first_rows(csv.reader(handle, delimiter=delimiter), HEADER_SEARCH_ROWS))
         try:
-            return (delimiter, *_find_header(path, head))
+            return (delimiter, *_find_header(path, head, vocabularies))
         except UnreadableFileError as exc:
             refusal = refusal or exc
     assert refusal is not None
@@ -368,7 +411,11 @@ def _cell_text(value: object) -> str | None:
 
 
 def _read_xlsx(
-    con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, limits: ReadLimits
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    sheet: str | None,
+    limits: ReadLimits,
+    vocabularies: Sequence[Vocabulary],
 ) -> SourceFile:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -391,7 +438,7 @@ def _read_xlsx(
         last_error: UnreadableFileError | None = None
         for name in candidates:
             try:
-                return _read_sheet(con, path, workbook[name], name, limits)
+                return _read_sheet(con, path, workbook[name], name, limits, vocabularies)
             except _NoHeaderError as exc:  # try the next sheet: the data may not be on the first
                 last_error = exc
         assert last_error is not None
@@ -431,7 +478,12 @@ def _refuse_too_many_rows(path: Path, name: str, rows: int, limits: ReadLimits) 
 
 
 def _read_sheet(
-    con: duckdb.DuckDBPyConnection, path: Path, worksheet: object, name: str, limits: ReadLimits
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    worksheet: object,
+    name: str,
+    limits: ReadLimits,
+    vocabularies: Sequence[Vocabulary],
 ) -> SourceFile:
     """Stream the sheet's rows into table ``raw`` in batches (never all of it in memory)."""
     # The sheet's stated size, when it states one, refuses a huge sheet before any row is read.
@@ -443,8 +495,8 @@ def _read_sheet(
         if len(head) >= HEADER_SEARCH_ROWS:
             break
     try:
-        header_index, header = _find_header(path, head)
-        matched, ignored = _match_columns(path, header)
+        header_index, header, vocabulary = _find_header(path, head, vocabularies)
+        matched, ignored = _match_columns(path, header, vocabulary)
     except UnreadableFileError as exc:
         raise _NoHeaderError(exc.file, exc.zh, exc.en) from None
     wanted = [(i, c) for i, c in enumerate(matched) if c]
@@ -462,7 +514,13 @@ def _read_sheet(
         take(offset, row)
     batch.flush()
     return SourceFile(
-        path, "xlsx", [c for _, c in wanted], ignored, sheet=name, header_row=header_index + 1
+        path,
+        "xlsx",
+        [c for _, c in wanted],
+        ignored,
+        sheet=name,
+        header_row=header_index + 1,
+        kind=vocabulary.kind,
     )
 
 
@@ -503,7 +561,9 @@ class _SheetBatch:
 # --- Parquet ------------------------------------------------------------------------------------
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, vocabularies: Sequence[Vocabulary]
+) -> SourceFile:
     try:
         names = [
             r[0]
@@ -513,7 +573,11 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
         raise UnreadableFileError(
             path, "无法作为 Parquet 文件读取", f"not a readable Parquet file: {exc}"
         ) from None
-    matched, ignored = _match_columns(path, names)
+    try:
+        vocabulary = _find_header(path, [names], vocabularies)[2]
+    except UnreadableFileError:  # the first kind's message names the columns missing
+        vocabulary = vocabularies[0]
+    matched, ignored = _match_columns(path, names, vocabulary)
     select = ", ".join(
         f'CAST("{names[i]}" AS VARCHAR) AS "{c.field}"' for i, c in enumerate(matched) if c
     )
@@ -523,4 +587,6 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceFile:
             FROM read_parquet(?, file_row_number = true)""",
         [str(path)],
     )
-    return SourceFile(path, "parquet", [c for c in matched if c], ignored, header_row=0)
+    return SourceFile(
+        path, "parquet", [c for c in matched if c], ignored, header_row=0, kind=vocabulary.kind
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,29 @@ def change_in_force(session: Session) -> RegistryChange | None:
         .order_by(RegistryChange.id.desc())
         .limit(1)
     )
+
+
+SUCCEEDED = ("done", "rolled_back")  # changes that took effect (and may have been undone since)
+UNDO_KINDS = ("rollback", "redo")
+
+
+def in_effect(changes: Sequence[RegistryChange]) -> dict[int, frozenset[int]]:
+    """For each change that took effect, the changes whose work the registry held right after it.
+
+    A change builds on the one in force before it (the newest that took effect); an undo (or a
+    redo, the undo of an undo) goes back to what was in force before the change it undoes.
+    """
+    effect: dict[int, frozenset[int]] = {}
+    before: dict[int, frozenset[int]] = {}  # what was in effect when each change was made
+    newest: frozenset[int] = frozenset()
+    for change in sorted(changes, key=lambda c: c.id):
+        if change.status not in SUCCEEDED:
+            continue
+        before[change.id] = newest
+        undone = change.undoes if change.kind in UNDO_KINDS else None
+        start = before.get(undone, newest) if undone is not None else newest
+        newest = effect[change.id] = start | {change.id}
+    return effect
 
 
 def connect(paths: RegistryPaths, threads: int | None = None) -> duckdb.DuckDBPyConnection:

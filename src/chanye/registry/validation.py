@@ -88,7 +88,7 @@ def load_table(
     con.unregister(f"{name}_arrow")
 
 
-def _q(text: str) -> str:
+def sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -96,18 +96,18 @@ def _text(column: str) -> str:
     return f"nullif(trim(\"{column}__raw\"), '')"
 
 
-def _case(expr: str, mapping: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN {_q(k)} THEN {_q(v)}" for k, v in mapping.items())
+def case_sql(expr: str, mapping: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in mapping.items())
     return f"(CASE {expr} {whens} END)"
 
 
-def _uscc_expressions() -> tuple[str, str]:
+def uscc_expressions() -> tuple[str, str]:
     norm = "upper(replace(replace(trim(uscc__raw), ' ', ''), '-', ''))"
     total = " + ".join(
-        f"(strpos({_q(USCC_ALPHABET)}, substr(u, {i + 1}, 1)) - 1) * {w}"
+        f"(strpos({sql_text(USCC_ALPHABET)}, substr(u, {i + 1}, 1)) - 1) * {w}"
         for i, w in enumerate(USCC_WEIGHTS)
     )
-    expected = f"substr({_q(USCC_ALPHABET)}, ((31 - ({total}) % 31) % 31) + 1, 1)"
+    expected = f"substr({sql_text(USCC_ALPHABET)}, ((31 - ({total}) % 31) % 31) + 1, 1)"
     return norm, expected
 
 
@@ -133,6 +133,91 @@ class FieldSql:
     stages: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
+# The USCC typed as ``u`` with its expected check character (``uscc_expressions``).
+USCC_SQL = FieldSql(
+    "u",
+    (
+        "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
+        "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
+        "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
+    ),
+)
+CELL_UNITS = {"千元": 1e3, "千": 1e3, "万元": 1e4, "万": 1e4, "亿元": 1e8, "亿": 1e8, "元": 1.0}
+
+
+def money_sql(col: str, unit: str) -> FieldSql:
+    """Money in column ``{col}__raw`` as yuan: ``unit`` (SQL: a number or a column) is the
+    header's multiplier; a unit written in the cell (``3亿元``) wins over it."""
+    text = _text(col)
+    cleaned = f"regexp_replace({text}, '[,，\\s¥￥]', '', 'g')"
+    units = "|".join(CELL_UNITS)
+    parts = f"regexp_extract({cleaned}, '^(-?[0-9]+(\\.[0-9]+)?)({units})?$', ['n', 'f', 'u'])"
+    whens = " ".join(f"WHEN '{name}' THEN {factor}" for name, factor in CELL_UNITS.items())
+    cell_unit = f"(CASE {col}__parts.u {whens} ELSE {unit} END)"
+    fast = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+    return FieldSql(
+        f"round({col}__n, 2)",
+        f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
+        (
+            ((f"{col}__fast", fast),),
+            (
+                (
+                    f"{col}__parts",
+                    f"CASE WHEN {col}__fast IS NULL AND {text} IS NOT NULL THEN {parts} END",
+                ),
+            ),
+            (
+                (
+                    f"{col}__n",
+                    f"coalesce({col}__fast * {unit}, TRY_CAST(nullif({col}__parts.n, '') AS DOUBLE) * {cell_unit})",
+                ),
+            ),
+        ),
+    )
+
+
+def date_sql(col: str, future: bool = False) -> FieldSql:
+    """A date in column ``{col}__raw``, as people and Excel write it; none after today unless
+    ``future`` (an end of validity)."""
+    text = _text(col)
+    formats = "[" + ", ".join(sql_text(f) for f in DATE_FORMATS) + "]"
+    serial = f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,5}}(\\.0+)?') THEN DATE '{EXCEL_EPOCH}' + CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
+    slow = f"coalesce({serial}, CAST(try_strptime(split_part({text}, ' ', 1), {formats}) AS DATE))"
+    parsed = f"coalesce(TRY_CAST({text} AS DATE), CASE WHEN {text} IS NOT NULL THEN {slow} END)"
+    return FieldSql(
+        f"{col}__p",
+        f"CASE WHEN {text} IS NOT NULL AND {col}__p IS NULL THEN 'date' "
+        + (
+            ""
+            if future
+            else f"WHEN {col}__p > DATE '{today_in_beijing().isoformat()}' THEN 'future_date' "
+        )
+        + "END",
+        (((f"{col}__p", parsed),),),
+    )
+
+
+def whole_number_sql(col: str) -> FieldSql:
+    """A count of persons in column ``{col}__raw`` (``1,200``, ``120人``)."""
+    text = _text(col)
+    cleaned = f"regexp_replace({text}, '[,，\\s人]', '', 'g')"
+    slow = (
+        f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
+    )
+    return FieldSql(
+        f"{col}__i",
+        f"CASE WHEN {text} IS NOT NULL AND {col}__i IS NULL THEN 'integer' WHEN {col}__i < 0 THEN 'negative' END",
+        (
+            (
+                (
+                    f"{col}__i",
+                    f"coalesce(CASE WHEN strpos({text}, '.') = 0 THEN TRY_CAST({text} AS BIGINT) END, CASE WHEN {text} IS NOT NULL THEN {slow} END)",
+                ),
+            ),
+        ),
+    )
+
+
 def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) -> FieldSql:
     """The typing of one field present in the file. Common clean values take a cheap path (a
     plain cast); regular expressions run only on what the cast cannot read."""
@@ -141,21 +226,14 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
     column = source.column(col)
     unit = column.unit if column else 1.0
     if spec.kind == "uscc":
-        return FieldSql(
-            "u",
-            (
-                "CASE WHEN u IS NULL OR u = '' THEN 'missing' WHEN length(u) <> 18 THEN 'uscc_length' "
-                "WHEN NOT regexp_full_match(u, '[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}') THEN 'uscc_format' "
-                "WHEN right(u, 1) <> uscc_expected THEN 'uscc_checksum' END"
-            ),
-        )
+        return USCC_SQL
     if spec.kind == "text":
         missing = f"WHEN {text} IS NULL THEN 'missing' " if spec.required else ""
         return FieldSql(
             text, f"CASE {missing}WHEN length({text}) > {MAX_TEXT_CHARS} THEN 'too_long' END"
         )
     if spec.kind == "district":
-        lookup = _case(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
+        lookup = case_sql(f"regexp_replace({text}, '\\s', '', 'g')", _district_keys(system))
         return FieldSql(
             f"{col}__d",
             f"CASE WHEN {text} IS NOT NULL AND {col}__d IS NULL THEN 'district' END",
@@ -173,60 +251,14 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
             ),
         )
     if spec.kind == "date":
-        formats = "[" + ", ".join(_q(f) for f in DATE_FORMATS) + "]"
-        serial = f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,5}}(\\.0+)?') THEN DATE '{EXCEL_EPOCH}' + CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
-        slow = (
-            f"coalesce({serial}, CAST(try_strptime(split_part({text}, ' ', 1), {formats}) AS DATE))"
-        )
-        parsed = f"coalesce(TRY_CAST({text} AS DATE), CASE WHEN {text} IS NOT NULL THEN {slow} END)"
-        return FieldSql(
-            f"{col}__p",
-            f"CASE WHEN {text} IS NOT NULL AND {col}__p IS NULL THEN 'date' "
-            f"WHEN {col}__p > DATE '{today_in_beijing().isoformat()}' THEN 'future_date' END",
-            (((f"{col}__p", parsed),),),
-        )
+        return date_sql(col)
     if spec.kind == "money":
-        cleaned = f"regexp_replace({text}, '[,，\\s¥￥]', '', 'g')"
-        parts = f"regexp_extract({cleaned}, '^(-?[0-9]+(\\.[0-9]+)?)(万元|万|亿元|亿|元)?$', ['n', 'f', 'u'])"
-        cell_unit = f"(CASE {col}__parts.u WHEN '万元' THEN 1e4 WHEN '万' THEN 1e4 WHEN '亿元' THEN 1e8 WHEN '亿' THEN 1e8 WHEN '元' THEN 1.0 ELSE {unit} END)"
-        fast = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
-        return FieldSql(
-            f"round({col}__n, 2)",
-            f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
-            (
-                ((f"{col}__fast", fast),),
-                (
-                    (
-                        f"{col}__parts",
-                        f"CASE WHEN {col}__fast IS NULL AND {text} IS NOT NULL THEN {parts} END",
-                    ),
-                ),
-                (
-                    (
-                        f"{col}__n",
-                        f"coalesce({col}__fast * {unit}, TRY_CAST(nullif({col}__parts.n, '') AS DOUBLE) * {cell_unit})",
-                    ),
-                ),
-            ),
-        )
+        return money_sql(col, str(unit))
     if spec.kind == "int":
-        cleaned = f"regexp_replace({text}, '[,，\\s人]', '', 'g')"
-        slow = f"TRY_CAST(CASE WHEN regexp_full_match({cleaned}, '-?[0-9]+') THEN {cleaned} END AS BIGINT)"
-        return FieldSql(
-            f"{col}__i",
-            f"CASE WHEN {text} IS NOT NULL AND {col}__i IS NULL THEN 'integer' WHEN {col}__i < 0 THEN 'negative' END",
-            (
-                (
-                    (
-                        f"{col}__i",
-                        f"coalesce(CASE WHEN strpos({text}, '.') = 0 THEN TRY_CAST({text} AS BIGINT) END, CASE WHEN {text} IS NOT NULL THEN {slow} END)",
-                    ),
-                ),
-            ),
-        )
+        return whole_number_sql(col)
     if spec.kind == "tags":
         parts = f"list_filter(list_transform(regexp_split_to_array(coalesce({text}, ''), '[;；、,，]'), p -> trim(p)), p -> p <> '')"
-        mapped = _case("p", tag_lookup())
+        mapped = case_sql("p", tag_lookup())
         return FieldSql(
             f"list_sort(list_filter(list_distinct(list_transform({col}__parts, p -> {mapped})), t -> t IS NOT NULL))",
             f"CASE WHEN len(list_filter({col}__parts, p -> {mapped} IS NULL)) > 0 THEN 'tags' END",
@@ -243,7 +275,7 @@ def _field_sql(spec: FieldSpec, source: SourceFile, system: IndustrialSystem) ->
         return FieldSql(
             f"coalesce({col}__s, 'active')",
             f"CASE WHEN {text} IS NOT NULL AND {col}__s IS NULL THEN 'status' END",
-            (((f"{col}__s", _case(text, status_lookup())),),),
+            (((f"{col}__s", case_sql(text, status_lookup())),),),
         )
     raise AssertionError(spec.kind)
 
@@ -262,11 +294,11 @@ def _extra_sql(spec: FieldSpec, system: IndustrialSystem) -> str:
     if spec.kind == "uscc":
         return "CASE WHEN uscc__err = 'uscc_checksum' THEN uscc_expected END"
     if spec.kind == "district":
-        return _q("、".join(d.name for d in system.districts))
+        return sql_text("、".join(d.name for d in system.districts))
     if spec.kind == "text":
         return f'CAST(length(trim("{spec.name}__raw")) AS VARCHAR)'
     if spec.kind == "tags":
-        mapped = _case("p", tag_lookup())
+        mapped = case_sql("p", tag_lookup())
         return (
             "array_to_string(list_filter(list_transform(regexp_split_to_array(tags__raw, "
             f"'[;；、,，]'), p -> trim(p)), p -> p <> '' AND {mapped} IS NULL), '、')"
@@ -281,7 +313,7 @@ def validate(
     (valid rows) and table ``faults`` (one row per fault, with the value as written)."""
     load_table(con, "industry_codes", {"code": sorted(catalogue().codes)})
     present = [spec for spec in FIELDS if source.column(spec.name)]
-    norm, expected = _uscc_expressions()
+    norm, expected = uscc_expressions()
     typed: list[str] = []
     stages: list[list[str]] = []
     for spec in present:
@@ -386,7 +418,7 @@ def _build_faults(
         f"CREATE OR REPLACE TEMP TABLE faulty AS SELECT * FROM typed_rows WHERE {any_error}"
     )
     selects = [
-        f"""SELECT {ROW_COLUMN} AS row, {_q(spec_header)} AS column_header, {_shown_value(spec)} AS value,
+        f"""SELECT {ROW_COLUMN} AS row, {sql_text(spec_header)} AS column_header, {_shown_value(spec)} AS value,
                    "{spec.name}__err" AS code, {_extra_sql(spec, system)} AS extra
             FROM faulty WHERE "{spec.name}__err" IS NOT NULL"""
         for spec, spec_header in ((s, headers[s.name]) for s in present)
@@ -394,7 +426,7 @@ def _build_faults(
     selects.append(
         f"""SELECT {ROW_COLUMN}, '', overflow__raw, 'overflow', NULL FROM faulty WHERE row__err IS NOT NULL"""
     )
-    uscc_header = _q(headers["uscc"])
+    uscc_header = sql_text(headers["uscc"])
     selects.append(
         f"""SELECT d.{ROW_COLUMN}, {uscc_header}, t.uscc, 'duplicate', CAST(d.first_row AS VARCHAR)
             FROM duplicates d JOIN typed_rows t USING ({ROW_COLUMN})"""

@@ -113,6 +113,9 @@ class RegistryChange(Base):
     snapshot_after: Mapped[str | None] = mapped_column(String(500))
     undoes: Mapped[int | None] = mapped_column(Integer, doc="For a rollback: the change undone")
     message: Mapped[str | None] = mapped_column(Text)
+    # What an import brought: the enterprise list (a new snapshot), or facts over time (annual /
+    # monthly / qualifications: a part of facts beside the snapshot, which stays the same).
+    content: Mapped[str] = mapped_column(String(20), default="list", server_default="list")
 
     __table_args__ = (Index("ix_registry_changes_status", "status", "id"),)
 

@@ -138,7 +138,22 @@ def check_references(
         *_unknown_codes(system, codes),
         *_year_order(system),
         *_districts_outside_city(system),
+        *_ambiguous_qualification_names(system),
     ]
+
+
+def _ambiguous_qualification_names(system: IndustrialSystem) -> Iterator[Finding]:
+    """A label or alias two kinds share would make a qualifications file ambiguous."""
+    owner: dict[str, str] = {}
+    for kind in system.qualification_kinds:
+        for name in dict.fromkeys(kind.names):
+            first = owner.setdefault(name, kind.id)
+            if first != kind.id:
+                yield (
+                    f"qualification_kinds[{kind.id}].aliases",
+                    f"名称“{name}”已用于资质“{first}”",
+                    f"name {name!r} is already used by qualification kind {first!r}",
+                )
 
 
 def _districts_outside_city(system: IndustrialSystem) -> Iterator[Finding]:
@@ -179,6 +194,9 @@ def _duplicate_ids(system: IndustrialSystem) -> Iterator[Finding]:
             for o in (system.governance.offices if system.governance else [])
         ],
         "districts": [(f"districts[{i}].code", d.code) for i, d in enumerate(system.districts)],
+        "qualification kinds": [
+            (f"qualification_kinds[{k.id}]", k.id) for k in system.qualification_kinds
+        ],
     }
     for kind, entries in groups.items():
         counts = Counter(identifier for _, identifier in entries)
@@ -213,6 +231,7 @@ def _dangling_references(system: IndustrialSystem) -> Iterator[Finding]:
         *((f"directions[{d.id}].source", d.source) for d in system.directions),
         *((f"targets[{t.id}].source", t.source) for t in system.targets),
         *((f"figures[{f.id}].source", f.source) for f in system.figures),
+        *((f"qualification_kinds[{k.id}].source", k.source) for k in system.qualification_kinds),
     ]
     if system.governance:
         refs.append(("governance.source", system.governance.source))

@@ -190,6 +190,31 @@ class District(_Strict):
         return [n for n in (self.name, self.short_name) if n]
 
 
+QualificationLevel = Literal["国家级", "省级", "市级", "区级"]
+QUALIFICATION_LEVELS: tuple[str, ...] = ("国家级", "省级", "市级", "区级")
+
+
+class QualificationKind(_Strict):
+    """A kind of recognition an enterprise can hold for a time (高新技术企业, 规上, 备案 ...).
+
+    Its id is what policies and the registry's tags use (``high_tech``); its label and aliases
+    are what files write. ``valid_years`` is how long a recognition lasts when a file gives no
+    end date (高新技术企业: 3 years); none means until it is withdrawn."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", min_length=1, max_length=64)
+    label: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    valid_years: int | None = Field(default=None, ge=1, le=50)
+    group: Literal["recognition", "statistics", "market", "filing", "honour"] = "recognition"
+    description: str = ""
+    source: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Every spelling a file may use: the id, the label and the aliases."""
+        return [self.id, self.label, *self.aliases]
+
+
 class SystemInfo(_Strict):
     id: str = Identifier
     name: str = Field(min_length=1)
@@ -221,6 +246,10 @@ class IndustrialSystem(_Strict):
     service_industries: list[Industry] = Field(default_factory=list)
     figures: list[Figure] = Field(default_factory=list)
     districts: list[District] = Field(default_factory=list)
+    qualification_kinds: list[QualificationKind] = Field(default_factory=list)
+
+    def qualification_kind(self, kind_id: str) -> QualificationKind | None:
+        return next((k for k in self.qualification_kinds if k.id == kind_id), None)
 
     def industries(self) -> Iterator[tuple[IndustryKind, Industry]]:
         """Every industry with its kind, clusters first."""

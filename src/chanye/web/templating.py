@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from chanye.beijing import beijing_text
 from chanye.config import Settings
 from chanye.portal.accounts import display_name_of
+from chanye.registry.fact_headers import KIND_LABELS as CONTENT_LABELS
 from chanye.system.industry_codes import catalogue
 from chanye.system.model import KIND_LABELS, STAGE_LABELS
 from chanye.units import format_count, format_percent, format_yuan
@@ -32,6 +33,7 @@ templates.env.filters["people_count"] = format_count
 templates.env.globals["navigation"] = navigation  # navigation(request): what the viewer may open
 templates.env.globals["stage_labels"] = STAGE_LABELS
 templates.env.globals["kind_labels"] = KIND_LABELS
+templates.env.globals["content_labels"] = CONTENT_LABELS  # what a registry import brought
 templates.env.globals["code_name"] = lambda code: catalogue().name(code)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from chanye.beijing import today_in_beijing
 from chanye.policy import workflow
 from chanye.policy.service import rollback_consequence
 from chanye.portal.accounts import display_names
@@ -19,6 +20,7 @@ from chanye.registry import history
 from chanye.registry.changes import ChangeRefusedError, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import errors_path_for, errors_xlsx_for
+from chanye.registry.indicators import INDICATORS
 from chanye.registry.jobs import find_job
 from chanye.registry.queries import MAX_PAGE_SIZE, SORT_KEYS, SearchQuery
 from chanye.registry.schema import TAG_LABELS
@@ -241,7 +243,7 @@ def _enterprise_or_404(
     record = None
     if viewer.scope.admits_uscc(uscc):
         with readers.reader(context) as reader:
-            record = reader.show(uscc)
+            record = reader.show(uscc, context.facts())
     if record is None or not viewer.scope.admits_record(record):
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
     return record
@@ -264,6 +266,10 @@ def enterprise_page(
             **_page_context(context),
             "e": record,
             "grounds": evidence_by_industry(record["evidence"]),
+            "years": sorted({y for values in record["history"].values() for y in values}),
+            "indicators": INDICATORS,
+            "qualification_names": {k.id: k.label for k in context.system.qualification_kinds},
+            "today": today_in_beijing().isoformat(),
             # 免申即享: what the policies in force found for this enterprise.
             "pushes": workflow.pushes_for(session, record["uscc"]),
             "push_labels": workflow.PUSH_LABELS,
