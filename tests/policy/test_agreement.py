@@ -306,6 +306,9 @@ def test_the_pushes_agree_with_the_interpreter_on_both_engines(
     for i in range(len(records)):
         record = population.record(f"U{i:05d}")
         assert record is not None
+        founded = records[i]["founded_on"]
+        if founded is not None and founded > as_of:
+            continue  # not yet founded on the day: no policy sees it
         states = [evaluate(c.node, record, policy.parameters) for c in policy.conditions]
         if policy.valid_on(as_of) and False not in states:
             value = evaluate(policy.amount, record, policy.parameters) if policy.amount else MISSING

@@ -153,6 +153,11 @@ def policy_explain(
     )
     if not result.valid:
         out.print(f"  政策在 {result.as_of} 不在有效期内 / not in force on that date", markup=False)
+    if result.founded_on:
+        out.print(
+            f"  该企业成立于 {result.founded_on}，截至 {result.as_of} 尚未成立 / not yet founded",
+            markup=False,
+        )
     for c in result.conditions:
         values = "，".join(f"{k}={'缺失' if v is None else v}" for k, v in c.values.items())
         out.print(

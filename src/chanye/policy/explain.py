@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,7 @@ class Explanation:
     amount: float | None
     arithmetic: str | None
     source_change: int | None  # the registry change the values come from
+    founded_on: str | None = None  # set when the enterprise was founded after the date
 
     @classmethod
     def of(cls, explained: dict[str, Any]) -> Explanation:
@@ -62,7 +63,10 @@ class Explanation:
             {**vars(c), "values": dict(c.values), "missing": list(c.missing)}
             for c in self.conditions
         ]
-        return {**vars(self), "conditions": conditions}
+        shown = {**vars(self), "conditions": conditions}
+        if shown["founded_on"] is None:  # said only of an enterprise not yet founded
+            del shown["founded_on"]
+        return shown
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,12 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
     record = population.records([key], policy).get(key)
     if record is None:
         return None
-    return explain_record(policy, record, uscc, population.as_of)
+    explained = explain_record(policy, record, uscc, population.as_of)
+    founded = population.founded_after(key)
+    if founded is None:
+        return explained
+    # Not yet founded on the date: no policy sees it then, whatever its values today.
+    return replace(explained, eligible=False, needs_data=False, founded_on=founded.isoformat())
 
 
 def explain_record(

@@ -24,6 +24,8 @@ from chanye.policy import columnar
 from chanye.policy.columnar import Candidates, Columns, Unsupported
 from chanye.policy.fields import FIELD_BY_NAME, FIELDS
 from chanye.policy.model import Policy
+from chanye.registry.as_of import AS_OF_FIELDS, RegistryAsOf, founded_by
+from chanye.registry.facts import Facts
 from chanye.registry.scope import FIELD as SCOPE_FIELD
 from chanye.registry.scope import Scope
 from chanye.registry.view import RegistryView, registry_view
@@ -83,10 +85,16 @@ class ConditionStates:
 class Population:
     """The registry in force as of one date, for policies (columns loaded as policies need)."""
 
-    def __init__(self, view: RegistryView, as_of: dt.date) -> None:
+    def __init__(self, view: RegistryView, as_of: dt.date, facts: Facts | None = None) -> None:
         self.view = view
         self.as_of = as_of
+        self.facts = facts
         self.size = view.size
+        # As it stood that day: the facts over time in force (``chanye.registry.as_of``), and
+        # which enterprises existed (founded by then).
+        self._stood = RegistryAsOf(view, facts, as_of) if facts is not None else None
+        self._stood_columns: dict[str, pa.Array] = {}
+        self._present: np.ndarray | None = None
         self._lock = threading.RLock()
         self._columns = Columns(pa.table({"rid": np.arange(self.size, dtype=np.int64)}))
         self._unsupported: set[str] = set()  # fields the columnar engine cannot hold
@@ -94,7 +102,37 @@ class Population:
 
     @classmethod
     def of(cls, context: RegistryContext, as_of: dt.date) -> Population:
-        return cls(registry_view(context), as_of)
+        return cls(registry_view(context), as_of, context.facts())
+
+    @property
+    def present(self) -> np.ndarray | None:
+        """Which rows existed on the date (founded by then); None: every row (a hand-made
+        population without founding dates)."""
+        with self._lock:
+            if self._present is None and self.size:
+                try:
+                    self._present = founded_by(self.view, self.as_of)
+                except KeyError:
+                    return None
+            return self._present
+
+    def founded_after(self, uscc: str) -> dt.date | None:
+        """The enterprise's founding date, if that is after the date (it did not exist yet)."""
+        present = self.present
+        row = self.view.rows_of([uscc]).get(uscc.strip().upper())
+        if present is None or row is None or present[row]:
+            return None
+        founded = self.view.at("founded_on", np.array([row]))[0].as_py()
+        return founded if isinstance(founded, dt.date) else None
+
+    def _as_it_stood(self, name: str, listed: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+        """Field ``name`` as of the date (the list's column where no facts are in force)."""
+        if self._stood is None or name not in AS_OF_FIELDS:
+            return listed
+        with self._lock:
+            if name not in self._stood_columns:
+                self._stood_columns[name] = self._stood.column(name, listed)
+            return self._stood_columns[name]
 
     # --- columns --------------------------------------------------------------------------
 
@@ -122,7 +160,8 @@ class Population:
         sources = sorted(
             {s for n in names if FIELD_BY_NAME[n].held for s in DERIVED_FROM.get(n, (n,))}
         )
-        read = self.view.columns(sources) if sources else pa.table({})
+        listed = self.view.columns(sources) if sources else pa.table({})
+        read = {c: self._as_it_stood(c, listed[c]) for c in listed.column_names}
         built: dict[str, Any] = {}
         for name in names:
             spec = FIELD_BY_NAME[name]
@@ -164,9 +203,23 @@ class Population:
             read = [s for n in policy.fields_read() for s in DERIVED_FROM.get(n, (n,))]
             held = [n for n in read if FIELD_BY_NAME[n].held]
             columns = list(dict.fromkeys(["name", "change_id", SCOPE_FIELD, *held]))
-        found = self.view.records(usccs, columns, rows)
+        found = self._as_they_stood(self.view.records(usccs, columns, rows), rows)
         names = None if policy is None else ["uscc", "name", *policy.fields_read()]
         return {u: policy_record(r, self.as_of, names) for u, r in found.items()}
+
+    def _as_they_stood(
+        self, found: dict[str, dict[str, Any]], rows: dict[str, int] | None
+    ) -> dict[str, dict[str, Any]]:
+        """The records with the values of the date, where facts over time are in force."""
+        if self._stood is None or not found:
+            return found
+        rids = {**self.view.rows_of([u for u in found if u not in (rows or {})]), **(rows or {})}
+        for uscc, record in found.items():
+            for name in AS_OF_FIELDS:
+                if name in record:
+                    column = self._as_it_stood(name, self.view.column(name))
+                    record[name] = column[rids[uscc]].as_py()
+        return found
 
     def records_at(self, rows: np.ndarray, policy: Policy | None = None) -> list[dict[str, Any]]:
         """The records of these rows, in their order."""
@@ -301,9 +354,13 @@ def eligible(population: Population, policy: Policy) -> Eligible:
         return Eligible(np.zeros(0, np.int64), np.zeros(0, np.float64))
     try:
         rows, amounts = columnar.eligible_rows(population.columns([policy]), policy)
-        return Eligible(np.asarray(rows, dtype=np.int64), amounts)
+        found = Eligible(np.asarray(rows, dtype=np.int64), amounts)
     except Unsupported:
-        return _eligible_sql(population, policy)
+        found = _eligible_sql(population, policy)
+    if population.present is None:
+        return found
+    keep = population.present[found.rows]
+    return Eligible(found.rows[keep], found.amounts[keep])
 
 
 def _eligible_sql(population: Population, policy: Policy) -> Eligible:
@@ -365,9 +422,20 @@ def condition_states(population: Population, policy: Policy) -> ConditionStates:
             )
             holds.append(value & known_mask)
             unknown.append(~known_mask)
-        return ConditionStates(holds, unknown, population.size)
+        states = ConditionStates(holds, unknown, population.size)
     except Unsupported:
-        return _condition_states_sql(population, policy)
+        states = _condition_states_sql(population, policy)
+    return _existing_states(population, states)
+
+
+def _existing_states(population: Population, states: ConditionStates) -> ConditionStates:
+    """An enterprise not yet founded on the date holds no condition and lacks no value."""
+    if population.present is None:
+        return states
+    present = population.present
+    return ConditionStates(
+        [h & present for h in states.holds], [u & present for u in states.unknown], states.size
+    )
 
 
 def candidates(population: Population, policy: Policy) -> Candidates:
@@ -378,9 +446,18 @@ def candidates(population: Population, policy: Policy) -> Candidates:
         nothing = [np.zeros(0, bool) for _ in policy.conditions]
         return Candidates(empty, nothing, list(nothing), np.zeros(0, np.float64))
     try:
-        return columnar.candidate_rows(population.columns([policy]), policy)
+        found = columnar.candidate_rows(population.columns([policy]), policy)
     except Unsupported:
-        return _candidates_sql(population, policy)
+        found = _candidates_sql(population, policy)
+    if population.present is None:
+        return found
+    keep = population.present[found.rows]
+    return Candidates(
+        found.rows[keep],
+        [h[keep] for h in found.holds],
+        [u[keep] for u in found.unknown],
+        found.amounts[keep],
+    )
 
 
 def _candidates_sql(population: Population, policy: Policy) -> Candidates:
@@ -432,6 +509,12 @@ def population_of(context: RegistryContext, as_of: dt.date) -> Population:
     global _CACHED
     view = registry_view(context)
     with _CACHE_LOCK:
-        if _CACHED is None or _CACHED.view is not view or _CACHED.as_of != as_of:
-            _CACHED = Population(view, as_of)
+        facts = context.facts()
+        if (
+            _CACHED is None
+            or _CACHED.view is not view
+            or _CACHED.as_of != as_of
+            or _CACHED.facts != facts
+        ):
+            _CACHED = Population(view, as_of, facts)
         return _CACHED

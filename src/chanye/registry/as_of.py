@@ -1,0 +1,143 @@
+"""The registry as it stood on a date: a view's rows with the facts over time in force.
+
+Policies (and every reader that asks "as of") see each enterprise as it was on the day:
+
+- **financials** (``revenue``, ``rd_expense``, ``employees``): the figure of the latest full year
+  the registry holds before the day's year. An enterprise with no yearly figure of an indicator at
+  all is read with the enterprise list's figure (the list's "latest full year").
+- **qualifications** (``tags``): the kinds one of its qualifications covers on the day. A tag the
+  enterprise list gives without dates counts only for a kind of which the registry holds no dated
+  qualification for that enterprise: a dated record (an expiry, a later recognition) wins.
+- **existence**: only enterprises founded by the day (``founded_by``).
+
+Everything is worked out in DuckDB over the parts of facts in force, aligned with the view's row
+numbers, so that millions of enterprises cost one scan per indicator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chanye.registry.facts import Facts
+from chanye.registry.view import RegistryView
+
+# Record field → the indicator of facts over time it is read from, as of a date.
+YEARLY_FIELDS: dict[str, str] = {
+    "revenue": "revenue",
+    "rd_expense": "rd_expense",
+    "employees": "employees",
+}
+AS_OF_FIELDS = (*YEARLY_FIELDS, "tags")
+
+
+def founded_by(view: RegistryView, as_of: dt.date) -> np.ndarray:
+    """Which rows existed on ``as_of``: founded by then (or with no founding date)."""
+    founded = pc.cast(view.column("founded_on"), pa.date32())
+    later = pc.fill_null(pc.greater(founded, pa.scalar(as_of, pa.date32())), False)
+    return ~np.asarray(later.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+class RegistryAsOf:
+    """The fields of ``AS_OF_FIELDS`` for every row of ``view``, as of one date."""
+
+    def __init__(self, view: RegistryView, facts: Facts, as_of: dt.date) -> None:
+        self.view, self.facts, self.as_of = view, facts, as_of
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            con = duckdb.connect()
+            keys = pa.table(
+                {
+                    "uscc": self.view.combined("uscc"),
+                    "rid": pa.array(np.arange(self.view.size, dtype=np.int64)),
+                }
+            )
+            con.register("row_keys", keys)
+            self._con = con
+        return self._con
+
+    def column(self, name: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """Field ``name`` as of the date; ``listed`` is the enterprise list's column."""
+        if name == "tags":
+            return self._tags(listed)
+        return self._yearly(YEARLY_FIELDS[name], listed)
+
+    def _yearly(self, indicator: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """The latest full year's figure before the date's year (a later figure is not yet
+        known then); the list's figure where the registry holds no yearly figure at all."""
+        found = (
+            self._connection()
+            .execute(
+                f"""SELECT k.rid, arg_max(f.value, CAST(f.period AS INTEGER))
+                               FILTER (WHERE CAST(f.period AS INTEGER) < ?) AS value
+                    FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
+                    WHERE f.indicator = ? AND f.measure = 'year'
+                    GROUP BY k.rid""",
+                [self.as_of.year, indicator],
+            )
+            .fetch_arrow_table()
+        )
+        listed_values = _combined(listed)
+        if not found.num_rows:
+            return listed_values
+        values = np.asarray(
+            pc.cast(pc.fill_null(listed_values, 0), pa.float64()).to_numpy(), dtype=np.float64
+        ).copy()
+        known = np.asarray(pc.is_valid(listed_values).to_numpy(zero_copy_only=False), bool).copy()
+        rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
+        values[rows] = np.asarray(pc.fill_null(found["value"], 0.0).to_numpy(), np.float64)
+        known[rows] = np.asarray(pc.is_valid(found["value"]).to_numpy(zero_copy_only=False), bool)
+        array = pa.array(values, mask=~known)
+        return array if pa.types.is_floating(listed_values.type) else array.cast(listed_values.type)
+
+    def _tags(self, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """The kinds held on the date, and the list's undated tags of other kinds."""
+        source = self.facts.source("qualifications")
+        con = self._connection()
+        dated = con.execute(
+            f"SELECT count(*) FROM {source} JOIN row_keys k USING (uscc)"
+        ).fetchone()
+        if not dated or not dated[0]:
+            return _combined(listed)
+        con.register("listed_tags", pa.table({"rid": np.arange(len(listed)), "tags": listed}))
+        found = con.execute(
+            f"""WITH dated AS (
+                    SELECT k.rid, q.kind,
+                           bool_or(q.recognised_on <= ? AND coalesce(q.valid_until >= ?, true))
+                               AS held
+                    FROM {source} q JOIN row_keys k USING (uscc) GROUP BY k.rid, q.kind),
+                undated AS (
+                    SELECT l.rid, unnest(l.tags) AS kind FROM listed_tags l
+                    WHERE l.rid IN (SELECT rid FROM dated)),
+                kinds AS (
+                    SELECT rid, kind FROM dated WHERE held
+                    UNION SELECT u.rid, u.kind FROM undated u ANTI JOIN dated d USING (rid, kind)),
+                held AS (
+                    SELECT d.rid, coalesce(list_sort(list(k.kind) FILTER (WHERE k.kind IS NOT NULL)),
+                                           []::VARCHAR[]) AS tags
+                    FROM (SELECT DISTINCT rid FROM dated) d LEFT JOIN kinds k USING (rid)
+                    GROUP BY d.rid)
+                SELECT CASE WHEN h.rid IS NULL THEN l.tags ELSE h.tags END AS tags
+                FROM listed_tags l LEFT JOIN held h USING (rid) ORDER BY l.rid""",
+            [self.as_of, self.as_of],
+        ).fetch_arrow_table()
+        con.unregister("listed_tags")
+        return _combined(found["tags"])
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+
+
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+__all__: Sequence[str] = ("AS_OF_FIELDS", "RegistryAsOf", "founded_by")
