@@ -24,6 +24,8 @@ from typing import Any
 from lark import Lark, Token, Tree
 
 from chanye.policy.fields import FIELD_BY_NAME, CelType, known_fields_text
+from chanye.policy.history import FUNCTIONS as HISTORY_FUNCTIONS
+from chanye.policy.history import call_field
 
 NUMERIC = ("int", "double")
 COMPARISONS = {
@@ -480,6 +482,8 @@ class _Checker:
         if not self.settled(*args):
             return self.node(tree, "error", "bool", args=args)
         types = [a.type for a in args]
+        if name in HISTORY_FUNCTIONS:
+            return self.history(tree, name, args)
         if name in ("min", "max"):
             if len(args) != 2 or any(t not in NUMERIC for t in types):
                 return self.fail(tree, f"{name}() 需要两个数值参数 / {name}() takes two numbers")
@@ -517,8 +521,27 @@ class _Checker:
         return self.fail(
             tree,
             f"不支持的函数 {name}()（可用：min、max、size、startsWith、endsWith、"
-            f"contains、int、double、timestamp）/ unsupported function",
+            f"contains、int、double、timestamp、{'、'.join(HISTORY_FUNCTIONS)}）"
+            "/ unsupported function",
         )
+
+    def history(self, tree: Tree[Any], name: str, args: list[Node]) -> Node:
+        """A history function with constant arguments is a field of its own (its value as of
+        the date is worked out over the whole city, like any other field)."""
+        given: list[tuple[str, object]] = []
+        for arg in args:
+            if arg.kind == "field":
+                given.append(("field", arg.op))
+            elif arg.kind == "literal":
+                given.append(("literal", arg.value))
+            elif arg.kind == "param":
+                given.append(("literal", self.params[arg.op]))
+            else:
+                given.append(("other", None))
+        found = call_field(name, given)
+        if isinstance(found, str):
+            return self.fail(tree, found)
+        return self.node(tree, "field", found.type, op=found.name)
 
 
 def _ident_of(tree: Any) -> str | None:

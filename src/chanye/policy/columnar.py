@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chanye.policy.cel import Node
-from chanye.policy.fields import FIELDS
+from chanye.policy.fields import FIELDS, field_spec
 from chanye.policy.interpret import _call, _compare
 from chanye.policy.model import Policy
 
@@ -73,11 +73,13 @@ class Columns:
 
     def add(self, table: pa.Table) -> None:
         """Take in more fields of the same rows (a policy reading fields not loaded yet)."""
-        for spec in FIELDS:
-            if spec.name not in table.column_names:
-                continue  # a field no policy at hand reads (see ``of``)
-            column = table[spec.name]
-            if spec.type in ("int", "double"):
+        for name in table.column_names:
+            if name == "rid":
+                continue
+            spec, column = field_spec(name), table[name]
+            if spec.type == "bool":  # a history function's yes or no
+                self.numbers[spec.name] = _flags(column)
+            elif spec.type in ("int", "double"):
                 self.numbers[spec.name] = _numbers(column, spec.type)
             elif spec.type == "timestamp":
                 self.numbers[spec.name] = _timestamps(column)
@@ -113,7 +115,8 @@ def fields_for(policies: list[Policy] | None) -> list[str]:
     if policies is None:
         return names
     read = {name for policy in policies for name in policy.fields_read()}
-    return [name for name in names if name in read]
+    # The catalogue's fields in its order, then the history functions the policies call.
+    return [name for name in names if name in read] + sorted(read - set(names))
 
 
 def take(values: Any, rows: np.ndarray | None) -> Any:
@@ -131,6 +134,11 @@ def _numbers(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
     filled = pc.fill_null(column, 0)
     dtype = np.int64 if kind == "int" else np.float64
     return np.asarray(filled.to_numpy(), dtype=dtype), _mask(column)
+
+
+def _flags(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
+    filled = pc.fill_null(column, False)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool), _mask(column)
 
 
 def _timestamps(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -43,6 +43,11 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
     if kind == "literal":
         return _literal(node.value, node.type)
     if kind == "field":
+        if node.op not in table.columns:  # a history function: only the columnar engine has it
+            raise ValueError(
+                "读取历年数据或资质认定的政策，不能同时比较两个文本字段（如 enterprise.name == "
+                "enterprise.business_scope） / history functions run on the columnar engine only"
+            )
         return table[node.op]
     if kind == "param":
         return _literal(params[node.op], node.type)

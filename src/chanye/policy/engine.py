@@ -19,7 +19,7 @@ import ibis
 import pyarrow as pa
 
 from chanye.policy.compile import BASE_TABLE, base_table, compile_node
-from chanye.policy.fields import FIELDS
+from chanye.policy.fields import FIELDS, REGISTRY_COLUMNS
 from chanye.policy.model import Policy
 
 HELD_SOURCE = {
@@ -47,7 +47,8 @@ def base_select(source: str, as_of: dt.date, placed: bool = True) -> str:
     any enterprise."""
     columns = ["row_number() OVER (ORDER BY uscc) - 1 AS rid"]  # rows in USCC order: stable
     for spec in FIELDS:
-        if not spec.held:
+        if not spec.held or (spec.name not in REGISTRY_COLUMNS and spec.name not in HELD_SOURCE):
+            # Not held, or read from the facts over time (a table of values has none of them).
             columns.append(f"CAST(NULL AS {TYPE_SQL[spec.type]}) AS {spec.name}")
         else:
             expression = HELD_SOURCE.get(spec.name, spec.name).replace("{as_of}", as_of.isoformat())

@@ -14,7 +14,7 @@ import numpy as np
 
 from chanye.policy.cel import Node
 from chanye.policy.columnar import Candidates
-from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.fields import label_of
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, condition_states, in_scope
@@ -218,15 +218,29 @@ def known_at(candidates: Candidates, places: Sequence[int]) -> list[Known]:
     return [Known(o, a) for o, a in zip(outcomes, amounts, strict=True)]
 
 
+# A yearly history function as written in an amount: prior(enterprise.revenue, 2).
+HISTORY_CALL = (
+    r"\b(prior|growth|peak_before)\(\s*enterprise\.([a-z_][a-z0-9_]*)\s*(?:,\s*(\d+)\s*)?\)"
+)
+
+
 def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str:
     """The expression with each value it reads written in: the arithmetic a person can check."""
 
     def field_value(match: re.Match[str]) -> str:
         name = match.group(1)
         value = record.get(name)
-        label = FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
+        label = label_of(name)
         return f"{label}[{'缺失' if value is None else _number(value)}]"
 
+    def history_value(match: re.Match[str]) -> str:
+        function, name, years = match.group(1), match.group(2), match.group(3)
+        default = "1" if function == "prior" else "0"
+        key = f"{function}:{name}:{years or default}"
+        value = record.get(key)
+        return f"{label_of(key)}[{'缺失' if value is None else _number(value)}]"
+
+    text = re.sub(HISTORY_CALL, history_value, text)
     text = re.sub(r"enterprise\.([a-z_][a-z0-9_]*)", field_value, text)
     return re.sub(r"params\.([a-z_][a-z0-9_]*)", lambda m: _number(params.get(m.group(1))), text)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chanye.policy.cel import Node
-from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.fields import field_spec
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Policy:
     @property
     def without_application(self) -> bool:
         """免申 when every field the policy reads is held by the platform; otherwise 快申."""
-        return all(FIELD_BY_NAME[name].held for name in self.fields_read())
+        return all(field_spec(name).held for name in self.fields_read())
 
     @property
     def mode_label(self) -> str:

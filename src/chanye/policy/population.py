@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 
 from chanye.policy import columnar
 from chanye.policy.columnar import Candidates, Columns, Unsupported
-from chanye.policy.fields import FIELD_BY_NAME, FIELDS
+from chanye.policy.fields import FIELD_BY_NAME, FIELDS, REGISTRY_COLUMNS, field_spec
+from chanye.policy.history import HistoryField, history_column
 from chanye.policy.model import Policy
 from chanye.registry.as_of import AS_OF_FIELDS, RegistryAsOf, founded_by
 from chanye.registry.facts import Facts
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 # What each derived field is computed from.
 Found = TypeVar("Found")  # what one policy's work over the population gives
 DERIVED_FROM = {"age_years": ("founded_on",), "rd_ratio": ("revenue", "rd_expense")}
+STORED = frozenset(REGISTRY_COLUMNS)  # the fields the enterprise list's snapshot holds
+
+
+def sources_of(names: Sequence[str]) -> list[str]:
+    """The fields the derived ones among ``names`` are computed from."""
+    return [s for n in names for s in DERIVED_FROM.get(n, ())]
+
+
 ARROW_OF = {
     "int": pa.int64(),
     "double": pa.float64(),
@@ -92,8 +101,9 @@ class Population:
         self.size = view.size
         # As it stood that day: the facts over time in force (``chanye.registry.as_of``), and
         # which enterprises existed (founded by then).
-        self._stood = RegistryAsOf(view, facts, as_of) if facts is not None else None
-        self._stood_columns: dict[str, pa.Array] = {}
+        self._stood = RegistryAsOf(view, facts or Facts(view.paths, frozenset()), as_of)
+        self._has_facts = facts is not None and bool(facts.changes)
+        self._stood_columns: dict[str, pa.ChunkedArray | pa.Array] = {}
         self._present: np.ndarray | None = None
         self._lock = threading.RLock()
         self._columns = Columns(pa.table({"rid": np.arange(self.size, dtype=np.int64)}))
@@ -125,14 +135,39 @@ class Population:
         founded = self.view.at("founded_on", np.array([row]))[0].as_py()
         return founded if isinstance(founded, dt.date) else None
 
-    def _as_it_stood(self, name: str, listed: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    def _as_it_stood(
+        self, name: str, listed: pa.ChunkedArray | pa.Array
+    ) -> pa.ChunkedArray | pa.Array:
         """Field ``name`` as of the date (the list's column where no facts are in force)."""
-        if self._stood is None or name not in AS_OF_FIELDS:
+        if not self._has_facts or name not in AS_OF_FIELDS:
             return listed
+        return self._kept(name, lambda: self._stood.column(name, listed))
+
+    def _kept(
+        self, name: str, work: Callable[[], pa.ChunkedArray | pa.Array]
+    ) -> pa.ChunkedArray | pa.Array:
         with self._lock:
             if name not in self._stood_columns:
-                self._stood_columns[name] = self._stood.column(name, listed)
+                self._stood_columns[name] = work()
             return self._stood_columns[name]
+
+    def _listed(self, name: str) -> pa.ChunkedArray | pa.Array:
+        """The enterprise list's column of a field (nulls for one no list holds)."""
+        if name in STORED:
+            return self.view.column(name)
+        return pa.nulls(self.size, ARROW_OF[FIELD_BY_NAME[name].type])
+
+    def _history(self, name: str) -> pa.Array:
+        """A history function's column (``chanye.policy.history``) as of the date."""
+        call = HistoryField.parse(name)
+        assert call is not None
+        return self._kept(name, lambda: history_column(self._stood, call, self.as_of))
+
+    def as_of_column(self, name: str) -> pa.ChunkedArray | pa.Array:
+        """Any field whose value depends on the date's facts, for every row."""
+        if HistoryField.parse(name) is not None:
+            return self._history(name)
+        return self._as_it_stood(name, self._listed(name))
 
     # --- columns --------------------------------------------------------------------------
 
@@ -157,20 +192,31 @@ class Population:
     def policy_table(self, names: Sequence[str]) -> pa.Table:
         """The fields ``names`` as the policy table holds them (derived ones as of the date,
         those the platform does not hold as nulls)."""
+        plain = [n for n in names if HistoryField.parse(n) is None]
         sources = sorted(
-            {s for n in names if FIELD_BY_NAME[n].held for s in DERIVED_FROM.get(n, (n,))}
+            {
+                s
+                for n in plain
+                if FIELD_BY_NAME[n].held
+                for s in DERIVED_FROM.get(n, (n,))
+                if s in STORED
+            }
         )
         listed = self.view.columns(sources) if sources else pa.table({})
         read = {c: self._as_it_stood(c, listed[c]) for c in listed.column_names}
         built: dict[str, Any] = {}
         for name in names:
-            spec = FIELD_BY_NAME[name]
-            if not spec.held:
+            spec = field_spec(name)
+            if name not in plain:
+                built[name] = self._history(name)
+            elif not spec.held:
                 built[name] = pa.nulls(self.size, ARROW_OF[spec.type])
             elif name == "age_years":
                 built[name] = age_years(read["founded_on"], self.as_of)
             elif name == "rd_ratio":
                 built[name] = rd_ratio(read["revenue"], read["rd_expense"])
+            elif name not in STORED:  # a yearly indicator no list holds
+                built[name] = self.as_of_column(name)
             elif spec.type == "timestamp":
                 built[name] = pc.cast(read[name], pa.timestamp("us"))
             else:
@@ -201,24 +247,30 @@ class Population:
         columns = None
         if policy is not None:
             read = [s for n in policy.fields_read() for s in DERIVED_FROM.get(n, (n,))]
-            held = [n for n in read if FIELD_BY_NAME[n].held]
+            held = [n for n in read if n in STORED]
             columns = list(dict.fromkeys(["name", "change_id", SCOPE_FIELD, *held]))
-        found = self._as_they_stood(self.view.records(usccs, columns, rows), rows)
+        names_read = policy.fields_read() if policy is not None else list(AS_OF_FIELDS)
+        found = self._as_they_stood(self.view.records(usccs, columns, rows), rows, names_read)
         names = None if policy is None else ["uscc", "name", *policy.fields_read()]
         return {u: policy_record(r, self.as_of, names) for u, r in found.items()}
 
     def _as_they_stood(
-        self, found: dict[str, dict[str, Any]], rows: dict[str, int] | None
+        self, found: dict[str, dict[str, Any]], rows: dict[str, int] | None, names: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
-        """The records with the values of the date, where facts over time are in force."""
-        if self._stood is None or not found:
+        """The records with the values of the date: the facts over time in force, and the
+        history functions the policy calls."""
+        dated = [
+            n
+            for n in dict.fromkeys([*names, *sources_of(names)])
+            if HistoryField.parse(n) is not None or (n in AS_OF_FIELDS and self._has_facts)
+        ]
+        if not dated or not found:
             return found
         rids = {**self.view.rows_of([u for u in found if u not in (rows or {})]), **(rows or {})}
-        for uscc, record in found.items():
-            for name in AS_OF_FIELDS:
-                if name in record:
-                    column = self._as_it_stood(name, self.view.column(name))
-                    record[name] = column[rids[uscc]].as_py()
+        for name in dated:
+            column = self.as_of_column(name)
+            for uscc, record in found.items():
+                record[name] = column[rids[uscc]].as_py()
         return found
 
     def records_at(self, rows: np.ndarray, policy: Policy | None = None) -> list[dict[str, Any]]:
@@ -313,7 +365,7 @@ def policy_record(
     the date, those the platform does not hold as None), dates as timestamps, and where the
     values came from."""
     record: dict[str, Any] = {}
-    wanted = FIELDS if names is None else [FIELD_BY_NAME[n] for n in dict.fromkeys(names)]
+    wanted = FIELDS if names is None else [field_spec(n) for n in dict.fromkeys(names)]
     for spec in wanted:
         if not spec.held:
             record[spec.name] = None
@@ -446,9 +498,13 @@ def candidates(population: Population, policy: Policy) -> Candidates:
         nothing = [np.zeros(0, bool) for _ in policy.conditions]
         return Candidates(empty, nothing, list(nothing), np.zeros(0, np.float64))
     try:
-        found = columnar.candidate_rows(population.columns([policy]), policy)
+        return _existing(population, columnar.candidate_rows(population.columns([policy]), policy))
     except Unsupported:
-        found = _candidates_sql(population, policy)
+        return _candidates_sql(population, policy)
+
+
+def _existing(population: Population, found: Candidates) -> Candidates:
+    """The candidates that existed on the date (founded by then)."""
     if population.present is None:
         return found
     keep = population.present[found.rows]
@@ -471,7 +527,7 @@ def _candidates_sql(population: Population, policy: Policy) -> Candidates:
     )
     paid = _eligible_sql(population, policy)  # rows ascending, like the candidates'
     found.amounts[np.searchsorted(rows, paid.rows)] = paid.amounts
-    return found
+    return _existing(population, found)
 
 
 def _condition_states_sql(population: Population, policy: Policy) -> ConditionStates:

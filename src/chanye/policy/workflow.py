@@ -29,7 +29,7 @@ from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
 from chanye.policy.explain import Known, evidence, expanded, known_at
-from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.fields import label_of
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, candidates, candidates_all
@@ -645,7 +645,7 @@ def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
 
     def label(name: str) -> str:
-        return FIELD_BY_NAME[name].label if name in FIELD_BY_NAME else name
+        return label_of(name)
 
     lines = []
     for c in explanation.get("conditions", []):

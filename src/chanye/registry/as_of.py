@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -25,15 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chanye.registry.facts import Facts
+from chanye.registry.fields import YEARLY_FIELDS
 from chanye.registry.view import RegistryView
 
-# Record field → the indicator of facts over time it is read from, as of a date.
-YEARLY_FIELDS: dict[str, str] = {
-    "revenue": "revenue",
-    "rd_expense": "rd_expense",
-    "employees": "employees",
-}
 AS_OF_FIELDS = (*YEARLY_FIELDS, "tags")
+Which = Literal["any", "first", "renewal"]  # which recognitions of a kind count
 
 
 def founded_by(view: RegistryView, as_of: dt.date) -> np.ndarray:
@@ -67,7 +64,7 @@ class RegistryAsOf:
         """Field ``name`` as of the date; ``listed`` is the enterprise list's column."""
         if name == "tags":
             return self._tags(listed)
-        return self._yearly(YEARLY_FIELDS[name], listed)
+        return self._yearly(name, listed)
 
     def _yearly(self, indicator: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
         """The latest full year's figure before the date's year (a later figure is not yet
@@ -131,9 +128,83 @@ class RegistryAsOf:
         con.unregister("listed_tags")
         return _combined(found["tags"])
 
+    def _years(self, indicator: str) -> str:
+        """SQL: each enterprise's yearly figures before the date's year, with how many years
+        each lies before its latest one (``back``: 0 is the latest)."""
+        return f"""(
+            WITH y AS (
+                SELECT k.rid, CAST(f.period AS INTEGER) AS year, f.value
+                FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
+                WHERE f.indicator = '{indicator}' AND f.measure = 'year'
+                  AND CAST(f.period AS INTEGER) < {self.as_of.year})
+            SELECT rid, year, value, max(year) OVER (PARTITION BY rid) - year AS back FROM y)"""
+
+    def _by_row(self, sql: str) -> pa.Array:
+        """Values by row number from ``sql`` (``rid``, ``value``); null where it has none."""
+        found = self._connection().execute(sql).fetch_arrow_table()
+        values = np.zeros(self.view.size, np.float64)
+        known = np.zeros(self.view.size, bool)
+        rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
+        values[rows] = np.asarray(pc.fill_null(found["value"], 0.0).to_numpy(), np.float64)
+        known[rows] = np.asarray(pc.is_valid(found["value"]).to_numpy(zero_copy_only=False), bool)
+        return pa.array(values, mask=~known)
+
+    def years_back(self, indicator: str, back: int) -> pa.Array:
+        """The figure ``back`` years before the latest full year (null where not held)."""
+        return self._by_row(f"SELECT rid, value FROM {self._years(indicator)} WHERE back = {back}")
+
+    def peak_before(self, indicator: str) -> pa.Array:
+        """The highest figure of the years before the latest (null with no earlier year)."""
+        return self._by_row(
+            f"SELECT rid, max(value) AS value FROM {self._years(indicator)} WHERE back > 0 "
+            "GROUP BY rid"
+        )
+
+    def recognised(self, kind: str, start: dt.date, end: dt.date, which: Which) -> pa.Array:
+        """Whether the enterprise was recognised as ``kind`` between ``start`` and ``end`` (and
+        by the date): any recognition, its first ever, or a renewal. Unknown for one holding the
+        kind only by an undated tag of the enterprise list (when it was recognised is not held)."""
+        end = min(end, self.as_of)
+        counted = {
+            "any": "true",
+            "first": "q.recognised_on = f.first",
+            "renewal": "q.recognised_on > f.first",
+        }[which]
+        con = self._connection()
+        found = con.execute(
+            f"""WITH q AS (SELECT k.rid, s.recognised_on FROM {self.facts.source("qualifications")} s
+                           JOIN row_keys k USING (uscc) WHERE s.kind = ?),
+                     f AS (SELECT rid, min(recognised_on) AS first FROM q GROUP BY rid)
+                SELECT DISTINCT q.rid FROM q JOIN f USING (rid)
+                WHERE q.recognised_on BETWEEN ? AND ? AND {counted}""",
+            [kind, start, end],
+        ).fetch_arrow_table()
+        values = np.zeros(self.view.size, bool)
+        values[np.asarray(found["rid"].to_numpy(), dtype=np.int64)] = True
+        dated = con.execute(
+            f"SELECT DISTINCT k.rid FROM {self.facts.source('qualifications')} s "
+            "JOIN row_keys k USING (uscc) WHERE s.kind = ?",
+            [kind],
+        ).fetch_arrow_table()
+        undated = _holds(self.view.column("tags"), kind)
+        undated[np.asarray(dated["rid"].to_numpy(), dtype=np.int64)] = False
+        return pa.array(values, mask=undated)
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
+
+
+def _holds(tags: pa.ChunkedArray, kind: str) -> np.ndarray:
+    """Which rows' tag lists hold ``kind``."""
+    flat = pc.list_flatten(tags)
+    owners = pc.list_parent_indices(tags)
+    rows = np.asarray(owners.to_numpy(), dtype=np.int64)[
+        np.asarray(pc.fill_null(pc.equal(flat, kind), False).to_numpy(zero_copy_only=False), bool)
+    ]
+    found = np.zeros(len(tags), bool)
+    found[rows] = True
+    return found
 
 
 def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -144,6 +144,13 @@ CATALOGUE: tuple[RecordField, ...] = (
     ),
     RecordField("age_years", "成立年限", None, "int", unit="年", derived=True),
     RecordField("rd_ratio", "研发投入强度", None, "double", derived=True),
+    # The other yearly indicators of facts over time: read as of the date, from the figures.
+    RecordField("output_value", "工业总产值", None, "double", unit="元", derived=True),
+    RecordField("value_added", "工业增加值", None, "double", unit="元", derived=True),
+    RecordField("profit", "利润总额", None, "double", unit="元", derived=True),
+    RecordField("tax_paid", "纳税总额", None, "double", unit="元", derived=True),
+    RecordField("fixed_investment", "固定资产投资", None, "double", unit="元", derived=True),
+    RecordField("exports", "出口额", None, "double", unit="元", derived=True),
     RecordField("industries", "所属产业", "VARCHAR[]", None, derived=True),
     RecordField("clusters", "所属产业集群", "VARCHAR[]", "list", derived=True),
     RecordField("chain_links", "所属产业链环节", "VARCHAR[]", None, derived=True),
@@ -152,3 +159,17 @@ CATALOGUE: tuple[RecordField, ...] = (
     RecordField("tax_credit_rating", "纳税信用等级", None, "string", held=False),
 )
 FIELD_BY_NAME: dict[str, RecordField] = {f.name: f for f in CATALOGUE}
+
+# The fields read as of a date from the yearly figures of facts over time (``registry.as_of``);
+# the same ids as the indicators of ``registry.indicators``.
+YEARLY_FIELDS: tuple[str, ...] = (
+    "revenue",
+    "output_value",
+    "value_added",
+    "profit",
+    "tax_paid",
+    "rd_expense",
+    "employees",
+    "fixed_investment",
+    "exports",
+)

@@ -24,7 +24,7 @@ from chanye.beijing import today_in_beijing
 from chanye.config import Settings
 from chanye.policy import workflow
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
-from chanye.policy.fields import FIELD_BY_NAME
+from chanye.policy.fields import FIELD_BY_NAME, label_of, plain_value
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, population_of
@@ -36,7 +36,7 @@ from chanye.registry.provenance import describe_changes
 from chanye.registry.schema import TAG_LABELS
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 from chanye.system.model import IndustrialSystem
-from chanye.units import format_percent, format_yuan
+from chanye.units import format_yuan
 from chanye.web import workbench
 from chanye.web.areas import Area, NavEntry, Permission
 from chanye.web.auth import Viewer, requires
@@ -73,7 +73,6 @@ page = area_renderer(
 )
 MAX_POLICY_FILE = 256 * 1024
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
-MONEY_FIELDS = {"registered_capital", "revenue", "rd_expense"}
 TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
 # What a step did, shown after the redirect (fixed texts: nothing from the query string is shown).
 RESULTS = {
@@ -101,10 +100,8 @@ def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
     def show(name: str, value: Any) -> str:
         if value is None:
             return "缺失"
-        if name in MONEY_FIELDS and isinstance(value, int | float):
-            return format_yuan(float(value))
-        if name == "rd_ratio" and isinstance(value, int | float):
-            return format_percent(float(value), 2)
+        if isinstance(value, int | float):
+            return plain_value(name, value)
         if name == "status":
             return {"active": "存续", "closed": "注销/吊销"}.get(str(value), str(value))
         if name == "district_code":
@@ -125,14 +122,26 @@ def _labels(request: Request, system: IndustrialSystem) -> dict[str, Any]:
     return {"show": formatter(system), "field_labels": field_labels(settings.annual_figures_year)}
 
 
+class FieldLabels(dict[str, str]):
+    """Field labels by name; a history function's (``prior:revenue:1``) worked out on first ask."""
+
+    def __missing__(self, name: str) -> str:
+        return label_of(name)
+
+    def get(self, name: str, default: str | None = None) -> str:  # type: ignore[override]
+        return self[name] if name in self or ":" in name else (default or name)
+
+
 def field_labels(figures_year: int) -> dict[str, str]:
     """What the enterprise data policies read is called on pages; annual figures name their
     year (``2025年营业收入（元）``)."""
     annual = {"revenue", "rd_expense", "rd_ratio"}
-    return {
-        name: f"{figures_year}年{spec.label}" if name in annual else spec.label
-        for name, spec in FIELD_BY_NAME.items()
-    }
+    return FieldLabels(
+        {
+            name: f"{figures_year}年{spec.label}" if name in annual else spec.label
+            for name, spec in FIELD_BY_NAME.items()
+        }
+    )
 
 
 def _staff(viewer: Viewer) -> bool:
