@@ -21,7 +21,10 @@ from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, load_population
 from chanye.policy.simulate import parse_setting, simulate
+from chanye.policy.vocabulary import unknown_words
 from chanye.registry.context import RegistryContext
+from chanye.store.database import session_scope
+from chanye.system.versions import system_in_force
 from chanye.units import format_yuan
 
 policy_app = typer.Typer(
@@ -62,7 +65,7 @@ def _policies(sources: list[str]) -> list[Policy]:
             found.append(load_policy_file(Path(source)))
         except PolicyFileError as exc:
             problems += [str(p) for p in exc.problems]
-    problems += conflicts(found)
+    problems += read_together(found)
     if problems:
         for line in problems:
             err.print(line, markup=False)
@@ -79,7 +82,15 @@ def policy_check(
     files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
 ) -> None:
     """Check policy files; every problem as file:line:column: message. Exit 1 when any."""
-    check_files(files, load_policy_file, _policy_summary, conflicts)
+    check_files(files, load_policy_file, _policy_summary, read_together)
+
+
+def read_together(policies: list[Policy]) -> list[str]:
+    """What the files cannot hold together (``conflicts``), and the words that are not the
+    system's (``unknown_words``: a tag, cluster or district no enterprise can have)."""
+    with session_scope(migrated_settings().resolved_database_url) as session:
+        system = system_in_force(session)
+    return conflicts(policies) + unknown_words(policies, system)
 
 
 def _policy_summary(path: Path, policy: Policy) -> str:
