@@ -191,6 +191,10 @@ def test_bad_policy_file_lists_every_problem(client: TestClient, registry: Regis
     assert re.search(r"粘贴的文本\.yaml:15:\d+: .*rd", pasted.text)
     assert "enterprise.rd &gt;=" in pasted.text  # the text is kept for correcting
     assert client.post("/policies/drafts", data={"text": " "}).status_code == 400
+    in_chinese = POLICY.replace('"high_tech" in', '"高新技术企业" in')
+    words = client.post("/policies/drafts", data={"text": in_chinese})
+    assert words.status_code == 400
+    assert "未知的企业标签或资质“高新技术企业”，应写作 high_tech" in words.text
     assert (
         client.post(
             "/policies/drafts", files={"file": ("x.yaml", b"\xff\xfe", "text/yaml")}

@@ -91,17 +91,27 @@ def _words(node: Node, params: dict[str, object]) -> list[str]:
 
 def unknown_words(policies: Sequence[Policy], system: IndustrialSystem) -> list[str]:
     """Each word of each policy that is not the system's, with the condition and a suggestion."""
+    return [
+        f"{policy.source_name}: 条件 {condition}：{message}"
+        for policy in policies
+        for condition, message in words_not_known(policy, system)
+    ]
+
+
+def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str, str]]:
+    """(condition id, what is wrong and what to write) for each word not the system's."""
     allowed = words_of(system)
-    problems = []
-    for policy in policies:
-        for condition in policy.conditions:
-            for field, word in _compared(condition.node, policy.parameters):
-                words = allowed.get(field)
-                ids = set(words.spellings.values()) if words else set()
-                if words is None or word in ids:
-                    continue
-                problems.append(
-                    f"{policy.source_name}: 条件 {condition.id}：未知的{words.what}“{word}”"
-                    f"{words.suggestion(word)}（这样写不会匹配任何企业） / unknown {field} value"
+    found = []
+    for condition in policy.conditions:
+        for field, word in _compared(condition.node, policy.parameters):
+            words = allowed.get(field)
+            if words is None or word in set(words.spellings.values()):
+                continue
+            found.append(
+                (
+                    condition.id,
+                    f"未知的{words.what}“{word}”{words.suggestion(word)}"
+                    f"（这样写不会匹配任何企业） / unknown {field} value",
                 )
-    return problems
+            )
+    return found

@@ -34,6 +34,7 @@ from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_tex
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, candidates, candidates_all
 from chanye.policy.receivers import receivers
+from chanye.policy.vocabulary import words_not_known
 from chanye.portal import binding, emails
 from chanye.portal.mail import MailSettings, deliver
 from chanye.problems import ReasonRefusedError
@@ -41,6 +42,8 @@ from chanye.registry.view import change_in_force
 from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
+from chanye.system.model import IndustrialSystem
+from chanye.system.versions import system_in_force
 
 DRAFT, PUBLISHED, EXPIRED = "draft", "published", "expired"
 PUSHED, CONFIRMED, DECLINED, WITHDRAWN = "pushed", "confirmed", "declined", "withdrawn"
@@ -78,6 +81,31 @@ def policy_of(version: PolicyVersion) -> Policy:
     return _parse(version.source_text, version.source_name)
 
 
+def _refuse_unknown_words(
+    policy: Policy, text: str, source_name: str, system: IndustrialSystem
+) -> None:
+    """A tag, cluster or district the system does not have matches nobody: refused, at the line
+    of its condition."""
+    found = words_not_known(policy, system)
+    if not found:
+        return
+    lines = text.splitlines()
+
+    def line_of(condition: str) -> int:
+        return next(
+            (
+                n
+                for n, s in enumerate(lines, 1)
+                if s.strip() in (f"- id: {condition}", f"id: {condition}")
+            ),
+            1,
+        )
+
+    raise PolicyFileError(
+        [PolicyProblem(source_name, line_of(c), 5, f"条件 {c}：{m}") for c, m in found]
+    )
+
+
 def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> PolicyVersion:
     """A new draft version of the policy the file describes; ``PolicyFileError`` when invalid."""
     policy = _parse(text, source_name)  # parsed once: publishing it reads the same parse
@@ -90,6 +118,7 @@ def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> Po
                 )
             ]
         )
+    _refuse_unknown_words(policy, text, source_name, system_in_force(session))
     digest = hashlib.sha256(text.encode()).hexdigest()
     same = session.scalar(
         select(PolicyVersion).where(
