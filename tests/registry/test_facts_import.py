@@ -67,7 +67,7 @@ def test_annual_long_in_thousands_is_stored_in_yuan_and_bad_rows_are_named(
     reasons = {(r[0], r[1]): r[3] for r in _report(path)}
     assert reasons[("5", "营业收入（千元）")] == "应为数字"
     assert reasons[("6", "统一社会信用代码")].startswith("企业库中没有这家企业")
-    assert reasons[("7", "营业收入（千元）")] == "与第 4 行重复（同一企业、指标和期间）"
+    assert reasons[("7", "统一社会信用代码")] == "与第 4 行重复（同一企业、同一期间）"
     assert reasons[("8", "年度")] == "年度晚于今年"
     assert reasons[("9", "统一社会信用代码")].startswith("统一社会信用代码校验位错误")
     shown = _shown(data_dir, 1)

@@ -53,9 +53,9 @@ FACT_REASONS: dict[str, tuple[str, str]] = {
         "not a period (2025-03, 2025年3月, 2025年1-3月, with the year)",
     ),
     "future_period": ("期间晚于本月", "period is in the future"),
-    "duplicate_fact": (
-        "与第 {extra} 行重复（同一企业、指标和期间）",
-        "same enterprise, indicator and period as row {extra}",
+    "duplicate_row": (
+        "与第 {extra} 行重复（同一企业、同一期间）",
+        "same enterprise and period as row {extra}",
     ),
     "kind": ("未知的资质（可用：{extra}）", "unknown qualification kind (known: {extra})"),
     "level": (
@@ -168,62 +168,98 @@ def _registry_keys(con: duckdb.DuckDBPyConnection, registry: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE registry_keys AS SELECT uscc FROM {registry}")
 
 
-def _typed_rows(con: duckdb.DuckDBPyConnection, extra: dict[str, FieldSql], raw: str) -> None:
+ROW_KEPT = (
+    "CASE WHEN uscc__fault IS NOT NULL THEN uscc__raw END AS uscc__raw",
+    "uscc_expected",
+    "overflow__raw",
+    "u",
+)
+
+
+def _typed_rows(
+    con: duckdb.DuckDBPyConnection,
+    extra: dict[str, FieldSql],
+    raw: str,
+    kept: Sequence[str] = ("*",),
+) -> None:
     """Table ``typed_rows``: each row's USCC checked (and known to the registry) with the
-    row-level fields of ``extra`` typed (``{name}`` value, ``{name}__err`` fault)."""
+    row-level fields of ``extra`` typed (``{name}`` value, ``{name}__err`` fault).
+
+    The registry holds only valid codes, so a code it holds needs no check character worked out:
+    only the others are checked, to say what is wrong with them."""
     norm, expected = uscc_expressions()
-    prepared = (
-        f"(SELECT *, {expected} AS uscc_expected FROM (SELECT *, {norm} AS u FROM "
+    joined = (
+        f"(SELECT s.*, k.uscc IS NOT NULL AS known FROM (SELECT *, {norm} AS u FROM "
         f'(SELECT {ROW_COLUMN}, "uscc" AS uscc__raw, {raw}, "{OVERFLOW_COLUMN}" AS overflow__raw '
-        "FROM source_rows)))"
+        "FROM source_rows)) s LEFT JOIN registry_keys k ON k.uscc = s.u)"
     )
+    prepared = f"(SELECT *, CASE WHEN NOT known THEN {expected} END AS uscc_expected FROM {joined})"
     staged = _staged(prepared, list(extra.values()))
     typed = ", ".join(
         f'{sql.value} AS "{n}", {sql.error} AS "{n}__err"' for n, sql in extra.items()
     )
+    # Only what the checks after need is kept (``kept``: SQL of the columns besides the typed
+    # ones): a city-sized file's text stays behind, but where it is at fault.
+    names = [f'"{n}", "{n}__err"' for n in extra]
+    columns = (
+        ", ".join([ROW_COLUMN, *ROW_KEPT, "uscc__fault", *names, *kept]) if kept != ("*",) else "*"
+    )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE typed_rows AS
-            SELECT t.*, CASE WHEN t.uscc__err IS NULL AND k.uscc IS NULL THEN 'unknown_uscc'
-                             ELSE t.uscc__err END AS uscc__fault
-            FROM (SELECT *, {USCC_SQL.error} AS uscc__err{", " + typed if typed else ""}
-                  FROM {staged}) t
-            LEFT JOIN registry_keys k ON k.uscc = t.u"""
+        f"""CREATE OR REPLACE TEMP TABLE typed_rows AS SELECT {columns} FROM (
+            SELECT *, CASE WHEN known THEN NULL
+                           ELSE coalesce({USCC_SQL.error}, 'unknown_uscc') END AS uscc__fault
+                   {", " + typed if typed else ""}
+            FROM {staged})"""
     )
 
 
-def _value_sql() -> tuple[str, str, list[FieldSql]]:
-    money, persons = money_sql("value", "unit"), whole_number_sql("value")
-    value = f"CASE WHEN persons THEN CAST({persons.value} AS DOUBLE) ELSE {money.value} END"
-    error = f"CASE WHEN persons THEN {persons.error} ELSE {money.error} END"
-    return value, error, [money, persons]
+def _value_columns(source: SourceFile) -> list[tuple[int, str, str, str]]:
+    """The indicator columns: (position, field, indicator id, header)."""
+    found = []
+    for position, column in enumerate(source.columns):
+        base = column.field.partition("@")[0]
+        if base in INDICATOR_BY_ID:
+            found.append((position, column.field, base, column.header))
+    return found
+
+
+def _value_sql(source: SourceFile) -> tuple[str, dict[str, FieldSql]]:
+    """The raw value columns (``v{position}__raw``) and how each is typed (money in yuan with the
+    header's unit, or persons)."""
+    raw, typed = [], {}
+    for position, field, base, _header in _value_columns(source):
+        name = f"v{position}"
+        raw.append(f'"{field}" AS {name}__raw')
+        unit = next(c.unit for c in source.columns if c.field == field)
+        persons = INDICATOR_BY_ID[base].unit == "persons"
+        typed[name] = whole_number_sql(name) if persons else money_sql(name, str(unit))
+    return ", ".join(raw), typed
+
+
+def _measure(source: SourceFile, qualifier: str) -> str:
+    """SQL for a cell's measure: a year's figure; in a 快报 the column's mark, an unmarked column
+    being 累计 in a 1–N月 period and the month's own otherwise. 1–2月 reported together is 累计
+    either way (January has no figure of its own)."""
+    if source.kind == "annual":
+        return "'year'"
+    marked = f"'{qualifier}'" if qualifier else "NULL"
+    return (
+        f"CASE WHEN period__range AND (right(period, 2) = '02' OR {marked} IS NULL) "
+        f"THEN 'ytd' ELSE coalesce({marked}, 'month') END"
+    )
 
 
 def _cells(source: SourceFile) -> str:
-    """One row per filled indicator cell: the row, its indicator, period and measure."""
+    """One row per filled indicator cell of a valid row: the fact it states."""
     selects = []
-    for column in source.columns:
-        base, _, qualifier = column.field.partition("@")
-        if base not in INDICATOR_BY_ID:
-            continue
-        if source.kind == "annual":
-            period = f"'{qualifier}'" if qualifier else "r.period"
-            measure = "'year'"
-        else:
-            period = "r.period"
-            # An unmarked column is 累计 in a 1–N月 period, else the month's; 1–2月 reported
-            # together is 累计 either way (January has no figure of its own).
-            marked = f"'{qualifier}'" if qualifier else "NULL"
-            measure = (
-                f"CASE WHEN r.period__range AND (right(r.period, 2) = '02' OR {marked} IS NULL) "
-                f"THEN 'ytd' ELSE coalesce({marked}, 'month') END"
-            )
-        persons = "true" if INDICATOR_BY_ID[base].unit == "persons" else "false"
+    for position, field, base, _header in _value_columns(source):
+        qualifier = field.partition("@")[2]
+        period = f"'{qualifier}'" if source.kind == "annual" and qualifier else "period"
         selects.append(
-            f"""SELECT s.{ROW_COLUMN}, {sql_text(base)} AS indicator, {period} AS period,
-                       {measure} AS measure, {sql_text(column.header)} AS header,
-                       s."{column.field}" AS value__raw, {column.unit} AS unit, {persons} AS persons
-                FROM source_rows s JOIN typed_rows r USING ({ROW_COLUMN})
-                WHERE nullif(trim(s."{column.field}"), '') IS NOT NULL"""
+            f"""SELECT u AS uscc, {sql_text(base)} AS indicator, {period} AS period,
+                       {_measure(source, qualifier)} AS measure,
+                       CAST(v{position} AS DOUBLE) AS value
+                FROM valid_rows WHERE v{position} IS NOT NULL"""
         )
     return " UNION ALL ".join(selects)
 
@@ -231,7 +267,10 @@ def _cells(source: SourceFile) -> str:
 def check_indicator_file(
     con: duckdb.DuckDBPyConnection, source: SourceFile, workdir: Path, registry: str
 ) -> ValidationCounts:
-    """Annual figures or 快报: view ``new_facts`` (uscc, indicator, period, measure, value)."""
+    """Annual figures or 快报: view ``new_facts`` (uscc, indicator, period, measure, value).
+
+    Every value is typed once per row (a row holds its cells side by side); a duplicate is a
+    later row of the same enterprise and period (a wide layout: of the same enterprise)."""
     _materialise(con, source, workdir)
     _registry_keys(con, registry)
     if source.kind == "monthly":
@@ -240,41 +279,42 @@ def check_indicator_file(
         period, raw = _year_sql(), '"year" AS period__raw'
     else:  # a wide layout: the years are in the headers
         period, raw = WIDE_PERIOD, "NULL::VARCHAR AS period__raw"
-    _typed_rows(con, {"period": period}, raw)
-    value, error, sqls = _value_sql()
-    cells = _staged(f"({_cells(source)})", sqls)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE typed_cells AS
-            SELECT {ROW_COLUMN}, indicator, period, measure, header, value__raw,
-                   {value} AS value, {error} AS value__err FROM {cells}"""
-    )
+    values_raw, values = _value_sql(source)
+    kept = [
+        "CASE WHEN period__err IS NOT NULL THEN period__raw END AS period__raw",
+        *(["period__range"] if source.kind == "monthly" else []),
+        *(f"CASE WHEN {v}__err IS NOT NULL THEN {v}__raw END AS {v}__raw" for v in values),
+    ]
+    _typed_rows(con, {"period": period, **values}, f"{raw}, {values_raw}", kept)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE duplicates AS
-            SELECT c.{ROW_COLUMN}, c.header, c.value__raw, f.first_row FROM typed_cells c
-            JOIN typed_rows r USING ({ROW_COLUMN})
-            JOIN (SELECT r.u, c.indicator, c.period, c.measure, min(c.{ROW_COLUMN}) AS first_row
-                  FROM typed_cells c JOIN typed_rows r USING ({ROW_COLUMN})
-                  WHERE c.value__err IS NULL AND r.uscc__fault IS NULL AND r.period__err IS NULL
-                  GROUP BY ALL HAVING count(*) > 1) f
-              ON f.u = r.u AND f.indicator = c.indicator AND f.period = c.period
-             AND f.measure = c.measure AND c.{ROW_COLUMN} <> f.first_row
-            WHERE c.value__err IS NULL AND r.uscc__fault IS NULL AND r.period__err IS NULL"""
+            SELECT t.{ROW_COLUMN}, t.u, f.first_row FROM typed_rows t JOIN (
+                SELECT u, period, min({ROW_COLUMN}) AS first_row FROM typed_rows
+                WHERE uscc__fault IS NULL AND period__err IS NULL
+                GROUP BY u, period HAVING count(*) > 1) f
+              ON f.u = t.u AND f.period IS NOT DISTINCT FROM t.period
+            WHERE t.{ROW_COLUMN} <> f.first_row"""
     )
     period_header = source.column("year") or source.column("period")
+    uscc_column = source.column("uscc")
+    uscc_header = sql_text(uscc_column.header if uscc_column else "")
     faults = [
         *_row_faults(source, "period", period_header.header if period_header else ""),
-        f"""SELECT {ROW_COLUMN} AS row, header AS column_header, value__raw AS value,
-                   value__err AS code, NULL AS extra FROM typed_cells WHERE value__err IS NOT NULL""",
-        f"""SELECT {ROW_COLUMN}, header, value__raw, 'duplicate_fact', CAST(first_row AS VARCHAR)
+        *(
+            f"""SELECT {ROW_COLUMN}, {sql_text(header)}, v{position}__raw, v{position}__err, NULL
+                FROM typed_rows WHERE v{position}__err IS NOT NULL"""
+            for position, _field, _base, header in _value_columns(source)
+        ),
+        f"""SELECT {ROW_COLUMN}, {uscc_header}, u, 'duplicate_row', CAST(first_row AS VARCHAR)
             FROM duplicates""",
     ]
     _build_faults(con, faults)
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW {NEW_FACTS} AS
-            SELECT r.u AS uscc, c.indicator, c.period, c.measure, c.value
-            FROM typed_cells c JOIN typed_rows r USING ({ROW_COLUMN})
-            WHERE c.{ROW_COLUMN} NOT IN (SELECT row FROM {FAULTS_TABLE})"""
+        f"""CREATE OR REPLACE TEMP VIEW valid_rows AS
+            SELECT * FROM typed_rows ANTI JOIN (SELECT DISTINCT row FROM {FAULTS_TABLE}) f
+              ON f.row = typed_rows.{ROW_COLUMN}"""
     )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_FACTS} AS {_cells(source)}")
     return _counts(con)
 
 

@@ -24,6 +24,7 @@ from chanye.registry.facts import (
     facts_dir,
     in_force_source,
     part_path,
+    parts_in_force,
 )
 from chanye.registry.reading import SourceFile
 from chanye.registry.snapshot import PARQUET
@@ -54,6 +55,16 @@ def _table(kind: str) -> tuple[str, str, tuple[str, ...]]:
     return "facts", NEW_FACTS, FACT_KEY
 
 
+def _write(con: duckdb.DuckDBPyConnection, select: str, change_id: int, draft: Path) -> int:
+    """Write the rows of ``select`` as a part of facts; returns how many."""
+    quoted = str(draft).replace("'", "''")
+    row = con.execute(
+        f"COPY (SELECT *, {change_id}::BIGINT AS change_id FROM ({select})) "
+        f"TO '{quoted}' ({PARQUET})"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def write_facts(
     con: duckdb.DuckDBPyConnection,
     paths: RegistryPaths,
@@ -67,27 +78,31 @@ def write_facts(
     values = [c for c in PART_COLUMNS[table] if c not in (*key, "change_id")]
     differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in values)
     joined = " AND ".join(f"o.{c} = n.{c}" for c in key)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE compared AS
-            SELECT n.*, CASE WHEN o.uscc IS NULL THEN 'new' WHEN {differs} THEN 'revised'
-                             ELSE 'same' END AS state
-            FROM {checked} n LEFT JOIN {in_force_source(paths, table, in_effect)} o ON {joined}"""
-    )
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE state = 'new'), count(*) FILTER (WHERE state = 'revised'), "
-        "count(*) FILTER (WHERE state = 'same') FROM compared"
-    ).fetchone()
-    assert row is not None
-    new, revised, same = (int(n) for n in row)
-    if new or revised:
-        target = part_path(paths, table, change_id)
-        facts_dir(paths).mkdir(parents=True, exist_ok=True)
-        draft = target.with_name(target.name + ".tmp")
-        columns = ", ".join(c for c in PART_COLUMNS[table] if c != "change_id")
+    columns = ", ".join(c for c in PART_COLUMNS[table] if c != "change_id")
+    target = part_path(paths, table, change_id)
+    facts_dir(paths).mkdir(parents=True, exist_ok=True)
+    draft = target.with_name(target.name + ".tmp")
+    if not parts_in_force(paths, table, in_effect):
+        # Nothing of the kind in force yet: every fact is new, written straight from the file.
+        new, revised, same = _write(con, f"SELECT {columns} FROM {checked}", change_id, draft), 0, 0
+    else:
         con.execute(
-            f"""COPY (SELECT {columns}, {change_id}::BIGINT AS change_id FROM compared
-                      WHERE state <> 'same' ORDER BY uscc)
-                TO '{str(draft).replace("'", "''")}' ({PARQUET})"""
+            f"""CREATE OR REPLACE TEMP TABLE compared AS
+                SELECT n.*, CASE WHEN o.uscc IS NULL THEN 'new' WHEN {differs} THEN 'revised'
+                                 ELSE 'same' END AS state
+                FROM {checked} n LEFT JOIN {in_force_source(paths, table, in_effect)} o ON {joined}"""
         )
-        draft.replace(target)  # in force only once the change row commits
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE state = 'new'), count(*) FILTER (WHERE state = 'revised'), "
+            "count(*) FILTER (WHERE state = 'same') FROM compared"
+        ).fetchone()
+        assert row is not None
+        new, revised, same = (int(n) for n in row)
+        if new or revised:
+            _write(con, f"SELECT {columns} FROM compared WHERE state <> 'same'", change_id, draft)
+    if draft.exists():
+        if new or revised:
+            draft.replace(target)  # in force only once the change row commits
+        else:
+            draft.unlink()
     return new, revised, same

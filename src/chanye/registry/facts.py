@@ -70,9 +70,14 @@ def _empty(columns: dict[str, str]) -> str:
     return "(SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items()) + " WHERE false)"
 
 
+def parts_in_force(paths: RegistryPaths, table: str, changes: Iterable[int]) -> list[Path]:
+    """The parts of ``table`` that the changes wrote."""
+    return [p for c in sorted(changes) if (p := part_path(paths, table, c)).exists()]
+
+
 def parts_source(paths: RegistryPaths, table: str, changes: Iterable[int]) -> str:
     """SQL for every row of the parts of ``changes`` (revisions included)."""
-    files = [p for c in sorted(changes) if (p := part_path(paths, table, c)).exists()]
+    files = parts_in_force(paths, table, changes)
     if not files:
         return _empty(PART_COLUMNS[table])
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
