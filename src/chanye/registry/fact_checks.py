@@ -80,19 +80,20 @@ def _quoted_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _materialise(con: duckdb.DuckDBPyConnection, source: SourceFile, workdir: Path) -> None:
-    """The file's rows as view ``source_rows`` (text columns and ``__row``), read once."""
+def _materialise(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+    """The file's rows as view ``source_rows`` (text columns and ``__row``), read once into a
+    DuckDB table (which spills to the scratch directory when it must): a CSV's rows keep the
+    file's order there, so its ``rowid`` numbers them as a spreadsheet does."""
     fields = [f'"{c.field}"' for c in source.columns]
     if source.format == "csv":
         fields.append(f'"{OVERFLOW_COLUMN}"')
     has_row = source.row_offset is None
-    target = _quoted_path(workdir / "rows.parquet")
 
     def copy(relation: str) -> None:
         head = f"{ROW_COLUMN}, " if has_row else ""
         con.execute(
-            f"COPY (SELECT {head}{', '.join(fields)} FROM {relation}) TO '{target}' "
-            "(FORMAT PARQUET, COMPRESSION UNCOMPRESSED)"
+            f"CREATE OR REPLACE TEMP TABLE source_raw AS "
+            f"SELECT {head}{', '.join(fields)} FROM {relation}"
         )
 
     if source.format == "csv":
@@ -100,11 +101,11 @@ def _materialise(con: duckdb.DuckDBPyConnection, source: SourceFile, workdir: Pa
         refuse_unparsable(con, source.path)
     else:
         copy(source.relation)
-    numbered = ROW_COLUMN if has_row else f"file_row_number + {source.row_offset} AS {ROW_COLUMN}"
+    numbered = ROW_COLUMN if has_row else f"rowid + {source.row_offset} AS {ROW_COLUMN}"
     overflow = "" if source.format == "csv" else f", NULL::VARCHAR AS {OVERFLOW_COLUMN}"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW source_rows AS SELECT {numbered}, "
-        f"{', '.join(fields)}{overflow} FROM read_parquet('{target}', file_row_number = true)"
+        f"{', '.join(fields)}{overflow} FROM source_raw"
     )
     con.execute("SET preserve_insertion_order = false")
 
@@ -271,7 +272,7 @@ def check_indicator_file(
 
     Every value is typed once per row (a row holds its cells side by side); a duplicate is a
     later row of the same enterprise and period (a wide layout: of the same enterprise)."""
-    _materialise(con, source, workdir)
+    _materialise(con, source)
     _registry_keys(con, registry)
     if source.kind == "monthly":
         period, raw = _month_sql(), '"period" AS period__raw'
@@ -309,8 +310,11 @@ def check_indicator_file(
             FROM duplicates""",
     ]
     _build_faults(con, faults)
+    faulty = con.execute(f"SELECT count(*) FROM {FAULTS_TABLE}").fetchone()
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW valid_rows AS
+        "CREATE OR REPLACE TEMP VIEW valid_rows AS SELECT * FROM typed_rows"
+        if not faulty or not faulty[0]
+        else f"""CREATE OR REPLACE TEMP VIEW valid_rows AS
             SELECT * FROM typed_rows ANTI JOIN (SELECT DISTINCT row FROM {FAULTS_TABLE}) f
               ON f.row = typed_rows.{ROW_COLUMN}"""
     )
@@ -396,7 +400,7 @@ def check_qualification_file(
 ) -> ValidationCounts:
     """Qualifications: view ``new_qualifications`` (uscc, kind, level, recognised_on,
     valid_until, reference); an end date left blank is the kind's default validity."""
-    _materialise(con, source, workdir)
+    _materialise(con, source)
     _registry_keys(con, registry)
     plain = "replace(replace(replace(trim(kind__raw), ' ', ''), '“', '\"'), '”', '\"')"
     kind = FieldSql(

@@ -86,11 +86,17 @@ def write_facts(
         # Nothing of the kind in force yet: every fact is new, written straight from the file.
         new, revised, same = _write(con, f"SELECT {columns} FROM {checked}", change_id, draft), 0, 0
     else:
+        # Only the facts in force of the same periods (or kinds) can be revised: the others are
+        # not compared (a 快报 is not compared with every yearly figure held).
+        scope = "period" if table == "facts" else "kind"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE scope AS SELECT DISTINCT {scope} FROM {checked}")
+        near = f"{scope} IN (SELECT {scope} FROM scope)"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE compared AS
                 SELECT n.*, CASE WHEN o.uscc IS NULL THEN 'new' WHEN {differs} THEN 'revised'
                                  ELSE 'same' END AS state
-                FROM {checked} n LEFT JOIN {in_force_source(paths, table, in_effect)} o ON {joined}"""
+                FROM {checked} n LEFT JOIN {in_force_source(paths, table, in_effect, near)} o
+                  ON {joined}"""
         )
         row = con.execute(
             "SELECT count(*) FILTER (WHERE state = 'new'), count(*) FILTER (WHERE state = 'revised'), "

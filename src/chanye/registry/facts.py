@@ -84,11 +84,13 @@ def parts_source(paths: RegistryPaths, table: str, changes: Iterable[int]) -> st
     return f"read_parquet([{listed}])"
 
 
-def in_force_source(paths: RegistryPaths, table: str, changes: Iterable[int]) -> str:
-    """SQL for the rows in force: for each key, the row of the latest change."""
+def in_force_source(
+    paths: RegistryPaths, table: str, changes: Iterable[int], where: str = "true"
+) -> str:
+    """SQL for the rows in force (those ``where`` admits): for each key, the latest change's."""
     key = ", ".join(FACT_KEY if table == "facts" else QUALIFICATION_KEY)
     return (
-        f"(SELECT * FROM {parts_source(paths, table, changes)} "
+        f"(SELECT * FROM {parts_source(paths, table, changes)} WHERE {where} "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY change_id DESC) = 1)"
     )
 

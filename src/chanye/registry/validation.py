@@ -154,11 +154,12 @@ def money_sql(col: str, unit: str) -> FieldSql:
     parts = f"regexp_extract({cleaned}, '^(-?[0-9]+(\\.[0-9]+)?)({units})?$', ['n', 'f', 'u'])"
     whens = " ".join(f"WHEN '{name}' THEN {factor}" for name, factor in CELL_UNITS.items())
     cell_unit = f"(CASE {col}__parts.u {whens} ELSE {unit} END)"
-    fast = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+    fast = f"CASE WHEN isfinite({col}__cast) THEN {col}__cast END"
     return FieldSql(
         f"round({col}__n, 2)",
         f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
         (
+            ((f"{col}__cast", f"TRY_CAST({text} AS DOUBLE)"),),
             ((f"{col}__fast", fast),),
             (
                 (
