@@ -31,7 +31,7 @@ from chanye.registry.validation import (
     ValidationCounts,
     case_sql,
     date_sql,
-    load_table,
+    load_reasons,
     money_sql,
     sql_text,
     uscc_expressions,
@@ -345,16 +345,7 @@ def _row_faults(source: SourceFile, field: str, header: str) -> list[str]:
 def _build_faults(
     con: duckdb.DuckDBPyConnection, selects: list[str], extras: dict[str, str] | None = None
 ) -> None:
-    reasons = {**REASONS, **FACT_REASONS}
-    load_table(
-        con,
-        "reasons",
-        {
-            "code": list(reasons),
-            "zh": [r[0] for r in reasons.values()],
-            "en": [r[1] for r in reasons.values()],
-        },
-    )
+    load_reasons(con, {**REASONS, **FACT_REASONS})
     fixed = case_sql("f.code", extras) if extras else "NULL"
     con.execute(
         f"""

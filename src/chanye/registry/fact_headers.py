@@ -61,24 +61,26 @@ def _named(header: str, names: frozenset[str], field: str) -> HeaderMatch | None
     return HeaderMatch(field) if normalise_header(header) in names else None
 
 
-def _annual_match(header: str) -> HeaderMatch | None:
-    if found := _identity(header) or _named(header, YEAR_HEADERS, "year"):
+def _indicator_match(
+    header: str, names: frozenset[str], field: str, yearly: bool
+) -> HeaderMatch | None:
+    """The identity columns, the period's column (``field``, one of ``names``), or an
+    indicator: with its year (``yearly``: annual figures) or its measure (快报)."""
+    if found := _identity(header) or _named(header, names, field):
         return found
     read = read_indicator_header(header)
-    if read is None or read.measure is not None:
+    if read is None or (read.measure if yearly else read.year) is not None:
         return None
-    suffix = f"@{read.year}" if read.year else ""
-    return HeaderMatch(read.indicator.id + suffix, read.unit)
+    qualifier = read.year if yearly else read.measure
+    return HeaderMatch(read.indicator.id + (f"@{qualifier}" if qualifier else ""), read.unit)
+
+
+def _annual_match(header: str) -> HeaderMatch | None:
+    return _indicator_match(header, YEAR_HEADERS, "year", yearly=True)
 
 
 def _monthly_match(header: str) -> HeaderMatch | None:
-    if found := _identity(header) or _named(header, PERIOD_HEADERS, "period"):
-        return found
-    read = read_indicator_header(header)
-    if read is None or read.year is not None:
-        return None
-    suffix = f"@{read.measure}" if read.measure else ""
-    return HeaderMatch(read.indicator.id + suffix, read.unit)
+    return _indicator_match(header, PERIOD_HEADERS, "period", yearly=False)
 
 
 def _qualification_match(header: str) -> HeaderMatch | None:

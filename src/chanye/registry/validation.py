@@ -398,6 +398,19 @@ def validate(
     return ValidationCounts(rows=rows, valid=valid, rejected=rows - valid, faults=faults)
 
 
+def load_reasons(con: duckdb.DuckDBPyConnection, reasons: dict[str, tuple[str, str]]) -> None:
+    """Table ``reasons``: each fault's code with what it says, in Chinese and English."""
+    load_table(
+        con,
+        "reasons",
+        {
+            "code": list(reasons),
+            "zh": [r[0] for r in reasons.values()],
+            "en": [r[1] for r in reasons.values()],
+        },
+    )
+
+
 def _build_faults(
     con: duckdb.DuckDBPyConnection,
     source: SourceFile,
@@ -406,15 +419,7 @@ def _build_faults(
     any_error: str,
 ) -> None:
     headers = {c.field: c.header for c in source.columns}
-    load_table(
-        con,
-        "reasons",
-        {
-            "code": list(REASONS),
-            "zh": [r[0] for r in REASONS.values()],
-            "en": [r[1] for r in REASONS.values()],
-        },
-    )
+    load_reasons(con, REASONS)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE faulty AS SELECT * FROM typed_rows WHERE {any_error}"
     )
