@@ -30,10 +30,11 @@ benefit:
 """
 
 
-@pytest.fixture
-def city(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three enterprises, all listed today with 5000万 revenue and the 高新技术企业 tag; the
     third founded in 2025. Yearly figures and dated qualifications for the first two."""
+    tmp_path = tmp_path_factory.mktemp("as-of")
     data = tmp_path / "d"
     listing = write_csv(
         tmp_path / "list.csv", [row(1), row(2), row(3, **{"成立日期": "2025-06-01"})]

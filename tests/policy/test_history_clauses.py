@@ -74,9 +74,7 @@ benefit:
 """,
         encoding="utf-8",
     )
-    checked = run_cli("policy", "check", str(path), data_dir=folder / "unused")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    return path
+    return path  # ``match`` checks it as ``check`` does
 
 
 def _paid(city: Path, policy: Path, tmp_path: Path) -> dict[str, float]:

@@ -17,7 +17,8 @@ numbers, so that millions of enterprises cost one scan per indicator.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 import duckdb
@@ -45,11 +46,14 @@ class RegistryAsOf:
 
     def __init__(self, view: RegistryView, facts: Facts, as_of: dt.date) -> None:
         self.view, self.facts, self.as_of = view, facts, as_of
-        self._con: duckdb.DuckDBPyConnection | None = None
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            con = duckdb.connect()
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own for one computation, closed after it: none outlives the
+        work (a DuckDB connection left to the end of the process may abort it as it exits),
+        and the row keys are the view's own column, registered without a copy."""
+        con = duckdb.connect()
+        try:
             keys = pa.table(
                 {
                     "uscc": self.view.combined("uscc"),
@@ -57,8 +61,18 @@ class RegistryAsOf:
                 }
             )
             con.register("row_keys", keys)
-            self._con = con
-        return self._con
+            yield con
+        finally:
+            con.close()
+
+    def _query(
+        self, sql: str, params: Sequence[object] = (), tables: dict[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """The rows of ``sql`` over the row keys (and ``tables``), as Arrow."""
+        with self._connection() as con:
+            for name, table in (tables or {}).items():
+                con.register(name, table)
+            return con.execute(sql, list(params)).fetch_arrow_table()
 
     def column(self, name: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Field ``name`` as of the date; ``listed`` is the enterprise list's column."""
@@ -69,17 +83,13 @@ class RegistryAsOf:
     def _yearly(self, indicator: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
         """The latest full year's figure before the date's year (a later figure is not yet
         known then); the list's figure where the registry holds no yearly figure at all."""
-        found = (
-            self._connection()
-            .execute(
-                f"""SELECT k.rid, arg_max(f.value, CAST(f.period AS INTEGER))
-                               FILTER (WHERE CAST(f.period AS INTEGER) < ?) AS value
-                    FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
-                    WHERE f.indicator = ? AND f.measure = 'year'
-                    GROUP BY k.rid""",
-                [self.as_of.year, indicator],
-            )
-            .fetch_arrow_table()
+        found = self._query(
+            f"""SELECT k.rid, arg_max(f.value, CAST(f.period AS INTEGER))
+                           FILTER (WHERE CAST(f.period AS INTEGER) < ?) AS value
+                FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
+                WHERE f.indicator = ? AND f.measure = 'year'
+                GROUP BY k.rid""",
+            [self.as_of.year, indicator],
         )
         listed_values = _combined(listed)
         if not found.num_rows:
@@ -97,14 +107,10 @@ class RegistryAsOf:
     def _tags(self, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
         """The kinds held on the date, and the list's undated tags of other kinds."""
         source = self.facts.source("qualifications")
-        con = self._connection()
-        dated = con.execute(
-            f"SELECT count(*) FROM {source} JOIN row_keys k USING (uscc)"
-        ).fetchone()
-        if not dated or not dated[0]:
+        dated = self._query(f"SELECT count(*) AS n FROM {source} JOIN row_keys k USING (uscc)")
+        if not dated["n"][0].as_py():
             return _combined(listed)
-        con.register("listed_tags", pa.table({"rid": np.arange(len(listed)), "tags": listed}))
-        found = con.execute(
+        found = self._query(
             f"""WITH dated AS (
                     SELECT k.rid, q.kind,
                            bool_or(q.recognised_on <= ? AND coalesce(q.valid_until >= ?, true))
@@ -124,8 +130,8 @@ class RegistryAsOf:
                 SELECT CASE WHEN h.rid IS NULL THEN l.tags ELSE h.tags END AS tags
                 FROM listed_tags l LEFT JOIN held h USING (rid) ORDER BY l.rid""",
             [self.as_of, self.as_of],
-        ).fetch_arrow_table()
-        con.unregister("listed_tags")
+            {"listed_tags": pa.table({"rid": np.arange(len(listed)), "tags": listed})},
+        )
         return _combined(found["tags"])
 
     def _years(self, indicator: str) -> str:
@@ -141,7 +147,7 @@ class RegistryAsOf:
 
     def _by_row(self, sql: str) -> pa.Array:
         """Values by row number from ``sql`` (``rid``, ``value``); null where it has none."""
-        found = self._connection().execute(sql).fetch_arrow_table()
+        found = self._query(sql)
         values = np.zeros(self.view.size, np.float64)
         known = np.zeros(self.view.size, bool)
         rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
@@ -170,29 +176,24 @@ class RegistryAsOf:
             "first": "q.recognised_on = f.first",
             "renewal": "q.recognised_on > f.first",
         }[which]
-        con = self._connection()
-        found = con.execute(
+        found = self._query(
             f"""WITH q AS (SELECT k.rid, s.recognised_on FROM {self.facts.source("qualifications")} s
                            JOIN row_keys k USING (uscc) WHERE s.kind = ?),
                      f AS (SELECT rid, min(recognised_on) AS first FROM q GROUP BY rid)
                 SELECT DISTINCT q.rid FROM q JOIN f USING (rid)
                 WHERE q.recognised_on BETWEEN ? AND ? AND {counted}""",
             [kind, start, end],
-        ).fetch_arrow_table()
+        )
         values = np.zeros(self.view.size, bool)
         values[np.asarray(found["rid"].to_numpy(), dtype=np.int64)] = True
-        dated = con.execute(
+        dated = self._query(
             f"SELECT DISTINCT k.rid FROM {self.facts.source('qualifications')} s "
             "JOIN row_keys k USING (uscc) WHERE s.kind = ?",
             [kind],
-        ).fetch_arrow_table()
+        )
         undated = _holds(self.view.column("tags"), kind)
         undated[np.asarray(dated["rid"].to_numpy(), dtype=np.int64)] = False
         return pa.array(values, mask=undated)
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
 
 
 def _holds(tags: pa.ChunkedArray, kind: str) -> np.ndarray:
