@@ -36,6 +36,7 @@ from chanye.registry.validation import (
     sql_text,
     uscc_expressions,
     whole_number_sql,
+    with_stages,
 )
 from chanye.system.model import QUALIFICATION_LEVELS, IndustrialSystem
 
@@ -110,21 +111,6 @@ def _materialise(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
     con.execute("SET preserve_insertion_order = false")
 
 
-def _staged(select_from: str, sqls: Sequence[FieldSql]) -> str:
-    """``select_from`` with the helper columns of ``sqls`` added, stage by stage."""
-    depth = max((len(s.stages) for s in sqls), default=0)
-    relation = select_from
-    for level in range(depth):
-        columns = [
-            f'{expr} AS "{name}"'
-            for s in sqls
-            if level < len(s.stages)
-            for name, expr in s.stages[level]
-        ]
-        relation = f"(SELECT *, {', '.join(columns)} FROM {relation})"
-    return relation
-
-
 def _year_sql() -> FieldSql:
     text = "regexp_replace(trim(period__raw), '\\s', '', 'g')"
     year = f"TRY_CAST(regexp_extract({text}, '^((?:19|20)[0-9]{{2}})(?:年度?)?$', 1) AS INTEGER)"
@@ -195,7 +181,7 @@ def _typed_rows(
         "FROM source_rows)) s LEFT JOIN registry_keys k ON k.uscc = s.u)"
     )
     prepared = f"(SELECT *, CASE WHEN NOT known THEN {expected} END AS uscc_expected FROM {joined})"
-    staged = _staged(prepared, list(extra.values()))
+    staged = with_stages(prepared, list(extra.values()))
     typed = ", ".join(
         f'{sql.value} AS "{n}", {sql.error} AS "{n}__err"' for n, sql in extra.items()
     )

@@ -133,6 +133,22 @@ class FieldSql:
     stages: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
+def with_stages(select_from: str, sqls: Sequence[FieldSql]) -> str:
+    """``select_from`` with the helper columns of ``sqls`` added, stage by stage (a stage may use
+    the columns of the stages before it)."""
+    depth = max((len(s.stages) for s in sqls), default=0)
+    relation = select_from
+    for level in range(depth):
+        columns = [
+            f'{expr} AS "{name}"'
+            for s in sqls
+            if level < len(s.stages)
+            for name, expr in s.stages[level]
+        ]
+        relation = f"(SELECT *, {', '.join(columns)} FROM {relation})"
+    return relation
+
+
 # The USCC typed as ``u`` with its expected check character (``uscc_expressions``).
 USCC_SQL = FieldSql(
     "u",
@@ -315,18 +331,14 @@ def validate(
     load_table(con, "industry_codes", {"code": sorted(catalogue().codes)})
     present = [spec for spec in FIELDS if source.column(spec.name)]
     norm, expected = uscc_expressions()
-    typed: list[str] = []
-    stages: list[list[str]] = []
-    for spec in present:
-        sql = _field_sql(spec, source, system)
-        typed.append(f'{sql.value} AS "{spec.name}", {sql.error} AS "{spec.name}__err"')
-        for depth, stage in enumerate(sql.stages):
-            while len(stages) <= depth:
-                stages.append([])
-            stages[depth] += [f'{expr} AS "{name}"' for name, expr in stage]
-    prepared = f"(SELECT *, {expected} AS uscc_expected FROM (SELECT *, {norm} AS u FROM INPUT))"
-    for stage_columns in stages:
-        prepared = f"(SELECT *, {', '.join(stage_columns)} FROM {prepared})"
+    sqls = [_field_sql(spec, source, system) for spec in present]
+    typed = [
+        f'{sql.value} AS "{spec.name}", {sql.error} AS "{spec.name}__err"'
+        for spec, sql in zip(present, sqls, strict=True)
+    ]
+    prepared = with_stages(
+        f"(SELECT *, {expected} AS uscc_expected FROM (SELECT *, {norm} AS u FROM INPUT))", sqls
+    )
     overflow = f'"{OVERFLOW_COLUMN}"' if source.format == "csv" else "NULL"
     has_row = source.row_offset is None
     renamed = ", ".join(f'"{spec.name}" AS "{spec.name}__raw"' for spec in present)
