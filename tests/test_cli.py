@@ -137,6 +137,8 @@ def test_demo_prepares_everything_and_says_how_to_log_in(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "http://127.0.0.1:8000" in result.stdout
     assert "登录" in result.stdout
+    for content in ("企业名录", "年度数据", "月度快报", "资质认定"):  # the city and its past
+        assert f"已载入{content}" in result.stdout, content
     stats = json.loads(run_cli("registry", "stats", "--json", data_dir=tmp_path).stdout)
     assert stats["total"] == DEMO_ENTERPRISES  # the synthetic demo city
     assert stats["by_cluster"]["icv-nev"]["enterprises"] > 0

@@ -141,8 +141,13 @@ def test_revenue_heavy_tailed_with_zeros_and_correlated(rows: dict[str, list[str
     revenue = np.array(rows["营业收入（万元）"], dtype=float)
     employees = np.array(rows["从业人员"], dtype=float)
     capital = np.array(rows["注册资本（万元）"], dtype=float)
-    assert 0.07 < np.mean(revenue == 0) < 0.09
+    founded = np.array(rows["成立日期"], dtype="datetime64[D]")
+    young = founded >= np.datetime64("2025-01-01")  # after the list's year: no revenue in it
+    assert young.any() and (revenue[young] == 0).all()
+    assert 0.07 < np.mean(revenue == 0) < max(0.09, np.mean(young) + 0.01)
     working = revenue > 0
+    age = (np.datetime64("2025-12-31") - founded[working]).astype(np.int64)
+    assert np.corrcoef(np.log(revenue[working]), age)[0, 1] > 0.4  # older firms are larger
     assert np.median(revenue[working]) < 300  # most firms: a few hundred 万元 or less
     assert revenue.max() > 1000 * np.median(revenue[working])  # and a few giants
     log_revenue = np.log(revenue[working])

@@ -287,19 +287,32 @@ def _load_demo_city(settings: Settings) -> str | None:
 
 
 def _generate_demo_city(settings: Settings, context: RegistryContext) -> None:
+    """The demo city and its past: the enterprise list, then its yearly figures, 快报 and
+    qualifications, each imported as a user would (one recorded, undoable change each)."""
+    from chanye.registry.fact_headers import KIND_LABELS as CONTENT_LABELS
     from chanye.registry.importer import import_file
-    from chanye.synth.city import generate_city, write_city  # only the demo needs the generator
+    from chanye.synth.city import generate_city, load_profile, write_city
+    from chanye.synth.history import generate_history, write_history
 
-    path = settings.data_dir / "demo" / f"demo-city-{settings.demo_enterprises}.csv"
+    folder = settings.data_dir / "demo"
+    path = folder / f"demo-city-{settings.demo_enterprises}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     out.print(f"生成演示城市 / generating the demo city: {settings.demo_enterprises} 家企业 ...")
-    write_city(generate_city(settings.demo_enterprises, DEMO_SEED, context.system), path)
-    result = import_file(
-        context.database_url, context.paths, context.system, path, Actor(name="demo", role="admin")
+    # The sample stands for the whole city: its 15 clusters hold the city's 4万亿.
+    whole_city = int(load_profile().raw["city"]["reference_enterprises"])
+    city = generate_city(
+        settings.demo_enterprises, DEMO_SEED, context.system, stands_for=whole_city
     )
-    out.print(
-        f"企业库已载入 {result.total_after} 家企业（{result.seconds:.1f} s）/ registry loaded"
-    )
+    write_city(city, path)
+    files = write_history(generate_history(city, DEMO_SEED, context.system), folder / "history")
+    actor = Actor(name="demo", role="admin")
+    for kind, file in [("list", path), *files.items()]:
+        result = import_file(
+            context.database_url, context.paths, context.system, file, actor, kind=kind
+        )
+        out.print(
+            f"已载入{CONTENT_LABELS[kind]}：{file.name}（{result.seconds:.1f} s）/ loaded {kind}"
+        )
 
 
 def main() -> None:

@@ -79,6 +79,14 @@ def city_command(
             "--dirty", metavar="FRACTION", help="Share of rows to spoil on purpose (0 to 1)."
         ),
     ] = "0",
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            metavar="DIR",
+            help="Also write the city's past to DIR: yearly figures, 快报, qualifications.",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic city's enterprise file (Chinese headers, money in 万元).
 
@@ -102,6 +110,7 @@ def city_command(
     except CityFileError as exc:
         raise _refuse(exc.zh, exc.en) from None
     started = time.perf_counter()
+    past: dict[str, Path] = {}
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -114,9 +123,15 @@ def city_command(
         def step(label: str) -> None:
             bar.update(task, description=label)
 
-        city = generate_city(n, seed_value, load_default_system(), fraction, progress=step)
+        system = load_default_system()
+        city = generate_city(n, seed_value, system, fraction, progress=step)
         step(f"写入 / writing {output.name}")
         write_city(city, output)
+        if history is not None:
+            from chanye.synth.history import generate_history, write_history
+
+            step("生成历年数据 / drawing the past")
+            past = write_history(generate_history(city, seed_value, system), history)
     seconds = time.perf_counter() - started
     if fraction > 0:
         counts = ", ".join(f"{kind} {len(city.spoiled[kind])}" for kind in SPOIL_KINDS)
@@ -127,6 +142,9 @@ def city_command(
         f"{seconds:.1f} s",
         markup=False,
     )
+    if past:
+        names = "、".join(path.name for path in past.values())
+        out.print(f"历年数据 / the past → {history}：{names}", markup=False)
 
 
 if __name__ == "__main__":

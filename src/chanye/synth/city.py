@@ -635,7 +635,7 @@ def _chinese_number(value: int) -> str:
 
 
 @dataclass
-class _Rows:
+class CityRows:
     """The city as numbers: every column before it becomes text."""
 
     segment: np.ndarray  # int32 index into pools.segments
@@ -651,6 +651,7 @@ class _Rows:
     rd: np.ndarray  # int64, 0.01 万元
     tags: np.ndarray  # uint8 bit mask in TAG_IDS order
     uscc: np.ndarray  # (n, 18) uint8 alphabet indices
+    industrial: np.ndarray  # bool: the industry code is in manufacturing (section C)
 
 
 @dataclass
@@ -662,6 +663,7 @@ class SynthCity:
     segment_of_row: np.ndarray  # int32 index into ``segments``
     spoiled: dict[str, np.ndarray]  # spoil kind → sorted row indices (0-based, header excluded)
     cluster_targets_yuan: dict[str, float]  # revenue each cluster holds, by calibration
+    rows: CityRows  # the numbers behind the table, for the city's past (``synth.history``)
 
     def _per_row(self, values: Sequence[str]) -> np.ndarray:
         result: np.ndarray = np.array(values, dtype=object)[self.segment_of_row]
@@ -695,8 +697,12 @@ def generate_city(
     dirty: float = 0.0,
     profile: Profile | None = None,
     progress: ProgressFn | None = None,
+    stands_for: int | None = None,
 ) -> SynthCity:
-    """A city of ``n`` enterprises; the same arguments always give the same city."""
+    """A city of ``n`` enterprises; the same arguments always give the same city.
+
+    Its clusters' revenue is calibrated to a city of ``stands_for`` enterprises (``n`` when
+    not given): the demo's sample stands for the whole city, so its clusters hold the 4万亿."""
     if n < 1:
         raise ValueError("n must be at least 1")
     if not 0.0 <= dirty <= 1.0:
@@ -715,14 +721,14 @@ def generate_city(
         )
     )
     note("生成数值 / drawing numbers")
-    rows, targets = _draw_rows(n, streams, pools, profile)
+    rows, targets = _draw_rows(n, streams, pools, profile, stands_for or n)
     spoiled = _choose_spoiled(streams["dirty"], n, dirty)
     note("生成名称 / building names")
     names = _names(streams["names"], rows, pools)
     note("组装表格 / assembling the table")
     overrides = _spoil(streams["dirty"], rows, spoiled, pools, profile)
     table = _table(rows, names, pools, overrides)
-    return SynthCity(table, pools.segments, rows.segment, spoiled, targets)
+    return SynthCity(table, pools.segments, rows.segment, spoiled, targets, rows)
 
 
 @cache
@@ -731,22 +737,28 @@ def _default_profile() -> Profile:
 
 
 def _draw_rows(
-    n: int, streams: dict[str, np.random.Generator], pools: _Pools, profile: Profile
-) -> tuple[_Rows, dict[str, float]]:
+    n: int,
+    streams: dict[str, np.random.Generator],
+    pools: _Pools,
+    profile: Profile,
+    stands_for: int,
+) -> tuple[CityRows, dict[str, float]]:
     segment = _assign_segments(streams["segments"], n, pools)
     kind_index = np.array([KINDS.index(s.kind) for s in pools.segments], np.int8)[segment]
     district = streams["districts"].choice(len(pools.district_codes), n, p=pools.district_weights)
     district = district.astype(np.int32)
     as_code = streams["districts"].random(n) < profile.numbers("files")["district_code_rate"]
     closed = streams["status"].random(n) < profile.numbers("files")["closed_rate"]
-    founded = _founded(streams["founded"], n, profile)
     natural = _natural_revenue(streams["revenue"], kind_index, closed, profile)
-    revenue, targets = _calibrate(natural, segment, pools, profile, n)
+    founded, natural = _matured(
+        streams["founded"], _founded(streams["founded"], n, profile), natural, profile
+    )
+    revenue, targets = _calibrate(natural, segment, pools, profile, stands_for)
     code = pools.codes.pick(streams["codes"], segment)
     tags = _tags(
         streams["tags"], revenue, kind_index, pools.manufacturing[code], closed, founded, profile
     )
-    rows = _Rows(
+    rows = CityRows(
         segment=segment,
         district=district,
         district_label=(district + np.where(as_code, len(pools.district_codes), 0)).astype(
@@ -762,6 +774,7 @@ def _draw_rows(
         rd=_rd(streams["rd"], revenue, kind_index, tags, profile),
         tags=tags,
         uscc=_usccs(streams["uscc"], district, pools),
+        industrial=pools.manufacturing[code],
     )
     return rows, targets
 
@@ -810,6 +823,21 @@ def _founded(rng: np.random.Generator, n: int, profile: Profile) -> np.ndarray:
     age = -scale * np.log1p(-u * (1 - np.exp(-span / scale)))
     result: np.ndarray = last - np.minimum(age, span).astype("timedelta64[D]")
     return result
+
+
+def _matured(
+    rng: np.random.Generator, founded: np.ndarray, natural: np.ndarray, profile: Profile
+) -> tuple[np.ndarray, np.ndarray]:
+    """Older firms are larger, as in a real city: the founding dates go, oldest first, to the
+    firms in order of a noisy size score. A firm founded after the list's year (the latest full
+    year, whose revenue the list holds) has no revenue in it."""
+    score = np.log1p(natural) + profile.numbers("founded")["size_noise"] * rng.standard_normal(
+        len(natural)
+    )
+    matured = np.empty_like(founded)
+    matured[np.argsort(-score, kind="stable")] = np.sort(founded)
+    after = np.datetime64(f"{int(profile.numbers('history')['last_year']) + 1}-01-01", "D")
+    return matured, np.where(matured >= after, 0.0, natural)
 
 
 def _natural_revenue(
@@ -864,19 +892,27 @@ def _calibrate(
     weight = natural[rows]
     sums = np.bincount(group, weights=weight, minlength=len(clusters))
     weight = np.where(sums[group] > 0, weight, 1.0)  # a cluster whose firms all lack revenue
-    sums = np.bincount(group, weights=weight, minlength=len(clusters))
-    scaled = np.floor(weight * (targets / np.where(sums > 0, sums, 1.0))[group])
-    scaled = scaled.astype(np.int64)
-    held = np.bincount(group, weights=scaled, minlength=len(clusters)).astype(np.int64)
-    if len(rows):
-        order = np.lexsort((scaled, group))
-        last = order[np.flatnonzero(np.r_[group[order][1:] != group[order][:-1], True])]
-        scaled[last] += targets[group[last]] - held[group[last]]
-    revenue[rows] = scaled
+    revenue[rows] = scale_to_totals(weight, group, targets)
     # A cluster without firms (only when n is below about a hundred) cannot hold its share.
     present = np.bincount(group, minlength=len(clusters)) > 0
     held_yuan = np.where(present, targets, 0) * 100.0
     return revenue, {c: float(t) for c, t in zip(clusters, held_yuan, strict=True)}
+
+
+def scale_to_totals(weight: np.ndarray, group: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Whole numbers in proportion to ``weight`` within each group, summing to the group's
+    target exactly: the largest of each group absorbs the rounding. A group whose weights are
+    all zero gets nothing."""
+    groups = len(targets)
+    sums = np.bincount(group, weights=weight, minlength=groups)
+    scaled: np.ndarray = np.floor(weight * (targets / np.where(sums > 0, sums, 1.0))[group])
+    scaled = scaled.astype(np.int64)
+    held = np.bincount(group, weights=scaled, minlength=groups).astype(np.int64)
+    if len(group):
+        order = np.lexsort((scaled, group))
+        last = order[np.flatnonzero(np.r_[group[order][1:] != group[order][:-1], True])]
+        scaled[last] += np.where(sums[group[last]] > 0, targets[group[last]] - held[group[last]], 0)
+    return scaled
 
 
 def _employees(rng: np.random.Generator, revenue: np.ndarray, profile: Profile) -> np.ndarray:
@@ -993,7 +1029,7 @@ def _usccs(rng: np.random.Generator, district: np.ndarray, pools: _Pools) -> np.
     return uscc.random_uscc_indices(rng, heads, head_ids)
 
 
-def _names(rng: np.random.Generator, rows: _Rows, pools: _Pools) -> pa.Array:
+def _names(rng: np.random.Generator, rows: CityRows, pools: _Pools) -> pa.Array:
     """Company names, unique in the file: a repeated name gets a branch suffix (天河分公司)."""
     parts, n = pools.names, len(rows.segment)
     form = rng.choice(len(parts.before), n, p=parts.form_weights)
@@ -1066,7 +1102,7 @@ Overrides = dict[str, tuple[np.ndarray, list[str]]]  # header → (sorted rows, 
 
 def _spoil(
     rng: np.random.Generator,
-    rows: _Rows,
+    rows: CityRows,
     spoiled: dict[str, np.ndarray],
     pools: _Pools,
     profile: Profile,
@@ -1122,7 +1158,7 @@ def _schema(text_revenue: bool) -> pa.Schema:
     return pa.schema(list(zip(HEADERS, types, strict=True)))
 
 
-def _table(rows: _Rows, names: pa.Array, pools: _Pools, overrides: Overrides) -> pa.Table:
+def _table(rows: CityRows, names: pa.Array, pools: _Pools, overrides: Overrides) -> pa.Table:
     n = len(rows.segment)
     schema = _schema(text_revenue=len(overrides[HEADERS[7]][0]) > 0)
     batches = [
@@ -1133,7 +1169,7 @@ def _table(rows: _Rows, names: pa.Array, pools: _Pools, overrides: Overrides) ->
 
 
 def _batch(
-    rows: _Rows,
+    rows: CityRows,
     names: pa.Array,
     pools: _Pools,
     overrides: Overrides,
