@@ -59,17 +59,21 @@ def test_annual_long_in_thousands_is_stored_in_yuan_and_bad_rows_are_named(
         f"{uscc(9)},2023,1,1,1\n"
         f"{uscc(1)},2023,1,1,1\n"
         f"{uscc(3)},2031,1,1,1\n"
-        f"{uscc(3)[:-1]}X,2023,1,1,1\n",
+        f"{uscc(3)[:-1]}X,2023,1,1,1\n"
+        f"{uscc(3)},2022,-5,1,1\n"
+        f"{uscc(3)},2023,100,-50,5\n",  # a loss is a negative 利润总额
     )
     result = _import(data_dir, path)
     assert result.returncode == 3, result.stderr
-    assert "年度数据：新增 new 5 条" in result.stderr
+    assert "年度数据：新增 new 8 条" in result.stderr
     reasons = {(r[0], r[1]): r[3] for r in _report(path)}
     assert reasons[("5", "营业收入（千元）")] == "应为数字"
     assert reasons[("6", "统一社会信用代码")].startswith("企业库中没有这家企业")
     assert reasons[("7", "统一社会信用代码")] == "与第 4 行重复（同一企业、同一期间）"
     assert reasons[("8", "年度")] == "年度晚于今年"
     assert reasons[("9", "统一社会信用代码")].startswith("统一社会信用代码校验位错误")
+    assert reasons[("10", "营业收入（千元）")] == "不能为负数"
+    assert _shown(data_dir, 3)["history"]["profit"] == {"2023": -500_000.0}
     shown = _shown(data_dir, 1)
     assert shown["history"] == {
         "revenue": {"2022": 30_000_000.0, "2023": 35_000_000.0},

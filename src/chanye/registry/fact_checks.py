@@ -218,8 +218,9 @@ def _value_sql(source: SourceFile) -> tuple[str, dict[str, FieldSql]]:
         name = f"v{position}"
         raw.append(f'"{field}" AS {name}__raw')
         unit = next(c.unit for c in source.columns if c.field == field)
-        persons = INDICATOR_BY_ID[base].unit == "persons"
-        typed[name] = whole_number_sql(name) if persons else money_sql(name, str(unit))
+        indicator = INDICATOR_BY_ID[base]
+        money = money_sql(name, str(unit), signed=indicator.signed)
+        typed[name] = whole_number_sql(name) if indicator.unit == "persons" else money
     return ", ".join(raw), typed
 
 

@@ -22,6 +22,7 @@ class Indicator:
     label: str
     headers: tuple[str, ...]  # accepted besides the label and the id
     unit: Unit
+    signed: bool = False  # may be below zero (a loss is a negative 利润总额)
 
     @property
     def unit_label(self) -> str:
@@ -32,7 +33,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("revenue", "营业收入", ("营收", "主营业务收入"), "money"),
     Indicator("output_value", "工业总产值", ("总产值",), "money"),
     Indicator("value_added", "工业增加值", ("增加值",), "money"),
-    Indicator("profit", "利润总额", ("利润",), "money"),
+    Indicator("profit", "利润总额", ("利润",), "money", signed=True),
     Indicator("tax_paid", "纳税总额", ("税收总额", "实缴税金", "纳税额"), "money"),
     Indicator("rd_expense", "研发费用", ("研发投入", "研究开发费用"), "money"),
     Indicator("employees", "从业人员", ("年末从业人员", "从业人员平均人数", "从业人数"), "persons"),

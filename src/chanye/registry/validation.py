@@ -161,9 +161,10 @@ USCC_SQL = FieldSql(
 CELL_UNITS = {"千元": 1e3, "千": 1e3, "万元": 1e4, "万": 1e4, "亿元": 1e8, "亿": 1e8, "元": 1.0}
 
 
-def money_sql(col: str, unit: str) -> FieldSql:
+def money_sql(col: str, unit: str, signed: bool = False) -> FieldSql:
     """Money in column ``{col}__raw`` as yuan: ``unit`` (SQL: a number or a column) is the
-    header's multiplier; a unit written in the cell (``3亿元``) wins over it."""
+    header's multiplier; a unit written in the cell (``3亿元``) wins over it. Below zero is a
+    fault unless ``signed``."""
     text = _text(col)
     cleaned = f"regexp_replace({text}, '[,，\\s¥￥]', '', 'g')"
     units = "|".join(CELL_UNITS)
@@ -173,7 +174,8 @@ def money_sql(col: str, unit: str) -> FieldSql:
     fast = f"CASE WHEN isfinite({col}__cast) THEN {col}__cast END"
     return FieldSql(
         f"round({col}__n, 2)",
-        f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' WHEN {col}__n < 0 THEN 'negative' END",
+        f"CASE WHEN {text} IS NOT NULL AND {col}__n IS NULL THEN 'number' "
+        f"WHEN {col}__n < 0 AND NOT {str(signed).lower()} THEN 'negative' END",
         (
             ((f"{col}__cast", f"TRY_CAST({text} AS DOUBLE)"),),
             ((f"{col}__fast", fast),),

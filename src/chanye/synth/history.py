@@ -224,7 +224,7 @@ def _yearly_figures(
         "revenue": money,
         "output_value": output,
         "value_added": output * ratio("value_added"),
-        "profit": money * ratio("profit"),
+        "profit": money * (ratio("profit") - 0.02),  # some firms make a loss
         "tax_paid": money * ratio("tax_paid"),
         "rd_expense": rd,
         "employees": people,
