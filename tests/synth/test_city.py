@@ -161,13 +161,15 @@ def test_tag_rates_and_who_gets_them(rows: dict[str, list[str]], city: SynthCity
     tags = [set(v.split("、")) if v else set() for v in rows["企业标签"]]
     label = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
     rate = {tag: sum(label[tag] in t for t in tags) / N for tag in TAG_LABELS}
-    assert rate["above_scale"] == pytest.approx(0.025, abs=0.002)
+    assert 0.015 < rate["above_scale"] < 0.04
+    revenue = np.array(rows["营业收入（万元）"], dtype=float)
+    live = np.array([s == "存续" for s in rows["登记状态"]])
+    above = np.array([label["above_scale"] in t for t in tags])
+    assert (above == (live & (revenue >= 2000))).all()  # 规上: the 2000万 threshold
     assert rate["high_tech"] == pytest.approx(0.0035, abs=0.0005)
     assert rate["specialized_sme"] == pytest.approx(0.0012, abs=0.0003)
     assert 0 < rate["listed"] < 0.0002 and 0 < rate["chain_leader"] < 0.0001
     assert all(label["specialized_sme"] in t for t in tags if label["little_giant"] in t)
-    revenue = np.array(rows["营业收入（万元）"], dtype=float)
-    above = np.array([label["above_scale"] in t for t in tags])
     assert np.median(revenue[above]) > 20 * np.median(revenue)
     leaders = [i for i, t in enumerate(tags) if label["chain_leader"] in t]
     cluster_rows = city.intended_cluster != ""

@@ -1001,7 +1001,8 @@ def _tags(
     tech_bonus = np.select([system, kind_index == KINDS.index("service")], [3.0, 0.5], 0.0)
     noise = rng.standard_normal((5, n))
     chosen = {
-        "above_scale": _top(size + 0.25 * noise[0], live, count["above_scale"]),
+        # 规上 is a threshold, not a quota: every live firm at it in the list's year.
+        "above_scale": live & (revenue >= rates["above_scale_yuan"] / 100),
         "listed": _top(size + 0.5 * noise[1], live, count["listed"]),
         "high_tech": _top(0.3 * size + tech_bonus + noise[2], live, count["high_tech"]),
         "chain_leader": _top(size, live & cluster, count["chain_leader"]),

@@ -55,6 +55,7 @@ LEVELS = {
     "single_champion": "国家级",
     "chain_leader": "市级",
     "unicorn": "市级",
+    "headquarters": "市级",
     "gazelle": "区级",
     "genai_filing": "国家级",
     "digital_pilot": "国家级",
@@ -409,9 +410,10 @@ def _above_scale_spells(
     """纳统 spells from the yearly revenue: a firm enters in the January after its first year at
     the threshold. A list 规上 firm holds it still; a firm that fell below left (退库) after its
     last year above. One threshold for every sector, a simplification of the bureaus' own."""
-    above = revenue * UNIT >= float(past.settings["above_scale_yuan"])
+    above = revenue * UNIT >= past.profile.numbers("tags")["above_scale_yuan"]
     holders = past.has("above_scale")
     first_year = int(past.years[0])
+    spell: tuple[dt.date, dt.date | None, str]
     for row in np.flatnonzero(past.keep & (above.any(axis=1) | holders)):
         years_above = past.years[above[row]]
         founded = int(past.founded_year[row])
@@ -420,11 +422,17 @@ def _above_scale_spells(
             if len(years_above) and years_above[0] == first_year:  # before the figures begin
                 low = founded + 1
                 entry = int(rng.integers(low, first_year + 1)) if low <= first_year else low
-            yield int(row), "above_scale", "", dt.date(entry, 1, 1), None, f"{entry}年入统"
+            spell = (dt.date(entry, 1, 1), None, f"{entry}年入统")
         elif len(years_above) and years_above[-1] < past.years[-1]:
             entry, last = int(years_above[0]) + 1, int(years_above[-1])
-            if entry <= last:
-                yield (int(row), "above_scale", "", dt.date(entry, 1, 1), dt.date(last, 12, 31), "")
+            if entry > last:
+                continue
+            spell = (dt.date(entry, 1, 1), dt.date(last, 12, 31), "")
+        else:
+            continue
+        # A 规上 firm is 四上 for as long (the 四上 are 规上工业, 限上, 资质建筑 and 规上服务业).
+        for kind in ("above_scale", "four_above"):
+            yield (int(row), kind, "", *spell)
 
 
 def _recognitions(rng: np.random.Generator, past: _Past) -> Iterator[Record]:
@@ -479,12 +487,24 @@ def _holders(
 ) -> np.ndarray:
     if kind in TAG_IDS:
         return past.has(kind)
+    if kind == "headquarters":  # 总部企业: the largest live firms of each cluster
+        return _largest_per_cluster(past, int(settings["headquarters_per_cluster"]))
     # 创新型中小企业: every 专精特新 firm was one first (梯度培育), and more besides.
     specialised = past.has("specialized_sme")
     extra = round(float(settings["innovative_sme_rate"]) * specialised.sum()) - specialised.sum()
     pool = np.flatnonzero(_live_system_firms(past) & ~specialised & (past.city.rows.rd > 0))
     chosen = specialised.copy()
     chosen[rng.choice(pool, min(max(extra, 0), len(pool)), replace=False)] = True
+    return chosen
+
+
+def _largest_per_cluster(past: _Past, count: int) -> np.ndarray:
+    rows = past.city.rows
+    live = past.keep & ~rows.closed & (rows.revenue > 0) & (past.cluster >= 0)
+    chosen = np.zeros(len(live), dtype=bool)
+    for index in range(len(past.clusters)):
+        mine = np.flatnonzero(live & (past.cluster == index))
+        chosen[mine[np.argsort(-rows.revenue[mine], kind="stable")[:count]]] = True
     return chosen
 
 
