@@ -62,10 +62,10 @@ RECOGNITION_FUNCTIONS = (
     "renewed_between",
     "first_recognised_within",
 )
-WORDS = {"enterprise", "params", "in", "min", "max", "true", "false"}
+WORDS = {"enterprise", "params", "application", "in", "min", "max", "true", "false"}
 WORDS |= {*FIGURE_FUNCTIONS, *RECOGNITION_FUNCTIONS}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
-ALLOWED = {*REQUIRED, "exclusive_group", "cap_group"}
+ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application"}
 # A clause names where it comes from: an article (第三条), a part (第一部分第（一）项), or a named
 # clause of the document ("认定奖励"条款, 适用范围, 申报对象), in the last parentheses of its text.
 ARTICLE = re.compile(
@@ -89,8 +89,9 @@ def _expressions(policy: dict[str, Any]) -> list[str]:
     return [c["when"] for c in policy["conditions"]] + [policy["benefit"]["amount"]]
 
 
-def test_there_are_ten_demo_policies_with_unique_ids() -> None:
-    assert len(FILES) == 10
+def test_there_are_ten_demo_policies_and_a_quick_application_one_with_unique_ids() -> None:
+    assert len(FILES) == 11
+    assert sum("application" in p for p in POLICIES.values()) == 1  # 快申: the enterprise applies
     ids = [p["id"] for p in POLICIES.values()]
     assert len(ids) == len(set(ids))
 
@@ -280,6 +281,8 @@ def enterprise(**changes: Any) -> dict[str, Any]:
         "age_years": 10,
         "recognitions": {},
         "history": {},
+        # What it supplied when applying (快申), as staff verified it.
+        "application": {"equipment_spend": 0.0, "in_investment_stats": False},
     }
     record.update(changes)
     founded = dt.date(AS_OF.year - record["age_years"], 1, 1)
@@ -298,7 +301,11 @@ def evaluate(expr: str, record: dict[str, Any], params: dict[str, Any]) -> Any:
     program = ENV.program(ENV.compile(_FIGURE_CALL.sub(r'\1("\2"', expr)), functions=functions)
     fields = {k: v for k, v in record.items() if k not in ("history", "recognitions")}
     return program.evaluate(
-        {"enterprise": celpy.json_to_cel(fields), "params": celpy.json_to_cel(params)}
+        {
+            "enterprise": celpy.json_to_cel(fields),
+            "params": celpy.json_to_cel(params),
+            "application": celpy.json_to_cel(record["application"]),
+        }
     )
 
 
@@ -318,6 +325,12 @@ def recognised(**kinds: list[str]) -> dict[str, dict[str, list[str]]]:
 
 # policy id → (an eligible enterprise, its amount, a near miss: one change and the condition it fails)
 CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
+    "demo-tech-upgrade-equipment": (  # 800万 of new equipment: 20%, 160万
+        {"application": {"equipment_spend": 8e6, "in_investment_stats": True}},
+        1600000.0,
+        {"application": {"equipment_spend": 4.9e6, "in_investment_stats": True}},
+        "equipment",
+    ),
     "demo-rd-subsidy": (
         {"tags": ["high_tech"], **recognised(high_tech=["2025-11-20"]), "rd_expense": 6e7},
         400000.0,
