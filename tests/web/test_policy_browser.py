@@ -175,3 +175,62 @@ def test_publish_push_confirm_and_disbursement(
     assert office_problems == firm_problems == [], (office_problems, firm_problems)
     office.close()
     firm.close()
+
+
+def _quick_application_push(settings: Settings) -> str:
+    """An enterprise the demo's 快申 policy pushed to (meeting every condition it can check)."""
+    with session_scope(settings.resolved_database_url) as db:
+        uscc = db.scalar(
+            select(PolicyPush.uscc)
+            .where(PolicyPush.policy_id == "demo-tech-upgrade-equipment")
+            .where(PolicyPush.status == "pushed", PolicyPush.needs_data.is_(True))
+            .order_by(PolicyPush.uscc)
+            .limit(1)
+        )
+        assert uscc is not None
+        return uscc
+
+
+def test_a_quick_application_is_filled_in_verified_and_decided(
+    browser: Any, live_server: str, live_settings: Settings, tmp_path: Path
+) -> None:
+    """快申 in the demo: the 技术改造 policy asks the enterprise for its new equipment spend and
+    the invoices; the policy office verifies them; only then is the push decided (20%)."""
+    uscc = _quick_application_push(live_settings)
+    owner = make_account(live_settings, "enterprise", enterprise_uscc=uscc)
+    firm, firm_problems = open_page(browser, f"{live_server}/")
+    browser_login(firm, live_server, owner.username, PASSWORD)
+    firm.goto(f"{live_server}/my/policies")
+    push = firm.locator("article[data-policy='demo-tech-upgrade-equipment']")
+    expect(push).to_contain_text("待补充数据")
+    expect(push.locator(".policy-application")).to_contain_text("新设备购置额（万元）")
+    expect(push.get_by_role("button", name="确认享受")).to_have_count(0)
+    invoices, filing = tmp_path / "发票清单.pdf", tmp_path / "备案证明.pdf"
+    for path in (invoices, filing):
+        path.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    push.locator("input[data-field='equipment_spend']").fill("800")
+    push.locator("select[data-field='in_investment_stats']").select_option("是")
+    push.locator("input[data-attachment='设备购置发票清单']").set_input_files(str(invoices))
+    push.locator("input[data-attachment='技术改造项目备案证明']").set_input_files(str(filing))
+    push.get_by_role("button", name="提交申报").click()
+    expect(firm.locator("#push-message")).to_contain_text("申报已提交")
+    expect(push.locator(".application-status")).to_have_text("已提交，待核实")
+    expect(push.locator(".application-values")).to_contain_text("800万元")
+
+    officer = make_account(live_settings, "policy_office")
+    office, office_problems = open_page(browser, f"{live_server}/")
+    browser_login(office, live_server, officer.username, PASSWORD, officer.totp_secret)
+    office.goto(f"{live_server}/policies/manage")
+    office.locator("#applications-link").click()
+    office.locator(f"#application-rows tr[data-uscc='{uscc}']").get_by_role("link").click()
+    expect(office.locator("#application-values")).to_contain_text("800万元")
+    expect(office.locator("#application-documents")).to_contain_text("设备购置发票清单")
+    office.get_by_role("button", name="核实通过").click()
+    expect(office.locator("#review-message")).to_contain_text("已核实")
+    expect(office.locator("#push-amount")).to_have_text("160万元")
+
+    firm.reload()
+    expect(push.locator(".push-amount")).to_have_text("1,600,000.00 元")
+    expect(push.locator(".application-status")).to_have_text("已核实")
+    expect(push.get_by_role("button", name="确认享受")).to_have_count(1)
+    assert firm_problems == [] and office_problems == [], (firm_problems, office_problems)
