@@ -217,3 +217,15 @@ def test_check_says_how_to_read_a_tier_table(tmp_path: Path) -> None:
         "tier() 的第一个参数须为数值（如 enterprise.output_value），此处是 string" in result.stderr
     )
     assert "tier() 的第二个参数须为分档表参数（已定义的分档表：output_bands）" in result.stderr
+
+
+def test_the_documented_example_is_a_valid_policy(tmp_path: Path) -> None:
+    """docs/policy-file.md "Tiers": its example, with the keys every file has, passes check."""
+    docs = (Path(__file__).parents[2] / "docs" / "policy-file.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Tiers (分档)") :]
+    start = section.index("```yaml\n") + len("```yaml\n")
+    example = section[start : section.index("```\n", start)]
+    path = tmp_path / "example.yaml"
+    path.write_text(HEAD.split("parameters:")[0] + example, encoding="utf-8")
+    result = run_cli("policy", "check", str(path), data_dir=tmp_path / "d")
+    assert result.returncode == 0, result.stderr
