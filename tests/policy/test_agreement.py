@@ -87,12 +87,13 @@ amounts = st.sampled_from(
         "tier(enterprise.revenue, params.bands)",
         "tier(enterprise.employees, params.staff_bands) + tier(enterprise.rd_expense, params.bands)",
         "min(tier(enterprise.revenue, params.bands), enterprise.rd_expense)",
+        "enterprise.revenue * tier(enterprise.revenue, params.rates)",
     ]
 )
 BANDS = (
     "bands: [{from: 1000000.0, amount: 100000.0}, {from: 3000000.0, amount: 250000.0},"
     " {from: 20000000.0, amount: 800000.0}], staff_bands: [{from: 50, amount: 20000},"
-    " {from: 100, amount: 50000}]"
+    " {from: 100, amount: 50000}], rates: [{from: 0.0, rate: 0.001}, {from: 3000000.0, rate: 0.002}]"
 )
 
 
@@ -206,6 +207,7 @@ def _cel_param(value: Any) -> Any:
     """A tier table as cel-python reads it: a list of bands, each a map."""
     if not isinstance(value, Tiers):
         return value
+    # One key for the value, whichever the file used: the reference reads bands, not columns.
     return [{"from": s, "amount": v} for s, v in zip(value.starts, value.values, strict=True)]
 
 

@@ -11,11 +11,14 @@ to 300亿元 and 500亿元, bands left out here: no enterprise of the test is th
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
+from chanye.policy.explain import explain_record
+from chanye.policy.loader import load_policy_text
 from tests.conftest import run_cli
 from tests.registry.factory import row, uscc, write_csv
 
@@ -229,3 +232,25 @@ def test_the_documented_example_is_a_valid_policy(tmp_path: Path) -> None:
     path.write_text(HEAD.split("parameters:")[0] + example, encoding="utf-8")
     result = run_cli("policy", "check", str(path), data_dir=tmp_path / "d")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_rate_table_is_explained_as_a_rate() -> None:
+    """按营业收入分档给予比例奖励: the band's rate, shown in percent."""
+    policy = load_policy_text(
+        HEAD.split("parameters:")[0]
+        + """parameters:
+  rates:
+    - {from: 100000000, rate: 0.01}
+    - {from: 1000000000, rate: 0.005}
+conditions:
+  - id: revenue
+    when: enterprise.revenue >= 100000000.0
+benefit:
+  amount: enterprise.revenue * tier(enterprise.revenue, params.rates)
+""",
+        "rates.yaml",
+    )
+    explained = explain_record(policy, {"revenue": 2.5e8}, "U1", dt.date(2025, 6, 30))
+    assert explained.amount == pytest.approx(2_500_000.0)
+    assert explained.arithmetic is not None
+    assert "营业收入 2.5亿元 落在“1亿元以上”档，比例 1.00%" in explained.arithmetic
