@@ -1,13 +1,17 @@
 """The demo policies (src/chanye/policy/data/demo): well-formed, and they pay whom they describe.
 
 Stands alone (PyYAML + cel-python), independent of chanye's own policy engine, so the content is
-checked even when the engine changes; the engine's tests cross-check it against cel-python.
+checked even when the engine changes; the engine's tests cross-check it against cel-python. The
+history functions (``prior``, ``growth``, ``peak_before``, the recognition functions) are taught to
+cel-python here in plain Python, over a small history each test enterprise carries.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +21,21 @@ import yaml
 from celpy import celtypes
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "chanye" / "policy" / "data" / "demo"
+SYSTEM = DEMO.parents[2] / "system" / "data" / "guangzhou_12218.toml"
 FILES = sorted(DEMO.glob("*.yaml"))
-DEMO_MARK = "# 演示用政策：条款为平台示例改写，非真实文件"
+DEMO_MARK = "# 演示用政策：据"
 
+YEARLY = (
+    "revenue",
+    "output_value",
+    "value_added",
+    "profit",
+    "tax_paid",
+    "rd_expense",
+    "employees",
+    "fixed_investment",
+    "exports",
+)
 FIELDS = {
     "uscc",
     "name",
@@ -28,31 +44,36 @@ FIELDS = {
     "business_scope",
     "founded_on",
     "registered_capital",
-    "revenue",
-    "employees",
-    "rd_expense",
     "tags",
     "status",
     "age_years",
     "rd_ratio",
     "clusters",
+    *YEARLY,
 }
 DOUBLE_FIELDS = ("registered_capital", "revenue", "rd_expense", "rd_ratio")
 INT_FIELDS = ("employees", "age_years")
-TAGS = {
-    "above_scale",
-    "high_tech",
-    "specialized_sme",
-    "little_giant",
-    "single_champion",
-    "unicorn",
-    "listed",
-    "chain_leader",
-}
+_SYSTEM = tomllib.loads(SYSTEM.read_text(encoding="utf-8"))
+KINDS = {kind["id"] for kind in _SYSTEM["qualification_kinds"]}
+FIGURE_FUNCTIONS = ("prior", "growth", "peak_before")
+RECOGNITION_FUNCTIONS = (
+    "recognised_between",
+    "first_recognised_between",
+    "renewed_between",
+    "first_recognised_within",
+)
+WORDS = {"enterprise", "params", "in", "min", "max", "true", "false"}
+WORDS |= {*FIGURE_FUNCTIONS, *RECOGNITION_FUNCTIONS}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
-ALLOWED = {*REQUIRED, "exclusive_group"}
-ARTICLE = re.compile(r"（第[一二三四五六七八九十]+条(第[一二三四五六七八九十]+款)?[^（）]*）$")
-AS_OF = dt.date(2025, 12, 31)
+ALLOWED = {*REQUIRED, "exclusive_group", "cap_group"}
+# A clause names where it comes from: an article (第三条), a part (第一部分第（一）项), or a named
+# clause of the document ("认定奖励"条款, 适用范围, 申报对象), in the last parentheses of its text.
+ARTICLE = re.compile(
+    r"（[^（）]*(?:（[^（）]*）[^（）]*)*(第|条款|适用范围|申报对象)[^（）]*(?:（[^（）]*）[^（）]*)*）$"
+)
+DOCUMENT_NUMBER = re.compile(r"〔20\d\d〕\d+号$")
+AS_OF = dt.date(2026, 6, 30)
+LATEST = AS_OF.year - 1  # the latest full year as of AS_OF
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -68,8 +89,8 @@ def _expressions(policy: dict[str, Any]) -> list[str]:
     return [c["when"] for c in policy["conditions"]] + [policy["benefit"]["amount"]]
 
 
-def test_there_are_enough_demo_policies_with_unique_ids() -> None:
-    assert len(FILES) >= 8
+def test_there_are_ten_demo_policies_with_unique_ids() -> None:
+    assert len(FILES) == 10
     ids = [p["id"] for p in POLICIES.values()]
     assert len(ids) == len(set(ids))
 
@@ -77,25 +98,28 @@ def test_there_are_enough_demo_policies_with_unique_ids() -> None:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_structure(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert text.startswith(DEMO_MARK), "every demo file says it is not a real policy"
+    first = text.splitlines()[0]
+    assert first.startswith(DEMO_MARK), "every demo file says it is an adaptation"
+    assert "非官方文本" in first, "and that it is not the official text"
+    assert re.search(r"^# 来源：https?://", text, re.M), "every demo file names its source"
     policy = POLICIES[path.stem]
     assert policy["id"] == path.stem
     assert re.fullmatch(r"[a-z0-9-]+", policy["id"])
     assert set(REQUIRED) <= set(policy) <= ALLOWED
     for key in ("title", "issuer", "document"):
         assert isinstance(policy[key], str) and policy[key].strip()
-    assert "演示" in policy["document"]
+    assert DOCUMENT_NUMBER.search(policy["document"]), "the real document number"
+    assert policy["document"] in first and policy["issuer"].split("、")[0] in first
     valid_from, valid_to = policy["valid"]["from"], policy["valid"]["to"]
     assert isinstance(valid_from, dt.date) and isinstance(valid_to, dt.date)
-    assert valid_from < valid_to
-    assert valid_from.year >= 2025 and valid_to.year <= 2027
-    assert 3 <= len(policy["conditions"]) <= 6
+    assert valid_from <= dt.date(2025, 12, 31) and valid_to >= dt.date(2026, 12, 31)
+    assert 2 <= len(policy["conditions"]) <= 6
     condition_ids = [c["id"] for c in policy["conditions"]]
     assert len(condition_ids) == len(set(condition_ids))
     for condition in policy["conditions"]:
         assert set(condition) == {"id", "text", "when"}, condition
         assert re.fullmatch(r"[a-z0-9-]+", condition["id"])
-        assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article number"
+        assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article"
     assert set(policy["benefit"]) == {"amount"}
     assert isinstance(policy["benefit"]["amount"], str)
 
@@ -110,12 +134,20 @@ def test_expressions_read_known_fields_and_defined_parameters(path: Path) -> Non
         names = set(re.findall(r"\bparams\.(\w+)", expr))
         assert names <= set(params), expr
         used |= names
-        # No identifiers other than enterprise/params (and the functions min/max).
+        # No identifiers other than enterprise/params, min/max and the history functions.
         bare = re.sub(r'"[^"]*"', "", expr)
         for word in re.findall(r"(?<![.\w])([A-Za-z_]\w*)", bare):
-            assert word in {"enterprise", "params", "in", "min", "max", "true", "false"}, word
+            assert word in WORDS, word
         for tag in re.findall(r'"(\w+)" in enterprise\.tags', expr):
-            assert tag in TAGS, tag
+            assert tag in KINDS, tag
+        for function, field in re.findall(r"\b(\w+)\(enterprise\.(\w+)", expr):
+            if function in FIGURE_FUNCTIONS:
+                assert field in YEARLY, expr
+        for function, kind in re.findall(r'\b(\w+)\("(\w+)"', expr):
+            if function in RECOGNITION_FUNCTIONS:
+                assert kind in KINDS, expr
+        for start, stop in re.findall(r'_between\("\w+", "([\d-]+)", "([\d-]+)"\)', expr):
+            assert dt.date.fromisoformat(start) <= dt.date.fromisoformat(stop), expr
     assert used == set(params), "every parameter is used"
 
 
@@ -130,15 +162,28 @@ def test_parameters_have_the_type_of_what_they_meet(path: Path) -> None:
                 assert type(params[name]) is float, f"{name} meets {field}: write it as a decimal"
             if field in INT_FIELDS:
                 assert type(params[name]) is int, f"{name} meets {field}: write it as an integer"
+    amounts = [v for k, v in params.items() if k.startswith("amount")]
+    assert all(type(v) is float for v in amounts), "amounts are yuan, as decimals"
 
 
-def test_exclusive_groups_join_at_least_two_policies() -> None:
-    groups: dict[str, list[str]] = {}
+def test_groups_join_policies_of_one_document() -> None:
+    """A cap group or an exclusive group joins at least two demo policies, one cap per group."""
+    exclusive: dict[str, list[str]] = {}
+    caps: dict[str, set[float]] = {}
     for policy in POLICIES.values():
         if "exclusive_group" in policy:
-            groups.setdefault(policy["exclusive_group"], []).append(policy["id"])
-    assert {"demo-rd-subsidy", "demo-low-altitude-rd"} <= set(groups["rd-expense"])
-    assert all(len(members) >= 2 for members in groups.values()), groups
+            exclusive.setdefault(policy["exclusive_group"], []).append(policy["id"])
+        if "cap_group" in policy:
+            caps.setdefault(policy["cap_group"]["id"], set()).add(policy["cap_group"]["cap"])
+    assert all(len(members) >= 2 for members in exclusive.values()), exclusive
+    assert caps == {"gz-high-tech-2021": {1000000.0}}
+    members = {p["id"] for p in POLICIES.values() if "cap_group" in p}
+    assert members == {
+        "demo-high-tech-reward",
+        "demo-rd-subsidy",
+        "demo-high-tech-four-above-reward",
+    }
+    assert {POLICIES[m]["document"] for m in members} == {"穗科规字〔2021〕4号"}
 
 
 # --- evaluation with cel-python ------------------------------------------------------------
@@ -152,12 +197,73 @@ def _max(a: Any, b: Any) -> Any:
     return a if a >= b else b
 
 
-FUNCTIONS = {"min": _min, "max": _max}
+def _history_functions(record: dict[str, Any]) -> dict[str, Callable[..., Any]]:
+    """The history functions over the record's ``history`` (indicator → {year: figure}) and
+    ``recognitions`` (kind → [ISO dates]), as docs/policy-file.md defines them, as of AS_OF.
+    A figure the fixture does not hold raises: a test enterprise states what a case reads."""
+    history: dict[str, dict[int, Any]] = record["history"]
+    recognitions: dict[str, list[str]] = record["recognitions"]
+
+    def figure(name: str, year: int) -> Any:
+        value = history[name][year]
+        return celtypes.IntType(value) if name == "employees" else celtypes.DoubleType(value)
+
+    def prior(name: Any, n: Any = 1) -> Any:
+        return figure(str(name), LATEST - int(n))
+
+    def growth(name: Any, n: Any = 0) -> Any:
+        year = LATEST - int(n)
+        later, earlier = history[str(name)][year], history[str(name)][year - 1]
+        return celtypes.DoubleType(later / earlier - 1.0)
+
+    def peak_before(name: Any) -> Any:
+        years = [y for y in history[str(name)] if y < LATEST]
+        return figure(str(name), max(years, key=lambda y: history[str(name)][y]))
+
+    def dates(kind: Any) -> list[dt.date]:
+        held = sorted(dt.date.fromisoformat(d) for d in recognitions.get(str(kind), []))
+        return [d for d in held if d <= AS_OF]
+
+    def span(start: Any, stop: Any) -> tuple[dt.date, dt.date]:
+        return dt.date.fromisoformat(str(start)), dt.date.fromisoformat(str(stop))
+
+    def recognised_between(kind: Any, start: Any, stop: Any) -> Any:
+        low, high = span(start, stop)
+        return celtypes.BoolType(any(low <= d <= high for d in dates(kind)))
+
+    def first_recognised_between(kind: Any, start: Any, stop: Any) -> Any:
+        low, high = span(start, stop)
+        held = dates(kind)
+        return celtypes.BoolType(bool(held) and low <= held[0] <= high)
+
+    def renewed_between(kind: Any, start: Any, stop: Any) -> Any:
+        low, high = span(start, stop)
+        return celtypes.BoolType(any(low <= d <= high for d in dates(kind)[1:]))
+
+    def first_recognised_within(kind: Any, n: Any) -> Any:
+        held = dates(kind)
+        since = AS_OF.replace(year=AS_OF.year - int(n))
+        return celtypes.BoolType(bool(held) and since <= held[0] <= AS_OF)
+
+    return {
+        "prior": prior,
+        "growth": growth,
+        "peak_before": peak_before,
+        "recognised_between": recognised_between,
+        "first_recognised_between": first_recognised_between,
+        "renewed_between": renewed_between,
+        "first_recognised_within": first_recognised_within,
+    }
+
+
 ENV = celpy.Environment()
+# cel-python hands a function the value of enterprise.X; the history functions need the name X.
+_FIGURE_CALL = re.compile(r"\b(prior|growth|peak_before)\(enterprise\.(\w+)")
 
 
 def enterprise(**changes: Any) -> dict[str, Any]:
-    """A plausible Guangzhou enterprise; derived fields computed as the platform derives them."""
+    """A plausible Guangzhou enterprise; derived fields computed as the platform derives them.
+    ``recognitions`` are its dated qualifications, ``history`` its yearly figures before LATEST."""
     record: dict[str, Any] = {
         "uscc": "91440101MA59XXXX0X",
         "name": "广州示例科技有限公司",
@@ -172,19 +278,27 @@ def enterprise(**changes: Any) -> dict[str, Any]:
         "status": "active",
         "clusters": [],
         "age_years": 10,
+        "recognitions": {},
+        "history": {},
     }
     record.update(changes)
     founded = dt.date(AS_OF.year - record["age_years"], 1, 1)
     record["founded_on"] = celtypes.TimestampType(f"{founded.isoformat()}T00:00:00Z")
     revenue = record["revenue"]
     record["rd_ratio"] = record["rd_expense"] / revenue if revenue else 0.0
+    for name in YEARLY:  # the latest year's figure is the field itself
+        if name in record:
+            record["history"] = {**record["history"]}
+            record["history"][name] = {**record["history"].get(name, {}), LATEST: record[name]}
     return record
 
 
 def evaluate(expr: str, record: dict[str, Any], params: dict[str, Any]) -> Any:
-    program = ENV.program(ENV.compile(expr), functions=FUNCTIONS)
+    functions = {"min": _min, "max": _max, **_history_functions(record)}
+    program = ENV.program(ENV.compile(_FIGURE_CALL.sub(r'\1("\2"', expr)), functions=functions)
+    fields = {k: v for k, v in record.items() if k not in ("history", "recognitions")}
     return program.evaluate(
-        {"enterprise": celpy.json_to_cel(record), "params": celpy.json_to_cel(params)}
+        {"enterprise": celpy.json_to_cel(fields), "params": celpy.json_to_cel(params)}
     )
 
 
@@ -198,67 +312,76 @@ def failed_conditions(policy: dict[str, Any], record: dict[str, Any]) -> list[st
     return failed
 
 
+def recognised(**kinds: list[str]) -> dict[str, dict[str, list[str]]]:
+    return {"recognitions": kinds}
+
+
 # policy id → (an eligible enterprise, its amount, a near miss: one change and the condition it fails)
 CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
     "demo-rd-subsidy": (
-        {"tags": ["high_tech"]},
+        {"tags": ["high_tech"], **recognised(high_tech=["2025-11-20"]), "rd_expense": 6e7},
         400000.0,
-        {"tags": ["above_scale"]},
-        "qualification",
+        {"rd_expense": 8e6},
+        "rd-expense",
     ),
-    "demo-specialized-sme-reward": (
-        {"tags": ["specialized_sme"], "employees": 1500},
+    "demo-high-tech-reward": (
+        {"tags": ["high_tech"], **recognised(high_tech=["2025-12-01"])},
         200000.0,
-        {"age_years": 1},
-        "years",
+        recognised(high_tech=["2024-12-01"]),
+        "recognised-2025",
     ),
-    "demo-little-giant-reward": (
-        {"tags": ["specialized_sme", "little_giant"]},
-        500000.0,
-        {"rd_expense": 1000000.0},
-        "rd-ratio",
+    "demo-high-tech-four-above-reward": (
+        {"tags": ["high_tech", "four_above"], **recognised(four_above=["2024-03-01"])},
+        100000.0,
+        {"tags": ["four_above"]},
+        "high-tech",
     ),
     "demo-above-scale-upgrade": (
-        {"tags": ["above_scale"], "age_years": 2, "revenue": 30000000.0, "rd_expense": 600000.0},
-        100000.0,
+        {"tags": ["above_scale"], **recognised(above_scale=["2024-01-01"])},
+        50000.0,
         {"industry_code": "6513"},
         "industrial",
     ),
-    "demo-nev-chain-support": (
-        {"clusters": ["icv-nev"], "tags": ["above_scale"]},
-        400000.0,
-        {"clusters": ["ai"]},
-        "chain",
+    "demo-specialized-sme-reward": (
+        recognised(above_scale=["2023-01-01"], specialized_sme=["2024-06-01"]),
+        50000.0,
+        recognised(above_scale=["2023-01-01"], specialized_sme=["2025-06-01"]),
+        "specialized-2024",
     ),
-    "demo-low-altitude-rd": (
-        {"clusters": ["low-altitude-aerospace"], "rd_expense": 20000000.0, "revenue": 2e8},
-        3000000.0,
-        {"employees": 15},
-        "employees",
-    ),
-    "demo-ai-compute-voucher": (
-        {"clusters": ["ai", "software-internet"]},
-        600000.0,
-        {"rd_expense": 300000.0},
-        "rd-expense",
-    ),
-    "demo-major-platform-manufacturing": (
-        {"district_code": "440115", "tags": ["above_scale", "high_tech"], "revenue": 1e9},
-        2000000.0,
-        {"district_code": "440106"},
-        "district",
-    ),
-    "demo-huangpu-high-tech-reward": (
-        {"district_code": "440112", "tags": ["high_tech"], "revenue": 3e8, "rd_expense": 1.5e7},
-        300000.0,
-        {"district_code": "440113"},
-        "district",
+    "demo-little-giant-reward": (
+        recognised(little_giant=["2025-09-01"]),
+        1000000.0,
+        recognised(little_giant=["2022-08-01", "2025-09-01"]),  # renewed, not new
+        "newly-recognised",
     ),
     "demo-single-champion-reward": (
-        {"tags": ["above_scale", "single_champion"], "age_years": 15},
+        recognised(single_champion=["2025-11-01"]),
+        1500000.0,
+        {"district_code": "440303"},  # 深圳
+        "registered",
+    ),
+    "demo-ai-genai-filing-reward": (
+        {
+            "district_code": "440105",
+            "tags": ["above_scale"],
+            "clusters": ["ai", "software-internet"],
+            **recognised(genai_filing=["2025-03-01"]),
+        },
         1000000.0,
-        {"age_years": 8},
-        "years",
+        {"clusters": ["software-internet"]},
+        "ai",
+    ),
+    "demo-low-altitude-hq-reward": (
+        {"clusters": ["low-altitude-aerospace"], "tags": ["headquarters"]},
+        1000000.0,
+        {"tags": ["above_scale"]},
+        "headquarters",
+    ),
+    "demo-major-platform-manufacturing": (
+        {"district_code": "440115", **recognised(above_scale=["2024-01-01"])},
+        200000.0,
+        {"district_code": "440106"},
+        "district",
     ),
 }
 NOBODY = enterprise(
@@ -300,18 +423,38 @@ def test_closed_small_enterprise_qualifies_for_nothing(policy_id: str) -> None:
     assert failed_conditions(POLICIES[policy_id], NOBODY)
 
 
-def test_caps_and_tiers() -> None:
+def test_tiers_and_recognitions() -> None:
     rd = POLICIES["demo-rd-subsidy"]
-    big = enterprise(tags=["high_tech"], revenue=2e9, rd_expense=1.2e8)
-    assert failed_conditions(rd, big) == []
-    assert evaluate(rd["benefit"]["amount"], big, rd["parameters"]) == 5000000.0
-    voucher = POLICIES["demo-ai-compute-voucher"]
-    heavy = enterprise(clusters=["ai"], rd_expense=5e7)
-    assert evaluate(voucher["benefit"]["amount"], heavy, voucher["parameters"]) == 2000000.0
-    giant = POLICIES["demo-little-giant-reward"]
-    large = enterprise(tags=["little_giant"], revenue=2e8, rd_expense=1e7)
-    assert evaluate(giant["benefit"]["amount"], large, giant["parameters"]) == 1000000.0
+    for rd_expense, expected in ((1.5e7, 200000.0), (6e7, 400000.0), (1.2e8, 700000.0)):
+        firm = enterprise(**recognised(high_tech=["2025-11-20"]), rd_expense=rd_expense)
+        assert failed_conditions(rd, firm) == []
+        assert evaluate(rd["benefit"]["amount"], firm, rd["parameters"]) == expected
+    high_tech = POLICIES["demo-high-tech-reward"]
+    renewed = enterprise(**recognised(high_tech=["2022-11-01", "2025-11-01"]))
+    assert failed_conditions(high_tech, renewed) == []
+    assert evaluate(high_tech["benefit"]["amount"], renewed, high_tech["parameters"]) == 100000.0
     upgrade = POLICIES["demo-above-scale-upgrade"]
-    young = enterprise(tags=["above_scale", "high_tech"], age_years=1, revenue=2.5e7)
-    assert failed_conditions(upgrade, young) == []
-    assert evaluate(upgrade["benefit"]["amount"], young, upgrade["parameters"]) == 200000.0
+    earlier = enterprise(**recognised(above_scale=["2021-01-01", "2024-01-01"]))
+    assert failed_conditions(upgrade, earlier) == ["first-upgrade"]  # 2024 was not the first time
+    giant = POLICIES["demo-little-giant-reward"]
+    before = enterprise(**recognised(little_giant=["2025-07-01"]))
+    assert failed_conditions(giant, before) == ["newly-recognised"]  # before the measures
+
+
+def test_the_history_functions_of_the_fixture() -> None:
+    """The evaluator's own history functions read as docs/policy-file.md says."""
+    firm = enterprise(
+        revenue=1.5e8,
+        history={"revenue": {LATEST - 2: 1.0e8, LATEST - 1: 1.2e8}},
+        **recognised(high_tech=["2019-12-01", "2022-12-01", "2025-12-01"]),
+    )
+    params: dict[str, Any] = {}
+    assert evaluate("prior(enterprise.revenue)", firm, params) == 1.2e8
+    assert float(evaluate("growth(enterprise.revenue)", firm, params)) == pytest.approx(0.25)
+    assert float(evaluate("growth(enterprise.revenue, 1)", firm, params)) == pytest.approx(0.2)
+    assert evaluate("peak_before(enterprise.revenue)", firm, params) == 1.2e8
+    between = '("high_tech", "2025-01-01", "2025-12-31")'
+    assert evaluate("recognised_between" + between, firm, params)
+    assert not evaluate("first_recognised_between" + between, firm, params)
+    assert evaluate("renewed_between" + between, firm, params)
+    assert not evaluate('first_recognised_within("high_tech", 3)', firm, params)

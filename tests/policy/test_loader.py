@@ -167,3 +167,46 @@ def test_what_people_type_is_answered_with_what_to_write(
     found = problems(GOOD.replace(*change))
     assert len(found) == 1, found  # the one mistake, without follow-on messages
     assert found[0].startswith(expected[0]) and all(e in found[0] for e in expected[1:]), found
+
+
+APPLIED = GOOD.replace(
+    "conditions:\n",
+    "application:\n"
+    "  - id: contract_value\n"
+    "    label: 技术合同成交额\n"
+    "    kind: money\n"
+    "    unit: 万元\n"
+    "    help: 经登记的技术合同成交额\n"
+    "    attachments: [技术合同登记证明]\n"
+    "conditions:\n",
+).replace("enterprise.revenue >= params.min_revenue", "application.contract_value >= 1000000.0")
+
+
+def test_an_application_field_is_declared_with_its_label_unit_and_attachments() -> None:
+    policy = load_policy_text(APPLIED, "p.yaml")
+    (declared,) = policy.application
+    assert (declared.label, declared.kind, declared.unit) == ("技术合同成交额", "money", "万元")
+    assert declared.attachments == ("技术合同登记证明",)
+    assert declared.input_factor() == 10_000.0
+    assert policy.mode_label == "快申（需补充材料）" and not policy.without_application
+    assert policy.fields_read()[0] == declared.field_name
+    assert policy.label_of(declared.field_name) == "技术合同成交额（元）"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("application.contract_value >=", "application.contract_amount >="),
+            "未声明的申报字段 application.contract_amount：请在政策文件的 application 中声明"
+            "（已声明：contract_value）",
+        ),
+        (("    kind: money\n", "    kind: currency\n"), "申报字段 contract_value 的 kind 须为"),
+        (("    unit: 万元\n", "    unit: 美元\n"), "申报字段 contract_value 的 unit 只用于金额"),
+        (("    label: 技术合同成交额\n", ""), "申报字段 contract_value 须有中文名称 label"),
+        (("    help: 经登记", "    hint: 经登记"), "申报字段中未知的键 hint"),
+    ],
+)
+def test_each_application_mistake_is_named(change: tuple[str, str], expected: str) -> None:
+    found = problems(APPLIED.replace(*change))
+    assert any(expected in p for p in found), found

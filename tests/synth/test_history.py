@@ -19,7 +19,7 @@ from chanye.registry.storage import RegistryPaths
 from chanye.store.audit import Actor
 from chanye.store.migrate import upgrade
 from chanye.synth.city import SynthCity, generate_city, load_profile
-from chanye.synth.history import CityHistory, generate_history
+from chanye.synth.history import FILES, CityHistory, generate_history
 from chanye.system.loader import load_default_system
 from chanye.system.model import IndustrialSystem
 from tests.conftest import run_cli
@@ -195,19 +195,22 @@ def test_the_files_import_as_they_are_and_show_on_the_enterprise(tmp_path: Path)
         data_dir=tmp_path,
     )
     assert made.returncode == 0, made.stderr
-    assert "annual.csv" in made.stdout
+    assert FILES["annual"] in made.stdout
     database_url = f"sqlite:///{tmp_path / 'chanye.db'}"
     upgrade(database_url)
     system, paths = load_default_system(), RegistryPaths.under(tmp_path)
-    for name in ("city.csv", "past/annual.csv", "past/monthly.csv", "past/qualifications.csv"):
+    for name in (
+        "city.csv",
+        *(f"past/{FILES[k]}" for k in ("annual", "monthly", "qualifications")),
+    ):
         loaded = import_file(
             database_url, paths, system, tmp_path / name, Actor(name="t", role="admin")
         )
         assert (loaded.status, loaded.rejected) == ("done", 0), name
-    monthly = pa_csv.read_csv(folder / "monthly.csv")
+    monthly = pa_csv.read_csv(folder / FILES["monthly"])
     uscc = monthly.column("统一社会信用代码")[0].as_py()
     shown = json.loads(run_cli("registry", "show", uscc, "--json", data_dir=tmp_path).stdout)
-    annual = pa_csv.read_csv(folder / "annual.csv").to_pylist()
+    annual = pa_csv.read_csv(folder / FILES["annual"]).to_pylist()
     row = next(r for r in annual if r["统一社会信用代码"] == uscc)
     for year in range(2020, 2025):
         expected = row[f"{year}年营业收入（千元）"]

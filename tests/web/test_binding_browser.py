@@ -36,14 +36,16 @@ def site(live_data_dir: Path, mailbox: Mailbox, identity_provider: OidcProvider)
 
 
 def open_pushes(settings: Settings, count: int) -> list[tuple[str, int]]:
-    """Firms of the demo city with an undecided push and no account of their own."""
+    """Firms of the demo city with an undecided push and no account of their own. The push may
+    wait for data (待补充): the demo's policies read recognition dates (首次认定, 首次升规), which the
+    synthetic city does not hold, so most of its pushes are 待补充; the firm sees them all the same."""
     with session_scope(settings.resolved_database_url) as db:
         claimed = set(
             db.scalars(select(Account.enterprise_uscc).where(Account.enterprise_uscc.is_not(None)))
         )
         pushes = db.execute(
             select(PolicyPush.uscc, PolicyPush.id)
-            .where(PolicyPush.status == "pushed", PolicyPush.needs_data.is_(False))
+            .where(PolicyPush.status == "pushed")
             .order_by(PolicyPush.id)
         ).all()
     found = [(u, i) for u, i in pushes if u not in claimed]

@@ -15,7 +15,7 @@ from chanye.beijing import today_in_beijing
 from chanye.cli.startup import check_files, err, migrated_settings, out
 from chanye.policy.demo import demo_policies
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
-from chanye.policy.fields import label_of, plain_value
+from chanye.policy.fields import plain_value
 from chanye.policy.loader import PolicyFileError, conflicts, load_policy_file
 from chanye.policy.matching import MatchFileError, check_target, match_to_file
 from chanye.policy.model import Policy
@@ -171,7 +171,7 @@ def policy_explain(
             markup=False,
         )
     for c in result.conditions:
-        values = "，".join(f"{label_of(k)}={plain_value(k, v)}" for k, v in c.values.items())
+        values = "，".join(f"{result.label(k)}={plain_value(k, v)}" for k, v in c.values.items())
         out.print(
             f"  [{OUTCOME_LABELS[c.outcome]}] {c.text}\n      {c.expression}    读取：{values}",
             markup=False,

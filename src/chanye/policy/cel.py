@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,12 @@ class Node:
         return list(self._fields)
 
 
-def parse(text: str, params: dict[str, Any]) -> Node:
-    """Parse and check one CEL expression; raises CelError with every problem found."""
+def parse(
+    text: str, params: dict[str, Any], application: Mapping[str, tuple[str, CelType]] | None = None
+) -> Node:
+    """Parse and check one CEL expression; raises CelError with every problem found.
+    ``application``: the values an applicant supplies (快申), declared in the policy file, by id:
+    (the field name conditions read it by, its type)."""
     from celpy.celparser import CELParseError
 
     wide = _full_width(text)
@@ -121,7 +126,7 @@ def parse(text: str, params: dict[str, Any]) -> Node:
                 )
             ]
         ) from None
-    checker = _Checker(params)
+    checker = _Checker(params, application or {})
     node = checker.visit(tree)
     if checker.problems:
         raise CelError(checker.problems)
@@ -238,8 +243,11 @@ def _position(tree: Tree[Any] | Token) -> tuple[int, int]:
 
 
 class _Checker:
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(
+        self, params: dict[str, Any], application: Mapping[str, tuple[str, CelType]]
+    ) -> None:
         self.params = params
+        self.application = application
         self.problems: list[CelProblem] = []
 
     def fail(self, at: Tree[Any] | Token, message: str) -> Node:
@@ -371,6 +379,8 @@ class _Checker:
                     f" / unknown enterprise field",
                 )
             return self.node(children[1], "field", spec.type, op=attribute)
+        if root == "application":
+            return self.supplied(children[1], attribute)
         if root == "params":
             if attribute not in self.params:
                 known = "、".join(self.params) or "（无）"
@@ -399,9 +409,21 @@ class _Checker:
             return self.node(children[1], "param", type_, op=attribute)
         return self.fail(
             tree,
-            "只能读取 enterprise.字段 和 params.参数 / only enterprise.<field> and "
-            "params.<name> can be read",
+            "只能读取 enterprise.字段、application.申报字段 和 params.参数 / only "
+            "enterprise.<field>, application.<field> and params.<name> can be read",
         )
+
+    def supplied(self, at: Token, attribute: str) -> Node:
+        """``application.<id>``: a value the applicant supplies, declared in the policy file."""
+        if attribute not in self.application:
+            declared = "、".join(self.application) or "（无）"
+            return self.fail(
+                at,
+                f"未声明的申报字段 application.{attribute}：请在政策文件的 application 中"
+                f"声明（已声明：{declared}） / undeclared application field",
+            )
+        name, declared_type = self.application[attribute]
+        return self.node(at, "field", declared_type, op=name)
 
     def binary(self, tree: Tree[Any], rule: str, left_tree: Any, right_tree: Any) -> Node:
         left, right = self.visit(left_tree), self.visit(right_tree)

@@ -52,6 +52,10 @@ class Explanation:
     arithmetic: str | None
     source_change: int | None  # the registry change the values come from
     founded_on: str | None = None  # set when the enterprise was founded after the date
+    labels: dict[str, str] = field(default_factory=dict)  # the policy's own fields' labels
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name) or label_of(name)
 
     @classmethod
     def of(cls, explained: dict[str, Any]) -> Explanation:
@@ -68,6 +72,8 @@ class Explanation:
         shown = {**vars(self), "conditions": conditions}
         if shown["founded_on"] is None:  # said only of an enterprise not yet founded
             del shown["founded_on"]
+        if not shown["labels"]:  # only a policy with application fields has its own
+            del shown["labels"]
         return shown
 
 
@@ -175,11 +181,9 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
     amount, arithmetic = kept["amount"] if eligible else None, None
     if eligible and policy.amount is not None:
         written = "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
+        formula = substitute(policy.amount_text or "", values, policy.parameters, policy)
         arithmetic = "；".join(
-            [
-                f"{substitute(policy.amount_text or '', values, policy.parameters)} = {written}",
-                *tier_notes(policy.amount, values, policy.parameters),
-            ]
+            [f"{formula} = {written}", *tier_notes(policy.amount, values, policy.parameters)]
         )
     return {
         "policy_id": policy.id,
@@ -195,8 +199,15 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
         "amount": amount,
         "arithmetic": arithmetic,
         "source_change": kept["source_change"],
+        **_own_labels(policy),
         **{k: v for k, v in kept.items() if k not in EVIDENCE},
     }
+
+
+def _own_labels(policy: Policy) -> dict[str, dict[str, str]]:
+    """The labels of the values an applicant supplies, which only the policy knows."""
+    labels = {a.field_name: a.labelled for a in policy.application}
+    return {"labels": labels} if labels else {}
 
 
 def _outcomes(policy: Policy, record: dict[str, Any]) -> list[str]:
@@ -267,8 +278,18 @@ HISTORY_CALL = (
 )
 
 
-def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str:
+def substitute(
+    text: str, record: dict[str, Any], params: dict[str, Any], policy: Policy | None = None
+) -> str:
     """The expression with each value it reads written in: the arithmetic a person can check."""
+    declared = {a.id: a for a in policy.application} if policy else {}
+
+    def supplied_value(match: re.Match[str]) -> str:
+        found = declared.get(match.group(1))
+        if found is None:
+            return match.group(0)
+        value = record.get(found.field_name)
+        return f"{found.labelled}[{'缺失' if value is None else _number(value)}]"
 
     def field_value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -285,6 +306,7 @@ def substitute(text: str, record: dict[str, Any], params: dict[str, Any]) -> str
 
     text = re.sub(HISTORY_CALL, history_value, text)
     text = re.sub(r"enterprise\.([a-z_][a-z0-9_]*)", field_value, text)
+    text = re.sub(r"application\.([a-z_][a-z0-9_]*)", supplied_value, text)
 
     def param_value(match: re.Match[str]) -> str:
         value = params.get(match.group(1))

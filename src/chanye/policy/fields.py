@@ -55,6 +55,12 @@ def field_spec(name: str) -> EnterpriseField:
     found = FIELD_BY_NAME.get(name)
     if found is not None:
         return found
+    if name.startswith("application:"):  # supplied by an applicant: never held
+        _prefix, kind, field_id = name.split(":", 2)
+        money = kind == "money"
+        return EnterpriseField(
+            name, APPLICATION_TYPES[kind], field_id, held=False, unit="元" if money else None
+        )
     from chanye.policy.history import HistoryField
 
     call = HistoryField.parse(name)
@@ -68,6 +74,14 @@ def field_spec(name: str) -> EnterpriseField:
     return EnterpriseField(name, call.type, call.label, held=True, derived=True, unit=unit)
 
 
+# What an applicant may be asked for (``application`` in a policy file), and how CEL sees it.
+APPLICATION_TYPES: dict[str, CelType] = {
+    "money": "double",
+    "number": "double",
+    "integer": "int",
+    "text": "string",
+    "yes_no": "bool",
+}
 RATES = ("rd_ratio",)  # fields that are shares, shown as percentages
 
 

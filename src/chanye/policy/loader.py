@@ -19,7 +19,15 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
 from chanye.policy.cel import CelError, Node, param_type, parse
-from chanye.policy.model import Condition, Policy
+from chanye.policy.fields import CelType
+from chanye.policy.model import (
+    APPLICATION_KIND_LABELS,
+    APPLICATION_KINDS,
+    MONEY_INPUT_UNITS,
+    ApplicationField,
+    Condition,
+    Policy,
+)
 from chanye.policy.tiers import COLUMNS as TIER_COLUMNS
 from chanye.policy.tiers import Tiers, is_number, order_problems
 from chanye.problems import FileRefusedError
@@ -40,7 +48,9 @@ TOP_KEYS = {
     "benefit",
     "exclusive_group",
     "cap_group",
+    "application",
 }
+APPLICATION_KEYS = ("id", "label", "kind", "unit", "help", "attachments")
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
 
@@ -131,10 +141,12 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
                     )
                 ]
             )
+    declared = declarations(policy.application)
     conditions = [
-        Condition(c.id, c.text, c.when, parse(c.when, parameters)) for c in policy.conditions
+        Condition(c.id, c.text, c.when, parse(c.when, parameters, declared))
+        for c in policy.conditions
     ]
-    amount = parse(policy.amount_text, parameters) if policy.amount_text else None
+    amount = parse(policy.amount_text, parameters, declared) if policy.amount_text else None
     return Policy(
         policy.id,
         policy.title,
@@ -150,7 +162,13 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
         policy.source_name,
         policy.source_text,
         cap_group=policy.cap_group,
+        application=policy.application,
     )
+
+
+def declarations(fields: Sequence[ApplicationField]) -> dict[str, tuple[str, CelType]]:
+    """What CEL checks ``application.<id>`` against: each declared field's name and type."""
+    return {f.id: (f.field_name, f.cel_type) for f in fields}
 
 
 def _kind_name(value: Any) -> str:
@@ -169,6 +187,7 @@ class _Reader:
         self.source = source_name
         self.text = text
         self.problems: list[PolicyProblem] = []
+        self.declared: tuple[ApplicationField, ...] = ()  # the file's application fields
 
     def problem(
         self, node: YamlNode | None, message: str, offset: tuple[int, int] = (0, 0)
@@ -244,6 +263,7 @@ class _Reader:
             )
         valid = self.validity(top["valid"][1])
         parameters = self.parameters(top.get("parameters"))
+        self.declared = self.application(top.get("application"))
         conditions = self.conditions(top["conditions"][1], parameters)
         amount_text, amount = self.benefit(top.get("benefit"), parameters)
         title, issuer = self.text_of(top, "title"), self.text_of(top, "issuer")
@@ -264,6 +284,66 @@ class _Reader:
             self.source,
             self.text,
             cap_group=self.cap_group(top.get("cap_group")),
+            application=self.declared,
+        )
+
+    def application(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[ApplicationField, ...]:
+        """``application``: the values an applicant supplies (快申), each with its id, Chinese
+        label, kind, unit (money), help text and the attachments that prove it."""
+        if entry is None:
+            return ()
+        node = entry[1]
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, "application 须为申报字段的列表 / application is a list of fields")
+            return ()
+        found: list[ApplicationField] = []
+        for item in node.value:
+            declared = self.application_field(item, {f.id for f in found})
+            if declared is not None:
+                found.append(declared)
+        return tuple(found)
+
+    def application_field(self, item: YamlNode, seen: set[str]) -> ApplicationField | None:
+        parts = self.mapping(item) if isinstance(item, MappingNode) else {}
+        for key, (key_node, _v) in parts.items():
+            if key not in APPLICATION_KEYS:
+                known = "、".join(APPLICATION_KEYS)
+                self.problem(key_node, f"申报字段中未知的键 {key}（可用：{known}）/ unknown key")
+        value = {k: self.value(v) for k, (_n, v) in parts.items()}
+        field_id, label, kind = value.get("id"), value.get("label"), value.get("kind", "money")
+        if not isinstance(field_id, str) or not re.match(r"^[a-z_][a-z0-9_]*$", field_id):
+            self.problem(item, "申报字段须有 id（小写字母、数字和 _）/ a field needs an id")
+            return None
+        if field_id in seen:
+            self.problem(parts["id"][1], f"重复的申报字段 {field_id} / duplicate field")
+        if not isinstance(label, str) or not label.strip():
+            self.problem(item, f"申报字段 {field_id} 须有中文名称 label / a field needs a label")
+            return None
+        if kind not in APPLICATION_KINDS:
+            kinds = "、".join(f"{k}（{v}）" for k, v in APPLICATION_KIND_LABELS.items())
+            self.problem(
+                parts.get("kind", (item, item))[1], f"申报字段 {field_id} 的 kind 须为 {kinds}"
+            )
+            return None
+        unit = value.get("unit")
+        if unit is not None and (kind != "money" or unit not in MONEY_INPUT_UNITS):
+            self.problem(
+                parts["unit"][1],
+                f"申报字段 {field_id} 的 unit 只用于金额，可写 {'、'.join(MONEY_INPUT_UNITS)}",
+            )
+        attachments = value.get("attachments") or []
+        if not isinstance(attachments, list) or not all(
+            isinstance(a, str) and a.strip() for a in attachments
+        ):
+            self.problem(item, f"申报字段 {field_id} 的 attachments 须为附件名称的列表")
+            attachments = []
+        return ApplicationField(
+            field_id,
+            label.strip(),
+            str(kind),
+            str(unit) if unit else ("万元" if kind == "money" else None),
+            str(value.get("help") or "").strip(),
+            tuple(a.strip() for a in attachments),
         )
 
     def cap_group(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[str, float] | None:
@@ -461,7 +541,7 @@ class _Reader:
             return None
         source = str(self.value(node))
         try:
-            parsed = parse(source, parameters)
+            parsed = parse(source, parameters, declarations(self.declared))
         except CelError as exc:
             for p in exc.problems:
                 self.problem(node, p.message, self.offset(node, p.line, p.column))

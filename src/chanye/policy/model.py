@@ -7,7 +7,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chanye.policy.cel import Node
-from chanye.policy.fields import field_spec
+from chanye.policy.fields import APPLICATION_TYPES, CelType, field_spec, label_of
+
+APPLICATION_PREFIX = "application:"
+APPLICATION_KINDS = APPLICATION_TYPES
+APPLICATION_KIND_LABELS = {
+    "money": "金额",
+    "number": "数值",
+    "integer": "整数",
+    "text": "文本",
+    "yes_no": "是/否",
+}
+MONEY_INPUT_UNITS = {"元": 1.0, "万元": 1e4, "亿元": 1e8}
+
+
+@dataclass(frozen=True)
+class ApplicationField:
+    """A value the enterprise supplies when it applies (快申), declared in the policy file:
+    the platform does not hold it, so staff verify it before anything is decided."""
+
+    id: str
+    label: str  # 新设备购置额
+    kind: str  # one of APPLICATION_KINDS
+    unit: str | None = None  # money: the unit people type (万元); stored in yuan
+    help: str = ""  # what to enter and where it comes from
+    attachments: tuple[str, ...] = ()  # what must be attached (发票清单, 购置合同)
+
+    @property
+    def cel_type(self) -> CelType:
+        return APPLICATION_KINDS[self.kind]
+
+    @property
+    def field_name(self) -> str:
+        """The name conditions read it by: ``application:money:equipment_spend`` (with its kind,
+        so that the engines hold a column of unknowns of its type, and pages show money in 万元,
+        without the policy at hand)."""
+        return f"{APPLICATION_PREFIX}{self.kind}:{self.id}"
+
+    @property
+    def labelled(self) -> str:
+        return f"{self.label}（元）" if self.kind == "money" else self.label
+
+    def input_factor(self) -> float:
+        """Yuan per unit typed (money); 1 for everything else."""
+        return MONEY_INPUT_UNITS.get(self.unit or "元", 1.0) if self.kind == "money" else 1.0
 
 
 @dataclass
@@ -37,6 +80,7 @@ class Policy:
         None  # (group, yuan): all its policies together, per enterprise
     )
     extra: dict[str, Any] = field(default_factory=dict)
+    application: tuple[ApplicationField, ...] = ()  # what an applicant supplies (快申)
     _fields_read: tuple[str, ...] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -65,10 +109,24 @@ class Policy:
             self._fields_read = tuple(dict.fromkeys(names))
         return list(self._fields_read)
 
+    def application_field(self, name: str) -> ApplicationField | None:
+        """The declared application field a field name reads (None: an enterprise field)."""
+        return next((a for a in self.application if a.field_name == name), None)
+
+    def label_of(self, name: str) -> str:
+        """A field's label as pages show it, the policy's own declarations included."""
+        declared = self.application_field(name)
+        return declared.labelled if declared else label_of(name)
+
+    def reads_application(self) -> bool:
+        return any(self.application_field(n) for n in self.fields_read())
+
     @property
     def without_application(self) -> bool:
         """免申 when every field the policy reads is held by the platform; otherwise 快申."""
-        return all(field_spec(name).held for name in self.fields_read())
+        return not self.reads_application() and all(
+            field_spec(name).held for name in self.fields_read()
+        )
 
     @property
     def mode_label(self) -> str:

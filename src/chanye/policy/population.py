@@ -197,7 +197,7 @@ class Population:
             {
                 s
                 for n in plain
-                if FIELD_BY_NAME[n].held
+                if field_spec(n).held
                 for s in DERIVED_FROM.get(n, (n,))
                 if s in STORED
             }

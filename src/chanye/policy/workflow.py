@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,7 @@ from chanye.batching import collector_paused
 from chanye.beijing import BEIJING, aware
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
-from chanye.policy.explain import Known, evidence, expanded, known_at
+from chanye.policy.explain import FAILS, UNKNOWN, Known, evidence, expanded, known_at
 from chanye.policy.fields import label_of
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
@@ -41,7 +42,14 @@ from chanye.problems import ReasonRefusedError
 from chanye.registry.view import change_in_force
 from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
-from chanye.store.models import Account, PolicyPush, PolicyRun, PolicyVersion, utcnow
+from chanye.store.models import (
+    Account,
+    PolicyApplication,
+    PolicyPush,
+    PolicyRun,
+    PolicyVersion,
+    utcnow,
+)
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
 
@@ -338,8 +346,14 @@ class Decision:
     change_id: int | None
 
 
+Supplied = Mapping[str, Mapping[str, Any]]  # USCC → application field name → verified value
+
+
 def decisions(
-    population: Population, policy: Policy, known: Candidates | None = None
+    population: Population,
+    policy: Policy,
+    known: Candidates | None = None,
+    supplied: Supplied | None = None,
 ) -> tuple[dict[str, Decision], Candidates]:
     """Every enterprise the policy pushes to: eligible, or failing only for missing data (待补充);
     with the candidates' condition states, which the evidence of the pushes reads.
@@ -363,7 +377,49 @@ def decisions(
             bool(needs_data),
             None if change_id is None else int(change_id),
         )
+    _decide_supplied(population, policy, result, supplied or {})
     return result, found
+
+
+VERIFIED = (
+    "verified"  # an application's values, once staff checked them (chanye.policy.applications)
+)
+
+
+def verified_values(session: Session, policy: Policy) -> dict[str, dict[str, Any]]:
+    """The application values staff verified for ``policy``, by USCC and field name (快申)."""
+    if not policy.application:
+        return {}
+    names = {a.id: a.field_name for a in policy.application}
+    found = session.scalars(
+        select(PolicyApplication).where(
+            PolicyApplication.policy_id == policy.id, PolicyApplication.status == VERIFIED
+        )
+    )
+    return {
+        a.uscc: {names[k]: v for k, v in json.loads(a.values).items() if k in names} for a in found
+    }
+
+
+def _decide_supplied(
+    population: Population, policy: Policy, found: dict[str, Decision], supplied: Supplied
+) -> None:
+    """The candidates whose application values staff verified, decided with those values (the
+    engine saw them as unknown): eligible with an amount, still needing data, or not at all."""
+    mine = [u for u in found if u in supplied]
+    records = population.records(mine, policy, {u: found[u].rid for u in mine})
+    for uscc in mine:
+        record = {**records.get(uscc, {}), **supplied[uscc]}
+        kept = evidence(policy, [record], population.as_of)[0]
+        outcomes = kept["outcomes"]
+        if FAILS in outcomes:
+            del found[uscc]
+            continue
+        decision = found[uscc]
+        needs_data = UNKNOWN in outcomes or (policy.amount is not None and kept["amount"] is None)
+        found[uscc] = Decision(
+            decision.rid, None if needs_data else kept["amount"], needs_data, decision.change_id
+        )
 
 
 def evidence_texts(
@@ -373,6 +429,7 @@ def evidence_texts(
     extra: dict[str, Any],
     rows: dict[str, int] | None = None,
     known: Candidates | None = None,
+    supplied: Supplied | None = None,
 ) -> dict[str, str]:
     """The evidence (JSON, ``explain.evidence``) of each enterprise's decision, their records
     read in one scan; ``extra`` is kept beside it (the run and the registry change: where the
@@ -383,6 +440,10 @@ def evidence_texts(
     records = population.records(usccs, policy, rows)
     present = [u for u in usccs if u.strip().upper() in records]
     worked_out = _known(known, present, rows or {})
+    for uscc, values in (supplied or {}).items():  # evaluated with them, not the engine's
+        if uscc in records:
+            records[uscc] = {**records[uscc], **values}
+            worked_out.pop(uscc, None)
     kept = evidence(
         policy,
         [records[u.strip().upper()] for u in present],
@@ -437,7 +498,8 @@ def run_matching(
     )
     session.add(run)
     session.flush()
-    found, states = decisions(population, policy, known)
+    supplied = verified_values(session, policy)
+    found, states = decisions(population, policy, known, supplied)
     existing = {
         p.uscc: p
         for p in session.scalars(
@@ -452,7 +514,7 @@ def run_matching(
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
-    kept = evidence_texts(population, policy, changes.to_explain, extra, rows, states)
+    kept = evidence_texts(population, policy, changes.to_explain, extra, rows, states, supplied)
     for uscc, text in kept.items():
         if uscc in changes.new:
             changes.new[uscc]["explanation"] = text
@@ -553,6 +615,26 @@ def _reconcile(
             changes.withdrawn.append(uscc)
             changes.to_explain.append(uscc)  # the evidence now says which condition fails
     return changes
+
+
+def redecide(
+    session: Session, push: PolicyPush, version: PolicyVersion, population: Population
+) -> None:
+    """One push decided again now (its application was verified): eligible with an amount,
+    still needing data, or withdrawn with the condition it fails in its evidence."""
+    policy = policy_of(version)
+    supplied = {u: v for u, v in verified_values(session, policy).items() if u == push.uscc}
+    found, _states = decisions(population, policy, None, supplied)
+    decision = found.get(push.uscc)
+    if decision is None:
+        push.status = WITHDRAWN
+    else:
+        push.amount, push.needs_data = decision.amount, decision.needs_data
+        push.source_change_id = decision.change_id
+    push.updated_at = utcnow()
+    extra = {"run_id": push.last_run_id, "registry_change_id": push.source_change_id}
+    texts = evidence_texts(population, policy, [push.uscc], extra, None, None, supplied)
+    push.explanation = texts.get(push.uscc, push.explanation)
 
 
 def rerun_published(session: Session, population: Population, actor: Actor) -> list[PolicyRun]:
@@ -673,8 +755,10 @@ OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"
 def reasons(explanation: dict[str, Any]) -> list[str]:
     """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
 
+    own = explanation.get("labels") or {}
+
     def label(name: str) -> str:
-        return label_of(name)
+        return str(own.get(name) or label_of(name))
 
     lines = []
     for c in explanation.get("conditions", []):

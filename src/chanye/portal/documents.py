@@ -105,7 +105,7 @@ def document_problems(uploads: Sequence[Upload], max_mb: int) -> list[Problem]:
             )
         )
     for upload in uploads:
-        problems += _file_problems(upload, max_mb)
+        problems += file_problems(upload, max_mb)
     return problems
 
 
@@ -120,7 +120,7 @@ def required_problems(
         if u.kind not in kinds
     ]
     for upload in uploads:
-        problems += _file_problems(upload, max_mb)
+        problems += file_problems(upload, max_mb)
     return problems
 
 
@@ -141,7 +141,7 @@ def one_of_each(uploads: Sequence[Upload], kinds: Sequence[str]) -> list[Problem
     return problems
 
 
-def _file_problems(upload: Upload, max_mb: int) -> list[Problem]:
+def file_problems(upload: Upload, max_mb: int) -> list[Problem]:
     field = FIELD_OF.get(upload.kind, upload.kind)
     name = display_name(upload.filename)
     if not upload.content:

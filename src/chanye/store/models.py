@@ -396,6 +396,44 @@ class PolicyRun(Base):
     __table_args__ = (Index("ix_policy_runs_version", "policy_version_id", "id"),)
 
 
+class PolicyApplication(Base):
+    """快申: the values an enterprise supplied for a push (fields its policy declares), and what
+    staff made of them. submitted → verified (the push is then decided with them) or returned
+    (退回补正: the enterprise corrects them and submits again). One per push."""
+
+    __tablename__ = "policy_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    push_id: Mapped[int] = mapped_column(Integer)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    uscc: Mapped[str] = mapped_column(String(18))
+    values: Mapped[str] = mapped_column(Text, doc="JSON: field id → value (money in yuan)")
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_by: Mapped[str] = mapped_column(String(120))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str] = mapped_column(Text, default="", doc="Why it was returned, or a remark")
+
+    __table_args__ = (
+        UniqueConstraint("push_id", name="uq_policy_applications_push"),
+        Index("ix_policy_applications_policy", "policy_id", "status"),
+    )
+
+
+class ApplicationDocument(StoredFileColumns, Base):
+    """A file attached to a 快申 application (an invoice list, a contract), kept like the
+    membership documents: outside the web root, under a random name."""
+
+    __tablename__ = "policy_application_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(120), doc="Which attachment the policy asked for")
+
+    __table_args__ = (Index("ix_policy_application_documents", "application_id"),)
+
+
 class PolicyPush(Base):
     """免申即享: a benefit pushed to an enterprise by a policy version, with the evidence.
 

@@ -32,10 +32,10 @@ from chanye.synth.city import Profile, SynthCity, load_profile, scale_to_totals
 from chanye.system.model import IndustrialSystem
 
 UNIT = 100  # the city's money unit: 0.01 万元 = 100 yuan
-FILES = {
-    "annual": "annual.csv",
-    "monthly": "monthly.csv",
-    "qualifications": "qualifications.csv",
+FILES = {  # named as a bureau would name them: the names show on the imports page
+    "annual": "年度数据2020-2024.csv",
+    "monthly": "规上企业月度快报2024-2025.csv",
+    "qualifications": "资质认定.csv",
 }
 MONEY_INDICATORS = (
     "revenue",

@@ -20,6 +20,7 @@ from chanye.web.registry_state import ImportJobs, ReaderCache
 from chanye.web.routes import (
     account,
     admin,
+    applications,
     areas,
     bindings,
     docs,
@@ -51,6 +52,8 @@ AREAS: tuple[Area, ...] = (
     account.AREA,
     system.INDUSTRIES,
     policies.MINE,
+    applications.OWN,
+    applications.STAFF,
     bindings.OWN,
     bindings.AREA,
     admin.AREA,
@@ -102,8 +105,12 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
         # Binding: the licence and the authorisation letter.
         "/account/binding/documents": (settings.max_document_mb << 20) * 2 + FORM_LIMIT,
     }
+    # 快申: the attachments a policy names (a few), at most max_document_mb each.
+    attachments = (settings.max_document_mb << 20) * 6 + FORM_LIMIT
 
     def limit_for(path: str) -> int:
+        if path.startswith("/my/applications/"):
+            return attachments
         return uploads.get(path.rstrip("/"), FORM_LIMIT)
 
     return limit_for

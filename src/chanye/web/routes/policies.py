@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import today_in_beijing
 from chanye.config import Settings
-from chanye.policy import workflow
+from chanye.policy import applications, workflow
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.fields import FIELD_BY_NAME, label_of, plain_value
 from chanye.policy.loader import PolicyFileError
@@ -78,6 +78,7 @@ TAG_NAMES = {tag: labels[0] for tag, labels in TAG_LABELS.items()}
 RESULTS = {
     "draft": "草稿已保存。发布前可先做调整测算。",
     "confirmed": "已确认享受。政策办将按拨付清单办理。",
+    "applied": "申报已提交，待政策办核实；核实后平台按申报数据判定是否符合条件及金额。",
     "declined": "已放弃该项政策。",
     "offline": "已登记线下通知。",
 }
@@ -117,7 +118,7 @@ def formatter(system: IndustrialSystem) -> Callable[[str, Any], str]:
     return show
 
 
-def _labels(request: Request, system: IndustrialSystem) -> dict[str, Any]:
+def value_labels(request: Request, system: IndustrialSystem) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     return {"show": formatter(system), "field_labels": field_labels(settings.annual_figures_year)}
 
@@ -180,7 +181,7 @@ def analysed_version(db: SessionDep, policy_id: str, version: int | None = None)
 AnalysedDep = Annotated[Analysed, Depends(analysed_version)]
 
 
-def _version(db: SessionDep, version_id: int) -> PolicyVersion:
+def version_or_404(db: SessionDep, version_id: int) -> PolicyVersion:
     found = db.get(PolicyVersion, version_id)
     if found is None:
         raise HTTPException(404, f"没有编号为 {version_id} 的政策版本")
@@ -286,7 +287,7 @@ def publish(
     viewer: Manage,
     confirmed: ConfirmedField = "",
 ) -> Response:
-    version = _version(db, version_id)
+    version = version_or_404(db, version_id)
     superseded = workflow.superseded_by(db, version) if version.status == workflow.DRAFT else []
     if superseded and not is_confirmed(confirmed):
         return _confirm_expiry(request, db, superseded[0], version)
@@ -313,7 +314,7 @@ def expire(
     viewer: Manage,
     confirmed: ConfirmedField = "",
 ) -> Response:
-    version = _version(db, version_id)
+    version = version_or_404(db, version_id)
     if version.status == workflow.PUBLISHED and not is_confirmed(confirmed):
         return _confirm_expiry(request, db, version, None)
     try:
@@ -376,7 +377,7 @@ def _after_run(
 def run_again(
     request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
 ) -> Response:
-    version = _version(db, version_id)
+    version = version_or_404(db, version_id)
     try:
         with population(request, settings) as loaded:
             run = workflow.run_matching(db, version, loaded, viewer.actor)
@@ -393,7 +394,7 @@ def run_again(
 def disbursement_page(
     request: Request, version_id: int, db: SessionDep, viewer: Manage
 ) -> HTMLResponse:
-    version = _version(db, version_id)
+    version = version_or_404(db, version_id)
     rows = workflow.disbursement(db, version.id)
     confirmed = [r for r in rows if r.status == workflow.CONFIRMED]
     context = {
@@ -412,7 +413,7 @@ def disbursement_page(
     summary="Disbursement list as an Excel file",
 )
 def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Response:
-    version = _version(db, version_id)
+    version = version_or_404(db, version_id)
     name = f"disbursement-{version.policy_id}-v{version.version}.xlsx"
     return Response(
         workflow.disbursement_xlsx(db, version),
@@ -424,7 +425,7 @@ def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Respon
 # --- the enterprise's pushes ----------------------------------------------------------------
 
 
-def _mine(
+def pushes_page(
     request: Request,
     db: SessionDep,
     system: IndustrialSystem,
@@ -441,9 +442,18 @@ def _mine(
         "claimed": account.enterprise_uscc,
         "items": items,
         "rivals": workflow.exclusive_rivals(pushes),
+        "asked": {
+            push.id: applications.asked_of(db, push, workflow.policy_of(version))
+            for push, version in pushes
+        },
+        "application_labels": applications.STATUS_LABELS,
+        "attachment_key": applications.attachment_key,
+        "attachment_labels": applications.attachment_labels,
+        "application_problems": {},
+        "typed": {},
         "message": None,
         "error": None,
-        **_labels(request, system),
+        **value_labels(request, system),
         **extra,
     }
     context["sources"] = describe_changes(db, [x.get("source_change") for _, _, x in items if x])
@@ -454,7 +464,7 @@ def _mine(
 def my_policies(
     request: Request, db: SessionDep, system: SystemDep, viewer: Own, result: str = ""
 ) -> HTMLResponse:
-    return _mine(request, db, system, viewer, message=RESULTS.get(result))
+    return pushes_page(request, db, system, viewer, message=RESULTS.get(result))
 
 
 def _decide(
@@ -481,14 +491,14 @@ def _decide(
         db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
         raise HTTPException(404, "没有这条推送") from None
     except workflow.WorkflowRefusedError as refused:
-        return _mine(request, db, system, viewer, 409, error=str(refused))
+        return pushes_page(request, db, system, viewer, 409, error=str(refused))
     db.commit()  # before the browser follows the redirect to the new status
     result = "confirmed" if confirm else "declined"
     return RedirectResponse(f"/my/policies?result={result}#push-{push.id}", status_code=303)
 
 
 def _confirm_decline(request: Request, db: SessionDep, push: PolicyPush) -> HTMLResponse:
-    version = _version(db, push.policy_version_id)
+    version = version_or_404(db, push.policy_version_id)
     amount = f"（{format_yuan(push.amount)}）" if push.amount is not None else ""
     return confirmation_page(
         request,
@@ -718,7 +728,7 @@ def near_misses_page(
         "misses": misses,
         "as_of": as_of,
         "in_force": policy.valid_on(as_of),
-        **_labels(request, system),
+        **value_labels(request, system),
     }
     return page(request, "policies/near_misses.html", context)
 
@@ -757,7 +767,7 @@ def explain_page(
         "version": chosen,
         "policy": policy,
         "x": explained.to_dict(),
-        **_labels(request, system),
+        **value_labels(request, system),
     }
     context["sources"] = describe_changes(db, [explained.source_change])
     return page(request, "policies/explain.html", context)

@@ -1,0 +1,193 @@
+"""快申: an enterprise submits what its push asks for; the policy office verifies or returns it.
+
+Thin: the rules are ``chanye.policy.applications``. The enterprise's form is part of its
+pushes page (``/my/policies``) and posts here; staff work through ``/policy-applications``. An
+application and its files are seen by their enterprise and by the policy office only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from chanye.policy import applications, workflow
+from chanye.portal import documents
+from chanye.store.audit import record
+from chanye.store.models import ApplicationDocument, PolicyApplication, PolicyPush
+from chanye.web.areas import Area, Permission
+from chanye.web.auth import Viewer, requires
+from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
+from chanye.web.pages import area_renderer
+from chanye.web.routes import policies
+from chanye.web.uploads import document_response, read_upload
+
+staff = APIRouter(prefix="/policy-applications", tags=["政策"])
+own = APIRouter(prefix="/my/applications", tags=["政策"])
+STAFF = Area("policy-applications", staff, Permission("policies", "manage"), docs="routes.md")
+OWN = Area("my-applications", own, Permission("policies", "own"), docs="routes.md")
+
+Own = Annotated[Viewer, requires("policies", "own")]
+Manage = Annotated[Viewer, requires("policies", "manage")]
+page = area_renderer("policies", status_labels=applications.STATUS_LABELS)
+NOT_FOUND = "没有这份申报"
+DONE = {
+    "verified": "已核实，推送已按申报数据重新判定。",
+    "returned": "已退回补正，企业可修改后重新提交。",
+}
+
+
+# --- the enterprise ----------------------------------------------------------------------------
+
+
+@own.post("/{push_id:int}", summary="快申: submit the values and attachments a push asks for")
+def submit(
+    request: Request,
+    push_id: int,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Own,
+    value: Annotated[list[str] | None, Form(description="In the order the policy declares")] = None,
+    attachment: Annotated[
+        list[UploadFile] | None, File(description="In the order the policy names them")
+    ] = None,
+) -> Response:
+    account = viewer.require_account()
+    push = db.get(PolicyPush, push_id)
+    if push is None:
+        raise HTTPException(404, "没有这条推送")
+    version = policies.version_or_404(db, push.policy_version_id)
+    fields = workflow.policy_of(version).application
+    limit = settings.max_document_mb << 20
+    uploads = [
+        upload
+        for index, file in enumerate(attachment or [])
+        for upload in read_upload(file, applications.attachment_key(index), limit)
+    ]
+    texts = dict(zip((f.id for f in fields), value or [], strict=False))
+    submission = applications.Submission(
+        texts, uploads, settings.uploads_dir, settings.max_document_mb
+    )
+    try:
+        applications.submit(db, push, account, viewer.actor, submission)
+    except workflow.NotYourPushError:
+        db.commit()  # the refusal is audited; another enterprise's push answers like a missing one
+        raise HTTPException(404, "没有这条推送") from None
+    except workflow.WorkflowRefusedError as refused:
+        problems = getattr(refused, "problems", [])
+        return policies.pushes_page(
+            request,
+            db,
+            system,
+            viewer,
+            400,
+            error=str(refused),
+            application_problems={push.id: {p.field: p.zh for p in problems}},
+            typed={push.id: texts},
+        )
+    db.commit()
+    return RedirectResponse(f"/my/policies?result=applied#push-{push.id}", status_code=303)
+
+
+# --- the policy office -------------------------------------------------------------------------
+
+
+@staff.get("", response_class=HTMLResponse, summary="快申: applications to verify")
+def queue(request: Request, db: SessionDep, viewer: Manage) -> HTMLResponse:
+    return page(request, "applications/list.html", {"rows": applications.pending(db)})
+
+
+def _application(db: SessionDep, application_id: int) -> PolicyApplication:
+    found = db.get(PolicyApplication, application_id)
+    if found is None:
+        raise HTTPException(404, NOT_FOUND)
+    return found
+
+
+def _detail(
+    request: Request,
+    db: SessionDep,
+    system: SystemDep,
+    application: PolicyApplication,
+    status: int = 200,
+    **extra: object,
+) -> HTMLResponse:
+    push = db.get(PolicyPush, application.push_id)
+    if push is None:
+        raise HTTPException(404, NOT_FOUND)
+    version = policies.version_or_404(db, push.policy_version_id)
+    policy = workflow.policy_of(version)
+    context = {
+        "application": application,
+        "push": push,
+        "version": version,
+        "fields": policy.application,
+        "values": applications.values_of(application),
+        "documents": applications.documents_of(db, application.id),
+        "x": workflow.explanation_of(push, version),
+        "push_labels": workflow.PUSH_LABELS,
+        "done": DONE.get(request.query_params.get("done", "")),
+        **policies.value_labels(request, system),
+        **extra,
+    }
+    return page(request, "applications/detail.html", context, status)
+
+
+@staff.get("/{application_id:int}", response_class=HTMLResponse, summary="快申: one application")
+def detail(
+    request: Request, application_id: int, db: SessionDep, system: SystemDep, viewer: Manage
+) -> HTMLResponse:
+    return _detail(request, db, system, _application(db, application_id))
+
+
+@staff.post("/{application_id:int}/review", summary="快申: verify (核实通过) or return (退回补正)")
+def review(
+    request: Request,
+    application_id: int,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: SystemDep,
+    viewer: Manage,
+    decision: Annotated[str, Form(pattern="^(verify|return)$")],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    application = _application(db, application_id)
+    try:
+        with policies.population(request, settings) as loaded:
+            applications.review(db, application, viewer.actor, decision == "verify", note, loaded)
+    except workflow.WorkflowRefusedError as refused:
+        return _detail(request, db, system, application, 409, error=str(refused))
+    db.commit()
+    done = "verified" if decision == "verify" else "returned"
+    return RedirectResponse(f"/policy-applications/{application.id}?done={done}", 303)
+
+
+@staff.get(
+    "/{application_id:int}/documents/{document_id:int}",
+    summary="快申: download one attachment (audited)",
+)
+def document_download(
+    application_id: int,
+    document_id: int,
+    db: SessionDep,
+    settings: SettingsDep,
+    viewer: Manage,
+) -> Response:
+    application = _application(db, application_id)
+    document = db.get(ApplicationDocument, document_id)
+    path = None
+    if document is not None and document.application_id == application.id:
+        path = documents.stored_path(settings.uploads_dir, document, applications.FOLDER)
+    if document is None or path is None:
+        raise HTTPException(404, "没有这个文件")
+    record(
+        db,
+        viewer.actor,
+        "policy.application.document_read",
+        "policy_application_document",
+        str(document.id),
+        after={"application": application.id},
+    )
+    return document_response(path, document)
