@@ -21,6 +21,7 @@ from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.loader import load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.population import Population
+from chanye.policy.tiers import Tiers
 from chanye.registry.view import RegistryView
 
 TAGS = ["high_tech", "specialized_sme", "little_giant", "above_scale"]
@@ -60,6 +61,12 @@ atoms = st.one_of(
     st.just("size(enterprise.tags) >= 1"),
     st.just('enterprise.founded_on < timestamp("2020-01-01T00:00:00Z")'),
     st.just("enterprise.revenue >= params.min_revenue"),
+    # Tier tables (分档), their edges among the values drawn: 1e6, 3e6 and 2e7; 50 and 100.
+    st.builds(
+        lambda v: f"tier(enterprise.revenue, params.bands) >= {v!r}",
+        st.sampled_from([100000.0, 250000.0, 800000.0]),
+    ),
+    st.just("tier(enterprise.employees, params.staff_bands) > 0.0"),
 )
 conditions = st.recursive(
     atoms,
@@ -77,7 +84,16 @@ amounts = st.sampled_from(
         "enterprise.employees >= 50 ? 200000.0 : 100000.0",
         "double(enterprise.employees) * 1000.0 + 5.0",
         "params.cap",
+        "tier(enterprise.revenue, params.bands)",
+        "tier(enterprise.employees, params.staff_bands) + tier(enterprise.rd_expense, params.bands)",
+        "min(tier(enterprise.revenue, params.bands), enterprise.rd_expense)",
+        "enterprise.revenue * tier(enterprise.revenue, params.rates)",
     ]
+)
+BANDS = (
+    "bands: [{from: 1000000.0, amount: 100000.0}, {from: 3000000.0, amount: 250000.0},"
+    " {from: 20000000.0, amount: 800000.0}], staff_bands: [{from: 50, amount: 20000},"
+    " {from: 100, amount: 50000}], rates: [{from: 0.0, rate: 0.001}, {from: 3000000.0, rate: 0.002}]"
 )
 
 
@@ -87,7 +103,7 @@ def policy_text(whens: list[str], amount: str) -> str:
         "title: 随机政策",
         "issuer: 测试",
         f"valid: {{from: {VALID_FROM}, to: {VALID_TO}}}",
-        "parameters: {min_revenue: 1000000.0, rate: 0.1, cap: 500000.0}",
+        f"parameters: {{min_revenue: 1000000.0, rate: 0.1, cap: 500000.0, {BANDS}}}",
         "conditions:",
     ]
     for i, when in enumerate(whens):
@@ -167,10 +183,10 @@ def cel_python(policy: Policy, record: dict[str, Any]) -> tuple[bool, float | No
     present = {k: _cel_value(v) for k, v in record.items() if v is not None and k != "rid"}
     activation = {
         "enterprise": celtypes.MapType({celtypes.StringType(k): v for k, v in present.items()}),
-        "params": celpy.json_to_cel(policy.parameters),
+        "params": celpy.json_to_cel({k: _cel_param(v) for k, v in policy.parameters.items()}),
     }
     env = celpy.Environment()
-    functions = {"min": lambda a, b: min(a, b), "max": lambda a, b: max(a, b)}
+    functions = {"min": lambda a, b: min(a, b), "max": lambda a, b: max(a, b), "tier": _cel_tier}
 
     def run(text: str) -> Any:
         try:
@@ -185,6 +201,25 @@ def cel_python(policy: Policy, record: dict[str, Any]) -> tuple[bool, float | No
     return eligible, (
         None if amount is None or isinstance(amount, celpy.CELEvalError) else float(amount)
     )
+
+
+def _cel_param(value: Any) -> Any:
+    """A tier table as cel-python reads it: a list of bands, each a map."""
+    if not isinstance(value, Tiers):
+        return value
+    # One key for the value, whichever the file used: the reference reads bands, not columns.
+    return [{"from": s, "amount": v} for s, v in zip(value.starts, value.values, strict=True)]
+
+
+def _cel_tier(x: Any, bands: Any) -> Any:
+    """The reference ``tier``: the last band whose from is at most x, band by band."""
+    if isinstance(x, celpy.CELEvalError):
+        return x
+    found = 0.0
+    for band in bands:
+        if float(x) >= float(band[celtypes.StringType("from")]):
+            found = float(band[celtypes.StringType("amount")])
+    return celtypes.DoubleType(found)
 
 
 def _cel_value(value: Any) -> Any:
@@ -253,6 +288,48 @@ def test_derived_fields_as_of_a_date() -> None:
     assert on["rd_ratio"] == 0.0  # zero revenue: 0, as DESIGN says
 
 
+# Revenue at each band's edge of ``bands`` (1e6, 3e6, 2e7), just below and above, and unknown.
+EDGES = [None, 0.0, 999_999.99, 1.0e6, 2_999_999.0, 3.0e6, 3_000_001.0, 2.0e7, 9.0e7]
+EDGE_AMOUNTS = [None, 0.0, 0.0, 1.0e5, 1.0e5, 2.5e5, 2.5e5, 8.0e5, 8.0e5]
+
+
+def test_tier_amounts_agree_at_band_edges() -> None:
+    """The amount of a tier table at and either side of every edge, and for an unknown value,
+    as the SQL path, the columnar engine (both as ``match`` and as pushes), the interpreter and
+    cel-python work it out."""
+    from chanye.policy import population as policy_population
+
+    blank = dict.fromkeys(("rd_expense", "employees", "founded_on", "industry_code", "tags"))
+    records = [
+        {**blank, "revenue": r, "district_code": "440106", "clusters": [], "status": "active"}
+        for r in EDGES
+    ]
+    policy = load_policy_text(
+        policy_text(['enterprise.status == "active"'], "tier(enterprise.revenue, params.bands)"),
+        "edges.yaml",
+    )
+    expected = dict(enumerate(EDGE_AMOUNTS))
+    population = population_of(records, VALID_FROM)
+    for pairs in (
+        run_pairs(population, compile_set([policy], VALID_FROM)),
+        run_columnar(Columns.of(population, [policy]), [policy], VALID_FROM),
+    ):
+        assert {p["rid"]: p["amount"] for p in pairs.to_pylist()} == expected
+    for i, amount in expected.items():
+        record = population.record(f"U{i:05d}")
+        assert record is not None
+        value = evaluate(policy.amount, record, policy.parameters) if policy.amount else None
+        assert (None if value is MISSING else value) == amount
+        assert cel_python(policy, {**record, "as_of": VALID_FROM}) == (True, amount)
+    product = product_population(records, VALID_FROM)
+    for found in (
+        policy_population.candidates(product, policy),
+        policy_population._candidates_sql(product, policy),
+    ):
+        paid = [None if a != a else float(a) for a in found.amounts.tolist()]
+        assert dict(zip(found.rows.tolist(), paid, strict=True)) == expected
+
+
 @pytest.mark.parametrize(
     ("when", "eligible"),
     [
@@ -261,6 +338,9 @@ def test_derived_fields_as_of_a_date() -> None:
         ("!(enterprise.revenue > 1.0 || enterprise.employees > 1)", False),  # false || unknown
         ("enterprise.employees > 1 ? true : true", False),  # unknown test
         ("min(enterprise.revenue, double(enterprise.employees)) >= 0.0", False),
+        ("tier(enterprise.employees, params.staff_bands) >= 0.0", False),  # unknown x
+        ("enterprise.revenue < 1.0 || tier(enterprise.employees, params.staff_bands) > 0.0", True),
+        ("tier(enterprise.revenue, params.bands) == 0.0", True),  # below the first band
     ],
 )
 def test_missing_values_follow_cel(when: str, eligible: bool) -> None:

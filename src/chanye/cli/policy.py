@@ -201,7 +201,12 @@ def policy_simulate(
         raise typer.Exit(2) from None
     day = _as_of(as_of)
     _say_not_in_force([chosen], day)
-    result = simulate(_population(day), chosen, changes)
+    try:
+        result = simulate(_population(day), chosen, changes)
+    except PolicyFileError as exc:  # a changed tier table out of order
+        for problem in exc.problems:
+            err.print(problem.message, markup=False)
+        raise typer.Exit(2) from None
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         return

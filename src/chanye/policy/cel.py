@@ -7,7 +7,8 @@ The parse tree becomes a small typed tree (``Node``) that both engines share: th
 Supported: literals (int, double, string, bool), ``enterprise.<field>``, ``params.<name>``,
 ``! && || ?:``, comparisons, ``+ - *`` and ``/`` by a non-zero number, ``in`` (a list field or a
 list literal), ``size``, ``startsWith``/``endsWith``/``contains``, ``int()``, ``double()``,
-``timestamp("...")``, and the two functions chanye adds, ``min`` and ``max``. Numbers compare
+``timestamp("...")``, and the functions chanye adds: ``min``, ``max``, ``tier`` (a tier table,
+``chanye.policy.tiers``) and the history functions (``chanye.policy.history``). Numbers compare
 across int and double; arithmetic needs both sides of one type (CEL has no implicit conversion).
 """
 
@@ -27,6 +28,7 @@ from lark import Lark, Token, Tree
 from chanye.policy.fields import FIELD_BY_NAME, CelType, known_fields_text
 from chanye.policy.history import FUNCTIONS as HISTORY_FUNCTIONS
 from chanye.policy.history import call_field
+from chanye.policy.tiers import Tiers
 
 NUMERIC = ("int", "double")
 COMPARISONS = {
@@ -45,6 +47,19 @@ ARITHMETIC = {
     "multiplication_mod": "%",
 }
 STRING_METHODS = ("startsWith", "endsWith", "contains")
+# The parse tree's levels that hold a single expression below them.
+WRAPPERS = (
+    "expr",
+    "conditionalor",
+    "conditionaland",
+    "relation",
+    "addition",
+    "multiplication",
+    "unary",
+    "member",
+    "primary",
+)
+TIER_USAGE = "tier(数值, params.分档表)，如 tier(enterprise.output_value, params.output_tiers)"
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,7 @@ class Node:
     line: int
     column: int
     op: str = ""  # the operator, field/param/function name
-    value: Any = None  # a literal's value
+    value: Any = None  # a literal's value; the tier table's parameter name for tier()
     args: list[Node] = field(default_factory=list)
     _fields: tuple[str, ...] | None = field(default=None, init=False, repr=False)
 
@@ -375,6 +390,13 @@ class _Checker:
                 )
             type_ = param_type(self.params[attribute])
             value = self.params[attribute]
+            if isinstance(value, Tiers):
+                return self.fail(
+                    children[1],
+                    f"参数 {attribute} 是分档表，请用 tier() 读取其中一档，如 "
+                    f"tier(enterprise.output_value, params.{attribute}) / a tier table is read "
+                    "with tier()",
+                )
             if type_ == "list" and not all(isinstance(v, str) for v in value):
                 return self.fail(
                     children[1],
@@ -500,6 +522,8 @@ class _Checker:
         return self.node(tree, "list", "list", args=items)
 
     def call(self, tree: Tree[Any], name: str, args: list[Node], arg_tree: Any) -> Node:
+        if name == "tier" and not args:
+            return self.tier(tree, arg_tree.children if arg_tree is not None else [])
         args = args + [self.visit(c) for c in (arg_tree.children if arg_tree is not None else [])]
         if not self.settled(*args):
             return self.node(tree, "error", "bool", args=args)
@@ -542,10 +566,37 @@ class _Checker:
             return self.node(tree, "literal", "timestamp", value=moment.astimezone(dt.UTC))
         return self.fail(
             tree,
-            f"不支持的函数 {name}()（可用：min、max、size、startsWith、endsWith、"
+            f"不支持的函数 {name}()（可用：min、max、tier、size、startsWith、endsWith、"
             f"contains、int、double、timestamp、{'、'.join(HISTORY_FUNCTIONS)}）"
             "/ unsupported function",
         )
+
+    def tier(self, tree: Tree[Any], children: list[Any]) -> Node:
+        """``tier(x, params.table)``: the table's value for ``x`` (the node keeps the table's
+        name; every engine reads the table from the parameters it runs with)."""
+        if len(children) != 2:
+            return self.fail(
+                tree, f"tier() 需要两个参数：{TIER_USAGE} / tier() takes a number and a table"
+            )
+        table = _param_name(children[1])
+        value = self.visit(children[0])
+        if not isinstance(self.params.get(table or ""), Tiers):
+            tables = "、".join(n for n, v in self.params.items() if isinstance(v, Tiers))
+            return self.fail(
+                children[1],
+                f"tier() 的第二个参数须为分档表参数（已定义的分档表：{tables or '无'}）："
+                f"{TIER_USAGE}；分档表在 parameters 中写成 - {{from: 起点, amount: 金额}} "
+                "/ the second argument of tier() is a tier-table parameter",
+            )
+        if not self.settled(value):
+            return value
+        if value.type not in NUMERIC:
+            return self.fail(
+                children[0],
+                f"tier() 的第一个参数须为数值（如 enterprise.output_value），此处是 {value.type} "
+                "/ tier() reads a number",
+            )
+        return self.node(tree, "call", "double", op="tier", value=table, args=[value])
 
     def history(self, tree: Tree[Any], name: str, args: list[Node]) -> Node:
         """A history function with constant arguments is a field of its own (its value as of
@@ -564,6 +615,16 @@ class _Checker:
         if isinstance(found, str):
             return self.fail(tree, found)
         return self.node(tree, "field", found.type, op=found.name)
+
+
+def _param_name(tree: Any) -> str | None:
+    """The name ``params.<name>`` reads, when ``tree`` is nothing else."""
+    while isinstance(tree, Tree) and tree.data in WRAPPERS and len(tree.children) == 1:
+        tree = tree.children[0]
+    if isinstance(tree, Tree) and tree.data == "member_dot":
+        base, attribute = tree.children
+        return str(attribute) if _ident_of(base) == "params" else None
+    return None
 
 
 def _ident_of(tree: Any) -> str | None:

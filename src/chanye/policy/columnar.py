@@ -27,6 +27,7 @@ from chanye.policy.cel import Node
 from chanye.policy.fields import FIELDS, field_spec
 from chanye.policy.interpret import _call, _compare
 from chanye.policy.model import Policy
+from chanye.policy.tiers import Tiers
 
 if TYPE_CHECKING:  # the SQL engine (Ibis, DuckDB) is imported only where a policy needs it
     from chanye.policy.engine import SqlPopulation
@@ -232,6 +233,8 @@ class _Evaluator:
         if kind == "arith":
             operation = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[node.op]
             return operation(a, second), known
+        if node.op == "tier":
+            return tier_values(self.params[node.value], a), known
         if node.op in ("min", "max"):
             chosen = (np.minimum if node.op == "min" else np.maximum)(a, second)
             return (chosen.astype(np.float64) if node.type == "double" else chosen), known
@@ -304,6 +307,13 @@ class _Evaluator:
             column = self.columns.lists[node.op]
             return take(column.sizes, rows), take(column.known, rows)
         raise Unsupported("size of this value")
+
+
+def tier_values(table: Tiers, x: Any) -> Any:
+    """Each value's band in one ``searchsorted`` (bounds inclusive: ``side="right"``); index 0
+    of the looked-up values is "below the first band", 0.0."""
+    values = np.array([0.0, *table.values], dtype=np.float64)
+    return values[np.searchsorted(np.asarray(table.starts), x, side="right")]
 
 
 def _full(mask: Any, n: int) -> np.ndarray:

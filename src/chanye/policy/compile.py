@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from chanye.policy.cel import Node
 from chanye.policy.fields import FIELDS
+from chanye.policy.tiers import Tiers
 
 IBIS_TYPES = {
     "int": "int64",
@@ -54,6 +55,8 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
     if kind == "in":
         return _membership(node, compile_node(node.args[0], table, params), table, params)
     args = [compile_node(a, table, params) for a in node.args]
+    if kind == "call" and node.op == "tier":
+        return _tier(args[0], params[node.value])
     if kind == "not":
         return ~args[0]
     if kind == "neg":
@@ -111,6 +114,18 @@ def _membership(node: Node, item: Any, table: ir.Table, params: dict[str, Any]) 
         return item.isin(list(params[container.op]))
     array = compile_node(container, table, params)
     return array.contains(item)
+
+
+def _tier(value: Any, tiers: Tiers) -> ir.Value:
+    """The highest band first, so that the first ``WHEN`` that holds is the band; a missing
+    value is missing (a ``CASE`` would otherwise fall through to the 0.0 below the bands)."""
+    bands = [
+        (value >= ibis.literal(float(start)), ibis.literal(float(amount)))
+        for start, amount in zip(tiers.starts, tiers.values, strict=True)
+    ]
+    return ibis.cases(
+        (value.isnull(), ibis.null("float64")), *reversed(bands), else_=ibis.literal(0.0)
+    )
 
 
 def _call(node: Node, args: list[Any]) -> ir.Value:

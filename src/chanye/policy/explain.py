@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,11 +14,13 @@ import numpy as np
 
 from chanye.policy.cel import Node
 from chanye.policy.columnar import Candidates
-from chanye.policy.fields import label_of
+from chanye.policy.fields import field_spec, label_of, plain_value
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, condition_states, in_scope
+from chanye.policy.tiers import Tiers, number_text
 from chanye.registry.scope import Scope
+from chanye.units import format_yuan
 
 HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
 OUTCOME_LABELS = {HOLDS: "满足", FAILS: "不满足", UNKNOWN: "待补充（缺少数据）"}
@@ -179,8 +181,9 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
     amount, arithmetic = kept["amount"] if eligible else None, None
     if eligible and policy.amount is not None:
         written = "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
-        arithmetic = (
-            f"{substitute(policy.amount_text or '', values, policy.parameters, policy)} = {written}"
+        formula = substitute(policy.amount_text or "", values, policy.parameters, policy)
+        arithmetic = "；".join(
+            [f"{formula} = {written}", *tier_notes(policy.amount, values, policy.parameters)]
         )
     return {
         "policy_id": policy.id,
@@ -231,6 +234,44 @@ def known_at(candidates: Candidates, places: Sequence[int]) -> list[Known]:
     return [Known(o, a) for o, a in zip(outcomes, amounts, strict=True)]
 
 
+def tier_notes(amount: Node, values: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """Each ``tier()`` of an amount with the band it fell in, as a person says it:
+    ``工业总产值 12.3亿元 落在“10亿元以上”档，奖励 50万元``."""
+    return [
+        _tier_note(node, values, params)
+        for node in amount.walk()
+        if node.kind == "call" and node.op == "tier"
+    ]
+
+
+def _tier_note(node: Node, values: dict[str, Any], params: dict[str, Any]) -> str:
+    table: Tiers = params[node.value]
+    basis = node.args[0]
+    subject, shown = _tier_basis(basis)
+    x = evaluate(basis, values, params)
+    if x is MISSING:
+        return f"{subject}缺失，所在档次待补充"
+    band = table.band(x)
+    given = "比例" if table.column == "rate" else "奖励"
+    if band < 0:
+        lowest = f"{shown(table.starts[0])}以上"
+        return f"{subject} {shown(x)} 未达最低一档（{lowest}），{given} {table.value_text(0.0)}"
+    applied = f"{shown(table.starts[band])}以上"
+    return f"{subject} {shown(x)} 落在“{applied}”档，{given} {table.value_text(table.values[band])}"
+
+
+def _tier_basis(basis: Node) -> tuple[str, Callable[[float], str]]:
+    """What a tier is decided on, and how its values read: a field by its label without the
+    unit (money in 万元 / 亿元, rates in %), a computed value by its fields' unit."""
+    if basis.kind == "field":
+        spec = field_spec(basis.op)
+        whole = spec.type == "int"
+        subject = re.sub(r"（[^（）]*）$", "", spec.label)
+        return subject, lambda v: plain_value(spec.name, int(v) if whole else float(v))
+    money = bool(basis.fields()) and all(field_spec(n).unit == "元" for n in basis.fields())
+    return "分档依据（计算值）", format_yuan if money else number_text
+
+
 # A yearly history function as written in an amount: prior(enterprise.revenue, 2).
 HISTORY_CALL = (
     r"\b(prior|growth|peak_before)\(\s*enterprise\.([a-z_][a-z0-9_]*)\s*(?:,\s*(\d+)\s*)?\)"
@@ -266,7 +307,12 @@ def substitute(
     text = re.sub(HISTORY_CALL, history_value, text)
     text = re.sub(r"enterprise\.([a-z_][a-z0-9_]*)", field_value, text)
     text = re.sub(r"application\.([a-z_][a-z0-9_]*)", supplied_value, text)
-    return re.sub(r"params\.([a-z_][a-z0-9_]*)", lambda m: _number(params.get(m.group(1))), text)
+
+    def param_value(match: re.Match[str]) -> str:
+        value = params.get(match.group(1))
+        return f"分档表 {match.group(1)}" if isinstance(value, Tiers) else _number(value)
+
+    return re.sub(r"params\.([a-z_][a-z0-9_]*)", param_value, text)
 
 
 def _number(value: Any) -> str:

@@ -44,6 +44,8 @@ def evaluate(node: Node, record: dict[str, Any], params: dict[str, Any]) -> Any:
     values = [evaluate(a, record, params) for a in node.args]
     if any(v is MISSING for v in values):
         return MISSING
+    if kind == "call" and node.op == "tier":
+        return params[node.value].value_at(values[0])
     return _apply(node, values)
 
 

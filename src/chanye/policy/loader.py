@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -28,6 +28,8 @@ from chanye.policy.model import (
     Condition,
     Policy,
 )
+from chanye.policy.tiers import COLUMNS as TIER_COLUMNS
+from chanye.policy.tiers import Tiers, is_number, order_problems
 from chanye.problems import FileRefusedError
 from chanye.units import format_yuan, parse_amount, parse_percent
 
@@ -90,8 +92,30 @@ def load_policy_text(text: str, source_name: str) -> Policy:
 
 
 def with_parameters(policy: Policy, changes: dict[str, Any]) -> Policy:
-    """The same policy with some parameters changed (for simulation), re-checked."""
-    return reparse(policy, {**policy.parameters, **changes})
+    """The same policy with some parameters changed (for simulation), re-checked. A name
+    ``table.row.column`` changes one band of a tier table (``output_tiers.3.amount``)."""
+    merged = dict(policy.parameters)
+    for name, value in changes.items():
+        table, _, band = name.partition(".")
+        if band:
+            merged[table] = _with_band(policy, merged.get(table), name, value)
+        else:
+            merged[name] = value
+    return reparse(policy, merged)
+
+
+def _with_band(policy: Policy, tiers: Any, name: str, value: float) -> Tiers:
+    """A tier table with one band changed, its order checked as ``check`` checks it."""
+    table, row, column = [*name.split("."), "", ""][:3]
+    if not isinstance(tiers, Tiers) or not row.isdigit() or column not in ("from", tiers.column):
+        raise PolicyFileError(
+            [PolicyProblem(policy.source_name, 1, 1, f"无法修改 {name} / not a band of a table")]
+        )
+    changed = tiers.with_band(int(row), column, float(value))
+    problems = order_problems(table, changed.starts)
+    if problems:
+        raise PolicyFileError([PolicyProblem(policy.source_name, 1, 1, p) for p in problems])
+    return changed
 
 
 def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
@@ -112,7 +136,7 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
                         policy.source_name,
                         1,
                         1,
-                        f"参数 {name} 须为 {param_type(policy.parameters[name])} "
+                        f"参数 {name} 须为 {_kind_name(policy.parameters[name])} "
                         f"/ parameter {name} keeps its type",
                     )
                 ]
@@ -147,7 +171,13 @@ def declarations(fields: Sequence[ApplicationField]) -> dict[str, tuple[str, Cel
     return {f.id: (f.field_name, f.cel_type) for f in fields}
 
 
+def _kind_name(value: Any) -> str:
+    return "分档表" if isinstance(value, Tiers) else str(param_type(value))
+
+
 def _same_kind(old: Any, new: Any) -> bool:
+    if isinstance(old, Tiers) or isinstance(new, Tiers):
+        return isinstance(old, Tiers) and isinstance(new, Tiers) and old.column == new.column
     old_type, new_type = param_type(old), param_type(new)
     return old_type == new_type or (old_type == "double" and new_type == "int")
 
@@ -372,6 +402,8 @@ class _Reader:
                 self.problem(
                     key_node, f"参数名 {name} 只能用小写字母、数字和 _ / bad parameter name"
                 )
+            elif _is_tier_table(value_node):
+                found[name] = self.tier_table(name, value_node)
             elif isinstance(value, str) and (hint := _number_hint(value)) is not None:
                 self.problem(value_node, f"参数 {name} 的取值 {value}：{hint}")
                 found[name] = 0.0  # the file is refused; no follow-on "unknown parameter"
@@ -383,6 +415,65 @@ class _Reader:
             else:
                 found[name] = value
         return found
+
+    def tier_table(self, name: str, node: SequenceNode) -> Tiers:
+        """A table of bands (分档): ``[{from: 100000000, amount: 100000}, …]``, each ``from``
+        above the one before. A refused table still gives a placeholder, so that the
+        expressions reading it say nothing more."""
+        count = len(self.problems)
+        bands = [self.tier_band(name, i + 1, item) for i, item in enumerate(node.value)]
+        columns = {b[2] for b in bands if b is not None}
+        if len(columns) > 1:
+            self.problem(
+                node,
+                f"参数 {name}：各档须同用 amount（金额）或同用 rate（比例），不能混用 "
+                f"/ one table gives amounts or rates",
+            )
+        starts = tuple(b[0] for b in bands if b is not None)
+        if len(starts) == len(bands):
+            for message, item in zip(
+                order_problems(name, starts), _unordered(starts, node), strict=True
+            ):
+                self.problem(item, message)
+        if len(self.problems) > count:
+            return Tiers((0.0,), (0.0,))
+        return Tiers(starts, tuple(b[1] for b in bands if b is not None), columns.pop())
+
+    def tier_band(self, name: str, row: int, node: YamlNode) -> tuple[float, float, str] | None:
+        """One band as (from, value, column), or None when it is refused (said why)."""
+        where = f"参数 {name} 第 {row} 档"
+        if not isinstance(node, MappingNode):
+            self.problem(node, f"{where}须写成 {{from: 起点, amount: 金额}} / a band is a mapping")
+            return None
+        parts = self.mapping(node)
+        for key, (key_node, _v) in parts.items():
+            if key not in ("from", *TIER_COLUMNS):
+                self.problem(key_node, f"{where}：未知的键 {key}（可用：from、amount、rate）")
+        given = [c for c in TIER_COLUMNS if c in parts]
+        if "from" not in parts or len(given) != 1:
+            self.problem(
+                node,
+                f"{where}须有 from（起点，含本数）和 amount（金额）或 rate（比例）之一 "
+                f"/ a band needs from and one of amount, rate",
+            )
+            return None
+        start = self.band_number(where, "from", parts["from"][1])
+        value = self.band_number(where, given[0], parts[given[0]][1])
+        if start is None or value is None:
+            return None
+        return start, value, given[0]
+
+    def band_number(self, where: str, key: str, node: YamlNode) -> float | None:
+        value = self.value(node)
+        if isinstance(value, str) and (hint := _number_hint(value)) is not None:
+            self.problem(node, f"{where} {key} 的取值 {value}：{hint}")
+        elif not is_number(value):
+            self.problem(node, f"{where} {key} 须为数{_float_hint(value)} / {key} must be a number")
+        elif key != "from" and value < 0:
+            self.problem(node, f"{where} {key} 不能为负数 / {key} must not be negative")
+        else:
+            return float(value)
+        return None
 
     def conditions(self, node: YamlNode, parameters: dict[str, Any]) -> list[Condition]:
         if not isinstance(node, SequenceNode) or not node.value:
@@ -476,6 +567,20 @@ class _Reader:
         return line - 1, (column - 1 + quote) if line == 1 else column - 1 - node.start_mark.column
 
 
+def _is_tier_table(node: YamlNode) -> TypeGuard[SequenceNode]:
+    """A list with a mapping in it is a tier table (a list of text holds none)."""
+    return isinstance(node, SequenceNode) and any(isinstance(i, MappingNode) for i in node.value)
+
+
+def _unordered(starts: tuple[float, ...], node: SequenceNode) -> list[YamlNode]:
+    """The bands whose ``from`` is not above the one before, as ``order_problems`` lists them."""
+    return [
+        next(v for k, v in node.value[i].value if k.value == "from")
+        for i in range(1, len(starts))
+        if starts[i] <= starts[i - 1]
+    ]
+
+
 def _day(value: Any) -> dt.date | None:
     """A date, also when written in quotes (``'2025-01-01'``, as ``yaml.safe_dump`` writes it)."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -496,6 +601,15 @@ def _number_hint(value: str) -> str | None:
     if amount is not None and not value.strip().replace(".", "", 1).isdigit():
         return f"金额请写成以元为单位的数：{amount:.1f} / write an amount in yuan: {amount:.1f}"
     return None
+
+
+def _float_hint(value: Any) -> str:
+    """YAML reads ``1.0e9`` (no sign in the exponent) as text: say how to write the number."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return "，如 100000000"
+    return f"：YAML 把 {value} 读作文本，请写成 {number:.1f}"
 
 
 def _split_expression_hint(text: str, line: int) -> str:

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from chanye.policy.loader import with_parameters
 from chanye.policy.model import Policy
 from chanye.policy.population import Eligible, Population, eligible, in_scope
+from chanye.policy.tiers import Tiers
 from chanye.registry.scope import Scope
 from chanye.units import parse_amount, parse_percent
 
@@ -177,6 +178,8 @@ def parse_setting(text: str, policy: Policy) -> tuple[str, Any]:
     if "=" not in text:
         raise ValueError(f"应写成 名称=取值 / expected NAME=VALUE: {text!r}")
     name, raw = (part.strip() for part in text.split("=", 1))
+    if "." in name or isinstance(policy.parameters.get(name), Tiers):
+        return name, _band_setting(name, raw, policy)
     if name not in policy.parameters:
         known = "、".join(policy.parameters) or "（无）"
         raise ValueError(f"政策 {policy.id} 没有参数 {name}（已有：{known}）/ unknown parameter")
@@ -200,3 +203,25 @@ def parse_setting(text: str, policy: Policy) -> tuple[str, Any]:
             f"参数 {name} 的取值 {raw!r} 不是 {type(current).__name__} / bad value"
         ) from None
     return name, raw
+
+
+def _band_setting(name: str, raw: str, policy: Policy) -> float:
+    """``output_tiers.3.amount=60万``: one band of a tier table (its ``from``, or its value)."""
+    table, _, band = name.partition(".")
+    tiers = policy.parameters.get(table)
+    if not isinstance(tiers, Tiers):
+        raise ValueError(f"政策 {policy.id} 没有分档表参数 {table} / unknown tier table")
+    row, _, column = band.partition(".")
+    example = f"{table}.{len(tiers.starts)}.{tiers.column}=60万"
+    if not (row.isdigit() and 1 <= int(row) <= len(tiers.starts)) or column not in (
+        "from",
+        tiers.column,
+    ):
+        raise ValueError(
+            f"分档表 {table} 共 {len(tiers.starts)} 档，请逐档修改，写成 {table}.档次.from 或 "
+            f"{table}.档次.{tiers.column}，如 --set {example} / set one band: {example}"
+        )
+    try:
+        return _number(raw)
+    except ValueError:
+        raise ValueError(f"{name} 的取值 {raw!r} 不是数 / bad value") from None

@@ -20,7 +20,13 @@ def chinese(message: object) -> str:
 
 
 # The functions an amount's arithmetic may use, as a person says them.
-_FUNCTIONS = {"min": "取较小值", "max": "取较大值", "round": "四舍五入", "abs": "绝对值"}
+_FUNCTIONS = {
+    "min": "取较小值",
+    "max": "取较大值",
+    "tier": "按档取值",
+    "round": "四舍五入",
+    "abs": "绝对值",
+}
 _CALL = re.compile(r"\b(" + "|".join(_FUNCTIONS) + r")\(")
 
 
