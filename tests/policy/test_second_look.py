@@ -21,13 +21,10 @@ from tests.policy.test_workflow import (
     POLICY,
     REVIEWER,
     SYSTEM,
-    context,
     load,
     registry_rows,
 )
 from tests.registry.factory import uscc
-
-__all__ = ["context"]  # the fixture
 
 
 def _account(db: Session, n: int, status: str = "active", verified: bool = True) -> Account:

@@ -20,12 +20,9 @@ from chanye.policy.population import Population, load_population
 from chanye.portal import binding
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
-from chanye.registry.storage import RegistryPaths
 from chanye.store.audit import Actor, verify_chain
 from chanye.store.database import session_scope
-from chanye.store.migrate import upgrade
 from chanye.store.models import Account, AuditEntry, PolicyPush, PolicyRun, PolicyVersion
-from chanye.system.loader import load_default_system
 from tests.registry.factory import row, uscc, write_csv
 
 AS_OF = dt.date(2026, 6, 30)
@@ -61,14 +58,6 @@ def registry_rows(**changes: dict[str, str]) -> list[list[str]]:
     for key, value in changes.items():
         base[int(key.removeprefix("n"))].update(value)
     return [row(n, **values) for n, values in base.items()]
-
-
-@pytest.fixture
-def context(tmp_path: Path, database_url: str) -> RegistryContext:
-    upgrade(database_url)
-    return RegistryContext(
-        database_url, RegistryPaths.under(tmp_path / "data"), load_default_system()
-    )
 
 
 def load(context: RegistryContext, tmp_path: Path, rows: list[list[str]]) -> Population:

@@ -122,6 +122,14 @@ def test_publish_confirm_and_disbursement(
     assert version
     listing = client.get(f"/policies/versions/{version.group(1)}/disbursement").text
     assert re.search(r'id="confirmed-count">1<', listing) and "300,000.00" in listing
+    # 登记拨付: the confirmed push, once paid, goes into the payout ledger (once only).
+    paid = re.search(r'action="(/policies/pushes/\d+/payment)"', listing)
+    assert paid and "登记拨付" in listing
+    future = client.post(paid.group(1), data={"paid_on": "2999-01-01", "reference": "x"})
+    assert future.status_code == 409 and "拨付日期不能晚于今天" in future.text
+    done = client.post(paid.group(1), data={"paid_on": "2026-07-01", "reference": "拨-1"})
+    assert done.status_code == 200 and "已拨付 2026-07-01" in done.text
+    assert client.post(paid.group(1), data={"paid_on": "2026-07-01"}).status_code == 409
     xlsx = client.get(f"/policies/versions/{version.group(1)}/disbursement.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     sheet = load_workbook(io.BytesIO(xlsx.content))["拨付清单"]

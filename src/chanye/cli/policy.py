@@ -238,3 +238,33 @@ def policy_near(
             m.uscc, m.name, m.condition_text, "" if m.shortfall is None else f"{m.shortfall:,.2f}"
         )
     out.print(table)
+
+
+payments_app = typer.Typer(help="The payout ledger (拨付记录): what was paid, and when.")
+policy_app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("import")
+def payments_import(
+    path: Annotated[
+        Path, typer.Argument(help="CSV: 统一社会信用代码, 政策, 金额, 拨付日期[, 同类, 凭证号]")
+    ],
+) -> None:
+    """Record payments made before the platform (a past winner of a one-off benefit is then
+    not paid again). Every row is checked first: one bad row and nothing is written (exit 1)."""
+    from chanye.policy.ledger import import_payments, read_payments
+    from chanye.store.audit import Actor
+
+    if not path.is_file():
+        err.print(f"找不到文件：{path} / no such file", markup=False)
+        raise typer.Exit(2)
+    payments, problems = read_payments(path)
+    if problems:
+        for problem in problems:
+            err.print(problem, markup=False, soft_wrap=True)
+        err.print(f"有 {len(problems)} 处错误，未写入任何拨付记录 / nothing written", markup=False)
+        raise typer.Exit(1)
+    with session_scope(migrated_settings().resolved_database_url) as session:
+        count = import_payments(session, payments, Actor(name="cli", role="admin"))
+    total = format_yuan(sum(p.amount for p in payments))
+    out.print(f"已写入 {count} 条拨付记录，合计 {total} / recorded {count} payments", markup=False)

@@ -177,8 +177,11 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
                 "missing": [n for n in names if values.get(n) is None],
             }
         )
-    eligible = valid and all(o == HOLDS for o in outcomes)
+    paid = kept.get("ledger") or {}  # what the payout ledger left (chanye.policy.ledger)
+    eligible = valid and all(o == HOLDS for o in outcomes) and not paid.get("blocked")
     amount, arithmetic = kept["amount"] if eligible else None, None
+    if eligible and paid.get("amount") is not None:
+        amount = paid["amount"]
     if eligible and policy.amount is not None:
         written = "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
         formula = substitute(policy.amount_text or "", values, policy.parameters, policy)

@@ -26,6 +26,7 @@ from chanye.policy.model import (
     MONEY_INPUT_UNITS,
     ApplicationField,
     Condition,
+    PaymentLimits,
     Policy,
 )
 from chanye.policy.tiers import COLUMNS as TIER_COLUMNS
@@ -49,7 +50,9 @@ TOP_KEYS = {
     "exclusive_group",
     "cap_group",
     "application",
+    "payment_group",
 }
+BENEFIT_KEYS = ("amount", "once", "yearly_cap", "total_cap", "unless_paid")
 APPLICATION_KEYS = ("id", "label", "kind", "unit", "help", "attachments")
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
@@ -163,6 +166,8 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
         policy.source_text,
         cap_group=policy.cap_group,
         application=policy.application,
+        limits=policy.limits,
+        payment_group=policy.payment_group,
     )
 
 
@@ -188,6 +193,7 @@ class _Reader:
         self.text = text
         self.problems: list[PolicyProblem] = []
         self.declared: tuple[ApplicationField, ...] = ()  # the file's application fields
+        self.limits = PaymentLimits()
 
     def problem(
         self, node: YamlNode | None, message: str, offset: tuple[int, int] = (0, 0)
@@ -285,7 +291,19 @@ class _Reader:
             self.text,
             cap_group=self.cap_group(top.get("cap_group")),
             application=self.declared,
+            limits=self.limits,
+            payment_group=self.payment_group(top.get("payment_group")),
         )
+
+    def payment_group(self, entry: tuple[YamlNode, YamlNode] | None) -> str | None:
+        """The kind of subsidy this policy's payments count as, for another's ``unless_paid``."""
+        if entry is None:
+            return None
+        value = self.value(entry[1])
+        if not isinstance(value, str) or not POLICY_ID.match(value):
+            self.problem(entry[1], "payment_group 须为小写字母、数字和 -（如 tech-upgrade）")
+            return None
+        return value
 
     def application(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[ApplicationField, ...]:
         """``application``: the values an applicant supplies (快申), each with its id, Chinese
@@ -528,12 +546,43 @@ class _Reader:
         if not isinstance(entry[1], MappingNode):
             self.problem(entry[1], "benefit 须为映射，如 {amount: ...} / benefit is a mapping")
         for key, (key_node, _v) in parts.items():
-            if key != "amount":
-                self.problem(key_node, f"benefit 中未知的键 {key}（可用：amount）/ unknown key")
+            if key not in BENEFIT_KEYS:
+                known = "、".join(BENEFIT_KEYS)
+                self.problem(key_node, f"benefit 中未知的键 {key}（可用：{known}）/ unknown key")
+        self.limits = self.payment_limits(parts)
         if "amount" not in parts:
             return None, None
         node = self.cel(parts["amount"][1], parameters, must_be="number")
         return str(self.value(parts["amount"][1])), node
+
+    def payment_limits(self, parts: dict[str, tuple[YamlNode, YamlNode]]) -> PaymentLimits:
+        """``once``, ``yearly_cap``, ``total_cap`` and ``unless_paid``: what the payout ledger
+        limits (see ``chanye.policy.ledger``)."""
+        once = self.value(parts["once"][1]) if "once" in parts else False
+        if not isinstance(once, bool):
+            self.problem(parts["once"][1], "once 须为 true 或 false（一次性奖励写 true）")
+            once = False
+        caps = {
+            key: self.cap(parts[key][1], key) for key in ("yearly_cap", "total_cap") if key in parts
+        }
+        unless = self.value(parts["unless_paid"][1]) if "unless_paid" in parts else []
+        if not isinstance(unless, list) or not all(
+            isinstance(u, str) and POLICY_ID.match(u) for u in unless
+        ):
+            self.problem(
+                parts["unless_paid"][1],
+                "unless_paid 须为政策 id 或 payment_group 的列表，如 [tech-upgrade]",
+            )
+            unless = []
+        return PaymentLimits(once, caps.get("yearly_cap"), caps.get("total_cap"), tuple(unless))
+
+    def cap(self, node: YamlNode, key: str) -> float | None:
+        value = self.value(node)
+        amount = parse_amount(value) if isinstance(value, str) else value
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            self.problem(node, f"{key} 须为正的金额，如 10000000.0 或 1000万 / a positive amount")
+            return None
+        return float(amount)
 
     def cel(self, node: YamlNode, parameters: dict[str, Any], must_be: str) -> Node | None:
         if not isinstance(node, ScalarNode) or not isinstance(self.value(node), str | int | float):

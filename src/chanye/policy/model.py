@@ -61,6 +61,21 @@ class Condition:
     node: Node
 
 
+@dataclass(frozen=True)
+class PaymentLimits:
+    """What the payout ledger (what was actually paid, and when) limits: 一次性, 每年累计,
+    有效期内累计, 未获得同类补贴. Decided against payments, not against one run's pushes."""
+
+    once: bool = False  # never paid under this policy before (any version)
+    yearly_cap: float | None = None  # yuan paid under this policy in one calendar year
+    total_cap: float | None = None  # yuan paid under this policy within its validity
+    unless_paid: tuple[str, ...] = ()  # none paid by these policies or payment groups
+
+    @property
+    def any(self) -> bool:
+        return bool(self.once or self.yearly_cap or self.total_cap or self.unless_paid)
+
+
 @dataclass
 class Policy:
     id: str
@@ -81,6 +96,8 @@ class Policy:
     )
     extra: dict[str, Any] = field(default_factory=dict)
     application: tuple[ApplicationField, ...] = ()  # what an applicant supplies (快申)
+    limits: PaymentLimits = field(default_factory=PaymentLimits)
+    payment_group: str | None = None  # the kind of subsidy its payments count as (同类补贴)
     _fields_read: tuple[str, ...] | None = field(
         default=None, init=False, repr=False, compare=False
     )

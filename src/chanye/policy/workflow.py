@@ -26,7 +26,8 @@ from sqlalchemy import CursorResult, Select, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.batching import collector_paused
-from chanye.beijing import BEIJING, aware
+from chanye.beijing import BEIJING, aware, today_in_beijing
+from chanye.policy import ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
 from chanye.policy.explain import FAILS, UNKNOWN, Known, evidence, expanded, known_at
@@ -45,6 +46,7 @@ from chanye.store.audit import Actor, record
 from chanye.store.models import (
     Account,
     PolicyApplication,
+    PolicyPayment,
     PolicyPush,
     PolicyRun,
     PolicyVersion,
@@ -430,6 +432,7 @@ def evidence_texts(
     rows: dict[str, int] | None = None,
     known: Candidates | None = None,
     supplied: Supplied | None = None,
+    notes: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """The evidence (JSON, ``explain.evidence``) of each enterprise's decision, their records
     read in one scan; ``extra`` is kept beside it (the run and the registry change: where the
@@ -450,10 +453,38 @@ def evidence_texts(
         population.as_of,
         [worked_out.get(u) for u in present],
     )
+    own = notes or {}
     return {
-        uscc: orjson.dumps({**x, **extra}, default=str).decode()
+        uscc: orjson.dumps({**x, **extra, **own.get(uscc, {})}, default=str).decode()
         for uscc, x in zip(present, kept, strict=True)
     }
+
+
+def apply_ledger(
+    session: Session, policy: Policy, found: dict[str, Decision], as_of: dt.date
+) -> dict[str, dict[str, Any]]:
+    """The decisions against the payout ledger (``chanye.policy.ledger``): a past winner of a
+    one-off benefit, or one paid a benefit of a named kind, is dropped; a cap over what was paid
+    lowers the amount. Returns, by USCC, what the evidence says of it."""
+    paid = ledger.payments_for(session, policy, found)
+    said: dict[str, dict[str, Any]] = {}
+    for uscc, payments in paid.items():
+        decision = found[uscc]
+        limited = ledger.limit(policy, decision.amount, payments, as_of)
+        said[uscc] = {
+            "ledger": {
+                "notes": list(limited.notes),
+                "blocked": limited.blocked,
+                "amount": limited.amount,
+            }
+        }
+        if limited.blocked:
+            del found[uscc]
+        elif limited.amount is not None:
+            found[uscc] = Decision(
+                decision.rid, limited.amount, decision.needs_data, decision.change_id
+            )
+    return said
 
 
 def _known(known: Candidates | None, usccs: list[str], rows: dict[str, int]) -> dict[str, Known]:
@@ -500,6 +531,7 @@ def run_matching(
     session.flush()
     supplied = verified_values(session, policy)
     found, states = decisions(population, policy, known, supplied)
+    notes = apply_ledger(session, policy, found, population.as_of)
     existing = {
         p.uscc: p
         for p in session.scalars(
@@ -514,7 +546,9 @@ def run_matching(
     changes = _reconcile(session, version, run, found, existing)
     extra = {"run_id": run.id, "registry_change_id": run.registry_change_id}
     rows = {u: d.rid for u, d in found.items()}
-    kept = evidence_texts(population, policy, changes.to_explain, extra, rows, states, supplied)
+    kept = evidence_texts(
+        population, policy, changes.to_explain, extra, rows, states, supplied, notes
+    )
     for uscc, text in kept.items():
         if uscc in changes.new:
             changes.new[uscc]["explanation"] = text
@@ -625,6 +659,7 @@ def redecide(
     policy = policy_of(version)
     supplied = {u: v for u, v in verified_values(session, policy).items() if u == push.uscc}
     found, _states = decisions(population, policy, None, supplied)
+    notes = apply_ledger(session, policy, found, population.as_of)
     decision = found.get(push.uscc)
     if decision is None:
         push.status = WITHDRAWN
@@ -633,7 +668,7 @@ def redecide(
         push.source_change_id = decision.change_id
     push.updated_at = utcnow()
     extra = {"run_id": push.last_run_id, "registry_change_id": push.source_change_id}
-    texts = evidence_texts(population, policy, [push.uscc], extra, None, None, supplied)
+    texts = evidence_texts(population, policy, [push.uscc], extra, None, None, supplied, notes)
     push.explanation = texts.get(push.uscc, push.explanation)
 
 
@@ -768,6 +803,7 @@ def reasons(explanation: dict[str, Any]) -> list[str]:
         lines.append(f"{c['text']} — {values or '—'} — {OUTCOME_MARKS.get(c['outcome'], '')}")
     if explanation.get("arithmetic"):
         lines.append(f"金额：{explanation['arithmetic']}")
+    lines += [f"拨付记录：{note}" for note in (explanation.get("ledger") or {}).get("notes", [])]
     lines.append(
         f"数据截至 {explanation.get('as_of')}，来自企业库第 {explanation.get('source_change')} 号变更"
     )
@@ -1020,6 +1056,55 @@ def _check_no_double_benefit(session: Session, push: PolicyPush, version: Policy
             )
 
 
+def record_payment(
+    session: Session, push: PolicyPush, paid_on: dt.date, reference: str, actor: Actor
+) -> PolicyPayment:
+    """拨付: a confirmed push was paid. The payout ledger keeps it (amount and date), and the
+    policies that limit by what was paid read it from then on."""
+    if push.status != CONFIRMED or push.amount is None:
+        raise WorkflowRefusedError(
+            "只有已确认享受的推送才能登记拨付", "only a confirmed push is paid"
+        )
+    if session.scalar(select(PolicyPayment).where(PolicyPayment.push_id == push.id)):
+        raise WorkflowRefusedError("这条推送已登记拨付", "this push is paid already")
+    if paid_on > today_in_beijing():
+        raise WorkflowRefusedError("拨付日期不能晚于今天", "the payment date is in the future")
+    version = session.get(PolicyVersion, push.policy_version_id)
+    group = policy_of(version).payment_group if version is not None else None
+    payment = PolicyPayment(
+        policy_id=push.policy_id,
+        payment_group=group,
+        uscc=push.uscc,
+        amount=push.amount,
+        paid_on=paid_on,
+        push_id=push.id,
+        reference=reference.strip(),
+        recorded_by=actor.name,
+    )
+    session.add(payment)
+    session.flush()
+    record(
+        session,
+        actor,
+        "policy.payment.record",
+        "policy_push",
+        str(push.id),
+        after={
+            "uscc": push.uscc,
+            "policy_id": push.policy_id,
+            "amount": push.amount,
+            "paid_on": paid_on.isoformat(),
+            "reference": payment.reference,
+        },
+    )
+    return payment
+
+
+def payments_of(session: Session, push_ids: list[int]) -> dict[int, PolicyPayment]:
+    rows = session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(push_ids)))
+    return {p.push_id: p for p in rows if p.push_id is not None}
+
+
 def exclusive_rivals(pushes: list[tuple[PolicyPush, PolicyVersion]]) -> dict[int, list[str]]:
     """For each push, the titles of the enterprise's other open or confirmed pushes in the same
     exclusive group (of which it may enjoy only one)."""
@@ -1047,6 +1132,8 @@ class DisbursementRow:
     status: str
     decided_at: dt.datetime | None
     needs_data: bool
+    push_id: int = 0
+    paid_on: dt.date | None = None  # 拨付 recorded in the payout ledger
 
     @property
     def status_label(self) -> str:
@@ -1063,6 +1150,7 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
             PolicyPush.policy_version_id == version_id, PolicyPush.status != WITHDRAWN
         )
     ).all()
+    paid = payments_of(session, [p.id for p in pushes if p.status == CONFIRMED])
     rows = [
         DisbursementRow(
             p.uscc,
@@ -1071,6 +1159,8 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
             p.status,
             aware(p.decided_at) if p.decided_at else None,
             p.needs_data,
+            p.id,
+            paid[p.id].paid_on if p.id in paid else None,
         )
         for p in pushes
     ]

@@ -10,6 +10,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -432,6 +433,30 @@ class ApplicationDocument(StoredFileColumns, Base):
     label: Mapped[str] = mapped_column(String(120), doc="Which attachment the policy asked for")
 
     __table_args__ = (Index("ix_policy_application_documents", "application_id"),)
+
+
+class PolicyPayment(Base):
+    """The payout ledger: what was actually paid to an enterprise under a policy, and when. A
+    confirmed push is recorded here once paid (拨付); payments made before the platform are
+    imported. 一次性, 每年累计, 有效期内累计 and 未获得同类补贴 are decided against it."""
+
+    __tablename__ = "policy_payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    payment_group: Mapped[str | None] = mapped_column(String(64), doc="同类补贴: its kind")
+    uscc: Mapped[str] = mapped_column(String(18))
+    amount: Mapped[float] = mapped_column(doc="Yuan")
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    push_id: Mapped[int | None] = mapped_column(Integer, doc="None: imported from before")
+    reference: Mapped[str] = mapped_column(String(120), default="", doc="凭证号 / 文号")
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("push_id", name="uq_policy_payments_push"),
+        Index("ix_policy_payments_uscc", "uscc", "policy_id"),
+    )
 
 
 class PolicyPush(Base):

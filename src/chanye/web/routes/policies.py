@@ -9,6 +9,7 @@ state and day).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -394,6 +395,12 @@ def run_again(
 def disbursement_page(
     request: Request, version_id: int, db: SessionDep, viewer: Manage
 ) -> HTMLResponse:
+    return _disbursement(request, db, version_id)
+
+
+def _disbursement(
+    request: Request, db: SessionDep, version_id: int, status: int = 200, error: str = ""
+) -> HTMLResponse:
     version = version_or_404(db, version_id)
     rows = workflow.disbursement(db, version.id)
     confirmed = [r for r in rows if r.status == workflow.CONFIRMED]
@@ -404,8 +411,10 @@ def disbursement_page(
         "confirmed_total": sum(r.amount or 0.0 for r in confirmed),
         "pending": sum(1 for r in rows if r.status == workflow.PUSHED),
         "run": workflow.last_run(db, version.id),
+        "today": today_in_beijing().isoformat(),
+        "error": error,
     }
-    return page(request, "policies/disbursement.html", context)
+    return page(request, "policies/disbursement.html", context, status)
 
 
 @router.get(
@@ -531,6 +540,31 @@ def decline_push(
     confirmed: ConfirmedField = "",
 ) -> Response:
     return _decide(request, push_id, db, system, viewer, confirm=False, confirmed=confirmed)
+
+
+@router.post(
+    "/pushes/{push_id:int}/payment",
+    summary="登记拨付: a confirmed push was paid (the payout ledger keeps amount and date)",
+)
+def record_payment(
+    request: Request,
+    push_id: int,
+    db: SessionDep,
+    viewer: Manage,
+    paid_on: Annotated[dt.date, Form()],
+    reference: Annotated[str, Form(max_length=120)] = "",
+) -> Response:
+    push = db.get(PolicyPush, push_id)
+    if push is None:
+        raise HTTPException(404, "没有这条推送 / no such push")
+    try:
+        workflow.record_payment(db, push, paid_on, reference, viewer.actor)
+    except workflow.WorkflowRefusedError as refused:
+        return _disbursement(request, db, push.policy_version_id, 409, str(refused))
+    db.commit()
+    return RedirectResponse(
+        f"/policies/versions/{push.policy_version_id}/disbursement#paid", status_code=303
+    )
 
 
 @router.post(

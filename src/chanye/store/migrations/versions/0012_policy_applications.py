@@ -1,4 +1,5 @@
-"""快申: values an enterprise supplies for a push, with attachments, verified by staff
+"""快申: values an enterprise supplies for a push, with attachments, verified by staff; the
+payout ledger (what was paid, and when)
 
 Revision ID: 0012
 Revises: 0011
@@ -49,9 +50,26 @@ def upgrade() -> None:
     op.create_index(
         "ix_policy_application_documents", "policy_application_documents", ["application_id"]
     )
+    op.create_table(
+        "policy_payments",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("policy_id", sa.String(length=64), nullable=False),
+        sa.Column("payment_group", sa.String(length=64), nullable=True),
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("amount", sa.Double(), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("push_id", sa.Integer(), nullable=True),
+        sa.Column("reference", sa.String(length=120), nullable=False),
+        sa.Column("recorded_by", sa.String(length=120), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("push_id", name="uq_policy_payments_push"),
+    )
+    op.create_index("ix_policy_payments_uscc", "policy_payments", ["uscc", "policy_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_policy_payments_uscc", "policy_payments")
+    op.drop_table("policy_payments")
     op.drop_index("ix_policy_application_documents", "policy_application_documents")
     op.drop_table("policy_application_documents")
     op.drop_index("ix_policy_applications_policy", "policy_applications")
