@@ -121,7 +121,7 @@ def test_structure(path: Path) -> None:
         assert set(condition) == {"id", "text", "when"}, condition
         assert re.fullmatch(r"[a-z0-9-]+", condition["id"])
         assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article"
-    assert set(policy["benefit"]) == {"amount"}
+    assert "amount" in policy["benefit"] and set(policy["benefit"]) <= {"amount", "once"}
     assert isinstance(policy["benefit"]["amount"], str)
 
 
