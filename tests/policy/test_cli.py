@@ -65,7 +65,7 @@ def test_match_writes_the_contract_columns_and_agrees_with_explain(
     assert result.returncode == 0, result.stderr
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["policy_id", "uscc", "eligible", "amount", "failed"]
+    assert list(rows[0]) == ["policy_id", "uscc", "eligible", "amount", "needs_data", "failed"]
     assert rows and all(r["eligible"] == "true" and r["failed"] == "" for r in rows)
     assert f"符合条件 {len(rows)} 项" in result.stdout
     first = rows[0]
@@ -288,3 +288,19 @@ def test_a_policy_not_in_force_says_why_it_matches_nobody(tmp_path: Path, city: 
     assert "在 2019-06-30 尚未施行" in early.stderr
     in_force = run_cli("policy", "near", "demo-rd-subsidy", "--as-of", "2026-06-30", data_dir=city)
     assert "有效期" not in in_force.stderr
+
+
+def test_payout_says_what_would_actually_be_paid(city: Path, tmp_path: Path) -> None:
+    result = run_cli("policy", "payout", "--json", "--as-of", "2026-06-30", data_dir=city)
+    assert result.returncode == 0, result.stderr
+    found = {p["policy_id"]: p for p in json.loads(result.stdout)}
+    assert set(found) == {p.id for p in demo_policies()}
+    matched = _matched_all(city, tmp_path / "all.parquet")
+    for policy_id, payout in found.items():
+        mine = [r for r in matched if r["policy_id"] == policy_id]
+        assert payout["eligible"] == sum(r["eligible"] for r in mine), policy_id
+        assert payout["needs_data"] == sum(r["needs_data"] for r in mine), policy_id
+        assert payout["payable_total"] <= payout["formula_total"] + 0.01, policy_id
+    assert found["demo-tech-upgrade-equipment"]["needs_data"] > 0  # 快申: until it is applied for
+    shown = run_cli("policy", "payout", "--as-of", "2026-06-30", data_dir=city)
+    assert "实际应付合计" in shown.stdout and "待补充" in shown.stdout

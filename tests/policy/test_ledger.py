@@ -12,6 +12,7 @@ from sqlalchemy import select
 from chanye.policy import workflow
 from chanye.policy.ledger import import_payments, read_payments
 from chanye.policy.loader import PolicyFileError, load_policy_text
+from chanye.policy.payout import payouts
 from chanye.registry.context import RegistryContext
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
@@ -142,3 +143,41 @@ def test_the_import_command_names_each_bad_row_and_writes_nothing(tmp_path: Path
     assert "已写入 3 条拨付记录，合计 60万元" in done.stdout
     with session_scope(f"sqlite:///{tmp_path / 'chanye.db'}") as db:
         assert db.query(PolicyPayment).count() == 3  # the bad file wrote none
+
+
+def _fixed(policy_id: str, amount: str, extra: str) -> str:
+    """POLICY paying a fixed amount, with extra top-level keys."""
+    return (
+        POLICY.replace("id: test-rd-reward", f"id: {policy_id}\n{extra}")
+        .replace("  amount: enterprise.rd_expense * params.rate\n", f"  amount: {amount}\n")
+        .replace("  rate: 0.1\n", "")
+    )
+
+
+def test_payout_is_what_is_left_after_groups_caps_and_the_ledger(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    population = load(context, tmp_path, registry_rows())  # 1 and 2 qualify for each
+    _import(context, tmp_path)
+    policies = [
+        load_policy_text(text, "p.yaml")
+        for text in (
+            ONCE,  # 1 and 2 ruled out by what was paid
+            CAPPED,  # 2 lowered to the 30万 its yearly cap leaves
+            _fixed("ex-low", "100000.0", "exclusive_group: honour"),
+            _fixed("ex-high", "200000.0", "exclusive_group: honour"),  # taken instead
+            _fixed("cap-a", "300000.0", "cap_group: {id: g, cap: 350000.0}"),
+            _fixed("cap-b", "100000.0", "cap_group: {id: g, cap: 350000.0}"),  # 5万 left
+        )
+    ]
+    with session_scope(context.database_url) as db:
+        found = {p.policy_id: p for p in payouts(db, population, policies)}
+    assert (found["test-rd-reward"].eligible, found["test-rd-reward"].payable) == (2, 0)
+    assert found["test-rd-reward"].by_ledger == 2
+    assert found["test-rd-capped"].formula_total == 800000.0
+    assert found["test-rd-capped"].payable_total == 600000.0
+    assert (found["ex-low"].payable, found["ex-low"].by_exclusive_group) == (0, 2)
+    assert found["ex-high"].payable_total == 400000.0
+    assert found["cap-a"].payable_total == 600000.0
+    assert (found["cap-b"].payable_total, found["cap-b"].by_cap_group) == (100000.0, 2)
+    assert all(p.needs_data == 1 for p in found.values())  # 3 lacks its R&D figure

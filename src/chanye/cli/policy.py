@@ -240,6 +240,59 @@ def policy_near(
     out.print(table)
 
 
+@policy_app.command("payout")
+def policy_payout(
+    policies: Annotated[
+        list[str] | None, typer.Argument(help="Policy files or demo ids (all demo policies).")
+    ] = None,
+    as_of: AsOf = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What would actually be paid: each policy's formula total, then after the exclusive
+    groups (不重复享受), the cap groups and the payout ledger (一次性, 累计上限, 同类补贴)."""
+    from chanye.policy.payout import payouts
+
+    chosen = [_find([p]) for p in policies] if policies else demo_policies()
+    day = _as_of(as_of)
+    _say_not_in_force(chosen, day)
+    with session_scope(migrated_settings().resolved_database_url) as session:
+        found = payouts(session, _population(day), chosen)
+    if as_json:
+        out.print_json(json.dumps([p.to_dict() for p in found], ensure_ascii=False))
+        return
+    table = Table(
+        "政策",
+        "符合（家）",
+        "待补充（家）",
+        "按公式合计",
+        "实际应付（家）",
+        "实际应付合计",
+        "扣减原因",
+    )
+    for p in found:
+        why = "、".join(
+            f"{label} {count} 家"
+            for label, count in (
+                ("拨付记录", p.by_ledger),
+                ("不重复享受", p.by_exclusive_group),
+                ("累计上限", p.by_cap_group),
+            )
+            if count
+        )
+        table.add_row(
+            p.title,
+            str(p.eligible),
+            str(p.needs_data),
+            format_yuan(p.formula_total),
+            str(p.payable),
+            format_yuan(p.payable_total),
+            why or "—",
+        )
+    out.print(table)
+    total = sum(p.payable_total for p in found)
+    out.print(f"截至 {day}，实际应付合计 {format_yuan(total)}", markup=False)
+
+
 payments_app = typer.Typer(help="The payout ledger (拨付记录): what was paid, and when.")
 policy_app.add_typer(payments_app, name="payments")
 

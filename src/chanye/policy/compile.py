@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from chanye.policy.cel import Node
-from chanye.policy.fields import FIELDS
+from chanye.policy.fields import FIELDS, field_spec
 from chanye.policy.tiers import Tiers
 
 IBIS_TYPES = {
@@ -44,6 +44,8 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
     if kind == "literal":
         return _literal(node.value, node.type)
     if kind == "field":
+        if node.op.startswith("application:"):  # what an applicant supplies: unknown here
+            return ibis.null().cast(IBIS_TYPES[field_spec(node.op).type])
         if node.op not in table.columns:  # a history function: only the columnar engine has it
             raise ValueError(
                 "读取历年数据或资质认定的政策，不能同时比较两个文本字段（如 enterprise.name == "

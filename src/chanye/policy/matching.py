@@ -2,7 +2,7 @@
 from anywhere (the web could offer the same download).
 
 One row per eligible (policy, enterprise), or per policy and enterprise with ``every_row``:
-``policy_id, uscc, eligible, amount, failed`` (the ids of the conditions that did not hold,
+``policy_id, uscc, eligible, amount, needs_data, failed`` (the ids of the conditions that did not hold,
 ``;``-joined; ``valid`` when the policy is not in force on the date), ordered by policy id and
 USCC, as CSV or Parquet. The file is written whole or not at all.
 """
@@ -22,7 +22,7 @@ from chanye.policy.model import Policy
 from chanye.policy.population import Eligible, Population, condition_states, match_all
 
 SUFFIXES = (".csv", ".parquet")
-COLUMNS = ("policy_id", "uscc", "eligible", "amount", "failed")
+COLUMNS = ("policy_id", "uscc", "eligible", "amount", "needs_data", "failed")
 
 
 class MatchFileError(ValueError):
@@ -108,6 +108,7 @@ def _decisions(
     if not every_row:
         rows, amounts = result.rows, result.amounts
         eligible = np.ones(len(rows), bool)
+        needs = np.zeros(len(rows), bool)
         failed = None  # every condition held
     else:
         rows = np.arange(population.size, dtype=np.int64)
@@ -115,12 +116,12 @@ def _decisions(
         eligible[result.rows] = True
         amounts = np.full(population.size, np.nan)
         amounts[result.rows] = result.amounts
-        failed = _failed(population, policy)
+        failed, needs = _failed(population, policy)
     if ranking is not None and failed is None:
         rows, amounts = ranking.sorted(rows, amounts)
     elif ranking is not None and failed is not None:
         rows = ranking.order  # every row, in USCC order
-        eligible, amounts = eligible[rows], amounts[rows]
+        eligible, amounts, needs = eligible[rows], amounts[rows], needs[rows]
         failed = failed.take(pa.array(rows))
     if failed is None:
         failed = pa.DictionaryArray.from_arrays(
@@ -134,26 +135,31 @@ def _decisions(
             "uscc": population.usccs.take(pa.array(rows, pa.int64())),
             "eligible": pa.array(eligible),
             "amount": pa.array(amounts, mask=np.isnan(amounts)),
+            "needs_data": pa.array(needs),
             "failed": failed,
         }
     )
 
 
-def _failed(population: Population, policy: Policy) -> pa.Array:
+def _failed(population: Population, policy: Policy) -> tuple[pa.Array, np.ndarray]:
     """Per enterprise, the conditions that did not hold (false or unknown), ``;``-joined, as a
-    dictionary array: the combinations are few."""
+    dictionary array (the combinations are few); and where only unknown values failed it
+    (待补充: none known to fail, one unknown)."""
     if not policy.valid_on(population.as_of):
-        return pa.DictionaryArray.from_arrays(
+        nobody = pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(population.size, np.int32)), pa.array(["valid"])
         )
+        return nobody, np.zeros(population.size, bool)
     states = condition_states(population, policy)
+    needs = (states.failed_counts() == 0) & states.any_unknown()
     code = np.zeros(population.size, dtype=np.int64)
     for i, holds in enumerate(states.holds):
         code |= (~holds).astype(np.int64) << i
     combos, index = np.unique(code, return_inverse=True)
     ids = [c.id for c in policy.conditions]
     words = [";".join(ids[i] for i in range(len(ids)) if int(combo) >> i & 1) for combo in combos]
-    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(words))
+    failed = pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(words))
+    return failed, needs
 
 
 def _shaped(table: pa.Table | None) -> pa.Table:
@@ -163,6 +169,7 @@ def _shaped(table: pa.Table | None) -> pa.Table:
         "uscc": pa.string(),
         "eligible": pa.bool_(),
         "amount": pa.float64(),
+        "needs_data": pa.bool_(),
         "failed": pa.string(),
     }
     if table is None:
