@@ -136,7 +136,7 @@ def test_reward_on_the_increment_over_the_prior_year(city: Path, tmp_path: Path)
             data_dir=city,
         ).stdout
     )["arithmetic"]
-    assert "前一年度营业收入（元）[120,000,000.00]" in arithmetic
+    assert "前一年度营业收入[1.2亿元]" in arithmetic
 
 
 def test_first_time_above_a_threshold(city: Path, tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
     assert evidence["eligible"] and evidence["registry_change_id"] == 1
     assert evidence["conditions"][1]["values"] == {"rd_expense": 3000000.0}
     assert evidence["conditions"][1]["text"] == "上年度研发费用不低于100万元（第三条）"
-    assert "300,000.00 元" in evidence["arithmetic"]
+    assert "30万元" in evidence["arithmetic"]
     missing = explained(url, first[uscc(3)])["conditions"][1]
     assert (missing["outcome"], missing["missing"]) == ("unknown", ["rd_expense"])
     # A push keeps the decision's facts, not the clauses: they come back from its version, and

@@ -158,7 +158,7 @@ def test_the_enterprise_applies_staff_verify_and_only_then_it_is_decided(
 
     sign_in(client, enterprise)
     ready = client.get("/my/policies").text
-    assert "600,000.00 元" in ready and "确认享受</button>" in ready
+    assert "60万元" in ready and "确认享受</button>" in ready
     confirm = re.search(r'action="/my/policies/(\d+)/confirm"', ready)
     assert confirm
     assert client.post(f"/my/policies/{confirm.group(1)}/confirm").status_code in (200, 303)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from chanye.config import Settings
 from chanye.store.database import session_scope
 from chanye.store.models import PolicyPush, PolicyVersion
+from chanye.units import format_yuan
 from tests.conftest import browser_login, open_page
 from tests.web.signin import PASSWORD, make_account
 
@@ -117,7 +118,7 @@ def test_publish_push_confirm_and_disbursement(
     push = firm.locator("article[data-policy='e2e-scale-reward']")
     expect(push).to_contain_text("浏览器测试：规上企业稳增长奖励")
     expect(push).to_contain_text("上年度营业收入不低于2000万元（第三条）")
-    expect(push.locator(".push-amount")).to_have_text(f"{amount:,.2f} 元")
+    expect(push.locator(".push-amount")).to_have_text(format_yuan(amount))
     expect(push.locator(".push-status")).to_have_text("待确认")
     push.get_by_role("button", name="确认享受").click()
     expect(firm.locator("#push-message")).to_contain_text("已确认享受")
@@ -230,7 +231,7 @@ def test_a_quick_application_is_filled_in_verified_and_decided(
     expect(office.locator("#push-amount")).to_have_text("160万元")
 
     firm.reload()
-    expect(push.locator(".push-amount")).to_have_text("1,600,000.00 元")
+    expect(push.locator(".push-amount")).to_have_text("160万元")
     expect(push.locator(".application-status")).to_have_text("已核实")
     expect(push.get_by_role("button", name="确认享受")).to_have_count(1)
     assert firm_problems == [] and office_problems == [], (firm_problems, office_problems)

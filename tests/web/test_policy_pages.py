@@ -81,16 +81,13 @@ def test_publish_confirm_and_disbursement(
     (sent,) = [m for m in mails if "请线下通知" not in m["Subject"]]
     assert sent["To"] == enterprise.email and "测试研发投入奖励" in sent["Subject"]
     body = sent.get_body().get_content()
-    assert (
-        "可享受 300,000.00 元" in body
-        and "上年度研发费用不低于100万元（第三条） — 研发费用" in body
-    )
+    assert "可享受 30万元" in body and "上年度研发费用不低于100万元（第三条） — 研发费用" in body
     assert "/my/policies#push-" in body
 
     # The enterprise sees its push with the reasons, and confirms.
     sign_in(client, enterprise)
     mine = client.get("/my/policies").text
-    assert "测试研发投入奖励" in mine and "300,000.00 元" in mine
+    assert "测试研发投入奖励" in mine and "30万元" in mine
     assert "上年度研发费用不低于100万元（第三条）" in mine and "300万元" in mine
     push_id = re.search(r'action="/my/policies/(\d+)/confirm"', mine)
     assert push_id
@@ -121,7 +118,7 @@ def test_publish_confirm_and_disbursement(
     version = re.search(r'href="/policies/versions/(\d+)/disbursement"', manage)
     assert version
     listing = client.get(f"/policies/versions/{version.group(1)}/disbursement").text
-    assert re.search(r'id="confirmed-count">1<', listing) and "300,000.00" in listing
+    assert re.search(r'id="confirmed-count">1<', listing) and ">30.00<" in listing
     # 登记拨付: the confirmed push, once paid, goes into the payout ledger (once only).
     paid = re.search(r'action="(/policies/pushes/\d+/payment)"', listing)
     assert paid and "登记拨付" in listing

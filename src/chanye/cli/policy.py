@@ -153,7 +153,7 @@ def policy_explain(
     chosen = _find([policy])
     result = explain(_population(_as_of(as_of)), chosen, uscc)
     if result is None:
-        err.print(f"企业库中没有 {uscc} / no such enterprise", markup=False)
+        err.print(f"企业库中没有 {uscc} / no such enterprise", markup=False, soft_wrap=True)
         raise typer.Exit(1)
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
@@ -162,24 +162,33 @@ def policy_explain(
     out.print(
         f"{result.policy_title}（{result.policy_id}）— {result.name} {result.uscc}：{verdict}",
         markup=False,
+        soft_wrap=True,
     )
     if not result.valid:
-        out.print(f"  政策在 {result.as_of} 不在有效期内 / not in force on that date", markup=False)
+        out.print(
+            f"  政策在 {result.as_of} 不在有效期内 / not in force on that date",
+            markup=False,
+            soft_wrap=True,
+        )
     if result.founded_on:
         out.print(
             f"  该企业成立于 {result.founded_on}，截至 {result.as_of} 尚未成立 / not yet founded",
             markup=False,
+            soft_wrap=True,
         )
     for c in result.conditions:
         values = "，".join(f"{result.label(k)}={plain_value(k, v)}" for k, v in c.values.items())
         out.print(
             f"  [{OUTCOME_LABELS[c.outcome]}] {c.text}\n      {c.expression}    读取：{values}",
             markup=False,
+            soft_wrap=True,
         )
     if result.arithmetic:
-        out.print(f"  金额：{result.arithmetic}", markup=False)
+        out.print(f"  金额：{result.arithmetic}", markup=False, soft_wrap=True)
     if result.source_change is not None:
-        out.print(f"  数据来源：企业库第 {result.source_change} 号变更", markup=False)
+        out.print(
+            f"  数据来源：企业库第 {result.source_change} 号变更", markup=False, soft_wrap=True
+        )
 
 
 @policy_app.command("simulate")

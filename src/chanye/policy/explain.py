@@ -183,7 +183,7 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
     if eligible and paid.get("amount") is not None:
         amount = paid["amount"]
     if eligible and policy.amount is not None:
-        written = "（缺少数据）" if amount is None else f"{amount:,.2f} 元"
+        written = "（缺少数据）" if amount is None else format_yuan(amount)
         formula = substitute(policy.amount_text or "", values, policy.parameters, policy)
         arithmetic = "；".join(
             [f"{formula} = {written}", *tier_notes(policy.amount, values, policy.parameters)]
@@ -291,21 +291,17 @@ def substitute(
         found = declared.get(match.group(1))
         if found is None:
             return match.group(0)
-        value = record.get(found.field_name)
-        return f"{found.labelled}[{'缺失' if value is None else _number(value)}]"
+        return _read(found.field_name, found.labelled, record.get(found.field_name))
 
     def field_value(match: re.Match[str]) -> str:
         name = match.group(1)
-        value = record.get(name)
-        label = label_of(name)
-        return f"{label}[{'缺失' if value is None else _number(value)}]"
+        return _read(name, label_of(name), record.get(name))
 
     def history_value(match: re.Match[str]) -> str:
         function, name, years = match.group(1), match.group(2), match.group(3)
         default = "1" if function == "prior" else "0"
         key = f"{function}:{name}:{years or default}"
-        value = record.get(key)
-        return f"{label_of(key)}[{'缺失' if value is None else _number(value)}]"
+        return _read(key, label_of(key), record.get(key))
 
     text = re.sub(HISTORY_CALL, history_value, text)
     text = re.sub(r"enterprise\.([a-z_][a-z0-9_]*)", field_value, text)
@@ -313,9 +309,27 @@ def substitute(
 
     def param_value(match: re.Match[str]) -> str:
         value = params.get(match.group(1))
-        return f"分档表 {match.group(1)}" if isinstance(value, Tiers) else _number(value)
+        if isinstance(value, Tiers):
+            return f"分档表 {match.group(1)}"
+        # Money is written in yuan as a decimal (rates are below one, counts whole numbers).
+        money = isinstance(value, float) and abs(value) >= 1000
+        return format_yuan(value) if money else _number(value)
 
     return re.sub(r"params\.([a-z_][a-z0-9_]*)", param_value, text)
+
+
+def _read(name: str, label: str, value: Any) -> str:
+    """A value as the arithmetic shows it: money in 万元 / 亿元 under its label without the
+    unit (people read 万元, not raw yuan), anything else as it is."""
+    if value is None:
+        return f"{label}[缺失]"
+    try:
+        money = field_spec(name).unit == "元" and isinstance(value, int | float)
+    except KeyError:
+        money = False
+    if money:
+        return f"{re.sub(r'（元）$', '', label)}[{format_yuan(float(value))}]"
+    return f"{label}[{_number(value)}]"
 
 
 def _number(value: Any) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chanye.units import format_yuan
+
 
 @dataclass(frozen=True)
 class Mail:
@@ -111,7 +113,7 @@ def policy_pushed(
 ) -> Mail:
     """A policy the enterprise qualifies for (or would, with the missing data), with the reasons."""
     verdict = (
-        f"经逐条比对，贵企业符合全部条件，可享受 {amount:,.2f} 元，无需申请，登录后确认即可。"
+        f"经逐条比对，贵企业符合全部条件，可享受 {format_yuan(amount)}，无需申请，登录后确认即可。"
         if amount is not None
         else "经逐条比对，贵企业其余条件均满足，尚缺部分数据（标“待补充”的条款），补充后即可判定。"
     )
