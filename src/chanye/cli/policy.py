@@ -243,9 +243,7 @@ def policy_near(
         return
     table = Table("统一社会信用代码", "企业名称", "未满足的条件", "差距")
     for m in misses:
-        table.add_row(
-            m.uscc, m.name, m.condition_text, "" if m.shortfall is None else f"{m.shortfall:,.2f}"
-        )
+        table.add_row(m.uscc, m.name, m.condition_text, _gap(m.values, m.shortfall))
     out.print(table)
 
 
@@ -300,6 +298,13 @@ def policy_payout(
     out.print(table)
     total = sum(p.payable_total for p in found)
     out.print(f"截至 {day}，实际应付合计 {format_yuan(total)}", markup=False)
+
+
+def _gap(values: dict[str, object], gap: float | None) -> str:
+    """How far off, as the one field read is shown (万元, %), else as a number."""
+    if gap is None:
+        return ""
+    return plain_value(next(iter(values)), gap) if len(values) == 1 else f"{gap:,.4g}"
 
 
 payments_app = typer.Typer(help="The payout ledger (拨付记录): what was paid, and when.")
