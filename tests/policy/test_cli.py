@@ -288,7 +288,15 @@ def test_a_policy_not_in_force_says_why_it_matches_nobody(tmp_path: Path, city: 
     assert "在 2019-06-30 尚未施行" in early.stderr
     in_force = run_cli("policy", "near", "demo-rd-subsidy", "--as-of", "2026-06-30", data_dir=city)
     assert "有效期" not in in_force.stderr
-    assert "万元" in in_force.stdout  # how far off an R&D threshold, as people read money
+    far = tmp_path / "far.yaml"  # nobody reaches 5000亿: each is short of it by an amount
+    far.write_text(
+        GOOD.replace("id: demo-rd-subsidy", "id: far-off").replace(
+            "min_revenue: 20000000.0", "min_revenue: 500000000000.0"
+        ),
+        encoding="utf-8",
+    )
+    short = run_cli("policy", "near", str(far), "--as-of", "2026-06-30", data_dir=city)
+    assert "亿元" in short.stdout  # how far off, as people read money
 
 
 def test_payout_says_what_would_actually_be_paid(city: Path, tmp_path: Path) -> None:
