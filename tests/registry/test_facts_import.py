@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,22 @@ from tests.conftest import run_cli
 from tests.registry.factory import row, uscc, write_csv
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """A registry holding enterprises 1–3."""
-    data = tmp_path / "d"
-    listing = write_csv(tmp_path / "list.csv", [row(1), row(2), row(3)])
+@pytest.fixture(scope="module")
+def imported_list(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose registry holds enterprises 1–3, imported once for the module;
+    tests work on copies of it (``data_dir``) and never on it."""
+    made = tmp_path_factory.mktemp("listed")
+    data = made / "d"
+    listing = write_csv(made / "list.csv", [row(1), row(2), row(3)])
     result = run_cli("registry", "import", str(listing), data_dir=data)
     assert result.returncode == 0, result.stderr
     return data
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, imported_list: Path) -> Path:
+    """A registry holding enterprises 1–3: a copy of this test's own."""
+    return Path(shutil.copytree(imported_list, tmp_path / "d"))
 
 
 def _write(path: Path, text: str) -> Path:

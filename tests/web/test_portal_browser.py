@@ -80,6 +80,8 @@ def test_register_confirm_and_log_in_with_the_captcha(
     page.goto(f"{live_server}/login")
     expect(page.locator("form.quick-login input[name=account]")).to_have_value("browserent")
     expect(page.locator("form.quick-login input[name=password]")).to_have_value("")
+    # The session cookie comes with the captcha image, which loads after the page.
+    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 160)
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert PASSWORD not in str(cookies) and cookies["chanye_session"]["httpOnly"]
     assert problems == [], problems
