@@ -32,6 +32,8 @@ from benchmarks.policy.outcome import Outcome, disagreements
 from benchmarks.policy.population import AS_OF, Population, from_table
 from benchmarks.policy.run import ChanyeRun, run_chanye
 
+from chanye.policy.demo import demo_files
+
 TAGS = [
     "high_tech",
     "above_scale",
@@ -303,6 +305,6 @@ def test_one_run_measures_what_users_run_on_a_small_registry() -> None:
     match = figures["product"]["match_process"]
     assert match["agreement"]["chanye_vs_script"]["rows"][0] > 0
     assert {"chanye", "script", "openfisca"} <= set(match)
-    assert figures["product"]["publishing"]["published"] == 10
+    assert figures["product"]["publishing"]["published"] == len(demo_files())
     memory = figures["product"]["web_memory"]["later_start"]
     assert memory["after_policy_pages"]["VmRSS_mb"] > 0

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -15,7 +16,6 @@ from rich.table import Table
 from sqlalchemy import select
 
 from chanye.cli.startup import CLI_ACTOR, err, migrated_settings, out
-from chanye.policy.service import last_run_id, published_rematched_since, rollback_consequence
 from chanye.registry.changes import ChangeRefusedError, reclassify, rollback
 from chanye.registry.context import RegistryContext
 from chanye.registry.fact_headers import KIND_LABELS
@@ -79,7 +79,7 @@ def import_command(
     (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
     """
     context = _context()
-    runs_before = last_run_id(context.database_url)
+    runs_before = _policies().last_run_id(context.database_url)
     with (
         _refusals(),
         Progress(
@@ -111,7 +111,7 @@ def import_command(
 def _say_rematched(context: RegistryContext, runs_before: int) -> None:
     """Name the published policies the change re-matched (the composition root's subscriber ran
     them inside the change's command)."""
-    count = published_rematched_since(context.database_url, runs_before)
+    count = _policies().published_rematched_since(context.database_url, runs_before)
     if count:
         err.print(
             f"已按新的企业库重新匹配 {count} 项已发布政策 / {count} published policies re-matched",
@@ -318,12 +318,12 @@ def rollback_command(
     """
     context = _context()
     with _refusals():
-        plan = rollback_consequence(context, change_id)
+        plan = _policies().rollback_consequence(context, change_id)
     out.print(plan.sentence(), markup=False)
     if not yes:
         _ask_or_refuse("确认撤销吗？")
     with _refusals():
-        runs_before = last_run_id(context.database_url)
+        runs_before = _policies().last_run_id(context.database_url)
         result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR, plan.in_force)
     undone = "、".join(str(i) for i in result.undone)
     revived = "、".join(str(i) for i in result.revived)
@@ -352,7 +352,7 @@ def _ask_or_refuse(question: str) -> None:
 def classify_command() -> None:
     """Re-run classification over the whole registry (after the system file changed)."""
     context = _context()
-    runs_before = last_run_id(context.database_url)
+    runs_before = _policies().last_run_id(context.database_url)
     with _refusals():
         result = reclassify(context.database_url, context.paths, context.system, CLI_ACTOR)
     out.print(
@@ -403,3 +403,11 @@ def override_command(
         f"已保存人工归类 / override saved: {uscc} → {', '.join(industry or []) or '（无 none）'}",
         markup=False,
     )
+
+
+def _policies() -> ModuleType:
+    """The policy engine, loaded only by the commands that change the registry (a quarter of a
+    second that ``show``, ``stats`` and ``imports`` need not pay)."""
+    from chanye.policy import service
+
+    return service
