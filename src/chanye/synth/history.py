@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from chanye.registry.indicators import INDICATOR_BY_ID
+from chanye.registry.indicators import INDICATOR_BY_ID, INDICATORS
 from chanye.registry.schema import TAG_IDS
 from chanye.synth.city import Profile, SynthCity, load_profile, scale_to_totals
 from chanye.system.model import IndustrialSystem
@@ -37,16 +37,7 @@ FILES = {  # named as a bureau would name them: the names show on the imports pa
     "monthly": "规上企业月度快报2024-2025.csv",
     "qualifications": "资质认定.csv",
 }
-MONEY_INDICATORS = (
-    "revenue",
-    "output_value",
-    "value_added",
-    "profit",
-    "tax_paid",
-    "rd_expense",
-    "fixed_investment",
-    "exports",
-)
+MONEY_INDICATORS = frozenset(i.id for i in INDICATORS if i.unit == "money")
 LEVELS = {
     "high_tech": "国家级",
     "innovative_sme": "省级",

@@ -3,12 +3,16 @@ documents sent back as downloads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from fastapi import UploadFile
+from fastapi import HTTPException, UploadFile
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from chanye.portal import documents
+from chanye.store.audit import Actor, record
 from chanye.store.models import StoredFileColumns
 
 
@@ -23,7 +27,7 @@ def read_upload(file: UploadFile | None, kind: str, limit: int) -> list[document
     return [documents.Upload(kind, file.filename or "", content)]
 
 
-def document_response(path: Path, document: StoredFileColumns) -> FileResponse:
+def document_response(path: Path, document: Downloadable | StoredFileColumns) -> FileResponse:
     """A stored document sent as a download: never shown inline, never sniffed, never cached."""
     return FileResponse(
         path,
@@ -34,3 +38,41 @@ def document_response(path: Path, document: StoredFileColumns) -> FileResponse:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+class Downloadable(Protocol):
+    """A stored document row (membership, binding, 快申 application)."""
+
+    id: int
+    stored_name: str
+    content_type: str
+    original_name: str
+
+
+@dataclass(frozen=True)
+class DocumentRead:
+    """The audit row a download writes: who read which document of what (worth knowing later)."""
+
+    action: str  # binding.document_read
+    target: str  # binding_document
+    owner: str  # binding
+    owner_id: int
+
+
+def audited_download(
+    db: Session,
+    actor: Actor,
+    uploads_dir: Path,
+    document: Downloadable | None,
+    folder: str,
+    read: DocumentRead,
+    missing: str = "没有这个文件",
+) -> FileResponse:
+    """A stored document of its owner (``None``: not one of the owner's) as an audited
+    download; 404 when there is no such file."""
+    path = None if document is None else documents.stored_path(uploads_dir, document, folder)
+    if document is None or path is None:
+        raise HTTPException(404, missing)
+    after = {read.owner: read.owner_id}
+    record(db, actor, read.action, read.target, str(document.id), after=after)
+    return document_response(path, document)

@@ -13,15 +13,13 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.policy import applications, workflow
-from chanye.portal import documents
-from chanye.store.audit import record
 from chanye.store.models import ApplicationDocument, PolicyApplication, PolicyPush
 from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.pages import area_renderer
 from chanye.web.routes import policies
-from chanye.web.uploads import document_response, read_upload
+from chanye.web.uploads import DocumentRead, audited_download, read_upload
 
 staff = APIRouter(prefix="/policy-applications", tags=["政策"])
 own = APIRouter(prefix="/my/applications", tags=["政策"])
@@ -177,17 +175,13 @@ def document_download(
 ) -> Response:
     application = _application(db, application_id)
     document = db.get(ApplicationDocument, document_id)
-    path = None
-    if document is not None and document.application_id == application.id:
-        path = documents.stored_path(settings.uploads_dir, document, applications.FOLDER)
-    if document is None or path is None:
-        raise HTTPException(404, "没有这个文件")
-    record(
-        db,
-        viewer.actor,
+    owned = document if document is not None and document.application_id == application.id else None
+    read = DocumentRead(
         "policy.application.document_read",
         "policy_application_document",
-        str(document.id),
-        after={"application": application.id},
+        "application",
+        application.id,
     )
-    return document_response(path, document)
+    return audited_download(
+        db, viewer.actor, settings.uploads_dir, owned, applications.FOLDER, read
+    )

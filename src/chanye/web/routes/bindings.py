@@ -19,13 +19,13 @@ from chanye.portal import binding, documents, identity
 from chanye.portal.binding import BindingRefusedError
 from chanye.portal.review import MAX_REASON
 from chanye.problems import Problem
-from chanye.store.audit import Actor, record
+from chanye.store.audit import Actor
 from chanye.store.models import Account, BindingDocument, EnterpriseBinding
 from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
 from chanye.web.dependencies import SessionDep, SettingsDep
 from chanye.web.pages import area_renderer
-from chanye.web.uploads import document_response, read_upload
+from chanye.web.uploads import DocumentRead, audited_download, read_upload
 
 router = APIRouter(prefix="/bindings", tags=["企业绑定"])
 own = APIRouter(prefix="/account/binding", tags=["企业绑定"])
@@ -278,20 +278,17 @@ def document_download(
 ) -> Response:
     found = _binding(db, binding_id)
     document = db.get(BindingDocument, document_id)
-    path = None
-    if document is not None and document.binding_id == found.id:
-        path = documents.stored_path(settings.uploads_dir, document, binding.FOLDER)
-    if document is None or path is None:
-        raise HTTPException(404, "没有这个文件 / no such document")
-    record(
+    owned = document if document is not None and document.binding_id == found.id else None
+    read = DocumentRead("binding.document_read", "binding_document", "binding", found.id)
+    return audited_download(
         db,
         viewer.actor,
-        "binding.document_read",
-        "binding_document",
-        str(document.id),
-        after={"binding": found.id},
+        settings.uploads_dir,
+        owned,
+        binding.FOLDER,
+        read,
+        "没有这个文件 / no such document",
     )
-    return document_response(path, document)
 
 
 def _staff_step(

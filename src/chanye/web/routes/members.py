@@ -17,7 +17,6 @@ from chanye.portal import documents, membership
 from chanye.portal.membership import ApplicationForm, MembershipRefusedError
 from chanye.portal.review import MAX_REASON
 from chanye.problems import Problem
-from chanye.store.audit import record
 from chanye.store.models import Account, MembershipApplication, MembershipDocument
 from chanye.system.model import IndustrialSystem
 from chanye.web import workbench
@@ -28,7 +27,7 @@ from chanye.web.confirm import confirmed as is_confirmed
 from chanye.web.dependencies import SessionDep, SettingsDep, SystemDep
 from chanye.web.forms import ApplicationFields
 from chanye.web.pages import area_renderer
-from chanye.web.uploads import document_response, read_upload
+from chanye.web.uploads import DocumentRead, audited_download, read_upload
 
 router = APIRouter(prefix="/members", tags=["会员"])
 AREA = Area(
@@ -235,21 +234,11 @@ def document_download(
 ) -> Response:
     application = _visible(db, viewer, application_id)
     document = db.get(MembershipDocument, document_id)
-    path = None
-    if document is not None and document.application_id == application.id:
-        path = documents.stored_path(settings.uploads_dir, document)
-    if document is None or path is None:
-        raise HTTPException(404, "没有这个文件")
-    # Who read an enterprise's documents is worth knowing later.
-    record(
-        db,
-        viewer.actor,
-        "membership.document_read",
-        "membership_document",
-        str(document.id),
-        after={"application": application.id},
+    owned = document if document is not None and document.application_id == application.id else None
+    read = DocumentRead(
+        "membership.document_read", "membership_document", "application", application.id
     )
-    return document_response(path, document)
+    return audited_download(db, viewer.actor, settings.uploads_dir, owned, documents.FOLDER, read)
 
 
 # --- reviewing -----------------------------------------------------------------------------
