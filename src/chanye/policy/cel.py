@@ -271,18 +271,7 @@ class _Checker:
             return self.literal(tree)
         name = str(tree.data)
         children = tree.children
-        if name in (
-            "expr",
-            "conditionalor",
-            "conditionaland",
-            "relation",
-            "addition",
-            "multiplication",
-            "unary",
-            "member",
-            "primary",
-            "paren_expr",
-        ):
+        if name in (*WRAPPERS, "paren_expr"):
             return self.structural(tree, name, children)
         if name in COMPARISONS or name == "relation_in":
             raise AssertionError("relation operators are handled by their parent")
