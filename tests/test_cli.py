@@ -14,6 +14,7 @@ from chanye.store.models import AuditEntry, SystemVersion
 from chanye.store.sealing import is_sealed
 from chanye.system.loader import default_system_text
 from tests.conftest import DEMO_ENTERPRISES, run_cli
+from tests.portal.test_demo import assert_logins_work
 
 
 def test_system_show_json_has_the_documented_shape(tmp_path: Path) -> None:
@@ -139,6 +140,7 @@ def test_demo_prepares_everything_and_says_how_to_log_in(tmp_path: Path) -> None
     assert "登录" in result.stdout
     for content in ("企业名录", "年度数据", "月度快报", "资质认定"):  # the city and its past
         assert f"已载入{content}" in result.stdout, content
+    assert_logins_work(result.stdout, tmp_path)  # one account per role, each logs in
     stats = json.loads(run_cli("registry", "stats", "--json", data_dir=tmp_path).stdout)
     assert stats["total"] == DEMO_ENTERPRISES  # the synthetic demo city
     assert stats["by_cluster"]["icv-nev"]["enterprises"] > 0
