@@ -122,10 +122,17 @@ def test_ledger_limits_are_checked(change: tuple[str, str], expected: str) -> No
     assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
 
 
+def _wrong_check(code: str) -> str:
+    return code[:-1] + ("0" if code[-1] != "0" else "1")
+
+
 def test_the_import_command_names_each_bad_row_and_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        PAST + f"{uscc(3)},test-rd-reward,,很多,2024-13-01,\n" + "x,Bad Id,,5,2024-01-01,\n",
+        PAST
+        + f"{uscc(3)},test-rd-reward,,很多,2024-13-01,\n"
+        + "x,Bad Id,,5,2024-01-01,\n"
+        + f"{_wrong_check(uscc(4))},test-rd-reward,,5,2024-01-01,\n",
         encoding="utf-8",
     )
     refused = run_cli("policy", "payments", "import", str(bad), data_dir=tmp_path)

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stdnum.cn import uscc as stdnum_uscc
 
+from chanye.policy.loader import POLICY_ID
 from chanye.policy.model import Policy
 from chanye.store.audit import Actor, record
 from chanye.store.models import PolicyPayment
 from chanye.units import format_yuan, parse_amount
-
-USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
-POLICY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -183,10 +181,10 @@ def _columns(header: list[str]) -> tuple[dict[str, int], float, list[str]]:
 def _payment(cells: dict[str, str], unit: float) -> tuple[ImportedPayment | None, list[str]]:
     faults = []
     uscc = cells.get("uscc", "").upper()
-    if not USCC.fullmatch(uscc):
-        faults.append(f"统一社会信用代码：须为18位代码，收到“{uscc}”")
+    if not stdnum_uscc.is_valid(uscc):  # the check the portal makes of a USCC
+        faults.append(f"统一社会信用代码：不是有效的18位代码（含校验位），收到“{uscc}”")
     policy_id = cells.get("policy_id", "")
-    if not POLICY.fullmatch(policy_id):
+    if not POLICY_ID.match(policy_id):
         faults.append(f"政策：须为政策编号（小写字母、数字和 -），收到“{policy_id}”")
     text = cells.get("amount", "")
     amount = _amount(text, unit)

@@ -19,10 +19,9 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
 from chanye.policy.cel import CelError, Node, param_type, parse
-from chanye.policy.fields import CelType
+from chanye.policy.fields import APPLICATION_TYPES, CelType
 from chanye.policy.model import (
     APPLICATION_KIND_LABELS,
-    APPLICATION_KINDS,
     MONEY_INPUT_UNITS,
     ApplicationField,
     Condition,
@@ -337,7 +336,7 @@ class _Reader:
         if not isinstance(label, str) or not label.strip():
             self.problem(item, f"申报字段 {field_id} 须有中文名称 label / a field needs a label")
             return None
-        if kind not in APPLICATION_KINDS:
+        if kind not in APPLICATION_TYPES:
             kinds = "、".join(f"{k}（{v}）" for k, v in APPLICATION_KIND_LABELS.items())
             self.problem(
                 parts.get("kind", (item, item))[1], f"申报字段 {field_id} 的 kind 须为 {kinds}"

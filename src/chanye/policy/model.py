@@ -10,7 +10,6 @@ from chanye.policy.cel import Node
 from chanye.policy.fields import APPLICATION_TYPES, CelType, field_spec, label_of
 
 APPLICATION_PREFIX = "application:"
-APPLICATION_KINDS = APPLICATION_TYPES
 APPLICATION_KIND_LABELS = {
     "money": "金额",
     "number": "数值",
@@ -28,14 +27,14 @@ class ApplicationField:
 
     id: str
     label: str  # 新设备购置额
-    kind: str  # one of APPLICATION_KINDS
+    kind: str  # one of APPLICATION_TYPES
     unit: str | None = None  # money: the unit people type (万元); stored in yuan
     help: str = ""  # what to enter and where it comes from
     attachments: tuple[str, ...] = ()  # what must be attached (发票清单, 购置合同)
 
     @property
     def cel_type(self) -> CelType:
-        return APPLICATION_KINDS[self.kind]
+        return APPLICATION_TYPES[self.kind]
 
     @property
     def field_name(self) -> str:

@@ -409,6 +409,8 @@ def _decide_supplied(
     """The candidates whose application values staff verified, decided with those values (the
     engine saw them as unknown): eligible with an amount, still needing data, or not at all."""
     mine = [u for u in found if u in supplied]
+    if not mine:  # the usual case: nobody's application values to read
+        return
     records = population.records(mine, policy, {u: found[u].rid for u in mine})
     for uscc in mine:
         record = {**records.get(uscc, {}), **supplied[uscc]}
