@@ -188,3 +188,37 @@ def test_payout_is_what_is_left_after_groups_caps_and_the_ledger(
     assert found["cap-a"].payable_total == 600000.0
     assert (found["cap-b"].payable_total, found["cap-b"].by_cap_group) == (100000.0, 2)
     assert all(p.needs_data == 1 for p in found.values())  # 3 lacks its R&D figure
+
+
+def test_payout_groups_count_what_was_paid_before_the_platform(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """A rival of an exclusive group paid before rules the group out; a cap group's cap is
+    lowered by what its policies paid before (within the validity)."""
+    population = load(context, tmp_path, registry_rows())  # 1 and 2 qualify for each
+    path = tmp_path / "groups.csv"
+    path.write_text(
+        "统一社会信用代码,政策,金额（万元）,拨付日期\n"
+        f"{uscc(1)},ex-low,5,2025-04-01\n"
+        f"{uscc(1)},cap-a,20,2025-04-01\n"
+        f"{uscc(2)},cap-a,20,2019-04-01\n",  # before the validity: not counted
+        encoding="utf-8",
+    )
+    payments, problems = read_payments(path)
+    assert problems == []
+    policies = [
+        load_policy_text(text, "p.yaml")
+        for text in (
+            _fixed("ex-low", "100000.0", "exclusive_group: honour"),
+            _fixed("ex-high", "200000.0", "exclusive_group: honour"),
+            _fixed("cap-a", "300000.0", "cap_group: {id: g, cap: 350000.0}"),
+            _fixed("cap-b", "100000.0", "cap_group: {id: g, cap: 350000.0}"),
+        )
+    ]
+    with session_scope(context.database_url) as db:
+        import_payments(db, payments, Actor("cli", "admin"))
+        found = {p.policy_id: p for p in payouts(db, population, policies)}
+    assert (found["ex-high"].payable, found["ex-high"].payable_total) == (1, 200000.0)
+    assert found["ex-low"].payable == 0
+    assert found["cap-a"].payable_total == 150000.0 + 300000.0  # 1: 35万 less 20万 paid
+    assert found["cap-b"].payable_total == 50000.0  # 1: nothing left; 2: 5万

@@ -333,6 +333,44 @@ def test_a_cap_group_limits_what_one_enterprise_is_paid(
         assert (first.amount, second.amount) == (300000.0, 100000.0)  # the rest of the cap
 
 
+def test_groups_count_what_was_paid_before_the_platform(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """cap_group and exclusive_group act on what was actually paid: a payment imported into the
+    ledger lowers what the cap leaves, and one by a rival of the exclusive group refuses."""
+    from chanye.policy import ledger
+
+    population = load(context, tmp_path, registry_rows())  # enterprise 1: 30万 each, 2: 50万
+    capped = POLICY + "cap_group: {id: innovation, cap: 400000.0}\n"
+    paid_before = capped.replace("id: test-rd-reward", "id: test-rd-earlier")
+    grouped = POLICY.replace("parameters:", "exclusive_group: rd-expense\nparameters:")
+    rival = grouped.replace("id: test-rd-reward", "id: test-rd-rival").replace(
+        "title: 测试研发投入奖励", "title: 测试研发另一补助"
+    )
+    earlier = [
+        ledger.ImportedPayment(uscc(1), "test-rd-earlier", None, 250000.0, dt.date(2025, 6, 1), ""),
+        ledger.ImportedPayment(uscc(2), "test-rd-rival", None, 100000.0, dt.date(2025, 6, 1), ""),
+    ]
+    with session_scope(context.database_url) as db:
+        ledger.import_payments(db, earlier, SYSTEM)
+        versions = [workflow.add_draft(db, t, "g.yaml", OFFICE) for t in (paid_before, rival)]
+        for version in versions:  # both policies known to the platform, neither published
+            workflow.approve(db, version, REVIEWER)
+        workflow.publish(db, workflow.add_draft(db, capped, "c.yaml", OFFICE), REVIEWER, population)
+        ((capped_push, _),) = workflow.pushes_for(db, uscc(1))
+        workflow.confirm(db, capped_push, enterprise(db, 1), Actor("e1", "enterprise"))
+        assert capped_push.amount == 150000.0  # 40万 cap less the 25万 paid before
+    with session_scope(context.database_url) as db:
+        workflow.publish(
+            db, workflow.add_draft(db, grouped, "e.yaml", OFFICE), REVIEWER, population
+        )
+        push = next(
+            p for p, v in workflow.pushes_for(db, uscc(2)) if v.policy_id == "test-rd-reward"
+        )
+        with pytest.raises(workflow.WorkflowRefusedError, match=r"测试研发另一补助.*不重复享受"):
+            workflow.confirm(db, push, enterprise(db, 2), Actor("e2", "enterprise"))
+
+
 def test_a_push_written_with_its_whole_explanation_still_reads(
     context: RegistryContext, tmp_path: Path
 ) -> None:

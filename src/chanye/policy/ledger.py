@@ -120,6 +120,37 @@ def _left_under_caps(
     return left
 
 
+# --- groups: 同一企业累计不超过 (cap_group), 不重复享受 (exclusive_group) ------------------------
+
+
+def imported_payments(
+    session: Session, usccs: Iterable[str], policy_ids: Iterable[str]
+) -> dict[str, list[Payment]]:
+    """The payments of these policies made outside the platform's pushes (imported from before
+    it), by USCC. A paid push counts as its confirmed push already, so it is not read here."""
+    wanted, ids = sorted(set(usccs)), sorted(set(policy_ids))
+    found: dict[str, list[Payment]] = {}
+    if not ids:
+        return found
+    for start in range(0, len(wanted), 5000):  # bounded IN lists
+        rows = session.scalars(
+            select(PolicyPayment).where(
+                PolicyPayment.uscc.in_(wanted[start : start + 5000]),
+                PolicyPayment.policy_id.in_(ids),
+                PolicyPayment.push_id.is_(None),
+            )
+        )
+        for row in rows:
+            payment = Payment(row.policy_id, row.payment_group, row.amount, row.paid_on)
+            found.setdefault(row.uscc, []).append(payment)
+    return found
+
+
+def within_validity(policy: Policy, paid: Sequence[Payment]) -> list[Payment]:
+    """The payments made while ``policy`` is in force: what its groups count against it."""
+    return [p for p in paid if policy.valid_from <= p.paid_on <= policy.valid_to]
+
+
 # --- payments made before the platform -------------------------------------------------------
 
 HEADERS = {

@@ -65,24 +65,36 @@ def payouts(session: Session, population: Population, policies: Sequence[Policy]
                 due[uscc][policy.id] = amount if limited.amount is None else limited.amount
         results.append(result)
     by_id = {r.policy_id: r for r in results}
-    for amounts in due.values():
-        _one_enterprise(policies, amounts, by_id)
+    grouped = [p.id for p in policies if p.exclusive_group or p.cap_group]
+    before = ledger.imported_payments(session, due, grouped)
+    for uscc, amounts in due.items():
+        _one_enterprise(policies, amounts, by_id, before.get(uscc, []))
     return results
 
 
 def _one_enterprise(
-    policies: Sequence[Policy], amounts: dict[str, float], by_id: dict[str, Payout]
+    policies: Sequence[Policy],
+    amounts: dict[str, float],
+    by_id: dict[str, Payout],
+    before: Sequence[ledger.Payment],
 ) -> None:
-    """One enterprise's benefits: the higher within each exclusive group, then each cap group's
-    cap over them in the order of the policies."""
+    """One enterprise's benefits: none of an exclusive group a rival already paid (``before``:
+    the ledger's payments from before the platform), else the higher within the group; then each
+    cap group's cap over them, less what the group paid before, in the order of the policies."""
     groups: dict[str, list[str]] = defaultdict(list)
     for policy in policies:
         if policy.id in amounts and policy.exclusive_group:
             groups[policy.exclusive_group].append(policy.id)
-    for members in groups.values():
+    by_policy = {p.id: p for p in policies}
+    for group, members in groups.items():
         kept = max(members, key=lambda m: (amounts[m], m))
         for member in members:
-            if member != kept:
+            earlier = ledger.within_validity(by_policy[member], before)
+            rival_paid = any(
+                p.policy_id != member and by_group(policies, p.policy_id, exclusive=group)
+                for p in earlier
+            )
+            if member != kept or rival_paid:
                 del amounts[member]
                 by_id[member].by_exclusive_group += 1
     spent: dict[str, float] = defaultdict(float)
@@ -92,10 +104,24 @@ def _one_enterprise(
         amount = amounts[policy.id]
         if policy.cap_group is not None:
             group, cap = policy.cap_group
-            allowed = max(0.0, min(amount, cap - spent[group]))
+            earlier = ledger.within_validity(policy, before)
+            paid = sum(p.amount for p in earlier if by_group(policies, p.policy_id, cap=group))
+            allowed = max(0.0, min(amount, cap - spent[group] - paid))
             by_id[policy.id].by_cap_group += allowed < amount
             spent[group] += allowed
             amount = allowed
         if amount > 0:
             by_id[policy.id].payable += 1
             by_id[policy.id].payable_total += amount
+
+
+def by_group(
+    policies: Sequence[Policy], policy_id: str, exclusive: str | None = None, cap: str | None = None
+) -> bool:
+    """Whether the policy ``policy_id`` (among ``policies``) is of that exclusive or cap group."""
+    for policy in policies:
+        if policy.id == policy_id:
+            if exclusive is not None:
+                return policy.exclusive_group == exclusive
+            return policy.cap_group is not None and policy.cap_group[0] == cap
+    return False

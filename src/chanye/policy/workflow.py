@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +54,7 @@ from chanye.store.models import (
 )
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
+from chanye.units import format_yuan
 
 DRAFT, PUBLISHED, EXPIRED = "draft", "published", "expired"
 PUSHED, CONFIRMED, DECLINED, WITHDRAWN = "pushed", "confirmed", "declined", "withdrawn"
@@ -1026,24 +1027,28 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
 
 def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> float | None:
     """同一企业累计不超过: with a ``cap_group``, what is still payable after the enterprise's
-    confirmed benefits of the same group (in the order they were confirmed)."""
-    cap_group = policy_of(version).cap_group
-    if cap_group is None or push.amount is None:
+    benefits of the same group: its confirmed pushes (in the order they were confirmed) and what
+    the ledger holds of the group's policies from before the platform, within the validity."""
+    policy = policy_of(version)
+    if policy.cap_group is None or push.amount is None:
         return push.amount
-    group, cap = cap_group
+    group, cap = policy.cap_group
+    members = group_members(session, lambda p: p.cap_group[0] if p.cap_group else None, group)
     confirmed = sum(
         other.amount or 0.0
-        for other, other_version in pushes_for(session, push.uscc)
-        if other.status == CONFIRMED
-        and other.id != push.id
-        and (policy_of(other_version).cap_group or ("", 0.0))[0] == group
+        for other, _other_version in pushes_for(session, push.uscc)
+        if other.status == CONFIRMED and other.id != push.id and other.policy_id in members
     )
-    return max(0.0, min(push.amount, cap - confirmed))
+    imported = ledger.imported_payments(session, [push.uscc], members).get(push.uscc, [])
+    spent = confirmed + sum(p.amount for p in ledger.within_validity(policy, imported))
+    return max(0.0, min(push.amount, cap - spent))
 
 
 def _check_no_double_benefit(session: Session, push: PolicyPush, version: PolicyVersion) -> None:
-    """不重复享受: within a policy's exclusive group an enterprise confirms one benefit only."""
-    group = policy_of(version).exclusive_group
+    """不重复享受: within a policy's exclusive group an enterprise takes one benefit only: none
+    confirmed under another policy of the group, nor paid by one before the platform."""
+    policy = policy_of(version)
+    group = policy.exclusive_group
     if group is None:
         return
     for other, other_version in pushes_for(session, push.uscc):
@@ -1056,6 +1061,27 @@ def _check_no_double_benefit(session: Session, push: PolicyPush, version: Policy
                 f"已确认享受同类政策“{other_version.title}”，按规定不重复享受",
                 f"no double benefit: {other.policy_id} is already confirmed",
             )
+    rivals = group_members(session, lambda p: p.exclusive_group, group)
+    rivals.pop(push.policy_id, None)
+    imported = ledger.imported_payments(session, [push.uscc], rivals).get(push.uscc, [])
+    for paid in ledger.within_validity(policy, imported):
+        raise WorkflowRefusedError(
+            f"已于 {paid.paid_on} 获同类政策“{rivals[paid.policy_id]}”奖补"
+            f" {format_yuan(paid.amount)}，按规定不重复享受",
+            f"no double benefit: {paid.policy_id} was paid",
+        )
+
+
+def group_members(
+    session: Session, group_of: Callable[[Policy], str | None], group: str
+) -> dict[str, str]:
+    """The policies any of whose versions belongs to ``group`` (a cap or an exclusive group, as
+    ``group_of`` reads it from a policy), by id, with the title of the newest such version."""
+    members: dict[str, str] = {}
+    for version in all_versions(session):  # newest version of each policy first
+        if group_of(policy_of(version)) == group:
+            members.setdefault(version.policy_id, version.title)
+    return members
 
 
 def record_payment(
