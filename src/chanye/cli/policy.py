@@ -300,6 +300,56 @@ def policy_payout(
     out.print(f"截至 {day}，实际应付合计 {format_yuan(total)}", markup=False)
 
 
+@policy_app.command("instalments")
+def policy_instalments(
+    as_of: AsOf = None,
+    policy_id: Annotated[
+        str | None, typer.Option("--policy", help="Only this policy's instalments (its id).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """分期拨付: the instalments due by the date and not yet paid, each later one's look-back
+    read as of its due date (payable, 不予拨付 with the clause, or 待补充)."""
+    from chanye.policy.instalments import check_due
+    from chanye.policy.workflow import PAYABLE
+    from chanye.store.audit import Actor
+
+    day = _as_of(as_of)
+    today = today_in_beijing()
+    settings = migrated_settings()
+    context = RegistryContext.from_settings(settings)
+    with session_scope(settings.resolved_database_url) as session:
+        found = check_due(
+            session,
+            lambda due: load_population(context, due),
+            day,
+            Actor(name="cli", role="admin"),
+            policy_id,
+            write=day <= today,  # a later date is a preview: nothing is kept
+        )
+    if as_json:
+        out.print_json(json.dumps([f.to_dict() for f in found], ensure_ascii=False))
+        return
+    table = Table("企业", "政策", "期次", "金额", "应付日期", "核查结果")
+    for f in found:
+        table.add_row(
+            f"{f.name}（{f.uscc}）",
+            f.title,
+            f"第{f.number}期（共{f.count}期）",
+            format_yuan(f.amount),
+            f.due_on.isoformat(),
+            f.result,
+        )
+    out.print(table)
+    payable = [f for f in found if f.state == PAYABLE]
+    note = "" if day <= today else "（预览，未保存核查结果 / preview only）"
+    out.print(
+        f"截至 {day}，到期未拨付 {len(found)} 期，可拨付 {len(payable)} 期，合计 "
+        f"{format_yuan(sum(f.amount for f in payable))}{note}",
+        markup=False,
+    )
+
+
 def _gap(values: dict[str, object], gap: float | None) -> str:
     """How far off, as the one field read is shown (万元, %), else as a number."""
     if gap is None:

@@ -89,7 +89,21 @@ def limit(policy: Policy, amount: float | None, paid: Sequence[Payment], as_of: 
         )
     if notes:
         return Limited(True, None, tuple(notes))
-    left = _left_under_caps(policy, own, as_of, notes)
+    return _capped(amount, _left_under_caps(policy, own, as_of, notes), notes)
+
+
+def limit_instalment(
+    policy: Policy, amount: float, paid: Sequence[Payment], paid_on: dt.date
+) -> Limited:
+    """One instalment (分期拨付) against the caps only, as of the day it is paid: 一次性 and
+    同类补贴 were decided when its push was matched, and its own earlier instalments are the
+    same benefit, not a second one."""
+    notes: list[str] = []
+    own = [p for p in paid if p.policy_id == policy.id]
+    return _capped(amount, _left_under_caps(policy, own, paid_on, notes), notes)
+
+
+def _capped(amount: float | None, left: float | None, notes: list[str]) -> Limited:
     if left is None or amount is None or amount <= left:
         return Limited(False, None, tuple(notes))
     if left <= 0:

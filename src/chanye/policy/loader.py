@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -25,6 +25,7 @@ from chanye.policy.model import (
     MONEY_INPUT_UNITS,
     ApplicationField,
     Condition,
+    Instalment,
     PaymentLimits,
     Policy,
 )
@@ -51,7 +52,9 @@ TOP_KEYS = {
     "application",
     "payment_group",
 }
-BENEFIT_KEYS = ("amount", "once", "yearly_cap", "total_cap", "unless_paid")
+BENEFIT_KEYS = ("amount", "once", "yearly_cap", "total_cap", "unless_paid", "schedule")
+INSTALMENT_KEYS = ("share", "after_years", "text", "when")
+SHARE_TOLERANCE = 1e-9
 APPLICATION_KEYS = ("id", "label", "kind", "unit", "help", "attachments")
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
@@ -149,6 +152,10 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
         for c in policy.conditions
     ]
     amount = parse(policy.amount_text, parameters, declared) if policy.amount_text else None
+    schedule = tuple(
+        replace(i, node=parse(i.when, parameters, declared)) if i.when else i
+        for i in policy.schedule
+    )
     return Policy(
         policy.id,
         policy.title,
@@ -167,6 +174,7 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
         application=policy.application,
         limits=policy.limits,
         payment_group=policy.payment_group,
+        schedule=schedule,
     )
 
 
@@ -193,6 +201,7 @@ class _Reader:
         self.problems: list[PolicyProblem] = []
         self.declared: tuple[ApplicationField, ...] = ()  # the file's application fields
         self.limits = PaymentLimits()
+        self.schedule: tuple[Instalment, ...] = ()
 
     def problem(
         self, node: YamlNode | None, message: str, offset: tuple[int, int] = (0, 0)
@@ -292,6 +301,7 @@ class _Reader:
             application=self.declared,
             limits=self.limits,
             payment_group=self.payment_group(top.get("payment_group")),
+            schedule=self.schedule,
         )
 
     def payment_group(self, entry: tuple[YamlNode, YamlNode] | None) -> str | None:
@@ -549,10 +559,119 @@ class _Reader:
                 known = "、".join(BENEFIT_KEYS)
                 self.problem(key_node, f"benefit 中未知的键 {key}（可用：{known}）/ unknown key")
         self.limits = self.payment_limits(parts)
+        if "schedule" in parts:
+            self.schedule = self.instalments(parts["schedule"][1], parameters)
         if "amount" not in parts:
+            if "schedule" in parts:
+                self.problem(
+                    parts["schedule"][0], "schedule 须与 amount 同用 / schedule needs amount"
+                )
             return None, None
         node = self.cel(parts["amount"][1], parameters, must_be="number")
         return str(self.value(parts["amount"][1])), node
+
+    def instalments(self, node: YamlNode, parameters: dict[str, Any]) -> tuple[Instalment, ...]:
+        """``schedule``: the benefit paid in instalments (分期拨付), each a share of the amount
+        falling due ``after_years`` after the first; the shares add up to 1."""
+        if not isinstance(node, SequenceNode) or len(node.value) < 2:
+            self.problem(
+                node,
+                "schedule 须为至少两期的列表，如 [{share: 0.6}, {share: 0.4, after_years: 1}] "
+                "/ schedule is a list of two or more instalments",
+            )
+            return ()
+        found: list[Instalment] = []
+        for number, item in enumerate(node.value, start=1):
+            instalment = self.instalment(number, item, parameters, found[-1] if found else None)
+            if instalment is None:
+                return ()
+            found.append(instalment)
+        total = sum(i.share for i in found)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            self.problem(
+                node,
+                f"schedule 各期 share 之和须为 1（100%），此处为 {total:.10g}"
+                f" / the shares must sum to 1",
+            )
+        return tuple(found)
+
+    def instalment(
+        self,
+        number: int,
+        item: YamlNode,
+        parameters: dict[str, Any],
+        previous: Instalment | None,
+    ) -> Instalment | None:
+        """One instalment, or None when refused (said why, at its line)."""
+        where = f"schedule 第 {number} 期"
+        if not isinstance(item, MappingNode):
+            self.problem(item, f"{where}须写成 {{share: 比例, after_years: 年数}} / a mapping")
+            return None
+        parts = self.mapping(item)
+        count = len(self.problems)
+        for key, (key_node, _v) in parts.items():
+            if key not in INSTALMENT_KEYS:
+                known = "、".join(INSTALMENT_KEYS)
+                self.problem(key_node, f"{where}：未知的键 {key}（可用：{known}）/ unknown key")
+        share = self.share(where, parts["share"][1]) if "share" in parts else None
+        if "share" not in parts:
+            self.problem(item, f"{where}缺少 share（占奖励金额的比例）/ an instalment needs share")
+        after = self.after_years(where, parts, item, previous)
+        when: Node | None = None
+        if "when" in parts and previous is None:
+            self.problem(
+                parts["when"][0],
+                "schedule 第 1 期在确认享受后即拨付，不能写 when（回看条件只用于以后各期）"
+                " / no when on the first instalment",
+            )
+        elif "when" in parts:
+            when = self.cel(parts["when"][1], parameters, must_be="bool")
+        text = self.value(parts["text"][1]) if "text" in parts else ""
+        if not isinstance(text, str):
+            self.problem(parts["text"][1], f"{where} text 须为文本 / text must be text")
+        if len(self.problems) > count or share is None or after is None:
+            return None
+        source = str(self.value(parts["when"][1])) if when is not None else None
+        return Instalment(share, after, str(text or ""), source, when)
+
+    def share(self, where: str, node: YamlNode) -> float | None:
+        value = self.value(node)
+        share = parse_percent(value) if isinstance(value, str) else value
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            self.problem(
+                node, f"{where} share 须为 0 到 1 之间的比例，如 0.6 或 60% / a share in (0, 1]"
+            )
+            return None
+        return float(share)
+
+    def after_years(
+        self,
+        where: str,
+        parts: dict[str, tuple[YamlNode, YamlNode]],
+        item: YamlNode,
+        previous: Instalment | None,
+    ) -> int | None:
+        """Years after the first instalment: 0 for the first, then strictly increasing."""
+        node = parts["after_years"][1] if "after_years" in parts else item
+        value = self.value(node) if "after_years" in parts else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, f"{where} after_years 须为不小于 0 的整数（年）/ whole years")
+            return None
+        if previous is None and value != 0:
+            self.problem(
+                node,
+                "schedule 第 1 期在确认享受后即拨付，after_years 须为 0 或不写"
+                " / the first instalment falls due at once",
+            )
+            return None
+        if previous is not None and value <= previous.after_years:
+            self.problem(
+                node,
+                f"{where} after_years 须大于上一期（{previous.after_years}），如 "
+                f"{previous.after_years + 1} / after_years must increase",
+            )
+            return None
+        return value
 
     def payment_limits(self, parts: dict[str, tuple[YamlNode, YamlNode]]) -> PaymentLimits:
         """``once``, ``yearly_cap``, ``total_cap`` and ``unless_paid``: what the payout ledger

@@ -75,6 +75,19 @@ class PaymentLimits:
         return bool(self.once or self.yearly_cap or self.total_cap or self.unless_paid)
 
 
+@dataclass(frozen=True)
+class Instalment:
+    """One instalment of a benefit paid over several years (分期拨付): its share of the amount,
+    how many years after the first it falls due, the clause it encodes, and (from the second
+    on) the look-back that must still hold as of its due date (次年产值不低于上年)."""
+
+    share: float  # of the amount: 0.6
+    after_years: int = 0  # years after the first instalment (the first: 0)
+    text: str = ""  # the clause: 次年拨付40%，须仍为规上企业
+    when: str | None = None  # the CEL source of the look-back
+    node: Node | None = None
+
+
 @dataclass
 class Policy:
     id: str
@@ -97,6 +110,7 @@ class Policy:
     application: tuple[ApplicationField, ...] = ()  # what an applicant supplies (快申)
     limits: PaymentLimits = field(default_factory=PaymentLimits)
     payment_group: str | None = None  # the kind of subsidy its payments count as (同类补贴)
+    schedule: tuple[Instalment, ...] = ()  # 分期拨付; empty: paid at once, in full
     _fields_read: tuple[str, ...] | None = field(
         default=None, init=False, repr=False, compare=False
     )

@@ -46,6 +46,7 @@ from chanye.store.audit import Actor, record
 from chanye.store.models import (
     Account,
     PolicyApplication,
+    PolicyInstalment,
     PolicyPayment,
     PolicyPush,
     PolicyRun,
@@ -64,6 +65,16 @@ PUSH_LABELS = {
     CONFIRMED: "已确认享受",
     DECLINED: "已放弃",
     WITHDRAWN: "已撤回（不再符合条件）",
+}
+# 分期拨付: an instalment's states. The first is payable once the push is confirmed; a later one
+# waits for its due date and its look-back (``chanye.policy.instalments``).
+PENDING, PAYABLE, NEEDS_DATA, REFUSED, PAID = "pending", "payable", "needs_data", "refused", "paid"
+INSTALMENT_LABELS = {
+    PENDING: "待核查",
+    PAYABLE: "待拨付",
+    NEEDS_DATA: "待补充（数据不全，暂不拨付）",
+    REFUSED: "不予拨付",
+    PAID: "已拨付",
 }
 # Words the web pages use after /policies/: a policy may not take one as its id.
 RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed words under /policies/
@@ -1008,6 +1019,8 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
         push.amount = _within_cap(session, push, version)
     now = utcnow()
     push.status, push.decided_at, push.decided_by, push.updated_at = to, now, actor.name, now
+    if to == CONFIRMED:
+        _plan_instalments(session, push, policy_of(version), aware(now).astimezone(BEIJING).date())
     record(
         session,
         actor,
@@ -1025,6 +1038,133 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
     )
 
 
+def _plan_instalments(session: Session, push: PolicyPush, policy: Policy, day: dt.date) -> None:
+    """分期拨付: a confirmed push of a policy with a ``schedule`` gets its instalments, the first
+    due on the day of confirmation, each later one its years after; the last takes the cents
+    the shares leave."""
+    if not policy.schedule or push.amount is None:
+        return
+    amounts = _shares_of(push.amount, policy)
+    for number, (instalment, amount) in enumerate(zip(policy.schedule, amounts, strict=True), 1):
+        session.add(
+            PolicyInstalment(
+                push_id=push.id,
+                number=number,
+                share=instalment.share,
+                amount=amount,
+                due_on=years_after(day, instalment.after_years),
+                state=PAYABLE if number == 1 else PENDING,
+                reason="",
+            )
+        )
+    session.flush()
+
+
+def years_after(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (29 February: the 28th in a year without one)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def instalments_of(session: Session, push_ids: list[int]) -> dict[int, list[PolicyInstalment]]:
+    """The instalments of these pushes, by push, in order (none for a push paid at once)."""
+    found: dict[int, list[PolicyInstalment]] = {}
+    if not push_ids:
+        return found
+    rows = session.scalars(
+        select(PolicyInstalment)
+        .where(PolicyInstalment.push_id.in_(push_ids))
+        .order_by(PolicyInstalment.push_id, PolicyInstalment.number)
+    )
+    for row in rows:
+        found.setdefault(row.push_id, []).append(row)
+    return found
+
+
+@dataclass(frozen=True)
+class InstalmentRow:
+    """One instalment as pages show it (money in yuan; pages write 万元)."""
+
+    number: int
+    amount: float
+    due_on: dt.date
+    state: str
+    reason: str
+    text: str  # the clause of the policy file (次年拨付40%，须仍为规上企业)
+    paid_on: dt.date | None = None
+    paid_amount: float | None = None
+
+    @property
+    def state_label(self) -> str:
+        return INSTALMENT_LABELS[self.state]
+
+    def is_due(self, day: dt.date) -> bool:
+        return self.due_on <= day
+
+
+def instalment_rows(
+    session: Session, pushes: list[tuple[PolicyPush, PolicyVersion]]
+) -> dict[int, list[InstalmentRow]]:
+    """The instalments of these pushes with their payments and the policy's clause, by push."""
+    planned = instalments_of(session, [p.id for p, _v in pushes])
+    if not planned:
+        return {}
+    paid = {
+        (p.push_id, p.instalment): p
+        for p in session.scalars(
+            select(PolicyPayment).where(PolicyPayment.push_id.in_(list(planned)))
+        )
+    }
+    found: dict[int, list[InstalmentRow]] = {}
+    for push, version in pushes:
+        schedule = policy_of(version).schedule
+        for i in planned.get(push.id, []):
+            payment = paid.get((push.id, i.number))
+            text = schedule[i.number - 1].text if i.number <= len(schedule) else ""
+            found.setdefault(push.id, []).append(
+                InstalmentRow(
+                    i.number,
+                    i.amount,
+                    i.due_on,
+                    i.state,
+                    i.reason,
+                    text,
+                    payment.paid_on if payment else None,
+                    payment.amount if payment else None,
+                )
+            )
+    return found
+
+
+def planned_rows(push: PolicyPush, policy: Policy, day: dt.date) -> list[InstalmentRow]:
+    """The instalments a push not yet confirmed would have, were it confirmed on ``day``."""
+    if not policy.schedule or push.amount is None:
+        return []
+    amounts = _shares_of(push.amount, policy)
+    return [
+        InstalmentRow(n, a, years_after(day, i.after_years), PENDING, "", i.text)
+        for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
+    ]
+
+
+def _shares_of(amount: float, policy: Policy) -> list[float]:
+    """The amount split by the schedule's shares, the last taking the cents the others leave,
+    so that they add up to it."""
+    amounts = [round(amount * i.share, 2) for i in policy.schedule]
+    amounts[-1] = round(amount - sum(amounts[:-1]), 2)
+    return amounts
+
+
+def committed(push: PolicyPush, instalments: list[PolicyInstalment]) -> float:
+    """What a confirmed push still stands to pay, paid or not: its amount, less the instalments
+    refused on their look-back (and what caps took off those paid)."""
+    if not instalments:
+        return push.amount or 0.0
+    return sum(i.amount for i in instalments if i.state != REFUSED)
+
+
 def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> float | None:
     """同一企业累计不超过: with a ``cap_group``, what is still payable after the enterprise's
     benefits of the same group: its confirmed pushes (in the order they were confirmed) and what
@@ -1034,11 +1174,13 @@ def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> f
         return push.amount
     group, cap = policy.cap_group
     members = group_members(session, lambda p: p.cap_group[0] if p.cap_group else None, group)
-    confirmed = sum(
-        other.amount or 0.0
+    others = [
+        other
         for other, _other_version in pushes_for(session, push.uscc)
         if other.status == CONFIRMED and other.id != push.id and other.policy_id in members
-    )
+    ]
+    planned = instalments_of(session, [o.id for o in others])
+    confirmed = sum(committed(other, planned.get(other.id, [])) for other in others)
     imported = ledger.imported_payments(session, [push.uscc], members).get(push.uscc, [])
     spent = confirmed + sum(p.amount for p in ledger.within_validity(policy, imported))
     return max(0.0, min(push.amount, cap - spent))
@@ -1085,27 +1227,41 @@ def group_members(
 
 
 def record_payment(
-    session: Session, push: PolicyPush, paid_on: dt.date, reference: str, actor: Actor
+    session: Session,
+    push: PolicyPush,
+    paid_on: dt.date,
+    reference: str,
+    actor: Actor,
+    number: int | None = None,
 ) -> PolicyPayment:
-    """拨付: a confirmed push was paid. The payout ledger keeps it (amount and date), and the
-    policies that limit by what was paid read it from then on."""
+    """拨付: a confirmed push was paid — in full, or (分期拨付) its instalment ``number`` (the
+    first payable one when not given). The payout ledger keeps each payment (amount and date),
+    and the policies that limit by what was paid read it from then on."""
     if push.status != CONFIRMED or push.amount is None:
         raise WorkflowRefusedError(
             "只有已确认享受的推送才能登记拨付", "only a confirmed push is paid"
         )
-    if session.scalar(select(PolicyPayment).where(PolicyPayment.push_id == push.id)):
-        raise WorkflowRefusedError("这条推送已登记拨付", "this push is paid already")
     if paid_on > today_in_beijing():
         raise WorkflowRefusedError("拨付日期不能晚于今天", "the payment date is in the future")
     version = session.get(PolicyVersion, push.policy_version_id)
-    group = policy_of(version).payment_group if version is not None else None
+    policy = policy_of(version) if version is not None else None
+    planned = instalments_of(session, [push.id]).get(push.id, [])
+    if not planned:
+        if session.scalar(select(PolicyPayment).where(PolicyPayment.push_id == push.id)):
+            raise WorkflowRefusedError("这条推送已登记拨付", "this push is paid already")
+        amount, which = push.amount, 1
+    else:
+        instalment = _payable_instalment(planned, number, paid_on)
+        amount = _instalment_within_limits(session, push, policy, instalment, paid_on)
+        instalment.state, which = PAID, instalment.number
     payment = PolicyPayment(
         policy_id=push.policy_id,
-        payment_group=group,
+        payment_group=policy.payment_group if policy is not None else None,
         uscc=push.uscc,
-        amount=push.amount,
+        amount=amount,
         paid_on=paid_on,
         push_id=push.id,
+        instalment=which,
         reference=reference.strip(),
         recorded_by=actor.name,
     )
@@ -1120,12 +1276,67 @@ def record_payment(
         after={
             "uscc": push.uscc,
             "policy_id": push.policy_id,
-            "amount": push.amount,
+            "amount": amount,
+            "instalment": which if planned else None,
             "paid_on": paid_on.isoformat(),
             "reference": payment.reference,
         },
     )
     return payment
+
+
+def _payable_instalment(
+    planned: list[PolicyInstalment], number: int | None, paid_on: dt.date
+) -> PolicyInstalment:
+    """The instalment to pay, refused unless its look-back has found it payable."""
+    if number is None:
+        number = next((i.number for i in planned if i.state == PAYABLE), planned[0].number)
+    instalment = next((i for i in planned if i.number == number), None)
+    if instalment is None:
+        raise WorkflowRefusedError(f"这条推送没有第 {number} 期", f"no instalment {number}")
+    where = f"第 {number} 期"
+    refusals = {
+        PAID: (f"{where}已登记拨付", "this instalment is paid already"),
+        REFUSED: (f"{where}不予拨付：{instalment.reason}", "its look-back failed"),
+        NEEDS_DATA: (f"{where}待补充：{instalment.reason}", "its look-back lacks data"),
+        PENDING: (
+            f"{where}应于 {instalment.due_on} 拨付，到期后经核查条件（chanye policy "
+            f"instalments）方可拨付",
+            "not due, or its look-back not checked yet",
+        ),
+    }
+    if instalment.state in refusals:
+        raise WorkflowRefusedError(*refusals[instalment.state])
+    if paid_on < instalment.due_on:
+        raise WorkflowRefusedError(
+            f"拨付日期不能早于{where}的应付日期 {instalment.due_on}", "paid before it is due"
+        )
+    return instalment
+
+
+def _instalment_within_limits(
+    session: Session,
+    push: PolicyPush,
+    policy: Policy | None,
+    instalment: PolicyInstalment,
+    paid_on: dt.date,
+) -> float:
+    """An instalment as the policy's caps (``yearly_cap``, ``total_cap``) leave it, counted
+    against what the ledger holds as paid under the policy by the day it is paid: a later
+    instalment falls in a later year's cap."""
+    if policy is None or not policy.limits.any:
+        return instalment.amount
+    own = ledger.payments_for(session, policy, [push.uscc]).get(push.uscc, [])
+    limited = ledger.limit_instalment(policy, instalment.amount, own, paid_on)
+    if limited.blocked:
+        raise WorkflowRefusedError(
+            f"第 {instalment.number} 期：{'；'.join(limited.notes)}，已无可拨付金额",
+            "the caps leave nothing to pay",
+        )
+    if limited.amount is not None:
+        instalment.reason = f"按上限拨付 {format_yuan(limited.amount)}：{'；'.join(limited.notes)}"
+        return limited.amount
+    return instalment.amount
 
 
 def payments_of(session: Session, push_ids: list[int]) -> dict[int, PolicyPayment]:
@@ -1162,6 +1373,7 @@ class DisbursementRow:
     needs_data: bool
     push_id: int = 0
     paid_on: dt.date | None = None  # 拨付 recorded in the payout ledger
+    instalments: tuple[InstalmentRow, ...] = ()  # 分期拨付: each recorded on its own
 
     @property
     def status_label(self) -> str:
@@ -1179,6 +1391,8 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
         )
     ).all()
     paid = payments_of(session, [p.id for p in pushes if p.status == CONFIRMED])
+    version = session.get_one(PolicyVersion, version_id)
+    planned = instalment_rows(session, [(p, version) for p in pushes if p.status == CONFIRMED])
     rows = [
         DisbursementRow(
             p.uscc,
@@ -1188,7 +1402,8 @@ def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
             aware(p.decided_at) if p.decided_at else None,
             p.needs_data,
             p.id,
-            paid[p.id].paid_on if p.id in paid else None,
+            paid[p.id].paid_on if p.id in paid and p.id not in planned else None,
+            tuple(planned.get(p.id, ())),
         )
         for p in pushes
     ]

@@ -17,7 +17,7 @@ from chanye.store.database import database_exists, engine_for
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 """The newest migration in ``migrations/versions`` (a test checks it is Alembic's head: a new
 migration moves it)."""
 

@@ -449,13 +449,41 @@ class PolicyPayment(Base):
     amount: Mapped[float] = mapped_column(doc="Yuan")
     paid_on: Mapped[dt.date] = mapped_column(Date)
     push_id: Mapped[int | None] = mapped_column(Integer, doc="None: imported from before")
+    instalment: Mapped[int | None] = mapped_column(
+        Integer, doc="第N期 of the push (1 when paid at once); None: imported"
+    )
     reference: Mapped[str] = mapped_column(String(120), default="", doc="凭证号 / 文号")
     recorded_by: Mapped[str] = mapped_column(String(120))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("push_id", name="uq_policy_payments_push"),
+        UniqueConstraint("push_id", "instalment", name="uq_policy_payments_push_instalment"),
         Index("ix_policy_payments_uscc", "uscc", "policy_id"),
+    )
+
+
+class PolicyInstalment(Base):
+    """分期拨付: one instalment of a confirmed push whose policy pays over several years. The
+    first falls due when the push is confirmed; a later one when its years have passed, payable
+    only if its look-back (``when``) still holds as of then."""
+
+    __tablename__ = "policy_instalments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    push_id: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer, doc="第N期, from 1")
+    share: Mapped[float] = mapped_column(doc="Of the push's amount")
+    amount: Mapped[float] = mapped_column(doc="Yuan")
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(
+        String(20), doc="pending, payable, needs_data, refused or paid"
+    )
+    reason: Mapped[str] = mapped_column(Text, default="", doc="Why not payable (the clause)")
+    checked_on: Mapped[dt.date | None] = mapped_column(Date, doc="When its look-back was read")
+
+    __table_args__ = (
+        UniqueConstraint("push_id", "number", name="uq_policy_instalments_push_number"),
+        Index("ix_policy_instalments_due", "state", "due_on"),
     )
 
 

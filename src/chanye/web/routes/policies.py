@@ -434,6 +434,22 @@ def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Respon
 # --- the enterprise's pushes ----------------------------------------------------------------
 
 
+def _schedules(
+    db: SessionDep, pushes: list[tuple[PolicyPush, PolicyVersion]]
+) -> dict[int, list[workflow.InstalmentRow]]:
+    """分期拨付, by push: a confirmed one's instalments as recorded, an open one's as planned."""
+    found = workflow.instalment_rows(
+        db, [(p, v) for p, v in pushes if p.status == workflow.CONFIRMED]
+    )
+    today = today_in_beijing()
+    for push, version in pushes:
+        if push.status == workflow.PUSHED:
+            planned = workflow.planned_rows(push, workflow.policy_of(version), today)
+            if planned:
+                found[push.id] = planned
+    return found
+
+
 def pushes_page(
     request: Request,
     db: SessionDep,
@@ -451,6 +467,7 @@ def pushes_page(
         "claimed": account.enterprise_uscc,
         "items": items,
         "rivals": workflow.exclusive_rivals(pushes),
+        "schedules": _schedules(db, pushes),
         "asked": {
             push.id: applications.asked_of(db, push, workflow.policy_of(version))
             for push, version in pushes
@@ -544,7 +561,7 @@ def decline_push(
 
 @router.post(
     "/pushes/{push_id:int}/payment",
-    summary="登记拨付: a confirmed push was paid (the payout ledger keeps amount and date)",
+    summary="登记拨付: a confirmed push was paid, or one of its instalments (分期拨付)",
 )
 def record_payment(
     request: Request,
@@ -553,12 +570,13 @@ def record_payment(
     viewer: Manage,
     paid_on: Annotated[dt.date, Form()],
     reference: Annotated[str, Form(max_length=120)] = "",
+    instalment: Annotated[int | None, Form(ge=1, le=100)] = None,
 ) -> Response:
     push = db.get(PolicyPush, push_id)
     if push is None:
         raise HTTPException(404, "没有这条推送 / no such push")
     try:
-        workflow.record_payment(db, push, paid_on, reference, viewer.actor)
+        workflow.record_payment(db, push, paid_on, reference, viewer.actor, instalment)
     except workflow.WorkflowRefusedError as refused:
         return _disbursement(request, db, push.policy_version_id, 409, str(refused))
     db.commit()
