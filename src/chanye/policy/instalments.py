@@ -166,7 +166,7 @@ def _due(
     )
     if policy_id is not None:
         query = query.where(PolicyPush.policy_id == policy_id)
-    return [(i, p, v) for i, p, v in session.execute(query).tuples()]
+    return [(i, p, v) for i, p, v in session.execute(query)]
 
 
 def _counts(session: Session, push_ids: list[int]) -> dict[int, int]:
