@@ -1,0 +1,85 @@
+"""分期拨付 on the pages: the enterprise's push shows its schedule in Chinese (第1期 … 已拨付 / 第2期
+预计 …，须…), and the disbursement list records the payment of each instalment on its own."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chanye.beijing import today_in_beijing
+from chanye.config import Settings
+from chanye.policy.workflow import years_after
+from chanye.registry.context import RegistryContext
+from chanye.registry.importer import import_file
+from chanye.store.audit import Actor
+from tests.policy.test_instalments import SCHEDULED
+from tests.policy.test_workflow import registry_rows
+from tests.registry.factory import uscc, write_csv
+from tests.web.signin import make_account, sign_in, sign_in_as
+from tests.web.test_policy_pages import publish
+
+
+@pytest.fixture
+def registry(settings: Settings, client: TestClient, tmp_path: Path) -> RegistryContext:
+    context = RegistryContext.from_settings(settings)
+    path = write_csv(tmp_path / "registry.csv", registry_rows())
+    result = import_file(
+        context.database_url, context.paths, context.system, path, Actor("test", "analyst")
+    )
+    assert result.exit_code == 0
+    return context
+
+
+def _schedule(page: str) -> list[str]:
+    """The instalments a page lists, each as one line of text."""
+    items = re.findall(r'<li class="instalment[^"]*"[^>]*>(.*?)</li>', page, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", i).split()) for i in items]
+
+
+def test_the_schedule_on_the_push_and_the_disbursement_list(
+    client: TestClient, settings: Settings, registry: RegistryContext
+) -> None:
+    today = today_in_beijing()
+    month, next_year = today.strftime("%Y-%m"), years_after(today, 1).strftime("%Y-%m")
+    enterprise = make_account(settings, "enterprise", enterprise_uscc=uscc(1))
+    publish(client, SCHEDULED)
+
+    sign_in(client, enterprise)
+    mine = client.get("/my/policies").text
+    assert "分 2 期拨付（确认享受后，按以下安排拨付）" in mine
+    assert _schedule(mine) == [
+        "第1期 确认享受后 18万元",
+        f"第2期 预计{next_year} 12万元（次年拨付40%，须营业收入不低于上年）",
+    ]
+    push_id = re.search(r'action="/my/policies/(\d+)/confirm"', mine)
+    assert push_id
+    client.post(f"/my/policies/{push_id.group(1)}/confirm")
+
+    sign_in_as(client, "policy_office")
+    manage = client.get("/policies/manage").text
+    version = re.search(r'href="/policies/versions/(\d+)/disbursement"', manage)
+    assert version
+    listing = client.get(f"/policies/versions/{version.group(1)}/disbursement").text
+    lines = _schedule(listing)
+    assert lines[0].startswith(f"第1期 18.00万元，应付 {today} · 待拨付")
+    assert lines[1] == f"第2期 12.00万元，应付 {years_after(today, 1)} · 未到期"
+    assert listing.count('name="instalment"') == 1 and "登记第1期拨付" in listing
+    action = f"/policies/pushes/{push_id.group(1)}/payment"
+    early = client.post(action, data={"paid_on": today.isoformat(), "instalment": "2"})
+    assert early.status_code == 409 and "第 2 期应于" in early.text
+    paid = client.post(action, data={"paid_on": today.isoformat(), "instalment": "1"})
+    assert paid.status_code == 200
+    assert _schedule(paid.text)[0] == f"第1期 18.00万元，应付 {today} · 已拨付 {today}"
+    again = client.post(action, data={"paid_on": today.isoformat(), "instalment": "1"})
+    assert again.status_code == 409 and "第 1 期已登记拨付" in again.text
+
+    sign_in(client, enterprise)
+    mine = client.get("/my/policies").text
+    assert _schedule(mine) == [
+        f"第1期 {month} 18万元 已拨付",
+        f"第2期 预计{next_year} 12万元（次年拨付40%，须营业收入不低于上年）",
+    ]
+    assert "prior(" not in mine and "enterprise.revenue" not in mine
