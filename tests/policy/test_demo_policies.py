@@ -62,7 +62,7 @@ RECOGNITION_FUNCTIONS = (
     "renewed_between",
     "first_recognised_within",
 )
-WORDS = {"enterprise", "params", "application", "in", "min", "max", "true", "false"}
+WORDS = {"enterprise", "params", "application", "in", "min", "max", "tier", "true", "false"}
 WORDS |= {*FIGURE_FUNCTIONS, *RECOGNITION_FUNCTIONS}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
 ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application"}
@@ -86,11 +86,12 @@ POLICIES = {path.stem: _load(path) for path in FILES}
 
 
 def _expressions(policy: dict[str, Any]) -> list[str]:
-    return [c["when"] for c in policy["conditions"]] + [policy["benefit"]["amount"]]
+    later = [i["when"] for i in policy["benefit"].get("schedule", []) if "when" in i]
+    return [c["when"] for c in policy["conditions"]] + [policy["benefit"]["amount"], *later]
 
 
-def test_there_are_ten_demo_policies_and_a_quick_application_one_with_unique_ids() -> None:
-    assert len(FILES) == 11
+def test_there_are_eleven_demo_policies_and_a_quick_application_one_with_unique_ids() -> None:
+    assert len(FILES) == 12
     assert sum("application" in p for p in POLICIES.values()) == 1  # 快申: the enterprise applies
     ids = [p["id"] for p in POLICIES.values()]
     assert len(ids) == len(set(ids))
@@ -121,7 +122,8 @@ def test_structure(path: Path) -> None:
         assert set(condition) == {"id", "text", "when"}, condition
         assert re.fullmatch(r"[a-z0-9-]+", condition["id"])
         assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article"
-    assert "amount" in policy["benefit"] and set(policy["benefit"]) <= {"amount", "once"}
+    assert "amount" in policy["benefit"]
+    assert set(policy["benefit"]) <= {"amount", "once", "schedule"}
     assert isinstance(policy["benefit"]["amount"], str)
 
 
@@ -196,6 +198,13 @@ def _min(a: Any, b: Any) -> Any:
 
 def _max(a: Any, b: Any) -> Any:
     return a if a >= b else b
+
+
+def _tier(x: Any, bands: Any) -> Any:
+    """tier(x, params.table): the value of the last band whose ``from`` x reaches (0 below the
+    first), as docs/policy-file.md "Tiers" defines it."""
+    reached = [b["amount"] for b in bands if x >= b["from"]]
+    return celtypes.DoubleType(reached[-1] if reached else 0.0)
 
 
 def _history_functions(record: dict[str, Any]) -> dict[str, Callable[..., Any]]:
@@ -297,7 +306,7 @@ def enterprise(**changes: Any) -> dict[str, Any]:
 
 
 def evaluate(expr: str, record: dict[str, Any], params: dict[str, Any]) -> Any:
-    functions = {"min": _min, "max": _max, **_history_functions(record)}
+    functions = {"min": _min, "max": _max, "tier": _tier, **_history_functions(record)}
     program = ENV.program(ENV.compile(_FIGURE_CALL.sub(r'\1("\2"', expr)), functions=functions)
     fields = {k: v for k, v in record.items() if k not in ("history", "recognitions")}
     return program.evaluate(
@@ -390,6 +399,17 @@ CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
         {"tags": ["above_scale"]},
         "headquarters",
     ),
+    "demo-output-breakthrough-reward": (  # 12亿元, never above 4亿 before: the 10亿 band
+        {
+            "district_code": "440115",
+            "tags": ["above_scale"],
+            "output_value": 1.2e9,
+            "history": {"output_value": {LATEST - 2: 3e8, LATEST - 1: 4e8}},
+        },
+        200000.0,
+        {"history": {"output_value": {LATEST - 2: 3e8, LATEST - 1: 1.1e9}}},  # 10亿 passed before
+        "first-breakthrough",
+    ),
     "demo-major-platform-manufacturing": (
         {"district_code": "440115", **recognised(above_scale=["2024-01-01"])},
         200000.0,
@@ -405,6 +425,8 @@ NOBODY = enterprise(
     employees=5,
     rd_expense=0.0,
     age_years=1,
+    output_value=1000000.0,
+    history={"output_value": {LATEST - 1: 1000000.0}},
 )
 
 
@@ -471,3 +493,16 @@ def test_the_history_functions_of_the_fixture() -> None:
     assert not evaluate("first_recognised_between" + between, firm, params)
     assert evaluate("renewed_between" + between, firm, params)
     assert not evaluate('first_recognised_within("high_tech", 3)', firm, params)
+
+
+def test_the_output_reward_pays_its_second_half_only_if_output_held() -> None:
+    """分两年平均支付, the second half only if the second year's output is not below the year the
+    band was reached (read a year later: the latest year against the one before)."""
+    policy = POLICIES["demo-output-breakthrough-reward"]
+    first, second = policy["benefit"]["schedule"]
+    assert (first["share"], second["share"], second["after_years"]) == ("50%", "50%", 1)
+    assert "when" not in first
+    held = enterprise(output_value=1.3e9, history={"output_value": {LATEST - 1: 1.2e9}})
+    fell = enterprise(output_value=1.1e9, history={"output_value": {LATEST - 1: 1.2e9}})
+    assert evaluate(second["when"], held, policy["parameters"])
+    assert not evaluate(second["when"], fell, policy["parameters"])

@@ -33,6 +33,13 @@ LISTING: dict[int, dict[str, str]] = {
         "经营范围": "工业级无人机、电动垂直起降航空器的研发与制造",
     },  # 总部企业 since 2024, in the low-altitude cluster
     11: {"营业收入（万元）": "80000", "研发费用（万元）": "300"},  # 小巨人 since 2022, renewed 2025
+    12: {"所属区": "南沙区"},  # 规上 since 2020; 工业总产值 first above 10亿元 in 2025
+    13: {"所属区": "南沙区"},  # 规上 since 2020; above 10亿元 since 2023
+}
+# 工业总产值 (万元) of 12 and 13, the years before AS_OF's.
+OUTPUT = {
+    12: {2023: 30000, 2024: 40000, 2025: 120000},
+    13: {2023: 110000, 2024: 100000, 2025: 120000},
 }
 QUALIFICATIONS = [
     (1, "高新技术企业", "2025-12-01"),
@@ -50,6 +57,8 @@ QUALIFICATIONS = [
     (10, "总部企业", "2024-05-01"),
     (11, "小巨人企业", "2022-08-01"),
     (11, "小巨人企业", "2025-09-10"),
+    (12, "规上企业", "2020-01-01"),
+    (13, "规上企业", "2020-01-01"),
 ]
 PAID = {
     ("demo-high-tech-reward", 1): 200_000.0,  # 首次认定
@@ -64,6 +73,7 @@ PAID = {
     ("demo-high-tech-four-above-reward", 8): 100_000.0,
     ("demo-ai-genai-filing-reward", 9): 1_000_000.0,
     ("demo-low-altitude-hq-reward", 10): 1_000_000.0,
+    ("demo-output-breakthrough-reward", 12): 200_000.0,  # 产值12亿元，首次超过10亿元
 }
 
 
@@ -79,7 +89,16 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "".join(f"{uscc(n)},{kind},{day}\n" for n, kind, day in QUALIFICATIONS),
         encoding="utf-8",
     )
-    for path in (listing, dated):
+    annual = folder / "output.csv"
+    annual.write_text(
+        "统一社会信用代码,2023年工业总产值（万元）,2024年工业总产值（万元）,2025年工业总产值（万元）\n"
+        + "".join(
+            f"{uscc(n)}," + ",".join(str(figures[y]) for y in (2023, 2024, 2025)) + "\n"
+            for n, figures in OUTPUT.items()
+        ),
+        encoding="utf-8",
+    )
+    for path in (listing, dated, annual):
         result = run_cli("registry", "import", str(path), data_dir=data)
         assert result.returncode == 0, result.stderr
     return data

@@ -266,4 +266,6 @@ def test_check_refuses_a_bad_schedule(
 def test_check_accepts_a_schedule(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(SCHEDULED, encoding="utf-8")
-    assert run_cli("policy", "check", str(path), data_dir=tmp_path).returncode == 0
+    checked = run_cli("policy", "check", str(path), data_dir=tmp_path)
+    assert checked.returncode == 0 and "1 个条件" not in checked.stdout
+    assert "2 个条件，免申即享，分 2 期拨付 / ok" in checked.stdout

@@ -94,7 +94,11 @@ def read_together(policies: list[Policy]) -> list[str]:
 
 
 def _policy_summary(path: Path, policy: Policy) -> str:
-    return f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，{policy.mode_label} / ok"
+    paid = f"，分 {len(policy.schedule)} 期拨付" if policy.schedule else ""
+    return (
+        f"{path}: {policy.id} {policy.title} — {len(policy.conditions)} 个条件，"
+        f"{policy.mode_label}{paid} / ok"
+    )
 
 
 @policy_app.command("match")
