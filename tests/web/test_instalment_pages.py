@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from chanye.beijing import today_in_beijing
 from chanye.config import Settings
@@ -15,10 +16,13 @@ from chanye.policy.workflow import years_after
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
 from chanye.store.audit import Actor
+from chanye.store.database import session_scope
+from chanye.store.models import PolicyInstalment
 from tests.policy.test_instalments import SCHEDULED
 from tests.policy.test_workflow import registry_rows
 from tests.registry.factory import uscc, write_csv
 from tests.web.signin import make_account, sign_in, sign_in_as
+from tests.web.test_page_wording import faults, visible_text
 from tests.web.test_policy_pages import publish
 
 
@@ -76,6 +80,8 @@ def test_the_schedule_on_the_push_and_the_disbursement_list(
     again = client.post(action, data={"paid_on": today.isoformat(), "instalment": "1"})
     assert again.status_code == 409 and "第 1 期已登记拨付" in again.text
 
+    assert 'id="check-instalments"' not in paid.text  # nothing due to check
+
     sign_in(client, enterprise)
     mine = client.get("/my/policies").text
     assert _schedule(mine) == [
@@ -83,3 +89,26 @@ def test_the_schedule_on_the_push_and_the_disbursement_list(
         f"第2期 预计{next_year} 12万元（次年拨付40%，须营业收入不低于上年）",
     ]
     assert "prior(" not in mine and "enterprise.revenue" not in mine
+
+    # A year later the second falls due; this registry holds no revenue of past years, so its
+    # look-back waits for data (待补充), and it is not paid.
+    with session_scope(settings.resolved_database_url) as db:
+        for row in db.scalars(select(PolicyInstalment)):
+            row.due_on = years_after(row.due_on, -1)
+    sign_in_as(client, "policy_office")
+    listing = client.get(f"/policies/versions/{version.group(1)}/disbursement").text
+    assert "有 1 期分期奖励已到期" in listing and 'id="check-instalments"' in listing
+    checked = client.post(f"/policies/versions/{version.group(1)}/instalments/check")
+    assert checked.status_code == 200 and 'id="check-instalments"' in checked.text  # still due
+    second = _schedule(checked.text)[1]
+    assert second.startswith(f"第2期 12.00万元，应付 {today} · 待补充（数据不全，暂不拨付）")
+    assert "缺少：前一年度营业收入（元）" in second, second
+    assert 'value="2"' not in checked.text  # no form to pay it
+    refused = client.post(action, data={"paid_on": today.isoformat(), "instalment": "2"})
+    assert refused.status_code == 409 and "第 2 期待补充" in refused.text
+
+    sign_in(client, enterprise)
+    mine = client.get("/my/policies").text
+    assert _schedule(mine)[1].startswith("第2期 12万元 待补充（数据不全，暂不拨付）：")
+    for shown in (mine, checked.text):  # Chinese only, money in 万元, no rule as written
+        assert faults(visible_text(shown), set()) == []

@@ -1300,8 +1300,7 @@ def _payable_instalment(
         REFUSED: (f"{where}不予拨付：{instalment.reason}", "its look-back failed"),
         NEEDS_DATA: (f"{where}待补充：{instalment.reason}", "its look-back lacks data"),
         PENDING: (
-            f"{where}应于 {instalment.due_on} 拨付，到期后经核查条件（chanye policy "
-            f"instalments）方可拨付",
+            f"{where}应于 {instalment.due_on} 拨付，到期并经核查拨付条件后方可拨付",
             "not due, or its look-back not checked yet",
         ),
     }

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import today_in_beijing
 from chanye.config import Settings
-from chanye.policy import applications, workflow
+from chanye.policy import applications, instalments, workflow
 from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
 from chanye.policy.fields import FIELD_BY_NAME, label_of, plain_value
 from chanye.policy.loader import PolicyFileError
@@ -404,14 +404,21 @@ def _disbursement(
     version = version_or_404(db, version_id)
     rows = workflow.disbursement(db, version.id)
     confirmed = [r for r in rows if r.status == workflow.CONFIRMED]
+    today = today_in_beijing()
     context = {
+        "unchecked": sum(
+            1
+            for r in rows
+            for i in r.instalments
+            if i.state in instalments.CHECKED and i.is_due(today)
+        ),
         "version": version,
         "rows": rows,
         "confirmed_count": len(confirmed),
         "confirmed_total": sum(r.amount or 0.0 for r in confirmed),
         "pending": sum(1 for r in rows if r.status == workflow.PUSHED),
         "run": workflow.last_run(db, version.id),
-        "today": today_in_beijing().isoformat(),
+        "today": today.isoformat(),
         "error": error,
     }
     return page(request, "policies/disbursement.html", context, status)
@@ -582,6 +589,29 @@ def record_payment(
     db.commit()
     return RedirectResponse(
         f"/policies/versions/{push.policy_version_id}/disbursement#paid", status_code=303
+    )
+
+
+@router.post(
+    "/versions/{version_id:int}/instalments/check",
+    summary="核查到期分期: read the look-back of the policy's instalments due by today",
+)
+def check_instalments(
+    request: Request, version_id: int, db: SessionDep, settings: SettingsDep, viewer: Manage
+) -> Response:
+    version = version_or_404(db, version_id)
+    context = RegistryContext.from_settings(settings, request_session(request))
+    # Each due date its own registry as it stood (not the process's population of today).
+    instalments.check_due(
+        db,
+        lambda day: Population.of(context, day),
+        today_in_beijing(),
+        viewer.actor,
+        version.policy_id,
+    )
+    db.commit()
+    return RedirectResponse(
+        f"/policies/versions/{version.id}/disbursement#disbursement-rows", status_code=303
     )
 
 
