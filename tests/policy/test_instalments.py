@@ -269,3 +269,35 @@ def test_check_accepts_a_schedule(tmp_path: Path) -> None:
     checked = run_cli("policy", "check", str(path), data_dir=tmp_path)
     assert checked.returncode == 0 and "1 个条件" not in checked.stdout
     assert "2 个条件，免申即享，分 2 期拨付 / ok" in checked.stdout
+
+
+def test_a_cap_group_counts_what_a_push_still_stands_to_pay(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """同一企业累计不超过60万元 over two policies: enterprise 2's first (50万, in two parts) no longer
+    counts its refused second part (20万), so the other policy pays up to 60万 less 30万."""
+    url = context.database_url
+    group = "cap_group: {id: rd-group, cap: 600000.0}\n"
+    _city(context, tmp_path)
+    ids = _publish(context, group + SCHEDULED, "scheduled.yaml")
+    _a_year_passes(url)
+    with session_scope(url) as db:
+        check_due(db, lambda day: load_population(context, day), TODAY, OFFICE)
+    other = group + POLICY.replace("id: test-rd-reward", "id: test-rd-other").replace(
+        "测试研发投入奖励", "测试研发投入配套奖励"
+    )
+    population = load_population(context, TODAY)
+    with session_scope(url) as db:
+        version = workflow.add_draft(db, other, "other.yaml", OFFICE)
+        workflow.approve(db, version, REVIEWER)
+        workflow.publish(db, version, REVIEWER, population)
+        push = db.scalars(
+            select(PolicyPush).where(
+                PolicyPush.uscc == uscc(2), PolicyPush.policy_version_id == version.id
+            )
+        ).one()
+        assert push.amount == 500000.0
+        workflow.confirm(db, push, enterprise(db, 2), Actor("e2", "enterprise"))
+        assert push.amount == 300000.0  # not 100000.0: the refused 20万 is not counted
+        first = db.get_one(PolicyPush, ids[2])
+        assert first.amount == 500000.0  # the confirmed amount itself stays as decided
