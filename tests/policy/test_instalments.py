@@ -263,6 +263,20 @@ def test_check_refuses_a_bad_schedule(
     assert line.startswith(f"{path}:") and line.split(":")[1].isdigit(), line
 
 
+def test_check_names_an_unknown_word_in_a_look_back(tmp_path: Path) -> None:
+    path = tmp_path / "vocab.yaml"
+    look_back = "      when: enterprise.revenue >= prior(enterprise.revenue)\n"
+    path.write_text(
+        SCHEDULED.replace(look_back, "      when: '\"above_scal\" in enterprise.tags'\n"),
+        encoding="utf-8",
+    )
+    checked = run_cli("policy", "check", str(path), data_dir=tmp_path)
+    assert checked.returncode == 1
+    assert (
+        "条件 schedule-2：未知的企业标签或资质“above_scal”，是否指 above_scale？" in checked.stderr
+    )
+
+
 def test_check_accepts_a_schedule(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(SCHEDULED, encoding="utf-8")

@@ -49,7 +49,14 @@ def test_the_schedule_on_the_push_and_the_disbursement_list(
     today = today_in_beijing()
     month, next_year = today.strftime("%Y-%m"), years_after(today, 1).strftime("%Y-%m")
     enterprise = make_account(settings, "enterprise", enterprise_uscc=uscc(1))
-    publish(client, SCHEDULED)
+    shown = publish(client, SCHEDULED)
+    assert "第1期 确认享受后，奖励的60%（首年拨付60%）" in _schedule(shown)[0]
+    assert _schedule(shown)[1].startswith(
+        "第2期 第1期拨付满1年后，奖励的40%（次年拨付40%，须营业收入不低于上年）"
+    )
+    public = TestClient(client.app, base_url="https://testserver.local")
+    library = public.get("/policies/test-rd-reward").text  # as the public reads it: no rule
+    assert "分 2 期拨付" in library and "prior(" not in library
 
     sign_in(client, enterprise)
     mine = client.get("/my/policies").text

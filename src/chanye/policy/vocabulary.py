@@ -102,14 +102,18 @@ def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str,
     """(condition id, what is wrong and what to write) for each word not the system's."""
     allowed = words_of(system)
     found = []
-    for condition in policy.conditions:
-        for field, word in _compared(condition.node, policy.parameters):
+    checked = [(c.id, c.node) for c in policy.conditions]
+    checked += [  # the look-backs of later instalments are conditions too
+        (f"schedule-{n}", i.node) for n, i in enumerate(policy.schedule, 1) if i.node is not None
+    ]
+    for condition_id, node in checked:
+        for field, word in _compared(node, policy.parameters):
             words = allowed.get(field)
             if words is None or word in set(words.spellings.values()):
                 continue
             found.append(
                 (
-                    condition.id,
+                    condition_id,
                     f"未知的{words.what}“{word}”{words.suggestion(word)}"
                     f"（这样写不会匹配任何企业） / unknown {field} value",
                 )
