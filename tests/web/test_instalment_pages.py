@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from chanye.beijing import today_in_beijing
@@ -84,6 +86,12 @@ def test_the_schedule_on_the_push_and_the_disbursement_list(
     paid = client.post(action, data={"paid_on": today.isoformat(), "instalment": "1"})
     assert paid.status_code == 200
     assert _schedule(paid.text)[0] == f"第1期 18.00万元，应付 {today} · 已拨付 {today}"
+    xlsx = client.get(f"/policies/versions/{version.group(1)}/disbursement.xlsx")
+    rows = list(load_workbook(io.BytesIO(xlsx.content))["拨付清单"].iter_rows(values_only=True))
+    assert rows[1][-1] == "分期拨付" and rows[2][3] == 300000.0
+    assert rows[2][-1] == (
+        f"第1期 18万元 应付 {today} 已拨付 {today}；第2期 12万元 应付 {years_after(today, 1)} 未到期"
+    )
     again = client.post(action, data={"paid_on": today.isoformat(), "instalment": "1"})
     assert again.status_code == 409 and "第 1 期已登记拨付" in again.text
 

@@ -1103,6 +1103,10 @@ class InstalmentRow:
     def is_due(self, day: dt.date) -> bool:
         return self.due_on <= day
 
+    def label_on(self, day: dt.date) -> str:
+        """Its state in words on ``day``: a later one not yet due is 未到期."""
+        return "未到期" if self.state == PENDING and not self.is_due(day) else self.state_label
+
 
 def instalment_rows(
     session: Session, pushes: list[tuple[PolicyPush, PolicyVersion]]
@@ -1417,6 +1421,7 @@ XLSX_HEADERS = (
     "金额（元）",
     "状态",
     "确认/放弃时间（北京时间）",
+    "分期拨付",
 )
 
 
@@ -1425,6 +1430,7 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
     from openpyxl import Workbook
 
     rows = disbursement(session, version.id)
+    today = today_in_beijing()
     workbook = Workbook(write_only=True)
     title = f"{version.title}（{version.policy_id} 第 {version.version} 版）"
     for sheet_name, chosen in (
@@ -1448,11 +1454,20 @@ def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
                     row.amount,
                     row.status_label,
                     decided,
+                    "；".join(_instalment_words(i, today) for i in row.instalments),
                 ]
             )
         if sheet_name == "拨付清单":
             sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
     return workbook_bytes(workbook)
+
+
+def _instalment_words(row: InstalmentRow, day: dt.date) -> str:
+    """第2期 12万元 应付 2027-12-07 不予拨付：…, as the list shows it on ``day``."""
+    paid = f" {row.paid_on}" if row.paid_on else ""
+    why = f"：{row.reason}" if row.reason else ""
+    state = row.label_on(day)
+    return f"第{row.number}期 {format_yuan(row.amount)} 应付 {row.due_on} {state}{paid}{why}"
 
 
 # --- the demo -------------------------------------------------------------------------------

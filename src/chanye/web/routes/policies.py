@@ -419,6 +419,7 @@ def _disbursement(
         "pending": sum(1 for r in rows if r.status == workflow.PUSHED),
         "run": workflow.last_run(db, version.id),
         "today": today.isoformat(),
+        "today_date": today,
         "error": error,
     }
     return page(request, "policies/disbursement.html", context, status)
