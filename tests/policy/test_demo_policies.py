@@ -62,10 +62,10 @@ RECOGNITION_FUNCTIONS = (
     "renewed_between",
     "first_recognised_within",
 )
-WORDS = {"enterprise", "params", "application", "in", "min", "max", "true", "false"}
+WORDS = {"enterprise", "params", "application", "item", "in", "min", "max", "true", "false"}
 WORDS |= {*FIGURE_FUNCTIONS, *RECOGNITION_FUNCTIONS}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
-ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application"}
+ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application", "items"}
 # A clause names where it comes from: an article (第三条), a part (第一部分第（一）项), or a named
 # clause of the document ("认定奖励"条款, 适用范围, 申报对象), in the last parentheses of its text.
 ARTICLE = re.compile(
@@ -91,7 +91,8 @@ def _expressions(policy: dict[str, Any]) -> list[str]:
 
 def test_there_are_ten_demo_policies_and_a_quick_application_one_with_unique_ids() -> None:
     assert len(FILES) == 11
-    assert sum("application" in p for p in POLICIES.values()) == 1  # 快申: the enterprise applies
+    quick = [p for p in POLICIES.values() if "application" in p or "items" in p]
+    assert len(quick) == 1  # 快申: the enterprise applies, project by project
     ids = [p["id"] for p in POLICIES.values()]
     assert len(ids) == len(set(ids))
 
@@ -121,7 +122,11 @@ def test_structure(path: Path) -> None:
         assert set(condition) == {"id", "text", "when"}, condition
         assert re.fullmatch(r"[a-z0-9-]+", condition["id"])
         assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article"
-    assert "amount" in policy["benefit"] and set(policy["benefit"]) <= {"amount", "once"}
+    assert "amount" in policy["benefit"] and set(policy["benefit"]) <= {
+        "amount",
+        "once",
+        "yearly_cap",
+    }
     assert isinstance(policy["benefit"]["amount"], str)
 
 
@@ -282,7 +287,13 @@ def enterprise(**changes: Any) -> dict[str, Any]:
         "recognitions": {},
         "history": {},
         # What it supplied when applying (快申), as staff verified it.
-        "application": {"equipment_spend": 0.0, "in_investment_stats": False},
+        "application": {},
+        # One of the items it listed (一对多: each item is decided on its own).
+        "item": {
+            "project_name": "一号车间改造",
+            "equipment_spend": 0.0,
+            "in_investment_stats": False,
+        },
     }
     record.update(changes)
     founded = dt.date(AS_OF.year - record["age_years"], 1, 1)
@@ -299,12 +310,17 @@ def enterprise(**changes: Any) -> dict[str, Any]:
 def evaluate(expr: str, record: dict[str, Any], params: dict[str, Any]) -> Any:
     functions = {"min": _min, "max": _max, **_history_functions(record)}
     program = ENV.program(ENV.compile(_FIGURE_CALL.sub(r'\1("\2"', expr)), functions=functions)
-    fields = {k: v for k, v in record.items() if k not in ("history", "recognitions")}
+    fields = {
+        k: v
+        for k, v in record.items()
+        if k not in ("history", "recognitions", "application", "item")
+    }
     return program.evaluate(
         {
             "enterprise": celpy.json_to_cel(fields),
             "params": celpy.json_to_cel(params),
             "application": celpy.json_to_cel(record["application"]),
+            "item": celpy.json_to_cel(record["item"]),
         }
     )
 
@@ -325,10 +341,22 @@ def recognised(**kinds: list[str]) -> dict[str, dict[str, list[str]]]:
 
 # policy id → (an eligible enterprise, its amount, a near miss: one change and the condition it fails)
 CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
-    "demo-tech-upgrade-equipment": (  # 800万 of new equipment: 20%, 160万
-        {"application": {"equipment_spend": 8e6, "in_investment_stats": True}},
+    "demo-tech-upgrade-equipment": (  # a project with 800万 of new equipment: 20%, 160万
+        {
+            "item": {
+                "project_name": "一号车间改造",
+                "equipment_spend": 8e6,
+                "in_investment_stats": True,
+            }
+        },
         1600000.0,
-        {"application": {"equipment_spend": 4.9e6, "in_investment_stats": True}},
+        {
+            "item": {
+                "project_name": "二号车间",
+                "equipment_spend": 4.9e6,
+                "in_investment_stats": True,
+            }
+        },
         "equipment",
     ),
     "demo-rd-subsidy": (

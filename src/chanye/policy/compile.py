@@ -44,7 +44,9 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
     if kind == "literal":
         return _literal(node.value, node.type)
     if kind == "field":
-        if node.op.startswith("application:"):  # what an applicant supplies: unknown here
+        if node.op.startswith(
+            ("application:", "item:")
+        ):  # what an applicant supplies: unknown here
             return ibis.null().cast(IBIS_TYPES[field_spec(node.op).type])
         if node.op not in table.columns:  # a history function: only the columnar engine has it
             raise ValueError(

@@ -30,10 +30,11 @@ from chanye.beijing import BEIJING, aware, today_in_beijing
 from chanye.policy import ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
-from chanye.policy.explain import FAILS, UNKNOWN, Known, evidence, expanded, known_at
+from chanye.policy.explain import Known, evidence, expanded, known_at
 from chanye.policy.fields import label_of
+from chanye.policy.interpret import FAILS, UNKNOWN
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
-from chanye.policy.model import Policy
+from chanye.policy.model import ITEMS_KEY, Policy
 from chanye.policy.population import Population, candidates, candidates_all
 from chanye.policy.receivers import receivers
 from chanye.policy.vocabulary import words_not_known
@@ -391,17 +392,28 @@ VERIFIED = (
 
 def verified_values(session: Session, policy: Policy) -> dict[str, dict[str, Any]]:
     """The application values staff verified for ``policy``, by USCC and field name (快申)."""
-    if not policy.application:
+    if not policy.supplied_fields:
         return {}
-    names = {a.id: a.field_name for a in policy.application}
     found = session.scalars(
         select(PolicyApplication).where(
             PolicyApplication.policy_id == policy.id, PolicyApplication.status == VERIFIED
         )
     )
-    return {
-        a.uscc: {names[k]: v for k, v in json.loads(a.values).items() if k in names} for a in found
-    }
+    return {a.uscc: supplied_record(policy, json.loads(a.values)) for a in found}
+
+
+def supplied_record(policy: Policy, values: dict[str, Any]) -> dict[str, Any]:
+    """An application's values (by field id, items as a list) as the record fields conditions
+    read them by (``application:money:equipment_spend``; items under ``ITEMS_KEY``)."""
+    names = {a.id: a.field_name for a in policy.application}
+    record = {names[k]: v for k, v in values.items() if k in names}
+    if policy.items is not None:
+        per_item = {a.id: a.field_name for a in policy.items.fields}
+        listed = values.get(ITEMS_KEY) or []
+        record[ITEMS_KEY] = [
+            {per_item[k]: v for k, v in i.items() if k in per_item} for i in listed
+        ]
+    return record
 
 
 def _decide_supplied(
