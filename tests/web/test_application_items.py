@@ -85,6 +85,7 @@ def test_each_project_is_decided_on_its_own_and_the_amounts_add_up(
 
     sign_in_as(client, "policy_office")
     queue = client.get("/policy-applications").text
+    assert "测试技术改造项目奖励" in queue and "test-projects" not in queue  # its title, not its id
     application = re.search(r'href="/policy-applications/(\d+)"', queue)
     assert application
     shown = client.get(f"/policy-applications/{application.group(1)}").text

@@ -334,14 +334,15 @@ def _version(session: Session, push: PolicyPush) -> PolicyVersion:
 # --- staff review ----------------------------------------------------------------------------
 
 
-def pending(session: Session) -> list[tuple[PolicyApplication, PolicyPush]]:
-    """Applications by status (待核实 first), each with its push."""
+def pending(session: Session) -> list[tuple[PolicyApplication, PolicyPush, str]]:
+    """Applications by status (待核实 first), each with its push and its policy's title."""
     rows = session.execute(
-        select(PolicyApplication, PolicyPush)
+        select(PolicyApplication, PolicyPush, PolicyVersion.title)
         .join(PolicyPush, PolicyPush.id == PolicyApplication.push_id)
+        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
         .order_by(PolicyApplication.status != SUBMITTED, PolicyApplication.submitted_at)
     ).all()
-    return [(a, p) for a, p in rows]
+    return [(a, p, str(title)) for a, p, title in rows]
 
 
 def review(
