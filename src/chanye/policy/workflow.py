@@ -30,7 +30,17 @@ from chanye.beijing import BEIJING, aware, today_in_beijing
 from chanye.policy import ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
-from chanye.policy.explain import FAILS, UNKNOWN, Known, evidence, expanded, known_at
+from chanye.policy.explain import (
+    FAILS,
+    UNKNOWN,
+    Explanation,
+    Known,
+    evidence,
+    expanded,
+    explain,
+    explain_record,
+    known_at,
+)
 from chanye.policy.fields import label_of
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import Policy
@@ -488,6 +498,30 @@ def apply_ledger(
                 decision.rid, limited.amount, decision.needs_data, decision.change_id
             )
     return said
+
+
+def explain_paid(
+    session: Session, population: Population, policy: Policy, uscc: str
+) -> Explanation | None:
+    """One enterprise's decision explained as its push would be: a candidate is read against
+    the payout ledger (``apply_ledger``), so a past winner of a one-off benefit is explained as
+    not paid again, not as eligible. None: no such enterprise."""
+    explained = explain(population, policy, uscc)
+    if (
+        explained is None
+        or explained.founded_on is not None
+        or not explained.valid
+        or any(c.outcome == FAILS for c in explained.conditions)
+    ):
+        return explained  # no candidate: nothing the ledger could change
+    key = uscc.strip().upper()
+    row = population.view.rows_of([key])[key]
+    found = {key: Decision(row, explained.amount, explained.needs_data, explained.source_change)}
+    said = apply_ledger(session, policy, found, population.as_of)
+    if key not in said:
+        return explained
+    record = population.records([key], policy, {key: row})[key]
+    return explain_record(policy, record, uscc, population.as_of, said[key])
 
 
 def _known(known: Candidates | None, usccs: list[str], rows: dict[str, int]) -> dict[str, Known]:
