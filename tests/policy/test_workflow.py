@@ -389,7 +389,8 @@ def test_a_push_written_with_its_whole_explanation_still_reads(
     assert explained(url, stored) == whole
 
 
-# 快申: a policy asking for a value the platform does not hold (新设备购置额).
+# 快申, 技术改造 in the style of a real clause: 新购置设备500万元以上的，按设备购置额10%奖励，最高
+# 1000万元 (新设备购置额: a value the platform does not hold). The application pages' tests use it too.
 EQUIPMENT = """\
 id: test-equipment-reward
 title: 测试技术改造设备奖励
@@ -401,6 +402,8 @@ application:
     label: 新设备购置额
     kind: money
     unit: 万元
+    help: 上年度新购置生产设备的发票金额合计（不含税）
+    attachments: [设备购置发票清单]
 conditions:
   - id: active
     text: 在广州市登记注册、处于存续状态的企业（第二条）
