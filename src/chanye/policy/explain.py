@@ -55,6 +55,8 @@ class Explanation:
     founded_on: str | None = None  # set when the enterprise was founded after the date
     labels: dict[str, str] = field(default_factory=dict)  # the policy's own fields' labels
     items: list[dict[str, Any]] = field(default_factory=list)  # each item (一对多), as shown
+    # What the payout ledger left of the decision (``workflow.apply_ledger``): notes, blocked.
+    ledger: dict[str, Any] | None = None
 
     def label(self, name: str) -> str:
         return self.labels.get(name) or label_of(name)
@@ -78,6 +80,8 @@ class Explanation:
             del shown["labels"]
         if not shown["items"]:
             del shown["items"]
+        if shown["ledger"] is None:  # only a decision read against the payout ledger
+            del shown["ledger"]
         return shown
 
 
@@ -113,10 +117,16 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
 
 
 def explain_record(
-    policy: Policy, record: dict[str, Any], uscc: str, as_of: dt.date
+    policy: Policy,
+    record: dict[str, Any],
+    uscc: str,
+    as_of: dt.date,
+    said: dict[str, Any] | None = None,
 ) -> Explanation:
-    """The explanation of one enterprise's record (as ``Population.record`` gives it)."""
-    return Explanation.of(expanded(policy, evidence(policy, [record], as_of)[0], uscc))
+    """The explanation of one enterprise's record (as ``Population.record`` gives it); ``said``:
+    what is kept beside the evidence (the payout ledger's word, ``workflow.apply_ledger``)."""
+    kept = {**evidence(policy, [record], as_of)[0], **(said or {})}
+    return Explanation.of(expanded(policy, kept, uscc))
 
 
 # What a push keeps (``evidence``); anything else stored beside it (the run, the registry change)
