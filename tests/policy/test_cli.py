@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,13 @@ import pytest
 
 from chanye.config import Settings
 from chanye.policy import columnar
-from chanye.policy.engine import SqlPopulation, decisions_sql
+from chanye.policy.engine import decisions_sql
 from chanye.policy.history import HistoryField
 from chanye.policy.loader import load_policy_text
 from chanye.policy.model import Policy
 from chanye.policy.population import Population
 from chanye.policy.service import demo_policies
 from chanye.registry.context import RegistryContext
-from chanye.registry.schema import TAG_IDS
-from chanye.registry.storage import VIEW, connect, create_view
 from tests.conftest import DEMO_ENTERPRISES, run_cli
 from tests.policy.test_loader import GOOD
 
@@ -138,14 +135,13 @@ def test_simulate_before_and_after(city: Path) -> None:
 
 def _sql_decisions(city: Path, policies: list[Policy], as_of: dt.date) -> list[dict[str, Any]]:
     """Every decision of ``policies`` through the portable path (Ibis-compiled SQL in DuckDB,
-    over the registry's view with its overrides), for comparison with the product's engine."""
+    over the registry as of the date, with the history calls the policies make), for
+    comparison with the product's engine."""
     context = RegistryContext.from_settings(_settings(city))
-    snapshot, overrides = context.state()
-    con = connect(context.paths)
-    create_view(con, context.paths, snapshot, overrides)
-    SqlPopulation.load(con, VIEW, as_of)
+    held = Population.of(context, as_of).sql()
+    held.prepare(policies)
     union = " UNION ALL ".join(f"({decisions_sql(p, True, as_of)})" for p in policies)
-    return con.execute(f"{union} ORDER BY policy_id, uscc").to_arrow_table().to_pylist()
+    return held.con.execute(f"{union} ORDER BY policy_id, uscc").to_arrow_table().to_pylist()
 
 
 def _matched_all(city: Path, out: Path, *policies: str) -> list[dict[str, Any]]:
@@ -191,20 +187,15 @@ def _rounded(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_match_agrees_with_the_portable_sql_path_on_the_demo_city(
     tmp_path: Path, city: Path
 ) -> None:
-    """The portable path runs no history function and reads the list's tags, not every kind held
-    on the date (docs/policy-file.md), so the comparison covers the demo policies that read no
-    history and no kind beyond the list's tags, and GOOD, which pays enterprises of the demo city.
-    """
+    """Every demo policy (history functions and the kinds held on the date among them), and
+    GOOD, which pays enterprises of the demo city: the SQL path sees the registry as of the date
+    as the columnar engine does."""
     good = tmp_path / "good.yaml"
     good.write_text(GOOD.replace("id: demo-rd-subsidy", "id: good-rd-reward"), encoding="utf-8")
-    plain = [
-        p
-        for p in demo_policies()
-        if not any(map(HistoryField.parse, p.fields_read()))
-        and set(re.findall(r'"(\w+)" in enterprise\.tags', p.source_text)) <= set(TAG_IDS)
-    ]
-    found = _matched_all(city, tmp_path / "all.parquet", str(good), *(p.id for p in plain))
-    policies = [load_policy_text(good.read_text(encoding="utf-8"), good.name), *plain]
+    demo = demo_policies()
+    assert any(any(map(HistoryField.parse, p.fields_read())) for p in demo)
+    found = _matched_all(city, tmp_path / "all.parquet", str(good), *(p.id for p in demo))
+    policies = [load_policy_text(good.read_text(encoding="utf-8"), good.name), *demo]
     expected = _sql_decisions(city, policies, dt.date(2026, 6, 30))
     assert len(found) == len(policies) * DEMO_ENTERPRISES
     assert sum(r["eligible"] for r in found) > 0

@@ -62,10 +62,10 @@ RECOGNITION_FUNCTIONS = (
     "renewed_between",
     "first_recognised_within",
 )
-WORDS = {"enterprise", "params", "application", "in", "min", "max", "tier", "true", "false"}
+WORDS = {"enterprise", "params", "application", "item", "in", "min", "max", "tier", "true", "false"}
 WORDS |= {*FIGURE_FUNCTIONS, *RECOGNITION_FUNCTIONS}
 REQUIRED = ("id", "title", "issuer", "document", "valid", "parameters", "conditions", "benefit")
-ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application"}
+ALLOWED = {*REQUIRED, "exclusive_group", "cap_group", "application", "items"}
 # A clause names where it comes from: an article (第三条), a part (第一部分第（一）项), or a named
 # clause of the document ("认定奖励"条款, 适用范围, 申报对象), in the last parentheses of its text.
 ARTICLE = re.compile(
@@ -92,7 +92,8 @@ def _expressions(policy: dict[str, Any]) -> list[str]:
 
 def test_there_are_eleven_demo_policies_and_a_quick_application_one_with_unique_ids() -> None:
     assert len(FILES) == 12
-    assert sum("application" in p for p in POLICIES.values()) == 1  # 快申: the enterprise applies
+    quick = [p for p in POLICIES.values() if "application" in p or "items" in p]
+    assert len(quick) == 1  # 快申: the enterprise applies, project by project
     ids = [p["id"] for p in POLICIES.values()]
     assert len(ids) == len(set(ids))
 
@@ -123,7 +124,7 @@ def test_structure(path: Path) -> None:
         assert re.fullmatch(r"[a-z0-9-]+", condition["id"])
         assert ARTICLE.search(condition["text"]), f"{condition['id']}: no article"
     assert "amount" in policy["benefit"]
-    assert set(policy["benefit"]) <= {"amount", "once", "schedule"}
+    assert set(policy["benefit"]) <= {"amount", "once", "yearly_cap", "schedule"}
     assert isinstance(policy["benefit"]["amount"], str)
 
 
@@ -291,7 +292,13 @@ def enterprise(**changes: Any) -> dict[str, Any]:
         "recognitions": {},
         "history": {},
         # What it supplied when applying (快申), as staff verified it.
-        "application": {"equipment_spend": 0.0, "in_investment_stats": False},
+        "application": {},
+        # One of the items it listed (一对多: each item is decided on its own).
+        "item": {
+            "project_name": "一号车间改造",
+            "equipment_spend": 0.0,
+            "in_investment_stats": False,
+        },
     }
     record.update(changes)
     founded = dt.date(AS_OF.year - record["age_years"], 1, 1)
@@ -308,12 +315,17 @@ def enterprise(**changes: Any) -> dict[str, Any]:
 def evaluate(expr: str, record: dict[str, Any], params: dict[str, Any]) -> Any:
     functions = {"min": _min, "max": _max, "tier": _tier, **_history_functions(record)}
     program = ENV.program(ENV.compile(_FIGURE_CALL.sub(r'\1("\2"', expr)), functions=functions)
-    fields = {k: v for k, v in record.items() if k not in ("history", "recognitions")}
+    fields = {
+        k: v
+        for k, v in record.items()
+        if k not in ("history", "recognitions", "application", "item")
+    }
     return program.evaluate(
         {
             "enterprise": celpy.json_to_cel(fields),
             "params": celpy.json_to_cel(params),
             "application": celpy.json_to_cel(record["application"]),
+            "item": celpy.json_to_cel(record["item"]),
         }
     )
 
@@ -334,10 +346,22 @@ def recognised(**kinds: list[str]) -> dict[str, dict[str, list[str]]]:
 
 # policy id → (an eligible enterprise, its amount, a near miss: one change and the condition it fails)
 CASES: dict[str, tuple[dict[str, Any], float, dict[str, Any], str]] = {
-    "demo-tech-upgrade-equipment": (  # 800万 of new equipment: 20%, 160万
-        {"application": {"equipment_spend": 8e6, "in_investment_stats": True}},
+    "demo-tech-upgrade-equipment": (  # a project with 800万 of new equipment: 20%, 160万
+        {
+            "item": {
+                "project_name": "一号车间改造",
+                "equipment_spend": 8e6,
+                "in_investment_stats": True,
+            }
+        },
         1600000.0,
-        {"application": {"equipment_spend": 4.9e6, "in_investment_stats": True}},
+        {
+            "item": {
+                "project_name": "二号车间",
+                "equipment_spend": 4.9e6,
+                "in_investment_stats": True,
+            }
+        },
         "equipment",
     ),
     "demo-rd-subsidy": (

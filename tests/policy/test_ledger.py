@@ -4,6 +4,7 @@ paid (imported from before the platform, or recorded when a confirmed push is pa
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from tests.policy.test_workflow import (
     load,
     registry_rows,
 )
-from tests.registry.factory import uscc
+from tests.registry.factory import uscc, write_csv
 
 # 一次性, and not for a firm paid a subsidy of the 技术改造 kind (同类补贴).
 ONCE = POLICY.replace(
@@ -150,6 +151,44 @@ def test_the_import_command_names_each_bad_row_and_writes_nothing(tmp_path: Path
     assert "已写入 3 条拨付记录，合计 60万元" in done.stdout
     with session_scope(f"sqlite:///{tmp_path / 'chanye.db'}") as db:
         assert db.query(PolicyPayment).count() == 3  # the bad file wrote none
+
+
+def test_explain_reads_the_ledger_as_the_pushes_do(tmp_path: Path) -> None:
+    """``chanye policy explain`` of a past winner of a one-off benefit: every condition holds,
+    but it is explained as not paid again, with the payment on record."""
+    data = tmp_path / "d"
+    listing = write_csv(tmp_path / "list.csv", registry_rows())
+    assert run_cli("registry", "import", str(listing), data_dir=data).returncode == 0
+    policy = tmp_path / "once.yaml"
+    policy.write_text(ONCE, encoding="utf-8")
+
+    def explain(n: int, *extra: str) -> str:
+        done = run_cli(
+            "policy",
+            "explain",
+            str(policy),
+            uscc(n),
+            "--as-of",
+            "2026-06-30",
+            *extra,
+            data_dir=data,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "：符合" in explain(1)
+    past = tmp_path / "past.csv"
+    past.write_text(PAST, encoding="utf-8")
+    imported = run_cli("policy", "payments", "import", str(past), data_dir=data)
+    assert imported.returncode == 0, imported.stderr
+    said = explain(1)
+    assert "：不再享受" in said and "：符合" not in said
+    assert "拨付记录：已于 2024-05-01 获本政策奖补 20万元（一次性，不再享受）" in said
+    assert "[满足] 经认定的高新技术企业" in said  # the conditions hold: the ledger rules it out
+    assert "金额：" not in said
+    other = json.loads(explain(2, "--json"))  # paid a subsidy of the same kind (同类补贴)
+    assert not other["eligible"] and other["ledger"]["blocked"]
+    assert "获同类补贴（old-tech-upgrade）10万元" in other["ledger"]["notes"][0]
 
 
 def _fixed(policy_id: str, amount: str, extra: str) -> str:

@@ -387,3 +387,85 @@ def test_a_push_written_with_its_whole_explanation_still_reads(
     (stored,) = [p for p in pushes(url).values() if p.uscc == uscc(1)]
     assert "第三条" in stored.explanation
     assert explained(url, stored) == whole
+
+
+# 快申, 技术改造 in the style of a real clause: 新购置设备500万元以上的，按设备购置额10%奖励，最高
+# 1000万元 (新设备购置额: a value the platform does not hold). The application pages' tests use it too.
+EQUIPMENT = """\
+id: test-equipment-reward
+title: 测试技术改造设备奖励
+issuer: 广州市工业和信息化局
+valid: {from: 2025-01-01, to: 2030-12-31}
+parameters: {min_spend: 5000000.0, rate: 0.1, cap: 10000000.0}
+application:
+  - id: equipment_spend
+    label: 新设备购置额
+    kind: money
+    unit: 万元
+    help: 上年度新购置生产设备的发票金额合计（不含税）
+    attachments: [设备购置发票清单]
+conditions:
+  - id: active
+    text: 在广州市登记注册、处于存续状态的企业（第二条）
+    when: enterprise.status == "active" && enterprise.district_code.startsWith("4401")
+  - id: spend
+    text: 上年度新设备购置额不低于500万元（第三条）
+    when: application.equipment_spend >= params.min_spend
+benefit:
+  amount: min(application.equipment_spend * params.rate, params.cap)
+"""
+
+
+def test_a_verified_application_is_decided_on_that_enterprise_alone(
+    context: RegistryContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verifying one application decides its push from that enterprise's record and values,
+    as a run over the whole population would: 600万 × 10% = 60万; 300万 is too little."""
+    from chanye.store.models import PolicyApplication
+
+    population = load(context, tmp_path, registry_rows())
+    url = context.database_url
+    with session_scope(url) as db:
+        version = workflow.add_draft(db, EQUIPMENT, "e.yaml", OFFICE)
+        assert workflow.publish(db, version, REVIEWER, population).needs_data == 5
+    before = pushes(url)
+    spent = {1: 6_000_000.0, 2: 3_000_000.0}
+    with session_scope(url) as db:
+        for n, spend in spent.items():
+            db.add(
+                PolicyApplication(
+                    push_id=before[uscc(n)].id,
+                    policy_id="test-equipment-reward",
+                    uscc=uscc(n),
+                    values=json.dumps({"equipment_spend": spend}),
+                    status=workflow.VERIFIED,
+                    submitted_by=f"e{n}",
+                )
+            )
+        db.flush()
+        version = db.get_one(PolicyVersion, before[uscc(1)].policy_version_id)
+        policy = workflow.policy_of(version)
+        city_wide, _states = workflow.decisions(
+            population, policy, None, workflow.verified_values(db, policy)
+        )
+
+        def whole_population(*_args: object) -> None:
+            raise AssertionError("one application decided by running the whole population")
+
+        monkeypatch.setattr(workflow, "candidates", whole_population)
+        for n in spent:
+            workflow.redecide(db, db.get_one(PolicyPush, before[uscc(n)].id), version, population)
+    after = pushes(url)
+    first, second = after[uscc(1)], after[uscc(2)]
+    assert (first.status, first.amount, first.needs_data) == (workflow.PUSHED, 600_000.0, False)
+    decided = city_wide[uscc(1)]
+    assert (first.amount, first.needs_data, first.source_change_id) == (
+        decided.amount,
+        decided.needs_data,
+        decided.change_id,
+    )
+    assert first.source_change_id == before[uscc(1)].source_change_id is not None
+    assert second.status == workflow.WITHDRAWN and uscc(2) not in city_wide
+    said = explained(url, second)
+    assert [c["outcome"] for c in said["conditions"]] == ["holds", "fails"]
+    assert after[uscc(3)].needs_data and after[uscc(3)].status == workflow.PUSHED  # untouched

@@ -17,34 +17,11 @@ from chanye.registry.importer import import_file
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
 from chanye.store.models import AuditEntry
+from tests.policy.test_workflow import EQUIPMENT as POLICY
 from tests.policy.test_workflow import registry_rows
 from tests.registry.factory import uscc, write_csv
 from tests.web.signin import make_account, sign_in, sign_in_as
 
-# 技术改造 in the style of a real clause: 新购置设备500万元以上的，按设备购置额10%奖励，最高1000万元.
-POLICY = """\
-id: test-equipment-reward
-title: 测试技术改造设备奖励
-issuer: 广州市工业和信息化局
-valid: {from: 2025-01-01, to: 2030-12-31}
-parameters: {min_spend: 5000000.0, rate: 0.1, cap: 10000000.0}
-application:
-  - id: equipment_spend
-    label: 新设备购置额
-    kind: money
-    unit: 万元
-    help: 上年度新购置生产设备的发票金额合计（不含税）
-    attachments: [设备购置发票清单]
-conditions:
-  - id: active
-    text: 在广州市登记注册、处于存续状态的企业（第二条）
-    when: enterprise.status == "active" && enterprise.district_code.startsWith("4401")
-  - id: spend
-    text: 上年度新设备购置额不低于500万元（第三条）
-    when: application.equipment_spend >= params.min_spend
-benefit:
-  amount: min(application.equipment_spend * params.rate, params.cap)
-"""
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

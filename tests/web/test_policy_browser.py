@@ -209,10 +209,17 @@ def test_a_quick_application_is_filled_in_verified_and_decided(
     invoices, filing = tmp_path / "发票清单.pdf", tmp_path / "备案证明.pdf"
     for path in (invoices, filing):
         path.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-    push.locator("input[data-field='equipment_spend']").fill("800")
-    push.locator("select[data-field='in_investment_stats']").select_option("是")
-    push.locator("input[data-attachment='设备购置发票清单']").set_input_files(str(invoices))
-    push.locator("input[data-attachment='技术改造项目备案证明']").set_input_files(str(filing))
+    rows = push.locator(".application-item")
+    expect(rows).to_have_count(3)  # one project per row, two of them blank
+    push.get_by_role("button", name="再添加一个技术改造项目").click()
+    expect(rows).to_have_count(4)
+    expect(rows.nth(3).locator("h4")).to_have_text("技术改造项目 4")
+    first = push.locator("[data-item-row='0']")
+    first.locator("input[data-field='project_name']").fill("一号车间智能化改造")
+    first.locator("input[data-field='equipment_spend']").fill("800")
+    first.locator("select[data-field='in_investment_stats']").select_option("是")
+    first.locator("input[data-attachment='设备购置发票清单']").set_input_files(str(invoices))
+    first.locator("input[data-attachment='技术改造项目备案证明']").set_input_files(str(filing))
     push.get_by_role("button", name="提交申报").click()
     expect(firm.locator("#push-message")).to_contain_text("申报已提交")
     expect(push.locator(".application-status")).to_have_text("已提交，待核实")
@@ -224,7 +231,7 @@ def test_a_quick_application_is_filled_in_verified_and_decided(
     office.goto(f"{live_server}/policies/manage")
     office.locator("#applications-link").click()
     office.locator(f"#application-rows tr[data-uscc='{uscc}']").get_by_role("link").click()
-    expect(office.locator("#application-values")).to_contain_text("800万元")
+    expect(office.locator("#application-items")).to_contain_text("800万元")
     expect(office.locator("#application-documents")).to_contain_text("设备购置发票清单")
     office.get_by_role("button", name="核实通过").click()
     expect(office.locator("#review-message")).to_contain_text("已核实")
@@ -232,6 +239,7 @@ def test_a_quick_application_is_filled_in_verified_and_decided(
 
     firm.reload()
     expect(push.locator(".push-amount")).to_have_text("160万元")
+    expect(push.locator(".policy-items")).to_contain_text("一号车间智能化改造")
     expect(push.locator(".application-status")).to_have_text("已核实")
     expect(push.get_by_role("button", name="确认享受")).to_have_count(1)
     assert firm_problems == [] and office_problems == [], (firm_problems, office_problems)

@@ -14,7 +14,7 @@ from rich.table import Table
 from chanye.beijing import today_in_beijing
 from chanye.cli.startup import check_files, err, migrated_settings, out
 from chanye.policy.demo import demo_policies
-from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
+from chanye.policy.explain import OUTCOME_LABELS, Explanation, near_misses
 from chanye.policy.fields import plain_value
 from chanye.policy.loader import PolicyFileError, conflicts, load_policy_file
 from chanye.policy.matching import MatchFileError, check_target, match_to_file
@@ -154,17 +154,20 @@ def policy_explain(
     as_json: JsonOption = False,
 ) -> None:
     """Explain one decision: each clause, the values read, the amount's arithmetic."""
+    from chanye.policy.workflow import explain_paid
+
     chosen = _find([policy])
-    result = explain(_population(_as_of(as_of)), chosen, uscc)
+    population = _population(_as_of(as_of))
+    with session_scope(migrated_settings().resolved_database_url) as session:
+        result = explain_paid(session, population, chosen, uscc)  # as pushes: with the ledger
     if result is None:
         err.print(f"企业库中没有 {uscc} / no such enterprise", markup=False, soft_wrap=True)
         raise typer.Exit(1)
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         return
-    verdict = "符合" if result.eligible else ("待补充数据" if result.needs_data else "不符合")
     out.print(
-        f"{result.policy_title}（{result.policy_id}）— {result.name} {result.uscc}：{verdict}",
+        f"{result.policy_title}（{result.policy_id}）— {result.name} {result.uscc}：{_verdict(result)}",
         markup=False,
         soft_wrap=True,
     )
@@ -180,6 +183,9 @@ def policy_explain(
             markup=False,
             soft_wrap=True,
         )
+    notes = (result.ledger or {}).get("notes")
+    if notes:  # why the payout ledger leaves less, or nothing (一次性, 累计上限, 同类补贴)
+        out.print(f"  拨付记录：{'；'.join(notes)}", markup=False, soft_wrap=True)
     for c in result.conditions:
         values = "，".join(f"{result.label(k)}={plain_value(k, v)}" for k, v in c.values.items())
         out.print(
@@ -193,6 +199,14 @@ def policy_explain(
         out.print(
             f"  数据来源：企业库第 {result.source_change} 号变更", markup=False, soft_wrap=True
         )
+
+
+def _verdict(result: Explanation) -> str:
+    if result.eligible:
+        return "符合"
+    if (result.ledger or {}).get("blocked"):  # every condition holds, but it was paid already
+        return "不再享受"
+    return "待补充数据" if result.needs_data else "不符合"
 
 
 @policy_app.command("simulate")

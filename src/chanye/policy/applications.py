@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
-from chanye.policy.model import ApplicationField, Policy
+from chanye.policy.model import ITEMS_KEY, ApplicationField, Items, Policy
 from chanye.policy.population import Population
 from chanye.portal.documents import Upload, file_problems, write_files
 from chanye.problems import Problem
@@ -57,6 +57,21 @@ class Asked:
     fields: tuple[ApplicationField, ...]
     application: PolicyApplication | None
     documents: tuple[ApplicationDocument, ...]
+    items: Items | None = None  # several projects (contracts …), each with these fields
+
+    def listed(self) -> list[dict[str, Any]]:
+        """The items submitted, by field id (none yet: an empty list)."""
+        if self.application is None:
+            return []
+        found: list[dict[str, Any]] = values_of(self.application).get(ITEMS_KEY) or []
+        return found
+
+    def rows(self) -> int:
+        """How many item rows the form shows: those listed and two blank ones, within the
+        policy's most (the page adds more on request)."""
+        if self.items is None:
+            return 0
+        return min(self.items.most, max(len(self.listed()) + 2, 3))
 
     @property
     def open(self) -> bool:
@@ -69,11 +84,11 @@ class Asked:
 
 def asked_of(session: Session, push: PolicyPush, policy: Policy) -> Asked | None:
     """What ``push`` asks for (None: its policy reads only data the platform holds)."""
-    if not policy.application:
+    if not policy.supplied_fields:
         return None
     application = application_of(session, push.id)
     documents = documents_of(session, application.id) if application else []
-    return Asked(policy.application, application, tuple(documents))
+    return Asked(policy.application, application, tuple(documents), policy.items)
 
 
 def application_of(session: Session, push_id: int) -> PolicyApplication | None:
@@ -141,6 +156,36 @@ def _value_problems(
     return values, problems
 
 
+def _item_problems(
+    items: Items | None, rows: Sequence[Mapping[str, str]]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """Each item row typed (a blank row is no item): its values, by its row on the form."""
+    if items is None:
+        return [], []
+    kept, problems = [], []
+    filled = [
+        (row, texts) for row, texts in enumerate(rows) if any(t.strip() for t in texts.values())
+    ]
+    for number, (row, texts) in enumerate(filled, start=1):
+        values, found = _value_problems(items.fields, texts)
+        kept.append((row, values))
+        problems += [
+            Problem(item_key(row, p.field), f"{items.label} {number}：{p.zh}", p.en) for p in found
+        ]
+    if not filled:
+        problems.append(Problem(ITEMS_KEY, f"请至少填写一个{items.label}", "list one item"))
+    if len(filled) > items.most:
+        problems.append(
+            Problem(ITEMS_KEY, f"每份申报最多 {items.most} 个{items.label}", "too many items")
+        )
+    return kept, problems
+
+
+def item_key(row: int, field_id: str) -> str:
+    """The form field of an item row's value (``item-0-equipment_spend``)."""
+    return f"item-{row}-{field_id}"
+
+
 def attachment_labels(fields: Sequence[ApplicationField]) -> list[str]:
     return list(dict.fromkeys(a for f in fields for a in f.attachments))
 
@@ -159,9 +204,29 @@ def _attachment_problems(
     return problems
 
 
-def attachment_key(index: int) -> str:
-    """The form field of the policy's ``index``-th attachment (labels are Chinese text)."""
-    return f"attachment_{index}"
+def attachment_key(index: int, row: int | None = None) -> str:
+    """The form field of the policy's ``index``-th attachment (labels are Chinese text); with
+    ``row``, of that item row's ``index``-th attachment."""
+    return f"attachment_{index}" if row is None else f"item_attachment_{row}_{index}"
+
+
+def _item_attachment_problems(
+    items: Items | None, kept: Sequence[tuple[int, dict[str, Any]]], uploads: Sequence[Upload]
+) -> list[Problem]:
+    if items is None:
+        return []
+    problems = []
+    for number, (row, _values) in enumerate(kept, start=1):
+        for index, label in enumerate(attachment_labels(items.fields)):
+            if not any(u.kind == attachment_key(index, row) for u in uploads):
+                problems.append(
+                    Problem(
+                        attachment_key(index, row),
+                        f"{items.label} {number}：请上传{label}（PDF、JPG 或 PNG）",
+                        f"{label}?",
+                    )
+                )
+    return problems
 
 
 # --- the enterprise submits -----------------------------------------------------------------
@@ -170,9 +235,10 @@ def attachment_key(index: int) -> str:
 @dataclass(frozen=True)
 class Submission:
     texts: Mapping[str, str]  # field id → what was typed
-    uploads: Sequence[Upload]  # kind: attachment_key(i) of the i-th attachment label
+    uploads: Sequence[Upload]  # kind: attachment_key(i[, row]) of the i-th attachment label
     uploads_dir: Path
     max_mb: int
+    items: Sequence[Mapping[str, str]] = ()  # each item row on the form: field id → typed
 
 
 def submit(
@@ -190,8 +256,12 @@ def submit(
     _check_open(push, policy, existing)
     values, problems = _value_problems(policy.application, submission.texts)
     problems += _attachment_problems(policy.application, submission.uploads, submission.max_mb)
+    kept, item_problems = _item_problems(policy.items, submission.items)
+    problems += item_problems + _item_attachment_problems(policy.items, kept, submission.uploads)
     if problems:
         raise ApplicationRefusedError(problems)
+    if policy.items is not None:
+        values[ITEMS_KEY] = [item for _row, item in kept]
     application = existing or PolicyApplication(
         push_id=push.id, policy_id=push.policy_id, uscc=push.uscc
     )
@@ -201,7 +271,7 @@ def submit(
     application.reviewed_at = application.reviewed_by = None
     session.add(application)
     session.flush()
-    _store(session, application, policy.application, submission)
+    _store(session, application, _attachment_names(policy, [row for row, _v in kept]), submission)
     record(
         session,
         actor,
@@ -214,7 +284,7 @@ def submit(
 
 
 def _check_open(push: PolicyPush, policy: Policy, existing: PolicyApplication | None) -> None:
-    if not policy.application:
+    if not policy.supplied_fields:
         raise workflow.WorkflowRefusedError("该政策无需申报材料", "this policy asks for nothing")
     if push.status != workflow.PUSHED:
         raise workflow.WorkflowRefusedError(
@@ -226,18 +296,29 @@ def _check_open(push: PolicyPush, policy: Policy, existing: PolicyApplication | 
         )
 
 
+def _attachment_names(policy: Policy, rows: Sequence[int]) -> dict[str, str]:
+    """Each attachment's form field and the label it is stored under (an item's with its
+    number: ``技术改造项目 2：设备购置发票清单``)."""
+    names = {
+        attachment_key(i): label for i, label in enumerate(attachment_labels(policy.application))
+    }
+    if policy.items is not None:
+        for number, row in enumerate(rows, start=1):
+            for i, label in enumerate(attachment_labels(policy.items.fields)):
+                names[attachment_key(i, row)] = f"{policy.items.label} {number}：{label}"
+    return names
+
+
 def _store(
     session: Session,
     application: PolicyApplication,
-    fields: Sequence[ApplicationField],
+    names: Mapping[str, str],
     submission: Submission,
 ) -> None:
-    labels = attachment_labels(fields)
-    keys = {attachment_key(i): label for i, label in enumerate(labels)}
-    uploads = [u for u in submission.uploads if u.kind in keys]
+    uploads = [u for u in submission.uploads if u.kind in names]
     stored = write_files(session, uploads, submission.uploads_dir / FOLDER)
     session.add_all(
-        ApplicationDocument(application_id=application.id, label=keys[upload.kind], **asdict(file))
+        ApplicationDocument(application_id=application.id, label=names[upload.kind], **asdict(file))
         for upload, file in zip(uploads, stored, strict=True)
     )
     session.flush()
@@ -253,14 +334,15 @@ def _version(session: Session, push: PolicyPush) -> PolicyVersion:
 # --- staff review ----------------------------------------------------------------------------
 
 
-def pending(session: Session) -> list[tuple[PolicyApplication, PolicyPush]]:
-    """Applications by status (待核实 first), each with its push."""
+def pending(session: Session) -> list[tuple[PolicyApplication, PolicyPush, str]]:
+    """Applications by status (待核实 first), each with its push and its policy's title."""
     rows = session.execute(
-        select(PolicyApplication, PolicyPush)
+        select(PolicyApplication, PolicyPush, PolicyVersion.title)
         .join(PolicyPush, PolicyPush.id == PolicyApplication.push_id)
+        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
         .order_by(PolicyApplication.status != SUBMITTED, PolicyApplication.submitted_at)
     ).all()
-    return [(a, p) for a, p in rows]
+    return [(a, p, str(title)) for a, p, title in rows]
 
 
 def review(

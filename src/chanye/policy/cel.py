@@ -102,12 +102,18 @@ class Node:
         return list(self._fields)
 
 
+Declared = Mapping[str, tuple[str, CelType]]  # by id: the field name it is read by, its type
+
+
 def parse(
-    text: str, params: dict[str, Any], application: Mapping[str, tuple[str, CelType]] | None = None
+    text: str,
+    params: dict[str, Any],
+    application: Declared | None = None,
+    items: Declared | None = None,
 ) -> Node:
     """Parse and check one CEL expression; raises CelError with every problem found.
     ``application``: the values an applicant supplies (快申), declared in the policy file, by id:
-    (the field name conditions read it by, its type)."""
+    (the field name conditions read it by, its type); ``items``: those of each item (一对多)."""
     from celpy.celparser import CELParseError
 
     wide = _full_width(text)
@@ -126,7 +132,7 @@ def parse(
                 )
             ]
         ) from None
-    checker = _Checker(params, application or {})
+    checker = _Checker(params, application or {}, items or {})
     node = checker.visit(tree)
     if checker.problems:
         raise CelError(checker.problems)
@@ -243,11 +249,10 @@ def _position(tree: Tree[Any] | Token) -> tuple[int, int]:
 
 
 class _Checker:
-    def __init__(
-        self, params: dict[str, Any], application: Mapping[str, tuple[str, CelType]]
-    ) -> None:
+    def __init__(self, params: dict[str, Any], application: Declared, items: Declared) -> None:
         self.params = params
         self.application = application
+        self.items = items
         self.problems: list[CelProblem] = []
 
     def fail(self, at: Tree[Any] | Token, message: str) -> Node:
@@ -369,7 +374,9 @@ class _Checker:
                 )
             return self.node(children[1], "field", spec.type, op=attribute)
         if root == "application":
-            return self.supplied(children[1], attribute)
+            return self.supplied(children[1], attribute, self.application, "application")
+        if root == "item":
+            return self.supplied(children[1], attribute, self.items, "item")
         if root == "params":
             if attribute not in self.params:
                 known = "、".join(self.params) or "（无）"
@@ -398,20 +405,22 @@ class _Checker:
             return self.node(children[1], "param", type_, op=attribute)
         return self.fail(
             tree,
-            "只能读取 enterprise.字段、application.申报字段 和 params.参数 / only "
-            "enterprise.<field>, application.<field> and params.<name> can be read",
+            "只能读取 enterprise.字段、application.申报字段、item.项目字段 和 params.参数 / only "
+            "enterprise.<field>, application.<field>, item.<field> and params.<name> can be read",
         )
 
-    def supplied(self, at: Token, attribute: str) -> Node:
-        """``application.<id>``: a value the applicant supplies, declared in the policy file."""
-        if attribute not in self.application:
-            declared = "、".join(self.application) or "（无）"
+    def supplied(self, at: Token, attribute: str, declared: Declared, root: str) -> Node:
+        """``application.<id>`` or ``item.<id>``: a value the applicant supplies, declared in
+        the policy file (under ``application``, or under ``items: fields``)."""
+        if attribute not in declared:
+            names = "、".join(declared) or "（无）"
+            where = "application" if root == "application" else "items 的 fields"
             return self.fail(
                 at,
-                f"未声明的申报字段 application.{attribute}：请在政策文件的 application 中"
-                f"声明（已声明：{declared}） / undeclared application field",
+                f"未声明的申报字段 {root}.{attribute}：请在政策文件的 {where} 中"
+                f"声明（已声明：{names}） / undeclared {root} field",
             )
-        name, declared_type = self.application[attribute]
+        name, declared_type = declared[attribute]
         return self.node(at, "field", declared_type, op=name)
 
     def binary(self, tree: Tree[Any], rule: str, left_tree: Any, right_tree: Any) -> Node:

@@ -99,7 +99,9 @@ class Columns:
         ``policies`` read (every field when None)."""
         from chanye.policy.compile import BASE_TABLE
 
-        columns = ", ".join(["rid", *fields_for(policies)])
+        if policies is not None:
+            population.prepare(policies)  # their history calls, as columns
+        columns = ", ".join(f'"{name}"' for name in ["rid", *fields_for(policies)])
         return cls(
             population.con.execute(
                 f"SELECT {columns} FROM {BASE_TABLE} ORDER BY rid"

@@ -9,14 +9,19 @@ explicitly, so that the batch result equals the interpreter's and cel-python's.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 
 from chanye.policy.cel import Node
 from chanye.policy.fields import FIELDS, field_spec
+from chanye.policy.history import HistoryField
 from chanye.policy.tiers import Tiers
+
+if TYPE_CHECKING:
+    from chanye.policy.model import Policy
 
 IBIS_TYPES = {
     "int": "int64",
@@ -29,14 +34,27 @@ IBIS_TYPES = {
 BASE_TABLE = "policy_base"
 
 
-def base_schema() -> ibis.Schema:
-    """The table policies read: every field (held or not) plus the row number ``rid``."""
-    columns = {"rid": "int64", **{f.name: IBIS_TYPES[f.type] for f in FIELDS}}
+def base_schema(history: Mapping[str, str] | None = None) -> ibis.Schema:
+    """The table policies read: every field (held or not) plus the row number ``rid``, and the
+    columns of the history calls ``history`` names (name → Ibis type)."""
+    columns = {"rid": "int64", **{f.name: IBIS_TYPES[f.type] for f in FIELDS}, **(history or {})}
     return ibis.schema(columns)
 
 
-def base_table(name: str = BASE_TABLE) -> ir.Table:
-    return ibis.table(base_schema(), name=name)
+def base_table(name: str = BASE_TABLE, policies: Iterable[Policy] = ()) -> ir.Table:
+    """The table, with a column for each history call of ``policies``."""
+    return ibis.table(base_schema(history_types(policies)), name=name)
+
+
+def history_calls(policies: Iterable[Policy]) -> list[str]:
+    """The history calls ``policies`` make (``chanye.policy.history``), each one column."""
+    return sorted(
+        {n for p in policies for n in p.fields_read() if HistoryField.parse(n) is not None}
+    )
+
+
+def history_types(policies: Iterable[Policy]) -> dict[str, str]:
+    return {name: IBIS_TYPES[field_spec(name).type] for name in history_calls(policies)}
 
 
 def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Value:
@@ -44,13 +62,12 @@ def compile_node(node: Node, table: ir.Table, params: dict[str, Any]) -> ir.Valu
     if kind == "literal":
         return _literal(node.value, node.type)
     if kind == "field":
-        if node.op.startswith("application:"):  # what an applicant supplies: unknown here
+        if node.op.startswith(
+            ("application:", "item:")
+        ):  # what an applicant supplies: unknown here
             return ibis.null().cast(IBIS_TYPES[field_spec(node.op).type])
-        if node.op not in table.columns:  # a history function: only the columnar engine has it
-            raise ValueError(
-                "读取历年数据或资质认定的政策，不能同时比较两个文本字段（如 enterprise.name == "
-                "enterprise.business_scope） / history functions run on the columnar engine only"
-            )
+        if node.op not in table.columns:  # a history call: the table is built for its policies
+            raise ValueError(f"{node.op}: compile over base_table(name, policies)")
         return table[node.op]
     if kind == "param":
         return _literal(params[node.op], node.type)

@@ -1,25 +1,31 @@
 """The portable engine: all policies over the registry in DuckDB, compiled from CEL via Ibis.
 
 The enterprises are loaded once into an in-memory table (``policy_base``: the fields policies
-read, with ``age_years`` and ``rd_ratio`` derived as of the matching date). Every policy then
-becomes one filtered SELECT, and all of them run as one ``UNION ALL`` statement: DuckDB scans the
-columns in parallel and evaluates each policy's conditions on the rows that survive the previous
-ones. The SQL is compiled once per set of policies and reused.
+read, with ``age_years`` and ``rd_ratio`` derived as of the matching date). Built from a
+``Population`` it holds the registry as the columnar engine sees it on the date (the same
+columns: founded by then, qualifications held, the latest full year's figures), and each history
+call a policy makes becomes a column of its own, added when a policy first needs it. Every policy
+then becomes one filtered SELECT, and all of them run as one ``UNION ALL`` statement: DuckDB scans
+the columns in parallel and evaluates each policy's conditions on the rows that survive the
+previous ones. The SQL is compiled once per set of policies and reused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import duckdb
 import ibis
+import numpy as np
 import pyarrow as pa
 
-from chanye.policy.compile import BASE_TABLE, base_table, compile_node
-from chanye.policy.fields import FIELDS, REGISTRY_COLUMNS
+from chanye.policy.compile import BASE_TABLE, base_table, compile_node, history_calls
+from chanye.policy.fields import FIELDS, REGISTRY_COLUMNS, field_spec
 from chanye.policy.model import Policy
 
 HELD_SOURCE = {
@@ -41,7 +47,8 @@ TYPE_SQL = {
 
 
 def base_select(source: str, as_of: dt.date, placed: bool = True) -> str:
-    """SQL turning the registry's enterprises (``source``) into the table policies read.
+    """SQL turning a table of enterprises' values (``source``) into the table policies read,
+    as the values stand (no facts over time: ``Population.sql`` loads the registry as of a date).
     ``placed``: the source has the enterprises' ``industries``, which row-level scope is decided
     on (``chanye.registry.scope``); without them (a bare table of values) no scoped reader sees
     any enterprise."""
@@ -58,15 +65,24 @@ def base_select(source: str, as_of: dt.date, placed: bool = True) -> str:
     return f"SELECT {', '.join(columns)} FROM {source}"
 
 
+History = Callable[[str], pa.Array | pa.ChunkedArray]  # a history call's column, every row
+
+
 @dataclass
 class SqlPopulation:
     """The enterprises as policies see them, in an in-memory DuckDB table, as of one date: the
     portable path (the Ibis-compiled SQL), used where the columnar engine cannot run a policy
-    and by the agreement tests."""
+    and by the agreement tests. ``size``: the rows of the registry (``rid`` below it; a row not
+    in the table did not exist on the date). ``history``: each history call's column, for every
+    row, as the columnar engine has it (``Population``); a bare table of values has none."""
 
     con: duckdb.DuckDBPyConnection
     as_of: dt.date
     size: int
+    history: History | None = None
+    loaded: set[str] = field(default_factory=set)  # the history calls held as columns
+    # Policies may run side by side (``population.match_all``): one adds a column at a time.
+    _adding: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date) -> SqlPopulation:
@@ -77,12 +93,41 @@ class SqlPopulation:
         size = int(con.execute(f"SELECT count(*) FROM {BASE_TABLE}").fetchone()[0])  # type: ignore[index]
         return cls(con, as_of, size)
 
+    def prepare(self, policies: Iterable[Policy]) -> None:
+        """Add a column for each history call of ``policies`` not held yet, from ``history``."""
+        with self._adding:
+            wanted = [n for n in history_calls(policies) if n not in self.loaded]
+            if wanted and self.history is None:
+                raise ValueError(
+                    "读取历年数据或资质认定的政策须在企业库上按日期计算（Population.sql()） / "
+                    f"history functions need the registry's facts over time: {', '.join(wanted)}"
+                )
+            for name in wanted:
+                self._add(name)
+
+    def _add(self, name: str) -> None:
+        """The history call ``name`` as a column of its own, by row number."""
+        assert self.history is not None
+        values = pa.table(
+            {"rid": np.arange(self.size, dtype=np.int64), "value": self.history(name)}
+        )
+        kind = TYPE_SQL[field_spec(name).type]
+        self.con.register("policy_history", values)
+        self.con.execute(f'ALTER TABLE {BASE_TABLE} ADD COLUMN "{name}" {kind}')
+        self.con.execute(
+            f'UPDATE {BASE_TABLE} SET "{name}" = h.value FROM policy_history h '
+            f"WHERE {BASE_TABLE}.rid = h.rid"
+        )
+        self.con.unregister("policy_history")
+        self.loaded.add(name)
+
     @cached_property
     def usccs(self) -> pa.Array:
-        """USCC by row number (rid)."""
-        return self.con.execute(f"SELECT uscc FROM {BASE_TABLE} ORDER BY rid").to_arrow_table()[
-            "uscc"
-        ]
+        """USCC by row number (rid); null for a row not in the table (not founded yet)."""
+        return self.con.execute(
+            f"SELECT b.uscc FROM range({self.size}) r(rid) LEFT JOIN {BASE_TABLE} b USING (rid)"
+            " ORDER BY r.rid"
+        ).to_arrow_table()["uscc"]
 
     def record(self, uscc: str) -> dict[str, Any] | None:
         """One enterprise's values as policies read them (None: not in the registry)."""
@@ -131,8 +176,8 @@ def compile_set(
     policies: list[Policy], as_of: dt.date, table_name: str = BASE_TABLE
 ) -> CompiledSet:
     """One ``UNION ALL`` over the policies valid on ``as_of``: rows (p, rid, amount)."""
-    table = base_table(table_name)
     active = [p for p in policies if p.valid_on(as_of)]
+    table = base_table(table_name, active)
     parts = []
     for index, policy in enumerate(policies):
         if policy not in active:
@@ -148,12 +193,14 @@ def compile_set(
 
 def run_pairs(population: SqlPopulation, compiled: CompiledSet) -> pa.Table:
     """Every eligible (policy index, row, amount) pair."""
+    population.prepare(compiled.active)
     return population.con.execute(compiled.pairs_sql).to_arrow_table()
 
 
 def condition_columns_sql(policy: Policy) -> str:
-    """Per enterprise: which condition failed first (by id), and how many failed or were unknown."""
-    table = base_table()
+    """Per enterprise: which condition failed first (by id), and how many failed or were unknown
+    (the population ``prepare``d for the policy)."""
+    table = base_table(policies=[policy])
     checks = [compile_node(c.node, table, policy.parameters) for c in policy.conditions]
     failed_first = ibis.cases(
         *[
@@ -172,8 +219,9 @@ def condition_columns_sql(policy: Policy) -> str:
 
 def decisions_sql(policy: Policy, all_rows: bool, as_of: dt.date) -> str:
     """policy_id, uscc, eligible, amount, failed (condition ids that did not hold, ``;``-joined;
-    ``valid`` when the policy is not in force on the date)."""
-    table = base_table()
+    ``valid`` when the policy is not in force on the date). The population ``prepare``d for the
+    policy."""
+    table = base_table(policies=[policy])
     if not policy.valid_on(as_of):
         selected = table.select(
             policy_id=ibis.literal(policy.id),
@@ -225,6 +273,7 @@ def rerun_changed(
 
     started = time.perf_counter()
     con = population.con
+    population.prepare(policies)  # before the copy: the changed rows' history columns too
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {DELTA_TABLE} AS SELECT * FROM {BASE_TABLE} "
         "WHERE rid IN (SELECT unnest(?))",

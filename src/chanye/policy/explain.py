@@ -12,17 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from chanye.policy import items
 from chanye.policy.cel import Node
 from chanye.policy.columnar import Candidates
 from chanye.policy.fields import field_spec, label_of, plain_value
-from chanye.policy.interpret import MISSING, evaluate
-from chanye.policy.model import Policy
+from chanye.policy.interpret import FAILS, HOLDS, MISSING, UNKNOWN, evaluate, outcomes_of
+from chanye.policy.interpret import amount_of as _amount
+from chanye.policy.model import ITEMS_KEY, ApplicationField, Policy
 from chanye.policy.population import Population, condition_states, in_scope
 from chanye.policy.tiers import Tiers, number_text
 from chanye.registry.scope import Scope
 from chanye.units import format_yuan
 
-HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
 OUTCOME_LABELS = {HOLDS: "满足", FAILS: "不满足", UNKNOWN: "待补充（缺少数据）"}
 
 
@@ -53,6 +54,9 @@ class Explanation:
     source_change: int | None  # the registry change the values come from
     founded_on: str | None = None  # set when the enterprise was founded after the date
     labels: dict[str, str] = field(default_factory=dict)  # the policy's own fields' labels
+    items: list[dict[str, Any]] = field(default_factory=list)  # each item (一对多), as shown
+    # What the payout ledger left of the decision (``workflow.apply_ledger``): notes, blocked.
+    ledger: dict[str, Any] | None = None
 
     def label(self, name: str) -> str:
         return self.labels.get(name) or label_of(name)
@@ -74,6 +78,10 @@ class Explanation:
             del shown["founded_on"]
         if not shown["labels"]:  # only a policy with application fields has its own
             del shown["labels"]
+        if not shown["items"]:
+            del shown["items"]
+        if shown["ledger"] is None:  # only a decision read against the payout ledger
+            del shown["ledger"]
         return shown
 
 
@@ -109,10 +117,16 @@ def explain(population: Population, policy: Policy, uscc: str) -> Explanation | 
 
 
 def explain_record(
-    policy: Policy, record: dict[str, Any], uscc: str, as_of: dt.date
+    policy: Policy,
+    record: dict[str, Any],
+    uscc: str,
+    as_of: dt.date,
+    said: dict[str, Any] | None = None,
 ) -> Explanation:
-    """The explanation of one enterprise's record (as ``Population.record`` gives it)."""
-    return Explanation.of(expanded(policy, evidence(policy, [record], as_of)[0], uscc))
+    """The explanation of one enterprise's record (as ``Population.record`` gives it); ``said``:
+    what is kept beside the evidence (the payout ledger's word, ``workflow.apply_ledger``)."""
+    kept = {**evidence(policy, [record], as_of)[0], **(said or {})}
+    return Explanation.of(expanded(policy, kept, uscc))
 
 
 # What a push keeps (``evidence``); anything else stored beside it (the run, the registry change)
@@ -139,22 +153,38 @@ def evidence(
     found = []
     for index, record in enumerate(records):
         worked_out = None if known is None else known[index]
-        outcomes = _outcomes(policy, record) if worked_out is None else list(worked_out.outcomes)
-        amount = None
-        if valid and policy.amount is not None and all(o == HOLDS for o in outcomes):
-            amount = _amount(policy, record) if worked_out is None else worked_out.amount
-            amount = None if amount is None or math.isnan(amount) else amount
-        found.append(
-            {
-                "name": str(record.get("name") or ""),
-                "as_of": day,
-                "values": {n: _plain(record.get(n)) for n in names},
-                "outcomes": outcomes,
-                "amount": amount,
-                "source_change": record.get("change_id"),
-            }
-        )
+        by_item = items.decide(policy, record, valid) if worked_out is None else None
+        if by_item is not None:  # several items (一对多): each decided on its own
+            outcomes, amount, read = by_item.outcomes, by_item.amount, by_item.values
+        else:
+            outcomes, amount, read = _decided(policy, record, valid, worked_out)
+        kept = {
+            "name": str(record.get("name") or ""),
+            "as_of": day,
+            "values": {n: _plain(read.get(n)) for n in names},
+            "outcomes": outcomes,
+            "amount": amount,
+            "source_change": record.get("change_id"),
+        }
+        if by_item is not None:
+            kept[ITEMS_KEY] = by_item.items
+        found.append(kept)
     return found
+
+
+def _decided(
+    policy: Policy, record: dict[str, Any], valid: bool, worked_out: Known | None
+) -> tuple[list[str], float | None, dict[str, Any]]:
+    """Outcomes and amount of one record: the engine's where it worked them out already."""
+    if worked_out is None:
+        outcomes = outcomes_of(policy.conditions, record, policy.parameters)
+    else:
+        outcomes = list(worked_out.outcomes)
+    amount = None
+    if valid and policy.amount is not None and all(o == HOLDS for o in outcomes):
+        amount = _amount(policy, record) if worked_out is None else worked_out.amount
+        amount = None if amount is None or math.isnan(amount) else amount
+    return outcomes, amount, record
 
 
 def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
@@ -182,7 +212,14 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
     amount, arithmetic = kept["amount"] if eligible else None, None
     if eligible and paid.get("amount") is not None:
         amount = paid["amount"]
-    if eligible and policy.amount is not None:
+    listed = items.described(policy, kept.get(ITEMS_KEY) or [])
+    if eligible and policy.amount_per_item and listed:
+        each = [{**values, **item["values"]} for item in kept[ITEMS_KEY]]
+        formulas = [
+            substitute(policy.amount_text or "", v, policy.parameters, policy) for v in each
+        ]
+        arithmetic = items.arithmetic(policy, listed, formulas)
+    elif eligible and policy.amount is not None:
         written = "（缺少数据）" if amount is None else format_yuan(amount)
         formula = substitute(policy.amount_text or "", values, policy.parameters, policy)
         arithmetic = "；".join(
@@ -204,24 +241,14 @@ def expanded(policy: Policy, kept: dict[str, Any], uscc: str) -> dict[str, Any]:
         "source_change": kept["source_change"],
         **_own_labels(policy),
         **{k: v for k, v in kept.items() if k not in EVIDENCE},
+        **({ITEMS_KEY: listed} if listed else {}),
     }
 
 
 def _own_labels(policy: Policy) -> dict[str, dict[str, str]]:
     """The labels of the values an applicant supplies, which only the policy knows."""
-    labels = {a.field_name: a.labelled for a in policy.application}
+    labels = {a.field_name: a.labelled for a in policy.supplied_fields}
     return {"labels": labels} if labels else {}
-
-
-def _outcomes(policy: Policy, record: dict[str, Any]) -> list[str]:
-    """Each condition's outcome on one record, by the interpreter."""
-    values = [evaluate(c.node, record, policy.parameters) for c in policy.conditions]
-    return [UNKNOWN if v is MISSING else (HOLDS if v is True else FAILS) for v in values]
-
-
-def _amount(policy: Policy, record: dict[str, Any]) -> float | None:
-    value = evaluate(policy.amount, record, policy.parameters) if policy.amount else MISSING
-    return None if value is MISSING else float(value)
 
 
 def known_at(candidates: Candidates, places: Sequence[int]) -> list[Known]:
@@ -286,12 +313,19 @@ def substitute(
 ) -> str:
     """The expression with each value it reads written in: the arithmetic a person can check."""
     declared = {a.id: a for a in policy.application} if policy else {}
+    per_item = {a.id: a for a in policy.item_fields} if policy else {}
 
-    def supplied_value(match: re.Match[str]) -> str:
-        found = declared.get(match.group(1))
+    def read_declared(match: re.Match[str], fields: dict[str, ApplicationField]) -> str:
+        found = fields.get(match.group(1))
         if found is None:
             return match.group(0)
         return _read(found.field_name, found.labelled, record.get(found.field_name))
+
+    def supplied_value(match: re.Match[str]) -> str:
+        return read_declared(match, declared)
+
+    def item_value(match: re.Match[str]) -> str:
+        return read_declared(match, per_item)
 
     def field_value(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -306,6 +340,7 @@ def substitute(
     text = re.sub(HISTORY_CALL, history_value, text)
     text = re.sub(r"enterprise\.([a-z_][a-z0-9_]*)", field_value, text)
     text = re.sub(r"application\.([a-z_][a-z0-9_]*)", supplied_value, text)
+    text = re.sub(r"item\.([a-z_][a-z0-9_]*)", item_value, text)
 
     def param_value(match: re.Match[str]) -> str:
         value = params.get(match.group(1))

@@ -55,7 +55,7 @@ def field_spec(name: str) -> EnterpriseField:
     found = FIELD_BY_NAME.get(name)
     if found is not None:
         return found
-    if name.startswith("application:"):  # supplied by an applicant: never held
+    if name.startswith(("application:", "item:")):  # supplied by an applicant: never held
         _prefix, kind, field_id = name.split(":", 2)
         money = kind == "money"
         return EnterpriseField(

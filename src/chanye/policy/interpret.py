@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from chanye.policy.cel import Node
+
+if TYPE_CHECKING:
+    from chanye.policy.model import Condition, Policy
 
 
 class _Missing:
@@ -20,6 +24,21 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"  # a condition's outcome on one record
+
+
+def outcomes_of(
+    conditions: Sequence[Condition], record: dict[str, Any], params: dict[str, Any]
+) -> list[str]:
+    """Each condition's outcome on one record."""
+    values = [evaluate(c.node, record, params) for c in conditions]
+    return [UNKNOWN if v is MISSING else (HOLDS if v is True else FAILS) for v in values]
+
+
+def amount_of(policy: Policy, record: dict[str, Any]) -> float | None:
+    """The policy's amount for one record (None: it reads a missing value, or there is none)."""
+    value = evaluate(policy.amount, record, policy.parameters) if policy.amount else MISSING
+    return None if value is MISSING else float(value)
 
 
 def evaluate(node: Node, record: dict[str, Any], params: dict[str, Any]) -> Any:

@@ -22,12 +22,16 @@ from chanye.policy.cel import CelError, Node, param_type, parse
 from chanye.policy.fields import APPLICATION_TYPES, CelType
 from chanye.policy.model import (
     APPLICATION_KIND_LABELS,
+    APPLICATION_PREFIX,
+    ITEM_PREFIX,
     MONEY_INPUT_UNITS,
     ApplicationField,
     Condition,
     Instalment,
+    Items,
     PaymentLimits,
     Policy,
+    reads_item,
 )
 from chanye.policy.tiers import COLUMNS as TIER_COLUMNS
 from chanye.policy.tiers import Tiers, is_number, order_problems
@@ -51,11 +55,14 @@ TOP_KEYS = {
     "cap_group",
     "application",
     "payment_group",
+    "items",
 }
 BENEFIT_KEYS = ("amount", "once", "yearly_cap", "total_cap", "unless_paid", "schedule")
 INSTALMENT_KEYS = ("share", "after_years", "text", "when")
 SHARE_TOLERANCE = 1e-9
 APPLICATION_KEYS = ("id", "label", "kind", "unit", "help", "attachments")
+ITEMS_KEYS = ("label", "max", "fields")
+MOST_ITEMS = 50  # a ceiling on ``items: max``: the push page lists every item as a row
 REQUIRED = ("id", "title", "issuer", "valid", "conditions")
 
 
@@ -146,35 +153,18 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
                     )
                 ]
             )
-    declared = declarations(policy.application)
+    declared = declarations(policy.application), declarations(policy.item_fields)
     conditions = [
-        Condition(c.id, c.text, c.when, parse(c.when, parameters, declared))
+        Condition(c.id, c.text, c.when, parse(c.when, parameters, *declared))
         for c in policy.conditions
     ]
-    amount = parse(policy.amount_text, parameters, declared) if policy.amount_text else None
+    amount = parse(policy.amount_text, parameters, *declared) if policy.amount_text else None
     schedule = tuple(
-        replace(i, node=parse(i.when, parameters, declared)) if i.when else i
+        replace(i, node=parse(i.when, parameters, *declared)) if i.when else i
         for i in policy.schedule
     )
-    return Policy(
-        policy.id,
-        policy.title,
-        policy.issuer,
-        policy.valid_from,
-        policy.valid_to,
-        parameters,
-        conditions,
-        amount,
-        policy.amount_text,
-        policy.document,
-        policy.exclusive_group,
-        policy.source_name,
-        policy.source_text,
-        cap_group=policy.cap_group,
-        application=policy.application,
-        limits=policy.limits,
-        payment_group=policy.payment_group,
-        schedule=schedule,
+    return replace(
+        policy, parameters=parameters, conditions=conditions, amount=amount, schedule=schedule
     )
 
 
@@ -200,6 +190,7 @@ class _Reader:
         self.text = text
         self.problems: list[PolicyProblem] = []
         self.declared: tuple[ApplicationField, ...] = ()  # the file's application fields
+        self.items: Items | None = None  # and each item's (一对多)
         self.limits = PaymentLimits()
         self.schedule: tuple[Instalment, ...] = ()
 
@@ -278,8 +269,10 @@ class _Reader:
         valid = self.validity(top["valid"][1])
         parameters = self.parameters(top.get("parameters"))
         self.declared = self.application(top.get("application"))
+        self.items = self.item_schema(top.get("items"))
         conditions = self.conditions(top["conditions"][1], parameters)
         amount_text, amount = self.benefit(top.get("benefit"), parameters)
+        self.check_items_read(top.get("items"), conditions, amount)
         title, issuer = self.text_of(top, "title"), self.text_of(top, "issuer")
         if self.problems or valid is None or title is None or issuer is None:
             return None
@@ -301,6 +294,7 @@ class _Reader:
             application=self.declared,
             limits=self.limits,
             payment_group=self.payment_group(top.get("payment_group")),
+            items=self.items,
             schedule=self.schedule,
         )
 
@@ -330,7 +324,63 @@ class _Reader:
                 found.append(declared)
         return tuple(found)
 
-    def application_field(self, item: YamlNode, seen: set[str]) -> ApplicationField | None:
+    def item_schema(self, entry: tuple[YamlNode, YamlNode] | None) -> Items | None:
+        """``items``: several projects (contracts, models) per application, each with the
+        same declared fields, read as ``item.<id>``."""
+        if entry is None:
+            return None
+        node = entry[1]
+        parts = self.mapping(node) if isinstance(node, MappingNode) else {}
+        if not isinstance(node, MappingNode) or "fields" not in parts:
+            self.problem(
+                node, "items 须为映射，如 {label: 技术改造项目, fields: [...]} / a mapping"
+            )
+            return None
+        for key, (key_node, _v) in parts.items():
+            if key not in ITEMS_KEYS:
+                known = "、".join(ITEMS_KEYS)
+                self.problem(key_node, f"items 中未知的键 {key}（可用：{known}）/ unknown key")
+        label = self.value(parts["label"][1]) if "label" in parts else None
+        if not isinstance(label, str) or not label.strip():
+            self.problem(node, "items 须有中文名称 label，如 技术改造项目 / items need a label")
+            return None
+        most = self.value(parts["max"][1]) if "max" in parts else 20
+        if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MOST_ITEMS:
+            self.problem(
+                parts["max"][1], f"items 的 max 须为 1 至 {MOST_ITEMS} 的整数（每份申报最多几项）"
+            )
+            most = 20
+        fields_node = parts["fields"][1]
+        if not isinstance(fields_node, SequenceNode) or not fields_node.value:
+            self.problem(fields_node, "items 的 fields 须为项目字段的列表 / a list of fields")
+            return None
+        found: list[ApplicationField] = []
+        for item in fields_node.value:
+            seen = {f.id for f in (*self.declared, *found)}
+            declared = self.application_field(item, seen, ITEM_PREFIX)
+            if declared is not None:
+                found.append(declared)
+        return Items(label.strip(), tuple(found), most) if found else None
+
+    def check_items_read(
+        self,
+        entry: tuple[YamlNode, YamlNode] | None,
+        conditions: list[Condition],
+        amount: Node | None,
+    ) -> None:
+        """Items that no condition and no amount reads would be asked for and never decide."""
+        if entry is None or self.items is None:
+            return
+        nodes = [c.node for c in conditions] + ([amount] if amount is not None else [])
+        if not any(reads_item(n) for n in nodes):
+            self.problem(
+                entry[0],
+                f"声明了 items（{self.items.label}），但没有条件或金额读取 item.字段 / items unread",
+            )
+
+    def application_field(
+        self, item: YamlNode, seen: set[str], prefix: str = APPLICATION_PREFIX
+    ) -> ApplicationField | None:
         parts = self.mapping(item) if isinstance(item, MappingNode) else {}
         for key, (key_node, _v) in parts.items():
             if key not in APPLICATION_KEYS:
@@ -371,6 +421,7 @@ class _Reader:
             str(unit) if unit else ("万元" if kind == "money" else None),
             str(value.get("help") or "").strip(),
             tuple(a.strip() for a in attachments),
+            prefix,
         )
 
     def cap_group(self, entry: tuple[YamlNode, YamlNode] | None) -> tuple[str, float] | None:
@@ -708,7 +759,12 @@ class _Reader:
             return None
         source = str(self.value(node))
         try:
-            parsed = parse(source, parameters, declarations(self.declared))
+            parsed = parse(
+                source,
+                parameters,
+                declarations(self.declared),
+                declarations(self.items.fields if self.items else ()),
+            )
         except CelError as exc:
             for p in exc.problems:
                 self.problem(node, p.message, self.offset(node, p.line, p.column))

@@ -10,6 +10,9 @@ from chanye.policy.cel import Node
 from chanye.policy.fields import APPLICATION_TYPES, CelType, field_spec, label_of
 
 APPLICATION_PREFIX = "application:"
+ITEM_PREFIX = "item:"
+SUPPLIED_PREFIXES = (APPLICATION_PREFIX, ITEM_PREFIX)
+ITEMS_KEY = "items"  # where a record, and an application's values, hold the items (一对多)
 APPLICATION_KIND_LABELS = {
     "money": "金额",
     "number": "数值",
@@ -31,6 +34,7 @@ class ApplicationField:
     unit: str | None = None  # money: the unit people type (万元); stored in yuan
     help: str = ""  # what to enter and where it comes from
     attachments: tuple[str, ...] = ()  # what must be attached (发票清单, 购置合同)
+    prefix: str = APPLICATION_PREFIX  # ITEM_PREFIX: a value of each item, read as item.<id>
 
     @property
     def cel_type(self) -> CelType:
@@ -41,7 +45,7 @@ class ApplicationField:
         """The name conditions read it by: ``application:money:equipment_spend`` (with its kind,
         so that the engines hold a column of unknowns of its type, and pages show money in 万元,
         without the policy at hand)."""
-        return f"{APPLICATION_PREFIX}{self.kind}:{self.id}"
+        return f"{self.prefix}{self.kind}:{self.id}"
 
     @property
     def labelled(self) -> str:
@@ -50,6 +54,24 @@ class ApplicationField:
     def input_factor(self) -> float:
         """Yuan per unit typed (money); 1 for everything else."""
         return MONEY_INPUT_UNITS.get(self.unit or "元", 1.0) if self.kind == "money" else 1.0
+
+
+@dataclass(frozen=True)
+class Items:
+    """Items, one to many (单个项目): several projects, contracts or models in one application,
+    each with the same declared fields, each decided by the conditions and amount that read
+    ``item.<id>``; what the enterprise receives is the sum over the items that qualify."""
+
+    label: str  # what one item is called: 技术改造项目
+    fields: tuple[ApplicationField, ...]
+    most: int = 20  # how many one application may list
+
+    def field(self, field_id: str) -> ApplicationField | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+def reads_item(node: Node) -> bool:
+    return any(name.startswith(ITEM_PREFIX) for name in node.fields())
 
 
 @dataclass
@@ -110,6 +132,7 @@ class Policy:
     application: tuple[ApplicationField, ...] = ()  # what an applicant supplies (快申)
     limits: PaymentLimits = field(default_factory=PaymentLimits)
     payment_group: str | None = None  # the kind of subsidy its payments count as (同类补贴)
+    items: Items | None = None  # several items per application, each decided on its own
     schedule: tuple[Instalment, ...] = ()  # 分期拨付; empty: paid at once, in full
     _fields_read: tuple[str, ...] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -139,9 +162,24 @@ class Policy:
             self._fields_read = tuple(dict.fromkeys(names))
         return list(self._fields_read)
 
+    @property
+    def item_fields(self) -> tuple[ApplicationField, ...]:
+        return self.items.fields if self.items else ()
+
+    @property
+    def supplied_fields(self) -> tuple[ApplicationField, ...]:
+        """Every value the applicant supplies: the application's, then each item's."""
+        return self.application + self.item_fields
+
     def application_field(self, name: str) -> ApplicationField | None:
-        """The declared application field a field name reads (None: an enterprise field)."""
-        return next((a for a in self.application if a.field_name == name), None)
+        """The declared field a field name reads, of the application or of each item (None: an
+        enterprise field)."""
+        return next((a for a in self.supplied_fields if a.field_name == name), None)
+
+    @property
+    def amount_per_item(self) -> bool:
+        """The amount reads an item's values: each qualifying item is paid, and they add up."""
+        return self.amount is not None and reads_item(self.amount)
 
     def label_of(self, name: str) -> str:
         """A field's label as pages show it, the policy's own declarations included."""

@@ -286,7 +286,9 @@ class Population:
 
     def sql(self) -> SqlPopulation:
         """The same rows in DuckDB (``policy_base``), for a policy the columnar engine cannot
-        run: built on first need, every field, from the view's columns."""
+        run: built on first need, every field, from the columns this engine reads as of the
+        date (one definition of "as of" for both paths), only the enterprises founded by then;
+        each history call is added as a column when a policy first needs it (``prepare``)."""
         import duckdb
 
         from chanye.policy.compile import BASE_TABLE
@@ -297,11 +299,13 @@ class Population:
                 table = self.policy_table([f.name for f in FIELDS])
                 table = table.append_column("change_id", self.view.column("change_id"))
                 table = table.add_column(0, "rid", pa.array(np.arange(self.size, dtype=np.int64)))
+                if self.present is not None:
+                    table = table.filter(pa.array(self.present))
                 con = duckdb.connect()
                 con.register("policy_source", table)
                 con.execute(f"CREATE TABLE {BASE_TABLE} AS SELECT * FROM policy_source")
                 con.unregister("policy_source")
-                self._sql = SqlPopulation(con, self.as_of, self.size)
+                self._sql = SqlPopulation(con, self.as_of, self.size, self._history)
             return self._sql
 
 
@@ -531,23 +535,34 @@ def _candidates_sql(population: Population, policy: Policy) -> Candidates:
 
 
 def _condition_states_sql(population: Population, policy: Policy) -> ConditionStates:
+    """Each condition's outcome through SQL, full length: a row the SQL table does not hold
+    (not founded by the date) holds no condition and lacks no value."""
     import ibis
 
     from chanye.policy.compile import base_table, compile_node
 
-    table = base_table()
+    table = base_table(policies=[policy])
     checks = {
         f"c{i}": compile_node(c.node, table, policy.parameters)
         for i, c in enumerate(policy.conditions)
     }
     sql = ibis.to_sql(table.select(rid=table.rid, **checks).order_by("rid"), dialect="duckdb")
-    found = population.sql().con.execute(str(sql)).to_arrow_table()
-    holds = [np.asarray(pc.fill_null(found[name], False).to_numpy(), dtype=bool) for name in checks]
-    unknown = [
-        np.asarray(pc.is_null(found[name]).to_numpy(zero_copy_only=False), dtype=bool)
-        for name in checks
-    ]
+    held = population.sql()
+    held.prepare([policy])
+    found = held.con.execute(str(sql)).to_arrow_table()
+    rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
+    holds, unknown = [], []
+    for name in checks:
+        holds.append(_at_rows(population.size, rows, pc.fill_null(found[name], False)))
+        unknown.append(_at_rows(population.size, rows, pc.is_null(found[name])))
     return ConditionStates(holds, unknown, population.size)
+
+
+def _at_rows(size: int, rows: np.ndarray, flags: pa.ChunkedArray) -> np.ndarray:
+    """``flags`` of ``rows`` spread over every row (False elsewhere)."""
+    spread = np.zeros(size, bool)
+    spread[rows] = np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
+    return spread
 
 
 def in_scope(population: Population, scope: Scope) -> np.ndarray | None:

@@ -30,10 +30,19 @@ from chanye.beijing import BEIJING, aware, today_in_beijing
 from chanye.policy import ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
-from chanye.policy.explain import FAILS, UNKNOWN, Known, evidence, expanded, known_at
+from chanye.policy.explain import (
+    Explanation,
+    Known,
+    evidence,
+    expanded,
+    explain,
+    explain_record,
+    known_at,
+)
 from chanye.policy.fields import label_of
+from chanye.policy.interpret import FAILS, UNKNOWN
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
-from chanye.policy.model import Policy
+from chanye.policy.model import ITEMS_KEY, Policy
 from chanye.policy.population import Population, candidates, candidates_all
 from chanye.policy.receivers import receivers
 from chanye.policy.vocabulary import words_not_known
@@ -402,17 +411,28 @@ VERIFIED = (
 
 def verified_values(session: Session, policy: Policy) -> dict[str, dict[str, Any]]:
     """The application values staff verified for ``policy``, by USCC and field name (快申)."""
-    if not policy.application:
+    if not policy.supplied_fields:
         return {}
-    names = {a.id: a.field_name for a in policy.application}
     found = session.scalars(
         select(PolicyApplication).where(
             PolicyApplication.policy_id == policy.id, PolicyApplication.status == VERIFIED
         )
     )
-    return {
-        a.uscc: {names[k]: v for k, v in json.loads(a.values).items() if k in names} for a in found
-    }
+    return {a.uscc: supplied_record(policy, json.loads(a.values)) for a in found}
+
+
+def supplied_record(policy: Policy, values: dict[str, Any]) -> dict[str, Any]:
+    """An application's values (by field id, items as a list) as the record fields conditions
+    read them by (``application:money:equipment_spend``; items under ``ITEMS_KEY``)."""
+    names = {a.id: a.field_name for a in policy.application}
+    record = {names[k]: v for k, v in values.items() if k in names}
+    if policy.items is not None:
+        per_item = {a.id: a.field_name for a in policy.items.fields}
+        listed = values.get(ITEMS_KEY) or []
+        record[ITEMS_KEY] = [
+            {per_item[k]: v for k, v in i.items() if k in per_item} for i in listed
+        ]
+    return record
 
 
 def _decide_supplied(
@@ -425,17 +445,51 @@ def _decide_supplied(
         return
     records = population.records(mine, policy, {u: found[u].rid for u in mine})
     for uscc in mine:
-        record = {**records.get(uscc, {}), **supplied[uscc]}
-        kept = evidence(policy, [record], population.as_of)[0]
-        outcomes = kept["outcomes"]
-        if FAILS in outcomes:
-            del found[uscc]
-            continue
         decision = found[uscc]
-        needs_data = UNKNOWN in outcomes or (policy.amount is not None and kept["amount"] is None)
-        found[uscc] = Decision(
-            decision.rid, None if needs_data else kept["amount"], needs_data, decision.change_id
-        )
+        record = {**records.get(uscc, {}), **supplied[uscc]}
+        decided = _decided(policy, record, population.as_of, decision.rid, decision.change_id)
+        if decided is None:
+            del found[uscc]
+        else:
+            found[uscc] = decided
+
+
+def _decided(
+    policy: Policy, record: dict[str, Any], as_of: dt.date, rid: int, change_id: int | None
+) -> Decision | None:
+    """One record decided by the interpreter, as the engine decides a candidate: None when a
+    condition fails; needing data when one is unknown or the amount reads a missing value."""
+    kept = evidence(policy, [record], as_of)[0]
+    outcomes = kept["outcomes"]
+    if FAILS in outcomes:
+        return None
+    needs_data = UNKNOWN in outcomes or (policy.amount is not None and kept["amount"] is None)
+    return Decision(rid, None if needs_data else kept["amount"], needs_data, change_id)
+
+
+def decide_one(
+    population: Population, policy: Policy, uscc: str, supplied: Supplied
+) -> Decision | None:
+    """One enterprise's decision (what ``decisions`` gives it), worked out on its record alone:
+    None when the policy does not push to it (not in force, not founded yet, a condition
+    fails, or no such enterprise)."""
+    key = uscc.strip().upper()
+    rows = population.view.rows_of([key])
+    if (
+        key not in rows
+        or not policy.valid_on(population.as_of)
+        or population.founded_after(key) is not None
+    ):
+        return None
+    record = {**population.records([key], policy, rows)[key], **supplied.get(key, {})}
+    change_id = record.get("change_id")
+    return _decided(
+        policy,
+        record,
+        population.as_of,
+        rows[key],
+        None if change_id is None else int(change_id),
+    )
 
 
 def evidence_texts(
@@ -499,6 +553,30 @@ def apply_ledger(
                 decision.rid, limited.amount, decision.needs_data, decision.change_id
             )
     return said
+
+
+def explain_paid(
+    session: Session, population: Population, policy: Policy, uscc: str
+) -> Explanation | None:
+    """One enterprise's decision explained as its push would be: a candidate is read against
+    the payout ledger (``apply_ledger``), so a past winner of a one-off benefit is explained as
+    not paid again, not as eligible. None: no such enterprise."""
+    explained = explain(population, policy, uscc)
+    if (
+        explained is None
+        or explained.founded_on is not None
+        or not explained.valid
+        or any(c.outcome == FAILS for c in explained.conditions)
+    ):
+        return explained  # no candidate: nothing the ledger could change
+    key = uscc.strip().upper()
+    row = population.view.rows_of([key])[key]
+    found = {key: Decision(row, explained.amount, explained.needs_data, explained.source_change)}
+    said = apply_ledger(session, policy, found, population.as_of)
+    if key not in said:
+        return explained
+    record = population.records([key], policy, {key: row})[key]
+    return explain_record(policy, record, uscc, population.as_of, said[key])
 
 
 def _known(known: Candidates | None, usccs: list[str], rows: dict[str, int]) -> dict[str, Known]:
@@ -672,7 +750,9 @@ def redecide(
     still needing data, or withdrawn with the condition it fails in its evidence."""
     policy = policy_of(version)
     supplied = {u: v for u, v in verified_values(session, policy).items() if u == push.uscc}
-    found, _states = decisions(population, policy, None, supplied)
+    # This enterprise alone: the whole population's run would decide the same, city-wide.
+    decided = decide_one(population, policy, push.uscc, supplied)
+    found = {} if decided is None else {push.uscc: decided}
     notes = apply_ledger(session, policy, found, population.as_of)
     decision = found.get(push.uscc)
     if decision is None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fastapi import HTTPException, UploadFile
+from fastapi import HTTPException
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile  # FastAPI's UploadFile is a subclass
 
 from chanye.portal import documents
 from chanye.store.audit import Actor, record

@@ -7,12 +7,17 @@ application and its files are seen by their enterprise and by the policy office 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as FormFile
 
 from chanye.policy import applications, workflow
+from chanye.policy.model import Items
+from chanye.portal.documents import Upload
 from chanye.store.models import ApplicationDocument, PolicyApplication, PolicyPush
 from chanye.web.areas import Area, Permission
 from chanye.web.auth import Viewer, requires
@@ -30,6 +35,7 @@ Own = Annotated[Viewer, requires("policies", "own")]
 Manage = Annotated[Viewer, requires("policies", "manage")]
 page = area_renderer("policies", status_labels=applications.STATUS_LABELS)
 NOT_FOUND = "没有这份申报"
+ITEM_ROW = re.compile(r"^item-(\d+)-")  # an item row's value on the form
 DONE = {
     "verified": "已核实，推送已按申报数据重新判定。",
     "returned": "已退回补正，企业可修改后重新提交。",
@@ -47,6 +53,7 @@ def submit(
     settings: SettingsDep,
     system: SystemDep,
     viewer: Own,
+    form: Annotated[FormData, Depends(submitted_form)],
     value: Annotated[list[str] | None, Form(description="In the order the policy declares")] = None,
     attachment: Annotated[
         list[UploadFile] | None, File(description="In the order the policy names them")
@@ -57,16 +64,17 @@ def submit(
     if push is None:
         raise HTTPException(404, "没有这条推送")
     version = policies.version_or_404(db, push.policy_version_id)
-    fields = workflow.policy_of(version).application
+    policy = workflow.policy_of(version)
     limit = settings.max_document_mb << 20
     uploads = [
         upload
         for index, file in enumerate(attachment or [])
         for upload in read_upload(file, applications.attachment_key(index), limit)
     ]
-    texts = dict(zip((f.id for f in fields), value or [], strict=False))
+    texts = dict(zip((f.id for f in policy.application), value or [], strict=False))
+    rows, item_uploads = _item_rows(policy.items, form, limit)
     submission = applications.Submission(
-        texts, uploads, settings.uploads_dir, settings.max_document_mb
+        texts, uploads + item_uploads, settings.uploads_dir, settings.max_document_mb, rows
     )
     try:
         applications.submit(db, push, account, viewer.actor, submission)
@@ -84,9 +92,34 @@ def submit(
             error=str(refused),
             application_problems={push.id: {p.field: p.zh for p in problems}},
             typed={push.id: texts},
+            typed_items={push.id: rows},
         )
     db.commit()
     return RedirectResponse(f"/my/policies?result=applied#push-{push.id}", status_code=303)
+
+
+async def submitted_form(request: Request) -> FormData:
+    """The whole form (item rows are named by their row: ``item-0-equipment_spend``); Starlette
+    parses it once, for the declared fields too."""
+    return await request.form()
+
+
+def _item_rows(
+    items: Items | None, form: FormData, limit: int
+) -> tuple[list[dict[str, str]], list[Upload]]:
+    """Each item row as typed, in form order, and the files attached to each."""
+    if items is None:
+        return [], []
+    rows, uploads = [], []
+    numbers = sorted({int(m.group(1)) for key in form if (m := ITEM_ROW.match(key))})
+    for row in numbers[: items.most + 1]:  # one over the most: enough to say there are too many
+        typed = {f.id: form.get(applications.item_key(row, f.id)) for f in items.fields}
+        rows.append({k: v if isinstance(v, str) else "" for k, v in typed.items()})
+        for index, _label in enumerate(applications.attachment_labels(items.fields)):
+            file = form.get(applications.attachment_key(index, row))
+            if isinstance(file, FormFile):  # what the form holds (FastAPI's is a subclass)
+                uploads += read_upload(file, applications.attachment_key(index, row), limit)
+    return rows, uploads
 
 
 # --- the policy office -------------------------------------------------------------------------
@@ -122,6 +155,7 @@ def _detail(
         "push": push,
         "version": version,
         "fields": policy.application,
+        "items": policy.items,
         "values": applications.values_of(application),
         "documents": applications.documents_of(db, application.id),
         "x": workflow.explanation_of(push, version),
