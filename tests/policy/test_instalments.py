@@ -277,6 +277,20 @@ def test_check_names_an_unknown_word_in_a_look_back(tmp_path: Path) -> None:
     )
 
 
+def test_a_look_back_reads_the_registry_not_what_was_supplied(tmp_path: Path) -> None:
+    """What the enterprise supplied when applying is not supplied again a year later."""
+    path = tmp_path / "supplied.yaml"
+    path.write_text(
+        SCHEDULED.replace(
+            "benefit:\n", "application:\n  - {id: spend, label: 购置额, kind: money}\nbenefit:\n"
+        ).replace("enterprise.revenue >= prior(enterprise.revenue)", "application.spend > 0.0"),
+        encoding="utf-8",
+    )
+    checked = run_cli("policy", "check", str(path), data_dir=tmp_path)
+    assert checked.returncode == 1
+    assert "schedule 第 2 期 when 只能读企业库数据" in checked.stderr, checked.stderr
+
+
 def test_check_accepts_a_schedule(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(SCHEDULED, encoding="utf-8")

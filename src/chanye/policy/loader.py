@@ -25,6 +25,7 @@ from chanye.policy.model import (
     APPLICATION_PREFIX,
     ITEM_PREFIX,
     MONEY_INPUT_UNITS,
+    SUPPLIED_PREFIXES,
     ApplicationField,
     Condition,
     Instalment,
@@ -677,6 +678,14 @@ class _Reader:
             )
         elif "when" in parts:
             when = self.cel(parts["when"][1], parameters, must_be="bool")
+            if when is not None and any(n.startswith(SUPPLIED_PREFIXES) for n in when.fields()):
+                # Read a year later from the registry: what was supplied when applying is not
+                # supplied again, so such a look-back would wait for data for ever.
+                self.problem(
+                    parts["when"][1],
+                    f"{where} when 只能读企业库数据（enterprise.… 与历史函数），不能读申报数据"
+                    f"（application.… / item.…）/ a look-back reads the registry",
+                )
         text = self.value(parts["text"][1]) if "text" in parts else ""
         if not isinstance(text, str):
             self.problem(parts["text"][1], f"{where} text 须为文本 / text must be text")
