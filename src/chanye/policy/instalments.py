@@ -82,18 +82,13 @@ def check_due(
     as of its due date. ``write``: keep what was found (audited); otherwise a preview."""
     rows = _due(session, as_of, policy_id)
     counts = _counts(session, [i.push_id for i, _p, _v in rows])
-    populations: dict[dt.date, Population] = {}
+    read = _read_look_backs(population_at, [r for r in rows if r[0].state in CHECKED])
     found = []
     for instalment, push, version in rows:
-        state, reason = instalment.state, instalment.reason
-        if state in CHECKED:
-            if instalment.due_on not in populations:
-                populations[instalment.due_on] = population_at(instalment.due_on)
-            policy = workflow.policy_of(version)
-            state, reason = look_back(populations[instalment.due_on], policy, push, instalment)
-            if write:
-                instalment.state, instalment.reason = state, reason
-                instalment.checked_on = as_of
+        state, reason = read.get(instalment.id, (instalment.state, instalment.reason))
+        if write and instalment.id in read:
+            instalment.state, instalment.reason = state, reason
+            instalment.checked_on = as_of
         found.append(
             DueInstalment(
                 push.id,
@@ -114,29 +109,49 @@ def check_due(
     return found
 
 
+def _read_look_backs(
+    population_at: Callable[[dt.date], Population],
+    rows: list[tuple[PolicyInstalment, PolicyPush, PolicyVersion]],
+) -> dict[int, tuple[str, str]]:
+    """(state, reason) by instalment id: the records of one due date and one clause read at
+    once, from the registry as it stood that day."""
+    groups: dict[tuple[dt.date, int, int], list[tuple[PolicyInstalment, PolicyPush]]] = {}
+    versions: dict[int, PolicyVersion] = {}
+    for instalment, push, version in rows:
+        key = (instalment.due_on, version.id, instalment.number)
+        groups.setdefault(key, []).append((instalment, push))
+        versions[version.id] = version
+    populations: dict[dt.date, Population] = {}
+    read: dict[int, tuple[str, str]] = {}
+    for (due, version_id, number), members in groups.items():
+        policy = workflow.policy_of(versions[version_id])
+        clause = policy.schedule[number - 1] if number <= len(policy.schedule) else None
+        if clause is None or clause.node is None:  # nothing to look back on
+            read.update({i.id: (workflow.PAYABLE, "") for i, _p in members})
+            continue
+        if due not in populations:
+            populations[due] = population_at(due)
+        records = populations[due].records([p.uscc for _i, p in members], _reader(policy, clause))
+        for instalment, push in members:
+            read[instalment.id] = look_back(policy, clause, records.get(push.uscc), due)
+    return read
+
+
 def look_back(
-    population: Population, policy: Policy, push: PolicyPush, instalment: PolicyInstalment
+    policy: Policy, clause: Instalment, record_: dict[str, Any] | None, day: dt.date
 ) -> tuple[str, str]:
-    """(state, reason) of one instalment as of the population's date."""
-    if instalment.number > len(policy.schedule):
-        return workflow.PAYABLE, ""  # a schedule the version no longer has: nothing to read
-    clause = policy.schedule[instalment.number - 1]
-    if clause.node is None:
-        return workflow.PAYABLE, ""
-    reading = _reader(policy, clause)
-    record_ = population.records([push.uscc], reading).get(push.uscc)
+    """(state, reason) of one instalment whose look-back is ``clause``, on the enterprise's
+    record as of ``day`` (None: not in the registry then)."""
+    assert clause.node is not None
     if record_ is None:
-        return (
-            workflow.NEEDS_DATA,
-            f"{_words(clause)}（企业库中暂无该企业 {population.as_of} 的数据）",
-        )
+        return workflow.NEEDS_DATA, f"{_words(clause)}（企业库中暂无该企业 {day} 的数据）"
     value = evaluate(clause.node, record_, policy.parameters)
     if value is MISSING:
         missing = [policy.label_of(n) for n in clause.node.fields() if record_.get(n) is None]
         return workflow.NEEDS_DATA, f"{_words(clause)}（缺少：{'、'.join(dict.fromkeys(missing))}）"
     if value is True:
         return workflow.PAYABLE, ""
-    return workflow.REFUSED, f"截至 {population.as_of} 不符合“{_words(clause)}”"
+    return workflow.REFUSED, f"截至 {day} 不符合“{_words(clause)}”"
 
 
 def _reader(policy: Policy, clause: Instalment) -> Policy:
