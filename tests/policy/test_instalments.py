@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from chanye.beijing import today_in_beijing
 from chanye.policy import workflow
 from chanye.policy.instalments import check_due
-from chanye.policy.population import load_population
+from chanye.policy.population import Population, load_population
 from chanye.registry.context import RegistryContext
 from chanye.registry.importer import import_file
 from chanye.store.audit import Actor
 from chanye.store.database import session_scope
-from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush
+from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush, PolicyVersion
 from tests.conftest import CHANYE_BIN, cli_env, run_cli
 from tests.policy.test_workflow import (
     OFFICE,
@@ -64,20 +65,30 @@ def _city(context: RegistryContext, tmp_path: Path) -> None:
     assert result.exit_code == 0
 
 
-def _publish(context: RegistryContext, text: str, name: str) -> dict[str, int]:
+def _release(db: Session, population: Population, text: str, name: str) -> PolicyVersion:
+    """The policy drafted, approved by a second person and published (its matching run)."""
+    version = workflow.add_draft(db, text, name, OFFICE)
+    workflow.approve(db, version, REVIEWER)
+    workflow.publish(db, version, REVIEWER, population)
+    return version
+
+
+def _push_of(db: Session, version: PolicyVersion, n: int) -> PolicyPush:
+    return db.scalars(
+        select(PolicyPush).where(
+            PolicyPush.uscc == uscc(n), PolicyPush.policy_version_id == version.id
+        )
+    ).one()
+
+
+def _publish(context: RegistryContext, text: str, name: str) -> dict[int, int]:
     """The policy published, enterprises 1 and 2 confirming: their push ids."""
     population = load_population(context, TODAY)
     with session_scope(context.database_url) as db:
-        version = workflow.add_draft(db, text, name, OFFICE)
-        workflow.approve(db, version, REVIEWER)
-        workflow.publish(db, version, REVIEWER, population)
-        ids = {}
+        version = _release(db, population, text, name)
+        ids: dict[int, int] = {}
         for n in (1, 2):
-            push = db.scalars(
-                select(PolicyPush).where(
-                    PolicyPush.uscc == uscc(n), PolicyPush.policy_version_id == version.id
-                )
-            ).one()
+            push = _push_of(db, version, n)
             workflow.confirm(db, push, enterprise(db, n), Actor(f"e{n}", "enterprise"))
             ids[n] = push.id
     return ids
@@ -172,14 +183,7 @@ def test_caps_count_each_instalment_paid(context: RegistryContext, tmp_path: Pat
     again = capped.replace("测试〔2026〕1号", "测试〔2026〕2号")
     population = load_population(context, TODAY)
     with session_scope(url) as db:
-        version = workflow.add_draft(db, again, "capped.yaml", OFFICE)
-        workflow.approve(db, version, REVIEWER)
-        workflow.publish(db, version, REVIEWER, population)
-        second = db.scalars(
-            select(PolicyPush).where(
-                PolicyPush.uscc == uscc(1), PolicyPush.policy_version_id == version.id
-            )
-        ).one()
+        second = _push_of(db, _release(db, population, again, "capped.yaml"), 1)
         assert second.amount == 220000.0  # 40万 less the 18万 paid
     _a_year_passes(url)
     with session_scope(url) as db:
@@ -316,14 +320,7 @@ def test_a_cap_group_counts_what_a_push_still_stands_to_pay(
     )
     population = load_population(context, TODAY)
     with session_scope(url) as db:
-        version = workflow.add_draft(db, other, "other.yaml", OFFICE)
-        workflow.approve(db, version, REVIEWER)
-        workflow.publish(db, version, REVIEWER, population)
-        push = db.scalars(
-            select(PolicyPush).where(
-                PolicyPush.uscc == uscc(2), PolicyPush.policy_version_id == version.id
-            )
-        ).one()
+        push = _push_of(db, _release(db, population, other, "other.yaml"), 2)
         assert push.amount == 500000.0
         workflow.confirm(db, push, enterprise(db, 2), Actor("e2", "enterprise"))
         assert push.amount == 300000.0  # not 100000.0: the refused 20万 is not counted
