@@ -44,12 +44,14 @@ benefit:
 """
 
 
-def _eligible_uscc(settings: Settings, rank: int = 0) -> tuple[str, float]:
+def _eligible_uscc(
+    settings: Settings, rank: int = 0, policy_id: str = "e2e-scale-reward"
+) -> tuple[str, float]:
     """An enterprise the published policy pushed a benefit to (the largest, or the next ones)."""
     with session_scope(settings.resolved_database_url) as db:
         version = db.scalar(
             select(PolicyVersion).where(
-                PolicyVersion.policy_id == "e2e-scale-reward", PolicyVersion.status == "published"
+                PolicyVersion.policy_id == policy_id, PolicyVersion.status == "published"
             )
         )
         assert version is not None
