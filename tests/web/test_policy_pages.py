@@ -138,6 +138,21 @@ def test_publish_confirm_and_disbursement(
     assert 'id="policy-pushes"' in profile and "测试研发投入奖励" in profile
     assert "已确认享受" in profile and f"/policies/test-rd-reward/explain/{uscc(1)}" in profile
 
+    # Staff explanations read the payout ledger as pushes do: once paid, a one-off is not again.
+    assert "不再享受" not in client.get(f"/policies/test-rd-reward/explain/{uscc(1)}").text
+    once = POLICY.replace("benefit:\n", "benefit:\n  once: true\n")
+    saved = client.post("/policies/drafts", data={"text": once}, follow_redirects=False)
+    draft = re.search(
+        r'action="/policies/versions/(\d+)/publish"', client.get(saved.headers["location"]).text
+    )
+    assert draft
+    sign_in_as(client, "policy_office")  # the second person
+    asked = client.post(f"/policies/versions/{draft.group(1)}/publish")
+    assert "第 1 版将失效" in asked.text  # it asks first
+    client.post(f"/policies/versions/{draft.group(1)}/publish", data={"confirmed": "yes"})
+    explained = client.get(f"/policies/test-rd-reward/explain/{uscc(1)}").text
+    assert "不再享受" in explained and "已于 2026-07-01 获本政策奖补 30万元" in explained
+
     with session_scope(registry.database_url) as db:
         audited = {(a.action, a.actor, a.result) for a in db.query(AuditEntry)}
     assert ("policy.push.confirm", enterprise.username, "success") in audited

@@ -123,10 +123,24 @@ def _year_sql() -> FieldSql:
     )
 
 
+PERIOD_PATTERN = (
+    "^((?:19|20)[0-9]{2})(?:年|-|/|\\.)?(?:(1)[-－—~～至])?([0-9]{1,2})月?(?:份|累计)?$"
+)
+
+
+def _period_lookup(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``period_lookup``: each distinct period text of the file with its parts. A 快报
+    holds a dozen periods over a million rows: the pattern runs a dozen times, not a million."""
+    text = "regexp_replace(trim(raw), '\\s', '', 'g')"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE period_lookup AS
+            SELECT raw, regexp_extract({text}, '{PERIOD_PATTERN}', ['y', 's', 'm']) AS parts
+            FROM (SELECT DISTINCT "period" AS raw FROM source_rows WHERE "period" IS NOT NULL)"""
+    )
+
+
 def _month_sql() -> FieldSql:
-    text = "regexp_replace(trim(period__raw), '\\s', '', 'g')"
-    pattern = "^((?:19|20)[0-9]{2})(?:年|-|/|\\.)?(?:(1)[-－—~～至])?([0-9]{1,2})月?(?:份|累计)?$"
-    parts = f"regexp_extract({text}, '{pattern}', ['y', 's', 'm'])"
+    parts = "(SELECT l.parts FROM period_lookup l WHERE l.raw = period__raw)"
     month = "TRY_CAST(nullif(period__parts.m, '') AS INTEGER)"
     this_month = today_in_beijing().strftime("%Y-%m")
     return FieldSql(
@@ -262,6 +276,7 @@ def check_indicator_file(
     _materialise(con, source)
     _registry_keys(con, registry)
     if source.kind == "monthly":
+        _period_lookup(con)
         period, raw = _month_sql(), '"period" AS period__raw'
     elif source.column("year") is not None:
         period, raw = _year_sql(), '"year" AS period__raw'

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from chanye.beijing import today_in_beijing
 from chanye.config import Settings
 from chanye.policy import applications, instalments, workflow
-from chanye.policy.explain import OUTCOME_LABELS, explain, near_misses
+from chanye.policy.explain import OUTCOME_LABELS, near_misses
 from chanye.policy.fields import FIELD_BY_NAME, label_of, plain_value
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.model import Policy
@@ -844,7 +844,9 @@ def explain_page(
     chosen, policy = analysed.version, analysed.policy
     with population(request, settings) as loaded:
         explained = (
-            explain(loaded, policy, uscc) if _in_scope(viewer, loaded.record(uscc)) else None
+            workflow.explain_paid(db, loaded, policy, uscc)
+            if _in_scope(viewer, loaded.record(uscc))
+            else None
         )
     if explained is None:
         raise HTTPException(404, f"企业库中没有统一社会信用代码为“{uscc}”的企业")
