@@ -88,6 +88,7 @@ INSTALMENT_LABELS = {
 # Words the web pages use after /policies/: a policy may not take one as its id.
 RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed words under /policies/
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
+IN_BATCH = 5000  # ids per IN list
 
 
 class WorkflowRefusedError(ReasonRefusedError):
@@ -1148,18 +1149,22 @@ def years_after(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _parts(ids: list[int]) -> list[list[int]]:
+    """Bounded IN lists (SQLite bounds a statement's parameters)."""
+    return [ids[start : start + IN_BATCH] for start in range(0, len(ids), IN_BATCH)]
+
+
 def instalments_of(session: Session, push_ids: list[int]) -> dict[int, list[PolicyInstalment]]:
     """The instalments of these pushes, by push, in order (none for a push paid at once)."""
     found: dict[int, list[PolicyInstalment]] = {}
-    if not push_ids:
-        return found
-    rows = session.scalars(
-        select(PolicyInstalment)
-        .where(PolicyInstalment.push_id.in_(push_ids))
-        .order_by(PolicyInstalment.push_id, PolicyInstalment.number)
-    )
-    for row in rows:
-        found.setdefault(row.push_id, []).append(row)
+    for part in _parts(sorted(set(push_ids))):
+        rows = session.scalars(
+            select(PolicyInstalment)
+            .where(PolicyInstalment.push_id.in_(part))
+            .order_by(PolicyInstalment.push_id, PolicyInstalment.number)
+        )
+        for row in rows:
+            found.setdefault(row.push_id, []).append(row)
     return found
 
 
@@ -1197,9 +1202,8 @@ def instalment_rows(
         return {}
     paid = {
         (p.push_id, p.instalment): p
-        for p in session.scalars(
-            select(PolicyPayment).where(PolicyPayment.push_id.in_(list(planned)))
-        )
+        for part in _parts(sorted(planned))
+        for p in session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(part)))
     }
     found: dict[int, list[InstalmentRow]] = {}
     for push, version in pushes:
