@@ -17,6 +17,7 @@ from chanye.config import Settings
 from chanye.registry.context import RegistryContext
 from chanye.registry.events import RegistryChanged, RegistryKey, registry_changed
 from chanye.registry.storage import RegistryPaths
+from chanye.store import policy_runs
 from chanye.store.database import session_scope
 from chanye.store.migrate import upgrade_if_behind
 from chanye.store.sealing import is_sealed
@@ -36,6 +37,8 @@ class Root:
 def rematch_policies(event: RegistryChanged) -> None:
     """Policy re-matching, imported when a change is published: a command that changes nothing
     (``chanye policy match``) does not load the 免申即享 workflow to subscribe it."""
+    if not policy_runs.any_published(event.database_url):
+        return  # nothing to re-match: the workflow is not even loaded
     from chanye.policy.service import rematch_on_registry_change
 
     rematch_on_registry_change(event)

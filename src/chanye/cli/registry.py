@@ -23,6 +23,7 @@ from chanye.registry.importer import ImportResult, import_file
 from chanye.registry.overrides import clear_override, set_override
 from chanye.registry.queries import RegistryReader
 from chanye.registry.storage import RegistryBusyError
+from chanye.store import policy_runs
 from chanye.store.database import session_scope
 from chanye.store.models import RegistryChange
 from chanye.units import format_yuan
@@ -79,7 +80,7 @@ def import_command(
     (with --strict: nothing imported). 2: the file cannot be read; nothing imported.
     """
     context = _context()
-    runs_before = _policies().last_run_id(context.database_url)
+    runs_before = policy_runs.last_run_id(context.database_url)
     with (
         _refusals(),
         Progress(
@@ -111,7 +112,7 @@ def import_command(
 def _say_rematched(context: RegistryContext, runs_before: int) -> None:
     """Name the published policies the change re-matched (the composition root's subscriber ran
     them inside the change's command)."""
-    count = _policies().published_rematched_since(context.database_url, runs_before)
+    count = policy_runs.runs_after(context.database_url, runs_before)
     if count:
         err.print(
             f"已按新的企业库重新匹配 {count} 项已发布政策 / {count} published policies re-matched",
@@ -323,7 +324,7 @@ def rollback_command(
     if not yes:
         _ask_or_refuse("确认撤销吗？")
     with _refusals():
-        runs_before = _policies().last_run_id(context.database_url)
+        runs_before = policy_runs.last_run_id(context.database_url)
         result = rollback(context.database_url, context.paths, change_id, CLI_ACTOR, plan.in_force)
     undone = "、".join(str(i) for i in result.undone)
     revived = "、".join(str(i) for i in result.revived)
@@ -352,7 +353,7 @@ def _ask_or_refuse(question: str) -> None:
 def classify_command() -> None:
     """Re-run classification over the whole registry (after the system file changed)."""
     context = _context()
-    runs_before = _policies().last_run_id(context.database_url)
+    runs_before = policy_runs.last_run_id(context.database_url)
     with _refusals():
         result = reclassify(context.database_url, context.paths, context.system, CLI_ACTOR)
     out.print(

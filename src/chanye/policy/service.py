@@ -41,18 +41,6 @@ def rematch_on_registry_change(event: RegistryChanged) -> None:
     log.info("%d published policies re-matched after %s %d", count, event.kind, event.change_id)
 
 
-def last_run_id(database_url: str) -> int:
-    """The newest policy run's id (0: none yet): runs after it were made by what came next."""
-    with session_scope(database_url) as session:
-        return workflow.last_run_id(session)
-
-
-def published_rematched_since(database_url: str, run_id: int) -> int:
-    """How many policy runs were made after run ``run_id`` (a change's re-matching)."""
-    with session_scope(database_url) as session:
-        return workflow.runs_after(session, run_id)
-
-
 def rollback_consequence(context: RegistryContext, change_id: int) -> RollbackPlan:
     """What undoing a registry change would do, its undecided pushes counted (the confirmation
     states it before anything is done)."""

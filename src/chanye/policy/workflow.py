@@ -62,11 +62,12 @@ from chanye.store.models import (
     PolicyVersion,
     utcnow,
 )
+from chanye.store.policy_runs import PUBLISHED as PUBLISHED  # its name for the pages
 from chanye.system.model import IndustrialSystem
 from chanye.system.versions import system_in_force
 from chanye.units import format_yuan
 
-DRAFT, PUBLISHED, EXPIRED = "draft", "published", "expired"
+DRAFT, EXPIRED = "draft", "expired"  # and PUBLISHED, which the registry's commands ask about
 PUSHED, CONFIRMED, DECLINED, WITHDRAWN = "pushed", "confirmed", "declined", "withdrawn"
 VERSION_LABELS = {DRAFT: "草稿", PUBLISHED: "已发布", EXPIRED: "已失效"}
 PUSH_LABELS = {
