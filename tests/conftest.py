@@ -285,3 +285,26 @@ def browser_login(
         page.fill("input[name=code]", fresh_code(totp_secret))
         with page.expect_navigation():
             page.get_by_role("button", name="验证").click()
+
+
+# The slowest files first: ``--dist loadfile`` hands the files out in collection order, so a long
+# file collected last would leave one worker running alone at the end of the suite.
+SLOW_FILES = (
+    "_browser.py",
+    "test_policy_competitors.py",
+    "test_killed_import.py",
+    "test_rematch.py",
+    "test_undo.py",
+    "test_import_cli.py",
+    "test_facts_import.py",
+    "test_load.py",
+    "test_page_wording.py",
+    "tests/test_cli.py",
+    "tests/policy/test_cli.py",
+    "test_as_of.py",
+    "test_ledger.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.split("::")[0].endswith(SLOW_FILES))

@@ -17,8 +17,10 @@ numbers, so that millions of enterprises cost one scan per indicator.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import duckdb
@@ -41,11 +43,24 @@ def founded_by(view: RegistryView, as_of: dt.date) -> np.ndarray:
     return ~np.asarray(later.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+@dataclass(frozen=True)
+class _Years:
+    """One indicator's yearly figures: row ``year - first`` of ``values`` holds that year's
+    figure of every enterprise (by view row), ``known`` where there is one."""
+
+    first: int
+    values: np.ndarray
+    known: np.ndarray
+
+
 class RegistryAsOf:
     """The fields of ``AS_OF_FIELDS`` for every row of ``view``, as of one date."""
 
     def __init__(self, view: RegistryView, facts: Facts, as_of: dt.date) -> None:
         self.view, self.facts, self.as_of = view, facts, as_of
+        self._kept_years: dict[str, _Years] = {}
+        self._held: dict[str, list[int]] | None = None
+        self._lock = threading.Lock()
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -83,24 +98,19 @@ class RegistryAsOf:
     def _yearly(self, indicator: str, listed: pa.ChunkedArray | pa.Array) -> pa.Array:
         """The latest full year's figure before the date's year (a later figure is not yet
         known then); the list's figure where the registry holds no yearly figure at all."""
-        found = self._query(
-            f"""SELECT k.rid, arg_max(f.value, CAST(f.period AS INTEGER))
-                           FILTER (WHERE CAST(f.period AS INTEGER) < ?) AS value
-                FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
-                WHERE f.indicator = ? AND f.measure = 'year'
-                GROUP BY k.rid""",
-            [self.as_of.year, indicator],
-        )
+        years = self._years(indicator)
         listed_values = _combined(listed)
-        if not found.num_rows:
+        if not years.known.any():
             return listed_values
+        latest, held = self._latest_before(years)
+        columns = np.arange(self.view.size)
         values = np.asarray(
             pc.cast(pc.fill_null(listed_values, 0), pa.float64()).to_numpy(), dtype=np.float64
         ).copy()
         known = np.asarray(pc.is_valid(listed_values).to_numpy(zero_copy_only=False), bool).copy()
-        rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
-        values[rows] = np.asarray(pc.fill_null(found["value"], 0.0).to_numpy(), np.float64)
-        known[rows] = np.asarray(pc.is_valid(found["value"]).to_numpy(zero_copy_only=False), bool)
+        registered = years.known.any(axis=0)  # held yearly: the list's figure is not read
+        values[registered] = np.where(held, years.values[latest, columns], 0.0)[registered]
+        known[registered] = held[registered]
         array = pa.array(values, mask=~known)
         return array if pa.types.is_floating(listed_values.type) else array.cast(listed_values.type)
 
@@ -134,37 +144,92 @@ class RegistryAsOf:
         )
         return _combined(found["tags"])
 
-    def _years(self, indicator: str) -> str:
-        """SQL: each enterprise's yearly figures before the date's year, with how many years
-        each lies before its latest one (``back``: 0 is the latest)."""
-        return f"""(
-            WITH y AS (
-                SELECT k.rid, CAST(f.period AS INTEGER) AS year, f.value
-                FROM {self.facts.source("facts")} f JOIN row_keys k USING (uscc)
-                WHERE f.indicator = '{indicator}' AND f.measure = 'year'
-                  AND CAST(f.period AS INTEGER) < {self.as_of.year})
-            SELECT rid, year, value, max(year) OVER (PARTITION BY rid) - year AS back FROM y)"""
+    def _years(self, indicator: str) -> _Years:
+        """Every enterprise's yearly figures of ``indicator``, a row per year: one scan per
+        indicator, kept. The field as of the date and ``prior``, ``growth`` (two of them) and
+        ``peak_before`` of the same indicator all read it."""
+        with self._lock:
+            if indicator not in self._kept_years:
+                self._kept_years[indicator] = self._read_years(indicator)
+            return self._kept_years[indicator]
 
-    def _by_row(self, sql: str) -> pa.Array:
-        """Values by row number from ``sql`` (``rid``, ``value``); null where it has none."""
-        found = self._query(sql)
-        values = np.zeros(self.view.size, np.float64)
-        known = np.zeros(self.view.size, bool)
+    def _read_years(self, indicator: str) -> _Years:
+        """A column per year (one grouped scan, as fast as the latest year's alone), laid out
+        as a row per year over the view's rows."""
+        source = self.facts.source("facts")
+        years = self._years_held().get(indicator, [])
+        first = min(years, default=self.as_of.year)
+        count = max(years, default=first) - first + 1
+        values = np.zeros((count, self.view.size), np.float64)
+        known = np.zeros((count, self.view.size), bool)
+        if not years:
+            return _Years(first, values, known)
+        columns = ", ".join(
+            f"first(f.value) FILTER (WHERE f.period = '{y}') AS y{y}" for y in years
+        )
+        found = self._query(
+            f"""SELECT k.rid, {columns} FROM {source} f JOIN row_keys k USING (uscc)
+                WHERE f.indicator = ? AND f.measure = 'year' GROUP BY k.rid""",
+            [indicator],
+        )
         rows = np.asarray(found["rid"].to_numpy(), dtype=np.int64)
-        values[rows] = np.asarray(pc.fill_null(found["value"], 0.0).to_numpy(), np.float64)
-        known[rows] = np.asarray(pc.is_valid(found["value"]).to_numpy(zero_copy_only=False), bool)
-        return pa.array(values, mask=~known)
+        for year in years:
+            column = found[f"y{year}"]
+            values[year - first, rows] = np.asarray(
+                pc.fill_null(column, 0.0).to_numpy(), np.float64
+            )
+            known[year - first, rows] = np.asarray(
+                pc.is_valid(column).to_numpy(zero_copy_only=False)
+            )
+        return _Years(first, values, known)
+
+    def _years_held(self) -> dict[str, list[int]]:
+        """The years each indicator has figures of (one scan for all: an indicator with none
+        is not scanned for again)."""
+        if self._held is None:
+            found = self._query(
+                f"SELECT DISTINCT indicator, period FROM {self.facts.source('facts')} "
+                "WHERE measure = 'year'"
+            )
+            held: dict[str, list[int]] = {}
+            for indicator, period in zip(
+                found["indicator"].to_pylist(), found["period"].to_pylist(), strict=True
+            ):
+                held.setdefault(str(indicator), []).append(int(period))
+            self._held = {k: sorted(v) for k, v in held.items()}
+        return self._held
+
+    def _latest_before(self, years: _Years) -> tuple[np.ndarray, np.ndarray]:
+        """Each enterprise's latest year before the date's year (its row in ``years``) and
+        whether it has one."""
+        before = max(0, min(self.as_of.year - years.first, len(years.known)))
+        if before == 0:
+            return np.zeros(self.view.size, np.int64), np.zeros(self.view.size, bool)
+        known = years.known[:before]
+        latest = before - 1 - np.argmax(known[::-1], axis=0)
+        return latest, np.asarray(known.any(axis=0), dtype=bool)
 
     def years_back(self, indicator: str, back: int) -> pa.Array:
         """The figure ``back`` years before the latest full year (null where not held)."""
-        return self._by_row(f"SELECT rid, value FROM {self._years(indicator)} WHERE back = {back}")
+        years = self._years(indicator)
+        latest, held = self._latest_before(years)
+        wanted = latest - back
+        columns = np.arange(self.view.size)
+        inside = held & (wanted >= 0)
+        at = np.where(inside, wanted, 0)
+        found = inside & years.known[at, columns]
+        return pa.array(np.where(found, years.values[at, columns], 0.0), mask=~found)
 
     def peak_before(self, indicator: str) -> pa.Array:
         """The highest figure of the years before the latest (null with no earlier year)."""
-        return self._by_row(
-            f"SELECT rid, max(value) AS value FROM {self._years(indicator)} WHERE back > 0 "
-            "GROUP BY rid"
-        )
+        years = self._years(indicator)
+        latest, held = self._latest_before(years)
+        earlier = years.known & (np.arange(len(years.known))[:, None] < latest[None, :]) & held
+        if not earlier.any():
+            return pa.nulls(self.view.size, pa.float64())
+        highest = np.where(earlier, years.values, -np.inf).max(axis=0)
+        found = earlier.any(axis=0)
+        return pa.array(np.where(found, highest, 0.0), mask=~found)
 
     def recognised(self, kind: str, start: dt.date, end: dt.date, which: Which) -> pa.Array:
         """Whether the enterprise was recognised as ``kind`` between ``start`` and ``end`` (and
