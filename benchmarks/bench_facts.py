@@ -22,7 +22,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_registry import CHANYE, DATA, ENTERPRISES, RESULTS, city_file, run_measured
+from benchmarks.bench_registry import (
+    CHANYE,
+    DATA,
+    ENTERPRISES,
+    city_file,
+    run_measured,
+    write_results,
+)
 
 YEARS = (2020, 2021, 2022, 2023, 2024)
 GROWTH = 1.075  # each year's figure is the next one's divided by this
@@ -157,10 +164,7 @@ def main() -> None:
             }
             print(name, json.dumps(results[name], ensure_ascii=False))
         results["goal"] = "at least 10x the pandas per-row loop"
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "facts.json").write_text(
-            json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        write_results("facts", results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -23,7 +23,14 @@ from typing import Any
 import yaml
 
 from benchmarks.bench_facts import write_files
-from benchmarks.bench_registry import CHANYE, DATA, ENTERPRISES, RESULTS, city_file, run_measured
+from benchmarks.bench_registry import (
+    CHANYE,
+    DATA,
+    ENTERPRISES,
+    city_file,
+    run_measured,
+    write_results,
+)
 from benchmarks.policy.generate import generate_policies, to_policy_yaml
 
 AS_OF = "2026-01-01"
@@ -155,10 +162,7 @@ def main() -> None:
             "command": "chanye policy match <100 files> --as-of 2026-01-01 --out <file>",
         }
         print(json.dumps(results, ensure_ascii=False))
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "history.json").write_text(
-            json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        write_results("history", results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -98,6 +98,14 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict[
     }
 
 
+def write_results(name: str, results: dict[str, Any]) -> None:
+    """The figures of one benchmark, as ``benchmarks/results/<name>.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+
+
 def city_file() -> Path:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"city-{ENTERPRISES}-seed1.csv"
@@ -240,7 +248,7 @@ def main() -> None:
         "classification_alone": classify,
         "search": search,
     }
-    (RESULTS / "registry.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    write_results("registry", results)
     print(json.dumps(results["import"], ensure_ascii=False))
 
 
