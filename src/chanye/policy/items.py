@@ -44,10 +44,10 @@ def decide(policy: Policy, record: dict[str, Any], valid: bool) -> ItemsDecided 
     passing = [i for i, item in enumerate(kept) if _qualifies(item["outcomes"])]
     chosen = passing[0] if passing else min(range(len(kept)), key=lambda i: _distance(kept[i]))
     amount = None
-    if passing and valid and policy.amount is not None:
-        amount = _total([kept[i]["amount"] for i in passing]) if policy.amount_per_item else None
-        if not policy.amount_per_item:  # paid once, whatever the number of items
-            amount = amount_of(policy, rows[chosen])
+    if passing and valid and policy.amount_per_item:
+        amount = _total([kept[i]["amount"] for i in passing])
+    elif passing and valid:  # an amount reading no item: paid once, whatever the number
+        amount = amount_of(policy, rows[chosen])
     return ItemsDecided(kept[chosen]["outcomes"], amount, rows[chosen], kept)
 
 
@@ -79,17 +79,8 @@ def described(policy: Policy, kept: Sequence[dict[str, Any]]) -> list[dict[str, 
     whether it qualifies, naming the clauses it misses."""
     if policy.items is None:
         return []
-    item_conditions = [c for c in policy.conditions if reads_item(c.node)]
     shown = []
     for number, item in enumerate(kept, start=1):
-        by_id = dict(zip((c.id for c in policy.conditions), item["outcomes"], strict=True))
-        missed = [c.text for c in item_conditions if by_id[c.id] == FAILS]
-        unknown = [c.text for c in item_conditions if by_id[c.id] == UNKNOWN]
-        verdict = "符合" if _qualifies(item["outcomes"]) else "不符合：" + "；".join(missed)
-        if not missed and unknown:
-            verdict = "待补充：" + "；".join(unknown)
-        elif not missed and not _qualifies(item["outcomes"]):
-            verdict = "不符合：企业条件未满足"
         shown.append(
             {
                 "number": number,
@@ -98,12 +89,28 @@ def described(policy: Policy, kept: Sequence[dict[str, Any]]) -> list[dict[str, 
                     f.label: plain_value(f.field_name, item["values"].get(f.field_name))
                     for f in policy.items.fields
                 },
-                "verdict": verdict,
+                "verdict": _verdict(policy, item["outcomes"]),
                 "qualifies": _qualifies(item["outcomes"]),
                 "amount": item["amount"],
             }
         )
     return shown
+
+
+def _verdict(policy: Policy, outcomes: Sequence[str]) -> str:
+    """符合, or the item's own clauses it misses (or cannot yet be judged on)."""
+    if _qualifies(outcomes):
+        return "符合"
+    of_item = [
+        (c.text, o) for c, o in zip(policy.conditions, outcomes, strict=True) if reads_item(c.node)
+    ]
+    missed = [text for text, outcome in of_item if outcome == FAILS]
+    unknown = [text for text, outcome in of_item if outcome == UNKNOWN]
+    if missed:
+        return "不符合：" + "；".join(missed)
+    if unknown:
+        return "待补充：" + "；".join(unknown)
+    return "不符合：企业条件未满足"
 
 
 def title(policy: Policy, number: int, values: dict[str, Any]) -> str:
