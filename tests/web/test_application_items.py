@@ -76,6 +76,28 @@ def test_each_project_is_decided_on_its_own_and_the_amounts_add_up(
     four = [("一", "600"), ("二", "600"), ("三", "600"), ("四", "600")]
     assert "每份申报最多 3 个技术改造项目" in _apply(client, push, four, [0, 1, 2, 3]).text
 
+    # Rows numbered with a gap (as a page may send them) keep their own files.
+    gap = {
+        "item-0-project_name": "一号线",
+        "item-0-equipment_spend": "800",
+        "item-0-in_stats": "是",
+    }
+    gap |= {
+        "item-7-project_name": "七号线",
+        "item-7-equipment_spend": "900",
+        "item-7-in_stats": "是",
+    }
+    files = [
+        (f"item_attachment_{row}_0", (f"发票{row}.pdf", PDF, "application/pdf")) for row in (0, 7)
+    ]
+    fine = client.post(
+        f"/my/applications/{push}", data={**gap, "item-8-project_name": "x"}, files=files
+    )
+    assert (
+        "技术改造项目 2：请上传" not in fine.text
+        and "技术改造项目 3：请上传设备购置发票清单" in fine.text
+    )
+
     # 800万 → 160万; 2亿 → 20% is 4000万, capped at 3000万 for that project; 300万 → nothing.
     projects = [("一号线改造", "800"), ("二号线新建", "20000"), ("三号仓库", "300")]
     done = _apply(client, push, projects, [0, 1, 2])

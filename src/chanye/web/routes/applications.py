@@ -107,18 +107,20 @@ async def submitted_form(request: Request) -> FormData:
 def _item_rows(
     items: Items | None, form: FormData, limit: int
 ) -> tuple[list[dict[str, str]], list[Upload]]:
-    """Each item row as typed, in form order, and the files attached to each."""
+    """Each item row as typed, in form order, and the files attached to each. The rows are
+    numbered again from 0 (a page may number them with gaps), files and faults with them."""
     if items is None:
         return [], []
     rows, uploads = [], []
     numbers = sorted({int(m.group(1)) for key in form if (m := ITEM_ROW.match(key))})
-    for row in numbers[: items.most + 1]:  # one over the most: enough to say there are too many
+    # One over the most: enough to say there are too many.
+    for position, row in enumerate(numbers[: items.most + 1]):
         typed = {f.id: form.get(applications.item_key(row, f.id)) for f in items.fields}
         rows.append({k: v if isinstance(v, str) else "" for k, v in typed.items()})
         for index, _label in enumerate(applications.attachment_labels(items.fields)):
             file = form.get(applications.attachment_key(index, row))
             if isinstance(file, FormFile):  # what the form holds (FastAPI's is a subclass)
-                uploads += read_upload(file, applications.attachment_key(index, row), limit)
+                uploads += read_upload(file, applications.attachment_key(index, position), limit)
     return rows, uploads
 
 
