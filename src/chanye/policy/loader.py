@@ -25,6 +25,7 @@ from chanye.policy.model import (
     APPLICATION_PREFIX,
     ITEM_PREFIX,
     MONEY_INPUT_UNITS,
+    MOST_ITEMS_DEFAULT,
     SUPPLIED_PREFIXES,
     ApplicationField,
     Condition,
@@ -345,12 +346,12 @@ class _Reader:
         if not isinstance(label, str) or not label.strip():
             self.problem(node, "items 须有中文名称 label，如 技术改造项目 / items need a label")
             return None
-        most = self.value(parts["max"][1]) if "max" in parts else 20
+        most = self.value(parts["max"][1]) if "max" in parts else MOST_ITEMS_DEFAULT
         if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MOST_ITEMS:
             self.problem(
                 parts["max"][1], f"items 的 max 须为 1 至 {MOST_ITEMS} 的整数（每份申报最多几项）"
             )
-            most = 20
+            most = MOST_ITEMS_DEFAULT
         fields_node = parts["fields"][1]
         if not isinstance(fields_node, SequenceNode) or not fields_node.value:
             self.problem(fields_node, "items 的 fields 须为项目字段的列表 / a list of fields")

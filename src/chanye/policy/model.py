@@ -12,6 +12,7 @@ from chanye.policy.fields import APPLICATION_TYPES, CelType, field_spec, label_o
 APPLICATION_PREFIX = "application:"
 ITEM_PREFIX = "item:"
 SUPPLIED_PREFIXES = (APPLICATION_PREFIX, ITEM_PREFIX)
+MOST_ITEMS_DEFAULT = 20  # items one application may list, where the policy does not say
 ITEMS_KEY = "items"  # where a record, and an application's values, hold the items (一对多)
 APPLICATION_KIND_LABELS = {
     "money": "金额",
@@ -64,7 +65,7 @@ class Items:
 
     label: str  # what one item is called: 技术改造项目
     fields: tuple[ApplicationField, ...]
-    most: int = 20  # how many one application may list
+    most: int = MOST_ITEMS_DEFAULT  # how many one application may list
 
     def field(self, field_id: str) -> ApplicationField | None:
         return next((f for f in self.fields if f.id == field_id), None)
