@@ -7,6 +7,15 @@ import datetime as dt
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
+def years_later(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (earlier, when negative): 29 February falls on the 28th in a
+    year without one. Validity periods, instalments and look-backs all count years so."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def aware(moment: dt.datetime) -> dt.datetime:
     """A stored time with its zone (SQLite hands back naive UTC datetimes)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

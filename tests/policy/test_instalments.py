@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from chanye.beijing import today_in_beijing
+from chanye.beijing import today_in_beijing, years_later
 from chanye.policy import workflow
 from chanye.policy.instalments import check_due
 from chanye.policy.population import Population, load_population
@@ -99,7 +99,7 @@ def _a_year_passes(url: str) -> None:
     earlier (the second today)."""
     with session_scope(url) as db:
         for row in db.scalars(select(PolicyInstalment)):
-            row.due_on = workflow.years_after(row.due_on, -1)
+            row.due_on = years_later(row.due_on, -1)
 
 
 def _pay(url: str, push_id: int, number: int | None = None) -> PolicyPayment:
@@ -121,7 +121,7 @@ def test_two_instalments_the_second_only_if_revenue_held(
         first = [(i.number, i.amount, i.due_on, i.state) for i in planned[ids[1]]]
     assert first == [
         (1, 180000.0, TODAY, workflow.PAYABLE),
-        (2, 120000.0, workflow.years_after(TODAY, 1), workflow.PENDING),
+        (2, 120000.0, years_later(TODAY, 1), workflow.PENDING),
     ]
 
     paid = _pay(url, ids[1])  # the first payable instalment: 60%

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chanye.beijing import today_in_beijing
+from chanye.beijing import today_in_beijing, years_later
 from chanye.config import Settings
-from chanye.policy.workflow import years_after
 from chanye.units import format_yuan
 from tests.conftest import browser_login, open_page
 from tests.web.signin import PASSWORD, make_account
@@ -63,7 +62,7 @@ def test_the_schedule_is_shown_and_the_first_instalment_recorded(
     expect(push.locator(".instalment[data-number='1']")).to_contain_text(
         f"确认享受后 {format_yuan(round(amount * 0.6, 2))}"
     )
-    expect(later).to_contain_text(f"预计{years_after(today, 1).strftime('%Y-%m')}")
+    expect(later).to_contain_text(f"预计{years_later(today, 1).strftime('%Y-%m')}")
     expect(later).to_contain_text("须营业收入不低于上年")
     push.get_by_role("button", name="确认享受").click()
     expect(firm.locator("#push-message")).to_contain_text("已确认享受")

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chanye.beijing import years_later
 from chanye.registry.fields import FIELD_BY_NAME as RECORD_FIELDS
 from chanye.registry.fields import YEARLY_FIELDS, CelType
 
@@ -208,7 +209,7 @@ def history_column(facts: FactsAsOf, call: HistoryField, as_of: dt.date) -> pa.A
     if call.indicator is not None:
         return _yearly_column(facts, call)
     if call.function == "first_recognised_within":
-        since = _years_before(as_of, call.years) + dt.timedelta(days=1)
+        since = years_later(as_of, -call.years) + dt.timedelta(days=1)
         return facts.recognised(call.kind or "", since, as_of, "first")
     assert call.start is not None and call.end is not None
     which = WHICH[call.function]
@@ -236,10 +237,3 @@ def _growth(now: pa.Array, before: pa.Array) -> pa.Array:
     usable = pc.and_(pc.is_valid(now), pc.and_(pc.is_valid(before), pc.not_equal(before, 0.0)))
     ratio = pc.subtract(pc.divide(now, pc.if_else(usable, before, 1.0)), 1.0)
     return pc.if_else(usable, ratio, pa.scalar(None, pa.float64()))
-
-
-def _years_before(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return dt.date(day.year - years, 2, 28)

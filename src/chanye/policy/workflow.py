@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Select, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.batching import collector_paused
-from chanye.beijing import BEIJING, aware, today_in_beijing
+from chanye.beijing import BEIJING, aware, today_in_beijing, years_later
 from chanye.policy import ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
@@ -1134,20 +1134,12 @@ def _plan_instalments(session: Session, push: PolicyPush, policy: Policy, day: d
                 number=number,
                 share=instalment.share,
                 amount=amount,
-                due_on=years_after(day, instalment.after_years),
+                due_on=years_later(day, instalment.after_years),
                 state=PAYABLE if number == 1 else PENDING,
                 reason="",
             )
         )
     session.flush()
-
-
-def years_after(day: dt.date, years: int) -> dt.date:
-    """The same day ``years`` later (29 February: the 28th in a year without one)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 def _parts(ids: list[int]) -> list[list[int]]:
@@ -1233,7 +1225,7 @@ def planned_rows(push: PolicyPush, policy: Policy, day: dt.date) -> list[Instalm
         return []
     amounts = _shares_of(push.amount, policy)
     return [
-        InstalmentRow(n, a, years_after(day, i.after_years), PENDING, "", i.text)
+        InstalmentRow(n, a, years_later(day, i.after_years), PENDING, "", i.text)
         for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
     ]
 
