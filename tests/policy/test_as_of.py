@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.registry.factory import row, uscc, write_csv
+from tests.registry.factory import arrange_registry, row, uscc, write_csv
 
 POLICY = """\
 id: high-tech-revenue-reward
@@ -53,9 +53,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"{uscc(2)},高新技术企业,2020-01-01,\n",
         encoding="utf-8",
     )
-    for path in (listing, annual, dated):
-        result = run_cli("registry", "import", str(path), data_dir=data)
-        assert result.returncode == 0, result.stderr
+    arrange_registry(data, listing, annual, dated)
     return data
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.registry.factory import row, uscc, write_csv
+from tests.registry.factory import arrange_registry, row, uscc, write_csv
 
 AS_OF = "2026-06-30"
 # n → the listing's columns that differ from the factory's row (天河区, 3841 电池制造, no tags)
@@ -98,9 +98,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         encoding="utf-8",
     )
-    for path in (listing, dated, annual):
-        result = run_cli("registry", "import", str(path), data_dir=data)
-        assert result.returncode == 0, result.stderr
+    arrange_registry(data, listing, dated, annual)
     return data
 
 

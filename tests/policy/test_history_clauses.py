@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.registry.factory import row, uscc, write_csv
+from tests.registry.factory import arrange_registry, row, uscc, write_csv
 
 # Enterprise 1 grew 20% and 25%; 2 grew 20% then 10%; 3 first passed 5亿 in 2024, 4 had passed it
 # in 2021 and fallen back; 5 has no figures before 2024.
@@ -54,9 +54,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "".join(f"{uscc(n)},{kind},{day}\n" for n, kind, day in QUALIFICATIONS),
         encoding="utf-8",
     )
-    for path in (listing, annual, dated):
-        result = run_cli("registry", "import", str(path), data_dir=data)
-        assert result.returncode == 0, result.stderr
+    arrange_registry(data, listing, annual, dated)
     return data
 
 

@@ -28,7 +28,7 @@ from tests.policy.test_workflow import (
     load,
     registry_rows,
 )
-from tests.registry.factory import uscc, write_csv
+from tests.registry.factory import arrange_registry, uscc, write_csv
 
 # 一次性, and not for a firm paid a subsidy of the 技术改造 kind (同类补贴).
 ONCE = POLICY.replace(
@@ -158,7 +158,7 @@ def test_explain_reads_the_ledger_as_the_pushes_do(tmp_path: Path) -> None:
     but it is explained as not paid again, with the payment on record."""
     data = tmp_path / "d"
     listing = write_csv(tmp_path / "list.csv", registry_rows())
-    assert run_cli("registry", "import", str(listing), data_dir=data).returncode == 0
+    arrange_registry(data, listing)
     policy = tmp_path / "once.yaml"
     policy.write_text(ONCE, encoding="utf-8")
 

@@ -20,7 +20,7 @@ import pytest
 from chanye.policy.explain import explain_record
 from chanye.policy.loader import load_policy_text
 from tests.conftest import run_cli
-from tests.registry.factory import row, uscc, write_csv
+from tests.registry.factory import arrange_registry, row, uscc, write_csv
 
 # 工业总产值 by year, 万元. Each reached its 2024 band for the first time, except 9 (already in
 # the 10亿 band in 2022) and 11 (no figure before 2024: whether it is the first time is unknown).
@@ -91,9 +91,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         encoding="utf-8",
     )
-    for path in (listing, annual):
-        result = run_cli("registry", "import", str(path), data_dir=data)
-        assert result.returncode == 0, result.stderr
+    arrange_registry(data, listing, annual)
     return data
 
 

@@ -62,3 +62,25 @@ def write_csv(
         writer.writerow(headers)
         writer.writerows(rows)
     return path
+
+
+def arrange_registry(data_dir: Path, *files: Path) -> None:
+    """Import ``files`` into the registry of ``data_dir`` in this process, as ``chanye registry
+    import`` does (the same function, through the composition root): for tests whose subject is
+    what a command does over a registry, not the import command (which its own tests run as a
+    process). Every file must import whole."""
+    from chanye.config import Settings
+    from chanye.registry.importer import import_file
+    from chanye.root import start
+    from chanye.store.audit import Actor
+
+    registry = start(Settings(data_dir=data_dir)).registry()
+    for path in files:
+        result = import_file(
+            registry.database_url,
+            registry.paths,
+            registry.system,
+            path,
+            Actor(name="tests", role="admin"),
+        )
+        assert result.exit_code == 0, f"{path}: {result}"
