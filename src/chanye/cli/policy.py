@@ -328,8 +328,8 @@ def policy_instalments(
 ) -> None:
     """分期拨付: the instalments due by the date and not yet paid, each later one's look-back
     read as of its due date (payable, 不予拨付 with the clause, or 待补充)."""
+    from chanye.policy.instalment_plans import PAYABLE
     from chanye.policy.instalments import check_due
-    from chanye.policy.workflow import PAYABLE
     from chanye.store.audit import Actor
 
     day = _as_of(as_of)
