@@ -209,23 +209,53 @@ def test_caps_count_each_instalment_paid(context: RegistryContext, tmp_path: Pat
     assert _pay(url, ids[1], 2).amount == 80000.0  # 40万 less the 18万 and 14万 paid this year
 
 
+def _chanye(
+    context: RegistryContext, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The command as a process, on the test's registry and database, in wide columns."""
+    env = cli_env(tmp_path / "data", CHANYE_DATABASE_URL=context.database_url, COLUMNS="300")
+    return subprocess.run(
+        [CHANYE_BIN, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_payout_and_explain_say_how_the_amount_is_split(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """What would be paid (30万 + 50万) and one enterprise's amount (30万), each split 60/40."""
+    _city(context, tmp_path)
+    path = tmp_path / "scheduled.yaml"
+    path.write_text(SCHEDULED, encoding="utf-8")
+    later = "次年 40% {}（次年拨付40%，须营业收入不低于上年）"
+
+    shown = _chanye(context, tmp_path, "policy", "payout", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert f"测试研发投入奖励：分 2 期：首期 60% 48万元（确认当日）、{later.format('32万元')}" in (
+        shown.stdout
+    )
+    listed = json.loads(_chanye(context, tmp_path, "policy", "payout", str(path), "--json").stdout)
+    assert [(s["share"], s["after_years"], s["amount"]) for s in listed[0]["schedule"]] == [
+        (0.6, 0, 480000.0),
+        (0.4, 1, 320000.0),
+    ]
+    assert listed[0]["schedule"][1]["text"] == "次年拨付40%，须营业收入不低于上年"
+
+    explained = _chanye(context, tmp_path, "policy", "explain", str(path), uscc(1))
+    assert explained.returncode == 0, explained.stderr
+    assert f"分期拨付：分 2 期：首期 60% 18万元（确认当日）、{later.format('12万元')}" in (
+        explained.stdout
+    )
+
+
 def test_the_instalments_command_lists_what_is_due(
     context: RegistryContext, tmp_path: Path
 ) -> None:
     _city(context, tmp_path)
     _publish(context, SCHEDULED, "scheduled.yaml")
     _a_year_passes(context.database_url)
-    env = cli_env(tmp_path / "data", CHANYE_DATABASE_URL=context.database_url, COLUMNS="300")
 
     def instalments(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [CHANYE_BIN, "policy", "instalments", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
+        return _chanye(context, tmp_path, "policy", "instalments", *args)
 
     shown = instalments("--as-of", TODAY.isoformat())
     assert shown.returncode == 0, shown.stderr

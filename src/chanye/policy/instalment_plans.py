@@ -162,3 +162,48 @@ def committed(push: PolicyPush, instalments: list[PolicyInstalment]) -> float:
     if not instalments:
         return push.amount or 0.0
     return sum(i.amount for i in instalments if i.state != REFUSED)
+
+
+# --- the schedule in words, wherever an amount is shown --------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledShare:
+    """One instalment of a policy's schedule, with what it pays of an amount (yuan; None: the
+    amount is not known yet)."""
+
+    number: int
+    share: float
+    after_years: int
+    amount: float | None
+    text: str  # the clause: 次年拨付40%，须仍为规上企业
+
+    @property
+    def words(self) -> str:
+        """首期 60% 18万元（确认当日）, 次年 40% 12万元（次年拨付40%，须仍为规上企业）."""
+        when = {0: "首期", 1: "次年"}.get(self.after_years, f"第 {self.after_years + 1} 年")
+        amount = f" {format_yuan(self.amount)}" if self.amount is not None else ""
+        condition = "确认当日" if self.after_years == 0 else (self.text or "到期拨付")
+        return f"{when} {self.share * 100:.4g}%{amount}（{condition}）"
+
+
+def scheduled_shares(policy: Policy, amount: float | None) -> list[ScheduledShare]:
+    """The policy's instalments, each with its part of ``amount`` (none: paid at once)."""
+    if not policy.schedule:
+        return []
+    amounts: list[float | None] = (
+        list(_shares_of(amount, policy)) if amount is not None else [None] * len(policy.schedule)
+    )
+    return [
+        ScheduledShare(n, i.share, i.after_years, a, i.text)
+        for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
+    ]
+
+
+def schedule_words(policy: Policy, amount: float | None) -> str:
+    """分 2 期：首期 60% 18万元（确认当日）、次年 40% 12万元（…）; empty when paid at once."""
+    return shares_words(scheduled_shares(policy, amount))
+
+
+def shares_words(shares: list[ScheduledShare]) -> str:
+    return f"分 {len(shares)} 期：{'、'.join(s.words for s in shares)}" if shares else ""

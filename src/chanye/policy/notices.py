@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from chanye.policy.fields import label_of
+from chanye.policy.instalment_plans import scheduled_shares
 from chanye.policy.receivers import receivers
 from chanye.policy.workflow import (
     PUBLISHED,
@@ -17,6 +18,7 @@ from chanye.policy.workflow import (
     WorkflowRefusedError,
     evidence_of,
     explanation_of,
+    policy_of,
 )
 from chanye.portal import emails
 from chanye.portal.mail import MailSettings, deliver
@@ -78,6 +80,7 @@ def notify_new_pushes(
             push.amount,
             reasons(explanation_of(push, version)),
             f"{site_url}/my/policies#push-{push.id}",
+            [s.words for s in scheduled_shares(policy_of(version), push.amount)],
         )
         if deliver(session, mail, account.email, text):
             sent += 1

@@ -854,6 +854,11 @@ def explain_page(
         "version": chosen,
         "policy": policy,
         "x": explained.to_dict(),
+        # 分期拨付 beside the amount: the amount split by the schedule (its clauses alone when
+        # the enterprise does not qualify)
+        "schedule": instalment_plans.schedule_words(
+            policy, explained.amount if explained.eligible else None
+        ),
         **value_labels(request, system),
     }
     context["sources"] = describe_changes(db, [explained.source_change])
