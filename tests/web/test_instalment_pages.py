@@ -157,3 +157,18 @@ def test_the_push_mail_and_the_explanation_say_how_the_amount_is_split(
     assert shown and shown.group(1) == f"分期拨付：分 2 期：{first}、{later}"
     nothing = client.get(f"/policies/test-rd-reward/explain/{uscc(3)}").text  # no R&D figure
     assert "分期拨付：分 2 期：首期 60%（确认当日）、次年 40%（次年拨付40%" in nothing
+
+
+def test_an_unknown_word_in_a_look_back_is_refused_at_its_line(
+    client: TestClient, registry: RegistryContext
+) -> None:
+    look_back = "      when: enterprise.revenue >= prior(enterprise.revenue)\n"
+    bad = SCHEDULED.replace(look_back, "      when: '\"above_scal\" in enterprise.tags'\n")
+    line = next(n for n, s in enumerate(bad.splitlines(), 1) if "above_scal" in s)
+    sign_in_as(client, "policy_office")
+    refused = client.post(
+        "/policies/drafts", files={"file": ("scheduled.yaml", bad.encode(), "application/yaml")}
+    )
+    assert refused.status_code == 400
+    assert f"scheduled.yaml:{line}:" in refused.text and line > 1
+    assert "条件 schedule-2：未知的企业标签或资质“above_scal”，是否指 above_scale？" in refused.text

@@ -47,7 +47,7 @@ from chanye.policy.interpret import FAILS, UNKNOWN
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import ITEMS_KEY, Policy
 from chanye.policy.population import Population, candidates, candidates_all
-from chanye.policy.vocabulary import words_not_known
+from chanye.policy.vocabulary import look_back_id, words_not_known
 from chanye.portal import binding
 from chanye.problems import ReasonRefusedError
 from chanye.registry.view import change_in_force
@@ -105,14 +105,15 @@ def _refuse_unknown_words(
     policy: Policy, text: str, source_name: str, system: IndustrialSystem
 ) -> None:
     """A tag, cluster or district the system does not have matches nobody: refused, at the line
-    of its condition."""
+    of its condition (of its ``when``, for the look-back of an instalment)."""
     found = words_not_known(policy, system)
     if not found:
         return
     lines = text.splitlines()
+    look_backs = {look_back_id(n): i.line for n, i in enumerate(policy.schedule, 1)}
 
     def line_of(condition: str) -> int:
-        return next(
+        return look_backs.get(condition) or next(
             (
                 n
                 for n, s in enumerate(lines, 1)
