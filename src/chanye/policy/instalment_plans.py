@@ -19,7 +19,8 @@ from chanye.policy.model import Policy
 from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush
 from chanye.units import format_yuan
 
-# waits for its due date and its look-back (``chanye.policy.instalments``).
+# An instalment's states. The first is payable once the push is confirmed; a later one waits for
+# its due date and its look-back (``chanye.policy.instalments``).
 PENDING, PAYABLE, NEEDS_DATA, REFUSED, PAID = "pending", "payable", "needs_data", "refused", "paid"
 INSTALMENT_LABELS = {
     PENDING: "待核查",
@@ -28,7 +29,6 @@ INSTALMENT_LABELS = {
     REFUSED: "不予拨付",
     PAID: "已拨付",
 }
-# Words the web pages use after /policies/: a policy may not take one as its id.
 IN_BATCH = 5000  # ids per IN list
 
 

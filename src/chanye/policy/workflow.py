@@ -74,7 +74,7 @@ PUSH_LABELS = {
     DECLINED: "已放弃",
     WITHDRAWN: "已撤回（不再符合条件）",
 }
-# 分期拨付: an instalment's states. The first is payable once the push is confirmed; a later one
+# Words the web pages use after /policies/: a policy may not take one as its id.
 RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed words under /policies/
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
 
