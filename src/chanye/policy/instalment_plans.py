@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanye.beijing import years_later
-from chanye.policy.model import Policy
+from chanye.policy.model import Instalment, Policy
 from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush
 from chanye.units import format_yuan
 
@@ -38,8 +38,7 @@ def plan(session: Session, push: PolicyPush, policy: Policy, day: dt.date) -> No
     the shares leave."""
     if not policy.schedule or push.amount is None:
         return
-    amounts = _shares_of(push.amount, policy)
-    for number, (instalment, amount) in enumerate(zip(policy.schedule, amounts, strict=True), 1):
+    for number, instalment, amount in _split(policy, push.amount):
         session.add(
             PolicyInstalment(
                 push_id=push.id,
@@ -141,19 +140,20 @@ def planned_rows(push: PolicyPush, policy: Policy, day: dt.date) -> list[Instalm
     """The instalments a push not yet confirmed would have, were it confirmed on ``day``."""
     if not policy.schedule or push.amount is None:
         return []
-    amounts = _shares_of(push.amount, policy)
     return [
         InstalmentRow(n, a, years_later(day, i.after_years), PENDING, "", i.text)
-        for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
+        for n, i, a in _split(policy, push.amount)
     ]
 
 
-def _shares_of(amount: float, policy: Policy) -> list[float]:
-    """The amount split by the schedule's shares, the last taking the cents the others leave,
-    so that they add up to it."""
+def _split(policy: Policy, amount: float) -> list[tuple[int, Instalment, float]]:
+    """(number, instalment, its amount) for each of the schedule's instalments: the amount split
+    by their shares, the last taking the cents the others leave, so that they add up to it."""
+    if not policy.schedule:
+        return []
     amounts = [round(amount * i.share, 2) for i in policy.schedule]
     amounts[-1] = round(amount - sum(amounts[:-1]), 2)
-    return amounts
+    return [(n, i, a) for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)]
 
 
 def committed(push: PolicyPush, instalments: list[PolicyInstalment]) -> float:
@@ -189,14 +189,9 @@ class ScheduledShare:
 
 def scheduled_shares(policy: Policy, amount: float | None) -> list[ScheduledShare]:
     """The policy's instalments, each with its part of ``amount`` (none: paid at once)."""
-    if not policy.schedule:
-        return []
-    amounts: list[float | None] = (
-        list(_shares_of(amount, policy)) if amount is not None else [None] * len(policy.schedule)
-    )
     return [
-        ScheduledShare(n, i.share, i.after_years, a, i.text)
-        for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
+        ScheduledShare(n, i.share, i.after_years, None if amount is None else a, i.text)
+        for n, i, a in _split(policy, amount or 0.0)
     ]
 
 
