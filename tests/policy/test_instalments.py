@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chanye.beijing import today_in_beijing, years_later
-from chanye.policy import workflow
+from chanye.policy import instalment_plans, payments, workflow
 from chanye.policy.instalments import check_due
 from chanye.policy.population import Population, load_population
 from chanye.registry.context import RegistryContext
@@ -105,7 +105,7 @@ def _a_year_passes(url: str) -> None:
 def _pay(url: str, push_id: int, number: int | None = None) -> PolicyPayment:
     with session_scope(url) as db:
         push = db.get_one(PolicyPush, push_id)
-        payment = workflow.record_payment(db, push, TODAY, f"拨-{number}", OFFICE, number)
+        payment = payments.record_payment(db, push, TODAY, f"拨-{number}", OFFICE, number)
         db.expunge(payment)
         return payment
 
@@ -117,11 +117,11 @@ def test_two_instalments_the_second_only_if_revenue_held(
     _city(context, tmp_path)
     ids = _publish(context, SCHEDULED, "scheduled.yaml")
     with session_scope(url) as db:
-        planned = workflow.instalments_of(db, list(ids.values()))
+        planned = instalment_plans.instalments_of(db, list(ids.values()))
         first = [(i.number, i.amount, i.due_on, i.state) for i in planned[ids[1]]]
     assert first == [
-        (1, 180000.0, TODAY, workflow.PAYABLE),
-        (2, 120000.0, years_later(TODAY, 1), workflow.PENDING),
+        (1, 180000.0, TODAY, instalment_plans.PAYABLE),
+        (2, 120000.0, years_later(TODAY, 1), instalment_plans.PENDING),
     ]
 
     paid = _pay(url, ids[1])  # the first payable instalment: 60%
@@ -135,11 +135,11 @@ def test_two_instalments_the_second_only_if_revenue_held(
     with session_scope(url) as db:
         found = check_due(db, lambda day: load_population(context, day), TODAY, OFFICE)
     due = {(f.uscc, f.number): f for f in found}
-    assert due[(uscc(1), 2)].state == workflow.PAYABLE
+    assert due[(uscc(1), 2)].state == instalment_plans.PAYABLE
     refused = due[(uscc(2), 2)]
-    assert refused.state == workflow.REFUSED and refused.amount == 200000.0
+    assert refused.state == instalment_plans.REFUSED and refused.amount == 200000.0
     assert f"截至 {TODAY} 不符合“次年拨付40%，须营业收入不低于上年”" in refused.reason
-    assert due[(uscc(2), 1)].state == workflow.PAYABLE  # its first is still unpaid
+    assert due[(uscc(2), 1)].state == instalment_plans.PAYABLE  # its first is still unpaid
 
     assert _pay(url, ids[1], 2).amount == 120000.0
     with pytest.raises(workflow.WorkflowRefusedError, match="第 2 期不予拨付：截至"):
@@ -150,9 +150,9 @@ def test_two_instalments_the_second_only_if_revenue_held(
         # A cap over the enterprise counts what the push still stands to pay: 30万, less nothing
         # for 1; 50万 less the refused 20万 for 2.
         pushes = {n: db.get_one(PolicyPush, i) for n, i in ids.items()}
-        stands = workflow.instalments_of(db, list(ids.values()))
-        assert workflow.committed(pushes[1], stands[ids[1]]) == 300000.0
-        assert workflow.committed(pushes[2], stands[ids[2]]) == 300000.0
+        stands = instalment_plans.instalments_of(db, list(ids.values()))
+        assert instalment_plans.committed(pushes[1], stands[ids[1]]) == 300000.0
+        assert instalment_plans.committed(pushes[2], stands[ids[2]]) == 300000.0
 
 
 def test_a_policy_without_a_schedule_is_paid_at_once(
@@ -161,7 +161,7 @@ def test_a_policy_without_a_schedule_is_paid_at_once(
     _city(context, tmp_path)
     ids = _publish(context, POLICY, "rd.yaml")
     with session_scope(context.database_url) as db:
-        assert workflow.instalments_of(db, list(ids.values())) == {}
+        assert instalment_plans.instalments_of(db, list(ids.values())) == {}
     paid = _pay(context.database_url, ids[1])
     assert (paid.amount, paid.instalment) == (300000.0, 1)
     with pytest.raises(workflow.WorkflowRefusedError, match="这条推送已登记拨付"):
@@ -209,23 +209,53 @@ def test_caps_count_each_instalment_paid(context: RegistryContext, tmp_path: Pat
     assert _pay(url, ids[1], 2).amount == 80000.0  # 40万 less the 18万 and 14万 paid this year
 
 
+def _chanye(
+    context: RegistryContext, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The command as a process, on the test's registry and database, in wide columns."""
+    env = cli_env(tmp_path / "data", CHANYE_DATABASE_URL=context.database_url, COLUMNS="300")
+    return subprocess.run(
+        [CHANYE_BIN, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_payout_and_explain_say_how_the_amount_is_split(
+    context: RegistryContext, tmp_path: Path
+) -> None:
+    """What would be paid (30万 + 50万) and one enterprise's amount (30万), each split 60/40."""
+    _city(context, tmp_path)
+    path = tmp_path / "scheduled.yaml"
+    path.write_text(SCHEDULED, encoding="utf-8")
+    later = "次年 40% {}（次年拨付40%，须营业收入不低于上年）"
+
+    shown = _chanye(context, tmp_path, "policy", "payout", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert f"测试研发投入奖励：分 2 期：首期 60% 48万元（确认当日）、{later.format('32万元')}" in (
+        shown.stdout
+    )
+    listed = json.loads(_chanye(context, tmp_path, "policy", "payout", str(path), "--json").stdout)
+    assert [(s["share"], s["after_years"], s["amount"]) for s in listed[0]["schedule"]] == [
+        (0.6, 0, 480000.0),
+        (0.4, 1, 320000.0),
+    ]
+    assert listed[0]["schedule"][1]["text"] == "次年拨付40%，须营业收入不低于上年"
+
+    explained = _chanye(context, tmp_path, "policy", "explain", str(path), uscc(1))
+    assert explained.returncode == 0, explained.stderr
+    assert f"分期拨付：分 2 期：首期 60% 18万元（确认当日）、{later.format('12万元')}" in (
+        explained.stdout
+    )
+
+
 def test_the_instalments_command_lists_what_is_due(
     context: RegistryContext, tmp_path: Path
 ) -> None:
     _city(context, tmp_path)
     _publish(context, SCHEDULED, "scheduled.yaml")
     _a_year_passes(context.database_url)
-    env = cli_env(tmp_path / "data", CHANYE_DATABASE_URL=context.database_url, COLUMNS="300")
 
     def instalments(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [CHANYE_BIN, "policy", "instalments", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
+        return _chanye(context, tmp_path, "policy", "instalments", *args)
 
     shown = instalments("--as-of", TODAY.isoformat())
     assert shown.returncode == 0, shown.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from chanye.policy import workflow
+from chanye.policy import payments, workflow
 from chanye.policy.ledger import import_payments, read_payments
 from chanye.policy.loader import PolicyFileError, load_policy_text
 from chanye.policy.payout import payouts
@@ -98,12 +98,12 @@ def test_past_winners_are_not_paid_again_and_caps_count_what_was_paid(
     with session_scope(url) as db:
         push = db.get_one(PolicyPush, mine[uscc(1)].id)
         workflow.confirm(db, push, enterprise(db, 1), Actor("e1", "enterprise"))
-        workflow.record_payment(db, push, dt.date(2026, 7, 1), "拨-1", OFFICE)
+        payments.record_payment(db, push, dt.date(2026, 7, 1), "拨-1", OFFICE)
         with pytest.raises(workflow.WorkflowRefusedError, match="已登记拨付"):
-            workflow.record_payment(db, push, dt.date(2026, 7, 1), "", OFFICE)
+            payments.record_payment(db, push, dt.date(2026, 7, 1), "", OFFICE)
         other = db.get_one(PolicyPush, mine[uscc(2)].id)
         with pytest.raises(workflow.WorkflowRefusedError, match="只有已确认享受"):
-            workflow.record_payment(db, other, dt.date(2026, 7, 1), "", OFFICE)
+            payments.record_payment(db, other, dt.date(2026, 7, 1), "", OFFICE)
         paid = db.query(PolicyPayment).filter_by(push_id=push.id).one()
         assert (paid.amount, paid.paid_on) == (300000.0, dt.date(2026, 7, 1))
 

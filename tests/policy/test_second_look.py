@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chanye.policy import workflow
+from chanye.policy import notices, workflow
 from chanye.policy.receivers import receivers
 from chanye.portal import binding
 from chanye.registry.context import RegistryContext
@@ -106,11 +106,11 @@ def test_who_can_receive_is_one_definition(context: RegistryContext, tmp_path: P
         assert [u for u, _ in db.execute(receivers()).all()] == [uscc(1)]
         version = workflow.add_draft(db, POLICY, "rd.yaml", OFFICE)
         run = workflow.publish(db, version, REVIEWER, population)
-        unreachable = workflow.unreachable_pushes(db, run.id)
+        unreachable = notices.unreachable_pushes(db, run.id)
         assert [p.uscc for p, _ in unreachable] == sorted(
             [uscc(2), uscc(3)]
         )  # 2: disabled, 3: not verified
-        workflow.mark_offline_notice(db, unreachable[0][0], OFFICE)
-        assert [p.uscc for p, _ in workflow.unreachable_pushes(db)] == [uscc(3)]
+        notices.mark_offline_notice(db, unreachable[0][0], OFFICE)
+        assert [p.uscc for p, _ in notices.unreachable_pushes(db)] == [uscc(3)]
         with pytest.raises(workflow.WorkflowRefusedError):
-            workflow.mark_offline_notice(db, unreachable[0][0], OFFICE)
+            notices.mark_offline_notice(db, unreachable[0][0], OFFICE)

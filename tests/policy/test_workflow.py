@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chanye.policy import workflow
+from chanye.policy import payments, workflow
 from chanye.policy.explain import explain
 from chanye.policy.loader import PolicyFileError
 from chanye.policy.population import Population, load_population
@@ -212,7 +212,7 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         assert db.scalar(select(PolicyRun.id).order_by(PolicyRun.id.desc())) == 4
         assert verify_chain(db) == []
 
-        rows = workflow.disbursement(db, draft.id)
+        rows = payments.disbursement(db, draft.id)
         assert [(r.uscc, r.status) for r in rows] == [
             (uscc(1), "confirmed"),
             (uscc(2), "pushed"),
@@ -222,9 +222,9 @@ def test_publish_pushes_rerun_and_decide(context: RegistryContext, tmp_path: Pat
         assert rows[0].name == "广州测试1号科技有限公司" and rows[0].decided_at is not None
         version = db.get(PolicyVersion, draft.id)
         assert version is not None
-        book = load_workbook(io.BytesIO(workflow.disbursement_xlsx(db, version)))
+        book = load_workbook(io.BytesIO(payments.disbursement_xlsx(db, version)))
     paid = list(book["拨付清单"].iter_rows(values_only=True))
-    assert paid[1] == workflow.XLSX_HEADERS
+    assert paid[1] == payments.XLSX_HEADERS
     assert paid[2][1:5] == (uscc(1), "广州测试1号科技有限公司", 300000.0, "已确认享受")
     assert paid[-1][0] == "合计" and paid[-1][3] == 300000.0
     assert len(list(book["推送明细"].iter_rows(values_only=True))) == 2 + 4

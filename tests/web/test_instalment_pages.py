@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,47 @@ def test_the_schedule_on_the_push_and_the_disbursement_list(
     assert _schedule(mine)[1].startswith("第2期 12万元 待补充（数据不全，暂不拨付）：")
     for shown in (mine, checked.text):  # Chinese only, money in 万元, no rule as written
         assert faults(visible_text(shown), set()) == []
+
+
+def test_the_push_mail_and_the_explanation_say_how_the_amount_is_split(
+    client: TestClient, settings: Settings, registry: RegistryContext
+) -> None:
+    """30万 in two: the mail telling of the push and the staff's explanation name each part in
+    万元 with its condition."""
+    enterprise = make_account(settings, "enterprise", enterprise_uscc=uscc(1))
+    publish(client, SCHEDULED)
+    first, later = (
+        "首期 60% 18万元（确认当日）",
+        "次年 40% 12万元（次年拨付40%，须营业收入不低于上年）",
+    )
+    mails = [
+        message_from_bytes(p.read_bytes(), policy=default)
+        for p in settings.outbox_dir.glob("*.eml")
+    ]
+    (sent,) = [m for m in mails if m["To"] == enterprise.email]
+    body = sent.get_body().get_content()
+    assert "可享受 30万元" in body and "该奖励分 2 期拨付" in body
+    assert f"  {first}\n  {later}\n" in body
+
+    sign_in_as(client, "policy_office")
+    page = client.get(f"/policies/test-rd-reward/explain/{uscc(1)}")
+    assert page.status_code == 200
+    shown = re.search(r'<p class="policy-schedule" id="explain-schedule">(.*?)</p>', page.text)
+    assert shown and shown.group(1) == f"分期拨付：分 2 期：{first}、{later}"
+    nothing = client.get(f"/policies/test-rd-reward/explain/{uscc(3)}").text  # no R&D figure
+    assert "分期拨付：分 2 期：首期 60%（确认当日）、次年 40%（次年拨付40%" in nothing
+
+
+def test_an_unknown_word_in_a_look_back_is_refused_at_its_line(
+    client: TestClient, registry: RegistryContext
+) -> None:
+    look_back = "      when: enterprise.revenue >= prior(enterprise.revenue)\n"
+    bad = SCHEDULED.replace(look_back, "      when: '\"above_scal\" in enterprise.tags'\n")
+    line = next(n for n, s in enumerate(bad.splitlines(), 1) if "above_scal" in s)
+    sign_in_as(client, "policy_office")
+    refused = client.post(
+        "/policies/drafts", files={"file": ("scheduled.yaml", bad.encode(), "application/yaml")}
+    )
+    assert refused.status_code == 400
+    assert f"scheduled.yaml:{line}:" in refused.text and line > 1
+    assert "条件 schedule-2：未知的企业标签或资质“above_scal”，是否指 above_scale？" in refused.text

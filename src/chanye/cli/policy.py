@@ -154,6 +154,7 @@ def policy_explain(
     as_json: JsonOption = False,
 ) -> None:
     """Explain one decision: each clause, the values read, the amount's arithmetic."""
+    from chanye.policy.instalment_plans import schedule_words
     from chanye.policy.workflow import explain_paid
 
     chosen = _find([policy])
@@ -195,6 +196,9 @@ def policy_explain(
         )
     if result.arithmetic:
         out.print(f"  金额：{result.arithmetic}", markup=False, soft_wrap=True)
+    if chosen.schedule:  # 分期拨付: the amount is not paid at once
+        paid = schedule_words(chosen, result.amount if result.eligible else None)
+        out.print(f"  分期拨付：{paid}", markup=False, soft_wrap=True)
     if result.source_change is not None:
         out.print(
             f"  数据来源：企业库第 {result.source_change} 号变更", markup=False, soft_wrap=True
@@ -275,6 +279,7 @@ def policy_payout(
 ) -> None:
     """What would actually be paid: each policy's formula total, then after the exclusive
     groups (不重复享受), the cap groups and the payout ledger (一次性, 累计上限, 同类补贴)."""
+    from chanye.policy.instalment_plans import shares_words
     from chanye.policy.payout import payouts
 
     chosen = [_find([p]) for p in policies] if policies else demo_policies()
@@ -314,6 +319,9 @@ def policy_payout(
             why or "—",
         )
     out.print(table)
+    for p in found:  # 分期拨付: how each scheduled policy's payable total falls due
+        if p.schedule:
+            out.print(f"{p.title}：{shares_words(p.schedule)}", markup=False, soft_wrap=True)
     total = sum(p.payable_total for p in found)
     out.print(f"截至 {day}，实际应付合计 {format_yuan(total)}", markup=False)
 
@@ -328,8 +336,8 @@ def policy_instalments(
 ) -> None:
     """分期拨付: the instalments due by the date and not yet paid, each later one's look-back
     read as of its due date (payable, 不予拨付 with the clause, or 待补充)."""
+    from chanye.policy.instalment_plans import PAYABLE
     from chanye.policy.instalments import check_due
-    from chanye.policy.workflow import PAYABLE
     from chanye.store.audit import Actor
 
     day = _as_of(as_of)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chanye.policy.notices import unreachable_count
 from chanye.policy.workflow import (
     DRAFT,
     PUBLISHED,
     PUSHED,
     awaits_approval,
-    unreachable_count,
 )
 from chanye.store.models import PolicyPush, PolicyRun, PolicyVersion
 

@@ -19,14 +19,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanye.policy import workflow
+from chanye.policy.instalment_plans import (
+    INSTALMENT_LABELS,
+    NEEDS_DATA,
+    PAYABLE,
+    PENDING,
+    REFUSED,
+    instalments_of,
+)
 from chanye.policy.interpret import MISSING, evaluate
 from chanye.policy.model import Condition, Instalment, Policy
 from chanye.policy.population import Population
 from chanye.store.audit import Actor, record
 from chanye.store.models import PolicyInstalment, PolicyPush, PolicyVersion
 
-OPEN = (workflow.PENDING, workflow.NEEDS_DATA, workflow.PAYABLE, workflow.REFUSED)
-CHECKED = (workflow.PENDING, workflow.NEEDS_DATA)  # read again: data may have arrived
+OPEN = (PENDING, NEEDS_DATA, PAYABLE, REFUSED)
+CHECKED = (PENDING, NEEDS_DATA)  # read again: data may have arrived
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class DueInstalment:
 
     @property
     def state_label(self) -> str:
-        return workflow.INSTALMENT_LABELS[self.state]
+        return INSTALMENT_LABELS[self.state]
 
     @property
     def result(self) -> str:
@@ -127,7 +135,7 @@ def _read_look_backs(
         policy = workflow.policy_of(versions[version_id])
         clause = policy.schedule[number - 1] if number <= len(policy.schedule) else None
         if clause is None or clause.node is None:  # nothing to look back on
-            read.update({i.id: (workflow.PAYABLE, "") for i, _p in members})
+            read.update({i.id: (PAYABLE, "") for i, _p in members})
             continue
         if due not in populations:
             populations[due] = population_at(due)
@@ -144,14 +152,14 @@ def look_back(
     record as of ``day`` (None: not in the registry then)."""
     assert clause.node is not None
     if record_ is None:
-        return workflow.NEEDS_DATA, f"{_words(clause)}（企业库中暂无该企业 {day} 的数据）"
+        return NEEDS_DATA, f"{_words(clause)}（企业库中暂无该企业 {day} 的数据）"
     value = evaluate(clause.node, record_, policy.parameters)
     if value is MISSING:
         missing = [policy.label_of(n) for n in clause.node.fields() if record_.get(n) is None]
-        return workflow.NEEDS_DATA, f"{_words(clause)}（缺少：{'、'.join(dict.fromkeys(missing))}）"
+        return NEEDS_DATA, f"{_words(clause)}（缺少：{'、'.join(dict.fromkeys(missing))}）"
     if value is True:
-        return workflow.PAYABLE, ""
-    return workflow.REFUSED, f"截至 {day} 不符合“{_words(clause)}”"
+        return PAYABLE, ""
+    return REFUSED, f"截至 {day} 不符合“{_words(clause)}”"
 
 
 def _reader(policy: Policy, clause: Instalment) -> Policy:
@@ -185,7 +193,7 @@ def _due(
 
 
 def _counts(session: Session, push_ids: list[int]) -> dict[int, int]:
-    return {k: len(v) for k, v in workflow.instalments_of(session, push_ids).items()}
+    return {k: len(v) for k, v in instalments_of(session, push_ids).items()}
 
 
 def _audit(session: Session, actor: Actor, as_of: dt.date, found: list[DueInstalment]) -> None:

@@ -692,8 +692,10 @@ class _Reader:
             self.problem(parts["text"][1], f"{where} text 须为文本 / text must be text")
         if len(self.problems) > count or share is None or after is None:
             return None
-        source = str(self.value(parts["when"][1])) if when is not None else None
-        return Instalment(share, after, str(text or ""), source, when)
+        if when is None:
+            return Instalment(share, after, str(text or ""))
+        source, line = str(self.value(parts["when"][1])), parts["when"][1].start_mark.line + 1
+        return Instalment(share, after, str(text or ""), source, when, line)
 
     def share(self, where: str, node: YamlNode) -> float | None:
         value = self.value(node)

@@ -109,6 +109,7 @@ class Instalment:
     text: str = ""  # the clause: 次年拨付40%，须仍为规上企业
     when: str | None = None  # the CEL source of the look-back
     node: Node | None = None
+    line: int = field(default=0, compare=False)  # of ``when`` in the file, for its faults
 
 
 @dataclass

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from chanye.policy import ledger
+from chanye.policy.instalment_plans import ScheduledShare, scheduled_shares
 from chanye.policy.model import Policy
 from chanye.policy.population import Population, candidates_all
 
@@ -34,6 +35,8 @@ class Payout:
     by_ledger: int = 0  # ruled out or lowered by what was paid before
     by_exclusive_group: int = 0  # took another benefit of the group instead
     by_cap_group: int = 0  # lowered by the group's cap
+    # 分期拨付: how the payable total falls into the policy's instalments (empty: paid at once)
+    schedule: list[ScheduledShare] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -69,6 +72,8 @@ def payouts(session: Session, population: Population, policies: Sequence[Policy]
     before = ledger.imported_payments(session, due, grouped)
     for uscc, amounts in due.items():
         _one_enterprise(policies, amounts, by_id, before.get(uscc, []))
+    for policy, result in zip(policies, results, strict=True):
+        result.schedule = scheduled_shares(policy, result.payable_total)
     return results
 
 

@@ -104,7 +104,7 @@ def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str,
     found = []
     checked = [(c.id, c.node) for c in policy.conditions]
     checked += [  # the look-backs of later instalments are conditions too
-        (f"schedule-{n}", i.node) for n, i in enumerate(policy.schedule, 1) if i.node is not None
+        (look_back_id(n), i.node) for n, i in enumerate(policy.schedule, 1) if i.node is not None
     ]
     for condition_id, node in checked:
         for field, word in _compared(node, policy.parameters):
@@ -119,3 +119,8 @@ def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str,
                 )
             )
     return found
+
+
+def look_back_id(number: int) -> str:
+    """How a fault names the look-back (``when``) of the schedule's instalment ``number``."""
+    return f"schedule-{number}"

@@ -1,5 +1,9 @@
 """免申即享: policy versions (draft → published → expired), matching runs that create and update
-pushes with their evidence, the enterprise's confirm or decline, and the disbursement list.
+pushes with their evidence, and the enterprise's confirm or decline.
+
+What follows a decision lives beside it: the instalments a confirmed push is paid in
+(``chanye.policy.instalment_plans``), the payments and the disbursement list
+(``chanye.policy.payments``), the mail about pushes (``chanye.policy.notices``).
 
 A run evaluates one published version over the loaded enterprises (``Population``) and reconciles
 the result with the pushes already made: one push per (version, enterprise), never two. New
@@ -22,12 +26,12 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import CursorResult, Select, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chanye.batching import collector_paused
-from chanye.beijing import BEIJING, aware, today_in_beijing, years_later
-from chanye.policy import ledger
+from chanye.beijing import BEIJING, aware
+from chanye.policy import instalment_plans, ledger
 from chanye.policy.columnar import Candidates
 from chanye.policy.demo import demo_files
 from chanye.policy.explain import (
@@ -39,24 +43,18 @@ from chanye.policy.explain import (
     explain_record,
     known_at,
 )
-from chanye.policy.fields import label_of
 from chanye.policy.interpret import FAILS, UNKNOWN
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import ITEMS_KEY, Policy
 from chanye.policy.population import Population, candidates, candidates_all
-from chanye.policy.receivers import receivers
-from chanye.policy.vocabulary import words_not_known
-from chanye.portal import binding, emails
-from chanye.portal.mail import MailSettings, deliver
+from chanye.policy.vocabulary import look_back_id, words_not_known
+from chanye.portal import binding
 from chanye.problems import ReasonRefusedError
 from chanye.registry.view import change_in_force
-from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
 from chanye.store.models import (
     Account,
     PolicyApplication,
-    PolicyInstalment,
-    PolicyPayment,
     PolicyPush,
     PolicyRun,
     PolicyVersion,
@@ -76,20 +74,9 @@ PUSH_LABELS = {
     DECLINED: "已放弃",
     WITHDRAWN: "已撤回（不再符合条件）",
 }
-# 分期拨付: an instalment's states. The first is payable once the push is confirmed; a later one
-# waits for its due date and its look-back (``chanye.policy.instalments``).
-PENDING, PAYABLE, NEEDS_DATA, REFUSED, PAID = "pending", "payable", "needs_data", "refused", "paid"
-INSTALMENT_LABELS = {
-    PENDING: "待核查",
-    PAYABLE: "待拨付",
-    NEEDS_DATA: "待补充（数据不全，暂不拨付）",
-    REFUSED: "不予拨付",
-    PAID: "已拨付",
-}
 # Words the web pages use after /policies/: a policy may not take one as its id.
 RESERVED_IDS = frozenset({"manage", "drafts", "versions", "pushes"})  # fixed words under /policies/
 AUDIT_SAMPLE = 200  # USCCs listed in a run's audit row per kind of change
-IN_BATCH = 5000  # ids per IN list
 
 
 class WorkflowRefusedError(ReasonRefusedError):
@@ -118,14 +105,15 @@ def _refuse_unknown_words(
     policy: Policy, text: str, source_name: str, system: IndustrialSystem
 ) -> None:
     """A tag, cluster or district the system does not have matches nobody: refused, at the line
-    of its condition."""
+    of its condition (of its ``when``, for the look-back of an instalment)."""
     found = words_not_known(policy, system)
     if not found:
         return
     lines = text.splitlines()
+    look_backs = {look_back_id(n): i.line for n, i in enumerate(policy.schedule, 1)}
 
     def line_of(condition: str) -> int:
-        return next(
+        return look_backs.get(condition) or next(
             (
                 n
                 for n, s in enumerate(lines, 1)
@@ -878,173 +866,6 @@ def explanation_of(push: PolicyPush, version: PolicyVersion) -> dict[str, Any]:
     return expanded(policy_of(version), kept, push.uscc) if kept else {}
 
 
-# --- telling the enterprises ---------------------------------------------------------------
-
-OUTCOME_MARKS = {"holds": "满足", "fails": "不满足", "unknown": "待补充"}
-
-
-def reasons(explanation: dict[str, Any]) -> list[str]:
-    """The explanation as lines of text: each clause, the values read, the outcome; the sum."""
-
-    own = explanation.get("labels") or {}
-
-    def label(name: str) -> str:
-        return str(own.get(name) or label_of(name))
-
-    lines = []
-    for c in explanation.get("conditions", []):
-        values = "；".join(
-            f"{label(n)}：{'缺失' if v is None else v}" for n, v in c["values"].items()
-        )
-        lines.append(f"{c['text']} — {values or '—'} — {OUTCOME_MARKS.get(c['outcome'], '')}")
-    if explanation.get("arithmetic"):
-        lines.append(f"金额：{explanation['arithmetic']}")
-    lines += [f"拨付记录：{note}" for note in (explanation.get("ledger") or {}).get("notes", [])]
-    lines.append(
-        f"数据截至 {explanation.get('as_of')}，来自企业库第 {explanation.get('source_change')} 号变更"
-    )
-    return lines
-
-
-def notify_new_pushes(
-    session: Session, run: PolicyRun, mail: MailSettings, site_url: str, actor: Actor
-) -> int:
-    """Mail the accounts of the enterprises that got a new push in this run; returns how many
-    mails went out. A mail that cannot be sent does not undo the run (the push is on the
-    enterprise's page either way). The policy office is mailed the new pushes nobody receives."""
-    reach = receivers().subquery()
-    rows = session.execute(
-        select(PolicyPush, Account, PolicyVersion)
-        .join(reach, reach.c.uscc == PolicyPush.uscc)
-        .join(Account, Account.id == reach.c.account_id)
-        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
-        .where(
-            PolicyPush.first_run_id == run.id,
-            PolicyPush.status == PUSHED,
-            Account.email_confirmed.is_(True),
-        )
-    ).all()
-    sent, failed = 0, 0
-    for push, account, version in rows:
-        text = emails.policy_pushed(
-            account.display_name,
-            version.title,
-            version.issuer,
-            push.amount,
-            reasons(explanation_of(push, version)),
-            f"{site_url}/my/policies#push-{push.id}",
-        )
-        if deliver(session, mail, account.email, text):
-            sent += 1
-        else:
-            failed += 1
-    if rows:
-        record(
-            session,
-            actor,
-            "policy.notify",
-            "policy_run",
-            str(run.id),
-            after={"sent": sent, "failed": failed},
-            result="success" if not failed else "failure",
-        )
-    notify_office_of_unreachable(session, run, mail, site_url, actor)
-    return sent
-
-
-# --- pushes nobody receives: the policy office tells the enterprise offline (线下通知) ---------
-
-POLICY_OFFICE_ROLE = "policy_office"
-
-
-UNREACHABLE_SHOWN = 200  # on the management page; the count says how many there are in all
-UNREACHABLE_MAILED = 20  # enterprises named in the mail to the policy office
-
-
-def _unreachable(run_id: int | None) -> Select[PolicyPush, PolicyVersion]:
-    reachable = select(receivers().subquery().c.uscc)
-    query = (
-        select(PolicyPush, PolicyVersion)
-        .join(PolicyVersion, PolicyVersion.id == PolicyPush.policy_version_id)
-        .where(
-            PolicyPush.status == PUSHED,
-            PolicyVersion.status == PUBLISHED,
-            PolicyPush.offline_noticed_at.is_(None),
-            PolicyPush.uscc.not_in(reachable),
-        )
-    )
-    return query if run_id is None else query.where(PolicyPush.first_run_id == run_id)
-
-
-def unreachable_pushes(
-    session: Session, run_id: int | None = None, limit: int = UNREACHABLE_SHOWN
-) -> list[tuple[PolicyPush, PolicyVersion]]:
-    """Undecided pushes of published versions that no account can receive and that nobody has
-    told offline yet (those of one run, with ``run_id``): the first ``limit``, by policy then
-    enterprise."""
-    query = _unreachable(run_id).order_by(PolicyVersion.policy_id, PolicyPush.uscc).limit(limit)
-    return [(push, version) for push, version in session.execute(query).all()]
-
-
-def unreachable_count(session: Session, run_id: int | None = None) -> int:
-    return int(
-        session.scalar(select(func.count()).select_from(_unreachable(run_id).subquery())) or 0
-    )
-
-
-def notify_office_of_unreachable(
-    session: Session, run: PolicyRun, mail: MailSettings, site_url: str, actor: Actor
-) -> int:
-    """Mail every policy office account the pushes this run created that nobody receives;
-    returns how many there are (0: nothing to tell, no mail)."""
-    found = unreachable_pushes(session, run.id, UNREACHABLE_MAILED)
-    if not found:
-        return 0
-    total = unreachable_count(session, run.id)
-    version = found[0][1]
-    enterprises = [
-        f"{evidence_of(push).get('name') or '（名称未知）'}（{push.uscc}）" for push, _ in found
-    ]
-    office = session.scalars(
-        select(Account).where(
-            Account.role == POLICY_OFFICE_ROLE,
-            Account.status == "active",
-            Account.email_confirmed.is_(True),
-        )
-    ).all()
-    sent = 0
-    for account in office:
-        text = emails.pushes_unreachable(
-            account.display_name,
-            version.title,
-            enterprises,
-            total,
-            f"{site_url}/policies/manage#offline",
-        )
-        if deliver(session, mail, account.email, text):
-            sent += 1
-    after = {"unreachable": total, "mailed": sent, "office_accounts": len(office)}
-    record(session, actor, "policy.notify_office", "policy_run", str(run.id), after=after)
-    return total
-
-
-def mark_offline_notice(session: Session, push: PolicyPush, actor: Actor) -> None:
-    """已线下通知: the policy office told the enterprise of its push by phone or visit."""
-    if push.status != PUSHED or push.offline_noticed_at is not None:
-        raise WorkflowRefusedError(
-            "这条推送已处理或已登记线下通知，无需再登记", "this push needs no offline notice"
-        )
-    push.offline_noticed_at, push.offline_noticed_by = utcnow(), actor.name
-    record(
-        session,
-        actor,
-        "policy.push.offline_notice",
-        "policy_push",
-        str(push.id),
-        after={"uscc": push.uscc, "policy_id": push.policy_id},
-    )
-
-
 # --- the enterprise decides ----------------------------------------------------------------
 
 
@@ -1102,7 +923,9 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
     now = utcnow()
     push.status, push.decided_at, push.decided_by, push.updated_at = to, now, actor.name, now
     if to == CONFIRMED:
-        _plan_instalments(session, push, policy_of(version), aware(now).astimezone(BEIJING).date())
+        instalment_plans.plan(
+            session, push, policy_of(version), aware(now).astimezone(BEIJING).date()
+        )
     record(
         session,
         actor,
@@ -1120,132 +943,6 @@ def _decide(session: Session, push: PolicyPush, account: Account, actor: Actor, 
     )
 
 
-def _plan_instalments(session: Session, push: PolicyPush, policy: Policy, day: dt.date) -> None:
-    """分期拨付: a confirmed push of a policy with a ``schedule`` gets its instalments, the first
-    due on the day of confirmation, each later one its years after; the last takes the cents
-    the shares leave."""
-    if not policy.schedule or push.amount is None:
-        return
-    amounts = _shares_of(push.amount, policy)
-    for number, (instalment, amount) in enumerate(zip(policy.schedule, amounts, strict=True), 1):
-        session.add(
-            PolicyInstalment(
-                push_id=push.id,
-                number=number,
-                share=instalment.share,
-                amount=amount,
-                due_on=years_later(day, instalment.after_years),
-                state=PAYABLE if number == 1 else PENDING,
-                reason="",
-            )
-        )
-    session.flush()
-
-
-def _parts(ids: list[int]) -> list[list[int]]:
-    """Bounded IN lists (SQLite bounds a statement's parameters)."""
-    return [ids[start : start + IN_BATCH] for start in range(0, len(ids), IN_BATCH)]
-
-
-def instalments_of(session: Session, push_ids: list[int]) -> dict[int, list[PolicyInstalment]]:
-    """The instalments of these pushes, by push, in order (none for a push paid at once)."""
-    found: dict[int, list[PolicyInstalment]] = {}
-    for part in _parts(sorted(set(push_ids))):
-        rows = session.scalars(
-            select(PolicyInstalment)
-            .where(PolicyInstalment.push_id.in_(part))
-            .order_by(PolicyInstalment.push_id, PolicyInstalment.number)
-        )
-        for row in rows:
-            found.setdefault(row.push_id, []).append(row)
-    return found
-
-
-@dataclass(frozen=True)
-class InstalmentRow:
-    """One instalment as pages show it (money in yuan; pages write 万元)."""
-
-    number: int
-    amount: float
-    due_on: dt.date
-    state: str
-    reason: str
-    text: str  # the clause of the policy file (次年拨付40%，须仍为规上企业)
-    paid_on: dt.date | None = None
-    paid_amount: float | None = None
-
-    @property
-    def state_label(self) -> str:
-        return INSTALMENT_LABELS[self.state]
-
-    def is_due(self, day: dt.date) -> bool:
-        return self.due_on <= day
-
-    def label_on(self, day: dt.date) -> str:
-        """Its state in words on ``day``: a later one not yet due is 未到期."""
-        return "未到期" if self.state == PENDING and not self.is_due(day) else self.state_label
-
-
-def instalment_rows(
-    session: Session, pushes: list[tuple[PolicyPush, PolicyVersion]]
-) -> dict[int, list[InstalmentRow]]:
-    """The instalments of these pushes with their payments and the policy's clause, by push."""
-    planned = instalments_of(session, [p.id for p, _v in pushes])
-    if not planned:
-        return {}
-    paid = {
-        (p.push_id, p.instalment): p
-        for part in _parts(sorted(planned))
-        for p in session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(part)))
-    }
-    found: dict[int, list[InstalmentRow]] = {}
-    for push, version in pushes:
-        schedule = policy_of(version).schedule
-        for i in planned.get(push.id, []):
-            payment = paid.get((push.id, i.number))
-            text = schedule[i.number - 1].text if i.number <= len(schedule) else ""
-            found.setdefault(push.id, []).append(
-                InstalmentRow(
-                    i.number,
-                    i.amount,
-                    i.due_on,
-                    i.state,
-                    i.reason,
-                    text,
-                    payment.paid_on if payment else None,
-                    payment.amount if payment else None,
-                )
-            )
-    return found
-
-
-def planned_rows(push: PolicyPush, policy: Policy, day: dt.date) -> list[InstalmentRow]:
-    """The instalments a push not yet confirmed would have, were it confirmed on ``day``."""
-    if not policy.schedule or push.amount is None:
-        return []
-    amounts = _shares_of(push.amount, policy)
-    return [
-        InstalmentRow(n, a, years_later(day, i.after_years), PENDING, "", i.text)
-        for n, (i, a) in enumerate(zip(policy.schedule, amounts, strict=True), 1)
-    ]
-
-
-def _shares_of(amount: float, policy: Policy) -> list[float]:
-    """The amount split by the schedule's shares, the last taking the cents the others leave,
-    so that they add up to it."""
-    amounts = [round(amount * i.share, 2) for i in policy.schedule]
-    amounts[-1] = round(amount - sum(amounts[:-1]), 2)
-    return amounts
-
-
-def committed(push: PolicyPush, instalments: list[PolicyInstalment]) -> float:
-    """What a confirmed push still stands to pay, paid or not: its amount, less the instalments
-    refused on their look-back (and what caps took off those paid)."""
-    if not instalments:
-        return push.amount or 0.0
-    return sum(i.amount for i in instalments if i.state != REFUSED)
-
-
 def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> float | None:
     """同一企业累计不超过: with a ``cap_group``, what is still payable after the enterprise's
     benefits of the same group: its confirmed pushes (in the order they were confirmed) and what
@@ -1260,8 +957,10 @@ def _within_cap(session: Session, push: PolicyPush, version: PolicyVersion) -> f
         for other, _other_version in pushes_for(session, push.uscc)
         if other.status == CONFIRMED and other.id != push.id and other.policy_id in members
     ]
-    planned = instalments_of(session, [o.id for o in others])
-    confirmed = sum(committed(other, planned.get(other.id, [])) for other in others)
+    planned = instalment_plans.instalments_of(session, [o.id for o in others])
+    confirmed = sum(
+        instalment_plans.committed(other, planned.get(other.id, [])) for other in others
+    )
     imported = ledger.imported_payments(session, [push.uscc], members).get(push.uscc, [])
     spent = confirmed + sum(p.amount for p in ledger.within_validity(policy, imported))
     return max(0.0, min(push.amount, cap - spent))
@@ -1307,123 +1006,6 @@ def group_members(
     return members
 
 
-def record_payment(
-    session: Session,
-    push: PolicyPush,
-    paid_on: dt.date,
-    reference: str,
-    actor: Actor,
-    number: int | None = None,
-) -> PolicyPayment:
-    """拨付: a confirmed push was paid — in full, or (分期拨付) its instalment ``number`` (the
-    first payable one when not given). The payout ledger keeps each payment (amount and date),
-    and the policies that limit by what was paid read it from then on."""
-    if push.status != CONFIRMED or push.amount is None:
-        raise WorkflowRefusedError(
-            "只有已确认享受的推送才能登记拨付", "only a confirmed push is paid"
-        )
-    if paid_on > today_in_beijing():
-        raise WorkflowRefusedError("拨付日期不能晚于今天", "the payment date is in the future")
-    version = session.get(PolicyVersion, push.policy_version_id)
-    policy = policy_of(version) if version is not None else None
-    planned = instalments_of(session, [push.id]).get(push.id, [])
-    if not planned:
-        if session.scalar(select(PolicyPayment).where(PolicyPayment.push_id == push.id)):
-            raise WorkflowRefusedError("这条推送已登记拨付", "this push is paid already")
-        amount, which = push.amount, 1
-    else:
-        instalment = _payable_instalment(planned, number, paid_on)
-        amount = _instalment_within_limits(session, push, policy, instalment, paid_on)
-        instalment.state, which = PAID, instalment.number
-    payment = PolicyPayment(
-        policy_id=push.policy_id,
-        payment_group=policy.payment_group if policy is not None else None,
-        uscc=push.uscc,
-        amount=amount,
-        paid_on=paid_on,
-        push_id=push.id,
-        instalment=which,
-        reference=reference.strip(),
-        recorded_by=actor.name,
-    )
-    session.add(payment)
-    session.flush()
-    record(
-        session,
-        actor,
-        "policy.payment.record",
-        "policy_push",
-        str(push.id),
-        after={
-            "uscc": push.uscc,
-            "policy_id": push.policy_id,
-            "amount": amount,
-            "instalment": which if planned else None,
-            "paid_on": paid_on.isoformat(),
-            "reference": payment.reference,
-        },
-    )
-    return payment
-
-
-def _payable_instalment(
-    planned: list[PolicyInstalment], number: int | None, paid_on: dt.date
-) -> PolicyInstalment:
-    """The instalment to pay, refused unless its look-back has found it payable."""
-    if number is None:
-        number = next((i.number for i in planned if i.state == PAYABLE), planned[0].number)
-    instalment = next((i for i in planned if i.number == number), None)
-    if instalment is None:
-        raise WorkflowRefusedError(f"这条推送没有第 {number} 期", f"no instalment {number}")
-    where = f"第 {number} 期"
-    refusals = {
-        PAID: (f"{where}已登记拨付", "this instalment is paid already"),
-        REFUSED: (f"{where}不予拨付：{instalment.reason}", "its look-back failed"),
-        NEEDS_DATA: (f"{where}待补充：{instalment.reason}", "its look-back lacks data"),
-        PENDING: (
-            f"{where}应于 {instalment.due_on} 拨付，到期并经核查拨付条件后方可拨付",
-            "not due, or its look-back not checked yet",
-        ),
-    }
-    if instalment.state in refusals:
-        raise WorkflowRefusedError(*refusals[instalment.state])
-    if paid_on < instalment.due_on:
-        raise WorkflowRefusedError(
-            f"拨付日期不能早于{where}的应付日期 {instalment.due_on}", "paid before it is due"
-        )
-    return instalment
-
-
-def _instalment_within_limits(
-    session: Session,
-    push: PolicyPush,
-    policy: Policy | None,
-    instalment: PolicyInstalment,
-    paid_on: dt.date,
-) -> float:
-    """An instalment as the policy's caps (``yearly_cap``, ``total_cap``) leave it, counted
-    against what the ledger holds as paid under the policy by the day it is paid: a later
-    instalment falls in a later year's cap."""
-    if policy is None or not policy.limits.any:
-        return instalment.amount
-    own = ledger.payments_for(session, policy, [push.uscc]).get(push.uscc, [])
-    limited = ledger.limit_instalment(policy, instalment.amount, own, paid_on)
-    if limited.blocked:
-        raise WorkflowRefusedError(
-            f"第 {instalment.number} 期：{'；'.join(limited.notes)}，已无可拨付金额",
-            "the caps leave nothing to pay",
-        )
-    if limited.amount is not None:
-        instalment.reason = f"按上限拨付 {format_yuan(limited.amount)}：{'；'.join(limited.notes)}"
-        return limited.amount
-    return instalment.amount
-
-
-def payments_of(session: Session, push_ids: list[int]) -> dict[int, PolicyPayment]:
-    rows = session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(push_ids)))
-    return {p.push_id: p for p in rows if p.push_id is not None}
-
-
 def exclusive_rivals(pushes: list[tuple[PolicyPush, PolicyVersion]]) -> dict[int, list[str]]:
     """For each push, the titles of the enterprise's other open or confirmed pushes in the same
     exclusive group (of which it may enjoy only one)."""
@@ -1438,113 +1020,6 @@ def exclusive_rivals(pushes: list[tuple[PolicyPush, PolicyVersion]]) -> dict[int
         for push, _version in pushes
         if groups[push.id] is not None
     }
-
-
-# --- the policy office pays ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DisbursementRow:
-    uscc: str
-    name: str
-    amount: float | None
-    status: str
-    decided_at: dt.datetime | None
-    needs_data: bool
-    push_id: int = 0
-    paid_on: dt.date | None = None  # 拨付 recorded in the payout ledger
-    instalments: tuple[InstalmentRow, ...] = ()  # 分期拨付: each recorded on its own
-
-    @property
-    def status_label(self) -> str:
-        return PUSH_LABELS[self.status] + ("（待补充数据）" if self.needs_data else "")
-
-
-STATUS_ORDER = {CONFIRMED: 0, PUSHED: 1, DECLINED: 2, WITHDRAWN: 3}
-
-
-def disbursement(session: Session, version_id: int) -> list[DisbursementRow]:
-    """A version's pushes (withdrawn ones left out): confirmed first, largest amount first."""
-    pushes = session.scalars(
-        select(PolicyPush).where(
-            PolicyPush.policy_version_id == version_id, PolicyPush.status != WITHDRAWN
-        )
-    ).all()
-    paid = payments_of(session, [p.id for p in pushes if p.status == CONFIRMED])
-    version = session.get_one(PolicyVersion, version_id)
-    planned = instalment_rows(session, [(p, version) for p in pushes if p.status == CONFIRMED])
-    rows = [
-        DisbursementRow(
-            p.uscc,
-            str(evidence_of(p).get("name") or ""),
-            p.amount,
-            p.status,
-            aware(p.decided_at) if p.decided_at else None,
-            p.needs_data,
-            p.id,
-            paid[p.id].paid_on if p.id in paid and p.id not in planned else None,
-            tuple(planned.get(p.id, ())),
-        )
-        for p in pushes
-    ]
-    rows.sort(key=lambda r: (STATUS_ORDER[r.status], -(r.amount or 0.0), r.uscc))
-    return rows
-
-
-XLSX_HEADERS = (
-    "序号",
-    "统一社会信用代码",
-    "企业名称",
-    "金额（元）",
-    "状态",
-    "确认/放弃时间（北京时间）",
-    "分期拨付",
-)
-
-
-def disbursement_xlsx(session: Session, version: PolicyVersion) -> bytes:
-    """拨付清单 (confirmed pushes, with the total) and 推送明细 (every push) as an Excel file."""
-    from openpyxl import Workbook
-
-    rows = disbursement(session, version.id)
-    today = today_in_beijing()
-    workbook = Workbook(write_only=True)
-    title = f"{version.title}（{version.policy_id} 第 {version.version} 版）"
-    for sheet_name, chosen in (
-        ("拨付清单", [r for r in rows if r.status == CONFIRMED]),
-        ("推送明细", rows),
-    ):
-        sheet = workbook.create_sheet(sheet_name)
-        sheet.append([formula_safe(f"{title} {sheet_name}")])
-        sheet.append(list(XLSX_HEADERS))
-        for number, row in enumerate(chosen, start=1):
-            decided = (
-                row.decided_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-                if row.decided_at
-                else ""
-            )
-            sheet.append(
-                [
-                    number,
-                    formula_safe(row.uscc),
-                    formula_safe(row.name),
-                    row.amount,
-                    row.status_label,
-                    decided,
-                    "；".join(_instalment_words(i, today) for i in row.instalments),
-                ]
-            )
-        if sheet_name == "拨付清单":
-            sheet.append(["合计", "", f"{len(chosen)} 家", sum(r.amount or 0.0 for r in chosen)])
-    return workbook_bytes(workbook)
-
-
-def _instalment_words(row: InstalmentRow, day: dt.date) -> str:
-    """第2期 12万元 应付 2027-12-07 不予拨付：…, as the list shows it on ``day``."""
-    paid = f" {row.paid_on}" if row.paid_on else ""
-    why = f"：{row.reason}" if row.reason else ""
-    state = row.label_on(day)
-    return f"第{row.number}期 {format_yuan(row.amount)} 应付 {row.due_on} {state}{paid}{why}"
 
 
 # --- the demo -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chanye.units import format_yuan
@@ -109,18 +110,34 @@ def training_cancelled(display_name: str, title: str, when: str) -> Mail:
 
 
 def policy_pushed(
-    display_name: str, title: str, issuer: str, amount: float | None, reasons: list[str], link: str
+    display_name: str,
+    title: str,
+    issuer: str,
+    amount: float | None,
+    reasons: list[str],
+    link: str,
+    instalments: Sequence[str] = (),
 ) -> Mail:
-    """A policy the enterprise qualifies for (or would, with the missing data), with the reasons."""
+    """A policy the enterprise qualifies for (or would, with the missing data), with the reasons;
+    ``instalments``: how the amount is paid when the policy pays it in instalments (分期拨付),
+    each with its share, its amount and its condition."""
     verdict = (
         f"经逐条比对，贵企业符合全部条件，可享受 {format_yuan(amount)}，无需申请，登录后确认即可。"
         if amount is not None
         else "经逐条比对，贵企业其余条件均满足，尚缺部分数据（标“待补充”的条款），补充后即可判定。"
     )
+    schedule = (
+        f"该奖励分 {len(instalments)} 期拨付（括号内为拨付时间或条件）：\n"
+        + "\n".join(f"  {line}" for line in instalments)
+        + "\n\n"
+        if instalments
+        else ""
+    )
     return Mail(
         f"【惠企政策】免申即享：{title}",
         f"{display_name}，您好：\n\n{issuer}发布的“{title}”已对全市企业完成匹配。{verdict}\n\n"
-        "判定依据（政策条款 — 贵企业在企业库中的数据 — 判定）：\n"
+        + schedule
+        + "判定依据（政策条款 — 贵企业在企业库中的数据 — 判定）：\n"
         + "\n".join(f"  {line}" for line in reasons)
         + f"\n\n查看详情并确认享受或放弃：{link}"
         + SIGNATURE,

@@ -2,9 +2,9 @@
 an enterprise's 免申即享 pushes (确认享受 / 放弃), and for the policy office drafts, publishing,
 re-runs and the disbursement list.
 
-Thin: versions, runs, pushes and decisions are ``chanye.policy.workflow``'s; evaluation is the
-policy engine's, over the process's one population (``population_of``: loaded once per registry
-state and day).
+Thin: versions, runs, pushes and decisions are ``chanye.policy.workflow``'s (instalments, payments
+and mail its neighbours'); evaluation is the policy engine's, over the process's one population
+(``population_of``: loaded once per registry state and day).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chanye.beijing import today_in_beijing
 from chanye.config import Settings
-from chanye.policy import applications, instalments, workflow
+from chanye.policy import applications, instalment_plans, instalments, notices, payments, workflow
 from chanye.policy.explain import OUTCOME_LABELS, near_misses
 from chanye.policy.fields import FIELD_BY_NAME, label_of, plain_value
 from chanye.policy.loader import PolicyFileError
@@ -222,13 +222,13 @@ def _manage_page(request: Request, db: SessionDep, status: int = 200, **extra: A
     context: dict[str, Any] = {"versions": versions, "runs": runs, "problems": [], "text": ""}
     unreachable = [
         (push, version, workflow.evidence_of(push).get("name") or "")
-        for push, version in workflow.unreachable_pushes(db)
+        for push, version in notices.unreachable_pushes(db)
     ]
     context.update(
         error=None,
         message=None,
         unreachable=unreachable,
-        unreachable_total=workflow.unreachable_count(db),
+        unreachable_total=notices.unreachable_count(db),
     )
     context.update(extra)
     context["names"] = display_names(
@@ -369,7 +369,7 @@ def _after_run(
     """Keep the run, tell the enterprises with a new push by e-mail, show the run's figures."""
     db.commit()  # the run stands even if mail fails; and before the browser follows the redirect
     mail = MailSettings.from_settings(settings)
-    workflow.notify_new_pushes(db, run, mail, settings.site_url, viewer.actor)
+    notices.notify_new_pushes(db, run, mail, settings.site_url, viewer.actor)
     db.commit()
     return RedirectResponse(f"/policies/{version.policy_id}?run={run.id}", status_code=303)
 
@@ -402,7 +402,7 @@ def _disbursement(
     request: Request, db: SessionDep, version_id: int, status: int = 200, error: str = ""
 ) -> HTMLResponse:
     version = version_or_404(db, version_id)
-    rows = workflow.disbursement(db, version.id)
+    rows = payments.disbursement(db, version.id)
     confirmed = [r for r in rows if r.status == workflow.CONFIRMED]
     today = today_in_beijing()
     context = {
@@ -433,7 +433,7 @@ def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Respon
     version = version_or_404(db, version_id)
     name = f"disbursement-{version.policy_id}-v{version.version}.xlsx"
     return Response(
-        workflow.disbursement_xlsx(db, version),
+        payments.disbursement_xlsx(db, version),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -444,15 +444,15 @@ def disbursement_xlsx(version_id: int, db: SessionDep, viewer: Manage) -> Respon
 
 def _schedules(
     db: SessionDep, pushes: list[tuple[PolicyPush, PolicyVersion]]
-) -> dict[int, list[workflow.InstalmentRow]]:
+) -> dict[int, list[instalment_plans.InstalmentRow]]:
     """分期拨付, by push: a confirmed one's instalments as recorded, an open one's as planned."""
-    found = workflow.instalment_rows(
-        db, [(p, v) for p, v in pushes if p.status == workflow.CONFIRMED]
+    found = instalment_plans.instalment_rows(
+        db, [(p, workflow.policy_of(v)) for p, v in pushes if p.status == workflow.CONFIRMED]
     )
     today = today_in_beijing()
     for push, version in pushes:
         if push.status == workflow.PUSHED:
-            planned = workflow.planned_rows(push, workflow.policy_of(version), today)
+            planned = instalment_plans.planned_rows(push, workflow.policy_of(version), today)
             if planned:
                 found[push.id] = planned
     return found
@@ -586,7 +586,7 @@ def record_payment(
     if push is None:
         raise HTTPException(404, "没有这条推送 / no such push")
     try:
-        workflow.record_payment(db, push, paid_on, reference, viewer.actor, instalment)
+        payments.record_payment(db, push, paid_on, reference, viewer.actor, instalment)
     except workflow.WorkflowRefusedError as refused:
         return _disbursement(request, db, push.policy_version_id, 409, str(refused))
     db.commit()
@@ -627,7 +627,7 @@ def offline_notice(request: Request, push_id: int, db: SessionDep, viewer: Manag
     if push is None:
         raise HTTPException(404, "没有这条推送 / no such push")
     try:
-        workflow.mark_offline_notice(db, push, viewer.actor)
+        notices.mark_offline_notice(db, push, viewer.actor)
     except workflow.WorkflowRefusedError as refused:
         return _manage_page(request, db, 409, error=str(refused))
     db.commit()
@@ -854,6 +854,11 @@ def explain_page(
         "version": chosen,
         "policy": policy,
         "x": explained.to_dict(),
+        # 分期拨付 beside the amount: the amount split by the schedule (its clauses alone when
+        # the enterprise does not qualify)
+        "schedule": instalment_plans.schedule_words(
+            policy, explained.amount if explained.eligible else None
+        ),
         **value_labels(request, system),
     }
     context["sources"] = describe_changes(db, [explained.source_change])
