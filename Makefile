@@ -42,9 +42,8 @@ test: lint
 	# The suite starts `chanye` as a process a few hundred times: compile the sources once, so that
 	# no start-up compiles them again where PYTHONDONTWRITEBYTECODE is set.
 	$(BIN)/python -m compileall -q src >/dev/null
-	# Three processes on two cores (a test waiting on a server, a browser or a child process leaves
-	# its core to another), each test file in one of them (its fixtures and servers stay together).
-	$(BIN)/pytest -n 3 --dist loadfile
+	# Two processes, each test file in one of them (its fixtures and servers stay together).
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python -m benchmarks
