@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,38 +95,32 @@ def standing(
     """Where the industry with these full-year figures stands against ``target_value`` by
     ``target_year``, under ``rule``."""
     known = {y: v for y, v in yearly.items() if v is not None}
-    if len(known) < rule.min_years:
-        return Standing(
-            max(known, default=None),
-            known[max(known)] if known else None,
-            target_value,
-            target_year,
-            None,
-            None,
-            None,
-            "no_data",
-            (f"已知年度 {len(known)} 年，少于 {rule.min_years} 年，无法判断趋势",),
-        )
-    latest = max(known)
+    latest = max(known, default=None)
+    base = Standing(
+        latest,
+        known[latest] if latest is not None else None,
+        target_value,
+        target_year,
+        None,
+        None,
+        None,
+        "no_data",
+        (),
+    )
+    if latest is None or len(known) < rule.min_years:
+        reason = f"已知年度 {len(known)} 年，少于 {rule.min_years} 年，无法判断趋势"
+        return replace(base, reasons=(reason,))
     first = _trend_start(known, latest, rule.trend_years)
     trend = compound_growth(known[first], known[latest], latest - first)
     needed = required_growth(target_value, target_year, known[latest], latest)
+    base = replace(base, trend_growth=trend, required_growth=needed)
     if trend is None or needed is None:
-        return Standing(
-            latest,
-            known[latest],
-            target_value,
-            target_year,
-            trend,
-            needed,
-            None,
-            "no_data",
-            (
-                f"近{rule.trend_years}年内已知年度不足两个，无法判断趋势"
-                if first == latest
-                else "最近年度数值不为正或已过目标年份，无法判断",
-            ),
+        reason = (
+            f"近{rule.trend_years}年内已知年度不足两个，无法判断趋势"
+            if first == latest
+            else "最近年度数值不为正或已过目标年份，无法判断"
         )
+        return replace(base, reasons=(reason,))
     ahead = projected(known[latest], trend, target_year - latest)
     status: Status = (
         "on_track"
@@ -135,17 +129,8 @@ def standing(
         if trend >= needed - rule.at_risk_margin
         else "off_track"
     )
-    return Standing(
-        latest,
-        known[latest],
-        target_value,
-        target_year,
-        trend,
-        needed,
-        ahead,
-        status,
-        _reasons(status, trend, needed, ahead, target_value, target_year, latest - first),
-    )
+    reasons = _reasons(status, trend, needed, ahead, target_value, target_year, latest - first)
+    return replace(base, projected_value=ahead, status=status, reasons=reasons)
 
 
 def _reasons(
