@@ -20,6 +20,7 @@ import pytest
 from chanye.policy.explain import explain_record
 from chanye.policy.loader import load_policy_text
 from tests.conftest import run_cli
+from tests.policy.files import refusal
 from tests.registry.factory import arrange_registry, row, uscc, write_csv
 
 # 工业总产值 by year, 万元. Each reached its 2024 band for the first time, except 9 (already in
@@ -160,9 +161,7 @@ def test_simulate_refuses_a_table_it_cannot_change(
 def _checked(tmp_path: Path, bands: str) -> str:
     path = tmp_path / "bad.yaml"
     path.write_text(HEAD + bands + TAIL, encoding="utf-8")
-    result = run_cli("policy", "check", str(path), data_dir=tmp_path / "d")
-    assert result.returncode == 1, result.stdout
-    return result.stderr
+    return refusal(path)
 
 
 @pytest.mark.parametrize(
