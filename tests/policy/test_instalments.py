@@ -305,9 +305,13 @@ def test_check_names_an_unknown_word_in_a_look_back(tmp_path: Path) -> None:
     )
     checked = run_cli("policy", "check", str(path), data_dir=tmp_path)
     assert checked.returncode == 1
-    assert (
-        "条件 schedule-2：未知的企业标签或资质“above_scal”，是否指 above_scale？" in checked.stderr
+    line = 1 + path.read_text(encoding="utf-8").splitlines().index(
+        "      when: '\"above_scal\" in enterprise.tags'"
     )
+    assert (
+        f"{path}:{line}:5: 条件 schedule-2：未知的企业标签或资质“above_scal”，是否指 above_scale？"
+        in checked.stderr
+    )  # at the line of its when, as the web upload names it
 
 
 def test_a_look_back_reads_the_registry_not_what_was_supplied(tmp_path: Path) -> None:

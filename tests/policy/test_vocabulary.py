@@ -40,6 +40,9 @@ def test_unknown_words_are_refused_with_the_id_meant(tmp_path: Path) -> None:
         assert result.returncode == 1, result.stdout
         problems = result.stderr
         assert "条件 tag：未知的企业标签或资质“高新技术企业”，应写作 high_tech" in problems
+        lines = path.read_text(encoding="utf-8").splitlines()
+        tag_line = 1 + next(n for n, x in enumerate(lines) if "in enterprise.tags" in x)
+        assert f"{path}:{tag_line}:5: 条件 tag：" in problems  # the line of the condition's when
         assert "未知的产业“low-altitude”，是否指 low-altitude-aerospace？" in problems
         assert "未知的产业“人工智能”，应写作 ai" in problems
         assert "未知的区划代码“黄埔区”，应写作 440112" in problems

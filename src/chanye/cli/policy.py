@@ -90,7 +90,7 @@ def read_together(policies: list[Policy]) -> list[str]:
     system's (``unknown_words``: a tag, cluster or district no enterprise can have)."""
     with session_scope(migrated_settings().resolved_database_url) as session:
         system = system_in_force(session)
-    return conflicts(policies) + unknown_words(policies, system)
+    return conflicts(policies) + [str(p) for p in unknown_words(policies, system)]
 
 
 def _policy_summary(path: Path, policy: Policy) -> str:

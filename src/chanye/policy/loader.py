@@ -156,10 +156,7 @@ def reparse(policy: Policy, parameters: dict[str, Any]) -> Policy:
                 ]
             )
     declared = declarations(policy.application), declarations(policy.item_fields)
-    conditions = [
-        Condition(c.id, c.text, c.when, parse(c.when, parameters, *declared))
-        for c in policy.conditions
-    ]
+    conditions = [replace(c, node=parse(c.when, parameters, *declared)) for c in policy.conditions]
     amount = parse(policy.amount_text, parameters, *declared) if policy.amount_text else None
     schedule = tuple(
         replace(i, node=parse(i.when, parameters, *declared)) if i.when else i
@@ -595,6 +592,7 @@ class _Reader:
                         str(text or self.value(parts["when"][1])),
                         str(self.value(parts["when"][1])),
                         node_,
+                        parts["when"][1].start_mark.line + 1,
                     )
                 )
         return conditions

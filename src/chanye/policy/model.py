@@ -81,6 +81,7 @@ class Condition:
     text: str  # the clause it encodes, shown in explanations
     when: str  # the CEL source
     node: Node
+    line: int = field(default=0, compare=False)  # of ``when`` in the file, for its faults
 
 
 @dataclass(frozen=True)

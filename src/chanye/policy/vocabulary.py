@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from chanye.policy.cel import Node
 from chanye.policy.history import HistoryField
+from chanye.policy.loader import PolicyProblem
 from chanye.policy.model import Policy
 from chanye.registry.schema import TAG_LABELS
 from chanye.system.model import IndustrialSystem
@@ -89,24 +90,28 @@ def _words(node: Node, params: dict[str, object]) -> list[str]:
     return []
 
 
-def unknown_words(policies: Sequence[Policy], system: IndustrialSystem) -> list[str]:
-    """Each word of each policy that is not the system's, with the condition and a suggestion."""
+def unknown_words(policies: Sequence[Policy], system: IndustrialSystem) -> list[PolicyProblem]:
+    """Each word of each policy that is not the system's, at the line of the condition's
+    ``when`` (of an instalment's look-back), with what is wrong and what to write instead."""
     return [
-        f"{policy.source_name}: 条件 {condition}：{message}"
+        PolicyProblem(policy.source_name, line or 1, 5, f"条件 {condition}：{message}")
         for policy in policies
-        for condition, message in words_not_known(policy, system)
+        for condition, line, message in words_not_known(policy, system)
     ]
 
 
-def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str, str]]:
-    """(condition id, what is wrong and what to write) for each word not the system's."""
+def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str, int, str]]:
+    """(condition id, line of its ``when``, what is wrong and what to write) for each word not
+    the system's."""
     allowed = words_of(system)
     found = []
-    checked = [(c.id, c.node) for c in policy.conditions]
+    checked = [(c.id, c.line, c.node) for c in policy.conditions]
     checked += [  # the look-backs of later instalments are conditions too
-        (look_back_id(n), i.node) for n, i in enumerate(policy.schedule, 1) if i.node is not None
+        (look_back_id(n), i.line, i.node)
+        for n, i in enumerate(policy.schedule, 1)
+        if i.node is not None
     ]
-    for condition_id, node in checked:
+    for condition_id, line, node in checked:
         for field, word in _compared(node, policy.parameters):
             words = allowed.get(field)
             if words is None or word in set(words.spellings.values()):
@@ -114,6 +119,7 @@ def words_not_known(policy: Policy, system: IndustrialSystem) -> list[tuple[str,
             found.append(
                 (
                     condition_id,
+                    line,
                     f"未知的{words.what}“{word}”{words.suggestion(word)}"
                     f"（这样写不会匹配任何企业） / unknown {field} value",
                 )

@@ -47,7 +47,7 @@ from chanye.policy.interpret import FAILS, UNKNOWN
 from chanye.policy.loader import PolicyFileError, PolicyProblem, load_policy_text
 from chanye.policy.model import ITEMS_KEY, Policy
 from chanye.policy.population import Population, candidates, candidates_all
-from chanye.policy.vocabulary import look_back_id, words_not_known
+from chanye.policy.vocabulary import unknown_words
 from chanye.portal import binding
 from chanye.problems import ReasonRefusedError
 from chanye.registry.view import change_in_force
@@ -101,30 +101,12 @@ def policy_of(version: PolicyVersion) -> Policy:
     return _parse(version.source_text, version.source_name)
 
 
-def _refuse_unknown_words(
-    policy: Policy, text: str, source_name: str, system: IndustrialSystem
-) -> None:
+def _refuse_unknown_words(policy: Policy, system: IndustrialSystem) -> None:
     """A tag, cluster or district the system does not have matches nobody: refused, at the line
-    of its condition (of its ``when``, for the look-back of an instalment)."""
-    found = words_not_known(policy, system)
-    if not found:
-        return
-    lines = text.splitlines()
-    look_backs = {look_back_id(n): i.line for n, i in enumerate(policy.schedule, 1)}
-
-    def line_of(condition: str) -> int:
-        return look_backs.get(condition) or next(
-            (
-                n
-                for n, s in enumerate(lines, 1)
-                if s.strip() in (f"- id: {condition}", f"id: {condition}")
-            ),
-            1,
-        )
-
-    raise PolicyFileError(
-        [PolicyProblem(source_name, line_of(c), 5, f"条件 {c}：{m}") for c, m in found]
-    )
+    of its condition's ``when`` (of an instalment's look-back)."""
+    found = unknown_words([policy], system)
+    if found:
+        raise PolicyFileError(found)
 
 
 def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> PolicyVersion:
@@ -139,7 +121,7 @@ def add_draft(session: Session, text: str, source_name: str, actor: Actor) -> Po
                 )
             ]
         )
-    _refuse_unknown_words(policy, text, source_name, system_in_force(session))
+    _refuse_unknown_words(policy, system_in_force(session))
     digest = hashlib.sha256(text.encode()).hexdigest()
     same = session.scalar(
         select(PolicyVersion).where(
