@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chanye.monitor.warnings import (
+from chanye.monitor.early_warnings import (
     DEFAULT_WARNING_FILE,
     YearSoFar,
     load_warning_rules,
@@ -90,7 +90,7 @@ def test_a_rule_of_an_unknown_kind_is_refused_naming_the_file(tmp_path: Path) ->
 
 
 def test_every_kind_of_rule_is_documented() -> None:
-    from chanye.monitor.warnings import _WATCH
+    from chanye.monitor.early_warnings import _WATCH
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "monitoring.md").read_text("utf-8")
     section = text.split("## Early warnings", 1)[1]
