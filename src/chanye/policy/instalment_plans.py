@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from chanye.beijing import years_later
 from chanye.policy.model import Instalment, Policy
+from chanye.store.database import in_lists
 from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush
 from chanye.units import format_yuan
 
@@ -29,7 +30,6 @@ INSTALMENT_LABELS = {
     REFUSED: "不予拨付",
     PAID: "已拨付",
 }
-IN_BATCH = 5000  # ids per IN list
 
 
 def plan(session: Session, push: PolicyPush, policy: Policy, day: dt.date) -> None:
@@ -53,15 +53,10 @@ def plan(session: Session, push: PolicyPush, policy: Policy, day: dt.date) -> No
     session.flush()
 
 
-def _parts(ids: list[int]) -> list[list[int]]:
-    """Bounded IN lists (SQLite bounds a statement's parameters)."""
-    return [ids[start : start + IN_BATCH] for start in range(0, len(ids), IN_BATCH)]
-
-
 def instalments_of(session: Session, push_ids: list[int]) -> dict[int, list[PolicyInstalment]]:
     """The instalments of these pushes, by push, in order (none for a push paid at once)."""
     found: dict[int, list[PolicyInstalment]] = {}
-    for part in _parts(sorted(set(push_ids))):
+    for part in in_lists(push_ids):
         rows = session.scalars(
             select(PolicyInstalment)
             .where(PolicyInstalment.push_id.in_(part))
@@ -112,7 +107,7 @@ def instalment_rows(
         return {}
     paid = {
         (p.push_id, p.instalment): p
-        for part in _parts(sorted(planned))
+        for part in in_lists(planned)
         for p in session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(part)))
     }
     found: dict[int, list[InstalmentRow]] = {}

@@ -23,6 +23,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from chanye.policy.loader import POLICY_ID
 from chanye.policy.model import Policy
 from chanye.store.audit import Actor, record
+from chanye.store.database import in_lists
 from chanye.store.models import PolicyPayment
 from chanye.units import format_yuan, parse_amount
 
@@ -59,12 +60,9 @@ def payments_for(
     if not policy.limits.any:
         return {}
     names = {policy.id, *policy.limits.unless_paid}
-    wanted = sorted(set(usccs))
     found: dict[str, list[Payment]] = {}
-    for start in range(0, len(wanted), 5000):  # bounded IN lists
-        rows = session.scalars(
-            select(PolicyPayment).where(PolicyPayment.uscc.in_(wanted[start : start + 5000]))
-        )
+    for part in in_lists(usccs):
+        rows = session.scalars(select(PolicyPayment).where(PolicyPayment.uscc.in_(part)))
         for row in rows:
             payment = Payment(row.policy_id, row.payment_group, row.amount, row.paid_on)
             if payment.of(names):
@@ -142,14 +140,14 @@ def imported_payments(
 ) -> dict[str, list[Payment]]:
     """The payments of these policies made outside the platform's pushes (imported from before
     it), by USCC. A paid push counts as its confirmed push already, so it is not read here."""
-    wanted, ids = sorted(set(usccs)), sorted(set(policy_ids))
+    ids = sorted(set(policy_ids))
     found: dict[str, list[Payment]] = {}
     if not ids:
         return found
-    for start in range(0, len(wanted), 5000):  # bounded IN lists
+    for part in in_lists(usccs):
         rows = session.scalars(
             select(PolicyPayment).where(
-                PolicyPayment.uscc.in_(wanted[start : start + 5000]),
+                PolicyPayment.uscc.in_(part),
                 PolicyPayment.policy_id.in_(ids),
                 PolicyPayment.push_id.is_(None),
             )

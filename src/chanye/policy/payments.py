@@ -38,6 +38,7 @@ from chanye.policy.workflow import (
 )
 from chanye.spreadsheets import formula_safe, workbook_bytes
 from chanye.store.audit import Actor, record
+from chanye.store.database import in_lists
 from chanye.store.models import PolicyInstalment, PolicyPayment, PolicyPush, PolicyVersion
 from chanye.units import format_yuan
 
@@ -155,8 +156,12 @@ def _instalment_within_limits(
 
 
 def payments_of(session: Session, push_ids: list[int]) -> dict[int, PolicyPayment]:
-    rows = session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(push_ids)))
-    return {p.push_id: p for p in rows if p.push_id is not None}
+    return {
+        p.push_id: p
+        for part in in_lists(push_ids)
+        for p in session.scalars(select(PolicyPayment).where(PolicyPayment.push_id.in_(part)))
+        if p.push_id is not None
+    }
 
 
 # --- the disbursement list ----------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -157,3 +157,16 @@ def session_scope(url: str, pool: PoolOptions = DEFAULT_POOL) -> Iterator[Sessio
         raise
     finally:
         session.close()
+
+
+IN_LIST_SIZE = 5000  # values per IN list
+
+
+InValue = TypeVar("InValue", int, str)
+
+
+def in_lists(values: Iterable[InValue]) -> list[list[InValue]]:
+    """The distinct ``values``, sorted, in bounded parts, one IN list each: SQLite bounds a
+    statement's parameters, and a run's pushes or a city's enterprises are more."""
+    wanted = sorted(set(values))
+    return [wanted[start : start + IN_LIST_SIZE] for start in range(0, len(wanted), IN_LIST_SIZE)]
